@@ -1,0 +1,1 @@
+"""SQL adapter: SQLModel tables, engine/session helpers and repositories."""

@@ -1,0 +1,68 @@
+"""Enumerations shared by the CRM layers (stored as their string values)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    MANAGER = "manager"
+    ADMIN = "admin"
+    DIALER = "dialer"  # machine account used by the dialer: pushes calls, reads pops, runs the hopper
+
+
+class PhoneType(StrEnum):
+    MOBILE = "mobile"
+    LANDLINE = "landline"
+    VOIP = "voip"
+    UNKNOWN = "unknown"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class TaskOrigin(StrEnum):
+    MANUAL = "manual"
+    CALL = "call"
+    RULE = "rule"
+    IMPORT = "import"
+
+
+class CampaignStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
+class LeadStatus(StrEnum):
+    NEW = "new"
+    RETRY = "retry"
+    CALLBACK = "callback"
+    DONE = "done"
+    EXHAUSTED = "exhausted"
+    DNC = "dnc"
+
+    @property
+    def dialable(self) -> bool:
+        return self in (LeadStatus.NEW, LeadStatus.RETRY, LeadStatus.CALLBACK)
+
+
+class AttemptOutcome(StrEnum):
+    """What happened to one dial attempt, as the dialer reports it."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+    MACHINE = "machine"
+    ABANDONED = "abandoned"
+    INVALID_NUMBER = "invalid_number"
+
+
+class Language(StrEnum):
+    ZH = "zh"
+    EN = "en"

@@ -1,0 +1,86 @@
+"""Ports the CRM services depend on (implemented by adapters in :mod:`crm.db` and friends)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+from crm.domain.enums import AttemptOutcome, LeadStatus
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class FixedClock:
+    """A clock for tests: it only moves when told to."""
+
+    current: datetime
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current = self.current + delta
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """What the dialer's hopper sees of a lead."""
+
+    id: UUID
+    campaign_id: UUID
+    customer_id: UUID
+    phone_e164: str
+    priority: int
+    attempts: int
+    status: LeadStatus
+    next_attempt_at: datetime | None
+    timezone: str
+    agent_id: UUID | None
+    locked_by: str | None
+    locked_until: datetime | None
+    last_outcome: str | None
+
+
+class LeadRepository(Protocol):
+    """The hopper's view of the lead store. Every method is atomic."""
+
+    async def next_eligible(self, campaign_id: UUID, limit: int) -> Sequence[LeadView]:
+        """Dialable, unlocked, due, not DNC, inside the lead's calling window; best first."""
+        ...
+
+    async def claim(self, campaign_id: UUID, worker: str, limit: int,
+                    ttl: timedelta) -> Sequence[LeadView]:
+        """Atomically lock up to ``limit`` eligible leads for ``worker`` until now + ``ttl``."""
+        ...
+
+    async def unlock(self, lead_ids: Sequence[UUID], worker: str) -> int:
+        """Release locks held by ``worker``; returns how many were released."""
+        ...
+
+    async def record_attempt(self, lead_id: UUID, outcome: AttemptOutcome, *,
+                             worker: str | None = None, call_id: str | None = None,
+                             disposition: str | None = None,
+                             callback_at: datetime | None = None) -> LeadView:
+        """Count an attempt, schedule the retry (or close the lead) and release the lock."""
+        ...
+
+
+class RecordingStore(Protocol):
+    """Where recording bytes live (the DB only keeps the reference)."""
+
+    async def put(self, name: str, source: bytes | str) -> tuple[str, int, str]:
+        """Store bytes (or copy a file path); returns (path, size_bytes, sha256 hex)."""
+        ...

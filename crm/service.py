@@ -1,0 +1,120 @@
+"""``CrmService``: the one in-process facade the dialer and the HTTP layer call.
+
+Build it with :meth:`CrmService.open` (creates the engine) or pass an engine you own. Every method
+is one transaction and raises only :mod:`crm.errors` types.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm.db.engine import make_engine, make_sessionmaker
+from crm.db.leads import SqlLeadRepository
+from crm.db.models import Recording
+from crm.domain.enums import AttemptOutcome, Language
+from crm.ports import Clock, LeadView, SystemClock
+from crm.services.auth import AuthService
+from crm.services.calls import CallService
+from crm.services.campaigns import CampaignService
+from crm.services.customers import ConflictPolicy, CustomerService
+from crm.services.dnc import DncService
+from crm.services.imports import LeadImporter, RowResult
+from crm.services.recordings import FileRecordingStore, RecordingService
+from crm.services.reference import ReferenceService
+from crm.services.summary import SummaryService
+from crm.services.work import WorkService
+from crm.settings import CrmSettings
+
+
+class CrmService:
+    """Composition of the CRM use cases over one database.
+
+    The sub-services are public attributes for the HTTP layer (``customers``, ``calls``,
+    ``work``, ``dnc``, ``campaigns``, ``leads``, ``imports``, ``auth``, ``reference``,
+    ``recordings``); the methods below are the dialer's contract.
+    """
+
+    def __init__(self, settings: CrmSettings, engine: AsyncEngine, *,
+                 clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock: Clock = clock or SystemClock()
+        sessions = make_sessionmaker(engine)
+        region, clk = settings.default_region, self.clock
+        self.customers = CustomerService(sessions, clk, region)
+        self.calls = CallService(sessions, clk, region)
+        self.summaries = SummaryService(sessions)
+        self.work = WorkService(sessions, clk)
+        self.dnc = DncService(sessions, region)
+        self.campaigns = CampaignService(sessions, clk)
+        self.leads = SqlLeadRepository(sessions, clk, settings.timezone)
+        self.imports = LeadImporter(sessions, region, settings.import_batch_size)
+        self.auth = AuthService(sessions, clk, scrypt_n=settings.password_scrypt_n,
+                                session_ttl=timedelta(seconds=settings.session_ttl_seconds))
+        self.reference = ReferenceService(sessions)
+        self.recordings = RecordingService(
+            sessions, FileRecordingStore(settings.recordings_dir, clk))
+
+    @classmethod
+    def open(cls, settings: CrmSettings, *, clock: Clock | None = None) -> CrmService:
+        return cls(settings, make_engine(settings.database_url, echo=settings.sql_echo),
+                   clock=clock)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # --- the dialer's contract -------------------------------------------------------------
+    async def ingest_call_event(self, event: Mapping[str, Any]) -> bool:
+        """Store a call event; True if new, False if we already had its ``event_id``."""
+        return (await self.calls.ingest(event)).created
+
+    async def customer_summary(self, customer_id: uuid.UUID | str, *,
+                               language: Language = Language.ZH) -> dict[str, Any]:
+        """The screen-pop data: name, numbers, tags, recent contacts, open tasks, script."""
+        cid = customer_id if isinstance(customer_id, uuid.UUID) else _uuid(customer_id)
+        return await self.summaries.customer_summary(cid, language=language)
+
+    async def is_dnc(self, e164: str, campaign_id: uuid.UUID | None = None) -> bool:
+        return await self.dnc.is_dnc(e164, campaign_id)
+
+    async def next_eligible_leads(self, campaign_id: uuid.UUID, limit: int) -> Sequence[LeadView]:
+        return await self.leads.next_eligible(campaign_id, limit)
+
+    async def claim_leads(self, campaign_id: uuid.UUID, worker: str, limit: int,
+                          ttl: timedelta = timedelta(minutes=5)) -> Sequence[LeadView]:
+        return await self.leads.claim(campaign_id, worker, limit, ttl)
+
+    async def unlock_leads(self, lead_ids: Sequence[uuid.UUID], worker: str) -> int:
+        return await self.leads.unlock(lead_ids, worker)
+
+    async def record_attempt(self, lead_id: uuid.UUID, outcome: AttemptOutcome, *,
+                             worker: str | None = None, call_id: str | None = None,
+                             disposition: str | None = None,
+                             callback_at: datetime | None = None) -> LeadView:
+        return await self.leads.record_attempt(lead_id, outcome, worker=worker, call_id=call_id,
+                                               disposition=disposition, callback_at=callback_at)
+
+    async def store_recording(self, call_id: str, source: bytes | Path, *,
+                              duration_seconds: float | None = None,
+                              content_type: str = "audio/wav") -> Recording:
+        return await self.recordings.store(call_id, source, duration_seconds=duration_seconds,
+                                           content_type=content_type)
+
+    def import_leads(self, campaign_id: uuid.UUID, rows: Iterable[Mapping[str, Any]], *,
+                     mapping: Mapping[str, str] | None = None,
+                     policy: ConflictPolicy = ConflictPolicy.MERGE,
+                     actor_id: uuid.UUID | None = None) -> AsyncIterator[RowResult]:
+        return self.imports.run(campaign_id, rows, mapping=mapping, policy=policy,
+                                actor_id=actor_id)
+
+
+def _uuid(value: str) -> uuid.UUID:
+    from crm.services._common import parse_uuid
+
+    return parse_uuid(value, "customer_id")

@@ -1,0 +1,1 @@
+"""CRM use cases. Each public method is one transaction; errors come from :mod:`crm.errors`."""

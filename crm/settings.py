@@ -1,0 +1,117 @@
+"""Typed CRM settings: defaults → optional YAML file → ``DIALCRM_*`` environment variables.
+
+==============================  ==================================================  =========
+variable                        meaning                                             default
+==============================  ==================================================  =========
+DIALCRM_DATABASE_URL            SQLAlchemy async URL (sqlite+aiosqlite / asyncpg)    ./var/crm.sqlite3
+DIALCRM_DEFAULT_REGION          region for numbers without a country code           CN
+DIALCRM_TIMEZONE                default time zone (leads may override)              Asia/Shanghai
+DIALCRM_SECRET_KEY              secret for sessions (sandbox-only default!)         dev value
+DIALCRM_RECORDINGS_DIR          where recordings are stored                         ./var/recordings
+DIALCRM_SESSION_TTL_SECONDS     session cookie lifetime                             43200
+DIALCRM_COOKIE_SECURE           set the Secure flag on the session cookie           false
+DIALCRM_IMPORT_BATCH_SIZE       rows per commit in lead imports                     500
+DIALCRM_MAX_UPLOAD_BYTES        largest accepted import file                        200 MiB
+DIALCRM_PASSWORD_SCRYPT_N       scrypt cost for new password hashes                 16384
+DIALCRM_CONFIG_FILE             optional YAML file with the same keys (lowercase)   unset
+==============================  ==================================================  =========
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+
+from crm.errors import InvalidInputError
+
+ENV_PREFIX = "DIALCRM_"
+SANDBOX_SECRET_KEY = "sandbox-only-insecure-secret-key-change-me"
+
+
+def _default_var() -> Path:
+    return Path.cwd() / "var"
+
+
+@dataclass(frozen=True)
+class CrmSettings:
+    database_url: str = field(
+        default_factory=lambda: f"sqlite+aiosqlite:///{_default_var() / 'crm.sqlite3'}")
+    default_region: str = "CN"
+    timezone: str = "Asia/Shanghai"
+    secret_key: str = SANDBOX_SECRET_KEY
+    recordings_dir: Path = field(default_factory=lambda: _default_var() / "recordings")
+    session_ttl_seconds: int = 12 * 3600
+    cookie_secure: bool = False
+    import_batch_size: int = 500
+    max_upload_bytes: int = 200 * 1024 * 1024
+    password_scrypt_n: int = 2**14
+    sql_echo: bool = False
+
+    def __post_init__(self) -> None:
+        if self.default_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise InvalidInputError("default_region", f"unknown region {self.default_region!r}")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise InvalidInputError("timezone", f"unknown time zone {self.timezone!r}") from None
+        if self.import_batch_size < 1:
+            raise InvalidInputError("import_batch_size", "must be >= 1")
+        if self.password_scrypt_n < 2 or self.password_scrypt_n & (self.password_scrypt_n - 1):
+            raise InvalidInputError("password_scrypt_n", "must be a power of two")
+
+    @property
+    def is_sandbox_secret(self) -> bool:
+        return self.secret_key == SANDBOX_SECRET_KEY
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CrmSettings:
+        """Defaults, then ``DIALCRM_CONFIG_FILE`` (YAML), then ``DIALCRM_*`` variables."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config_file = env.get(ENV_PREFIX + "CONFIG_FILE")
+        if config_file:
+            values.update(_read_yaml(Path(config_file)))
+        for f in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = raw
+        return cls(**{k: _coerce(k, v) for k, v in values.items()})
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise InvalidInputError("config_file", f"cannot read {path}: {exc}") from None
+    crm_part = data.get("crm", data)
+    if not isinstance(crm_part, dict):
+        raise InvalidInputError("config_file", "expected a mapping")
+    return dict(crm_part)
+
+
+_FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(CrmSettings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name not in _FIELD_TYPES:
+        raise InvalidInputError(name, f"unknown CRM setting {name!r}")
+    kind = _FIELD_TYPES[name]
+    try:
+        if kind == "bool":
+            return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+        if kind == "int":
+            return int(value)
+        if kind == "Path":
+            return Path(value)
+    except ValueError:
+        raise InvalidInputError(name, f"invalid value for {name}: {value!r}") from None
+    return str(value)
