@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
@@ -38,7 +39,9 @@ class Ctx:
         raise RuleSyntaxError(self.rule, self.path or "<rule>", message)
 
 
-def check_keys(raw: Any, c: Ctx, allowed: set[str], required: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def check_keys(
+    raw: Any, c: Ctx, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()
+) -> None:
     if not isinstance(raw, dict):
         c.fail(f"expected a mapping with keys {sorted(allowed)}, got {raw!r}")
     unknown = sorted(set(raw) - allowed)
