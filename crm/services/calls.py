@@ -135,13 +135,16 @@ class CallService:
 
     @staticmethod
     async def _touch_customer(s: AsyncSession, call: Call) -> None:
-        when = call.originated_at or call.last_event_at
-        if call.customer_id is None or when is None:
+        """``last_call_time`` = the start of the customer's latest call (recomputed, so a late
+        ``originated`` event corrects an earlier estimate)."""
+        if call.customer_id is None:
             return
+        await s.flush()
+        latest = await s.scalar(sa.select(sa.func.max(sa.func.coalesce(
+            Call.originated_at, Call.last_event_at))).where(Call.customer_id == call.customer_id))
         customer = await s.get(Customer, call.customer_id)
-        if customer is not None and (customer.last_call_time is None
-                                     or customer.last_call_time < when):
-            customer.last_call_time = when
+        if customer is not None and latest is not None:
+            customer.last_call_time = latest
 
     async def get(self, call_id: str) -> tuple[Call, list[CallEventRow]]:
         async with self._sessions() as s:
