@@ -54,15 +54,16 @@ class AriEvent:
         playback = data.get("playback") or {}
         recording = data.get("recording") or {}
         cause = data.get("cause")
+        is_dial = data.get("type") == "Dial"
         return cls(
             type=str(data.get("type", "")),
-            channel_id=channel.get("id") or (peer.get("id") if data.get("type") == "Dial" else None),
+            channel_id=channel.get("id") or (peer.get("id") if is_dial else None),
             channel_name=channel.get("name") or peer.get("name"),
             channel_state=channel.get("state") or peer.get("state"),
             args=tuple(str(a) for a in data.get("args", ()) or ()),
             cause=int(cause) if isinstance(cause, int | str) and str(cause).isdigit() else None,
             cause_txt=data.get("cause_txt"),
-            dial_status=data.get("dialstatus") if data.get("type") == "Dial" else None,
+            dial_status=data.get("dialstatus") if is_dial else None,
             peer_id=peer.get("id"),
             bridge_id=bridge.get("id"),
             playback_id=playback.get("id"),
@@ -128,6 +129,7 @@ class AriEventStream:
         self.connected = asyncio.Event()
         self.reconnects = 0
         self.replaced = False
+        self.reader_stopped = asyncio.Event()
         self._queue: asyncio.Queue[AriEvent | Reconnected] = asyncio.Queue()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
 
@@ -146,6 +148,12 @@ class AriEventStream:
             await self._ws.close()
 
     async def _read_forever(self) -> None:
+        try:
+            await self._reconnect_loop()
+        finally:
+            self.reader_stopped.set()
+
+    async def _reconnect_loop(self) -> None:
         delay = self.backoff[0]
         connections = 0
         while not self.replaced:

@@ -1,15 +1,8 @@
-"""Fixtures for tests on the real Asterisk sandbox.
-
-The sandbox is started once per session (``ari_app.sandbox``) unless
-``ASTERISK_ARI_URL`` points at an existing Asterisk. In CI (``CI=true``) a
-sandbox that cannot start fails the run; elsewhere, without root, the tests skip
-and the summary says how to enable them.
-"""
+"""Fixtures for tests on the real Asterisk (the `asterisk` fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,67 +11,13 @@ import pytest
 from ari_app import sandbox
 from ari_app.ari import AriClient, AriConfig, AriEventStream
 from ari_app.errors import TelephonyError
+from tests.conftest import ari_config_from_env
 from tests.integration.support import EventLog, SippPhone
-
-_SKIP_REASON: list[str] = []
-
-
-def _ari_config() -> AriConfig:
-    return AriConfig(
-        url=os.environ.get("ASTERISK_ARI_URL", "http://127.0.0.1:8088"),
-        user=os.environ.get("ASTERISK_ARI_USER", "dialcrm"),
-        password=os.environ.get("ASTERISK_ARI_PASSWORD", "dialcrm-sandbox-ari"),
-        app=os.environ.get("ASTERISK_ARI_APP", "dialcrm"),
-    )
-
-
-@pytest.fixture(scope="session")
-def asterisk() -> Iterator[sandbox.Sandbox]:
-    """A running Asterisk: the sandbox (started here if needed) or ASTERISK_ARI_URL."""
-    box = sandbox.Sandbox.from_env()
-    external = bool(os.environ.get("ASTERISK_ARI_URL"))
-    started = False
-    if not external and os.geteuid() != 0 and sandbox.ari_info(box) is None:
-        reason = (
-            "integration tests need the Asterisk sandbox: run as root (make test does "
-            "everything) or set ASTERISK_ARI_URL/ASTERISK_AMI_* to an existing Asterisk"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        _SKIP_REASON.append(reason)
-        pytest.skip(reason)
-    if not external and sandbox.ari_info(box) is None:
-        try:
-            sandbox.up(box)
-        except sandbox.SandboxError as exc:
-            pytest.fail(f"the Asterisk sandbox could not start: {exc}", pytrace=False)
-        started = True
-    if sandbox.ari_info(box) is None:
-        pytest.fail(f"ARI at {box.ari_url} does not answer", pytrace=False)
-    yield box
-    if started and os.environ.get("DIALCRM_KEEP_SANDBOX") != "1":
-        sandbox.down(box)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _SKIP_REASON:
-        terminalreporter.write_line(
-            "!!! INTEGRATION TESTS SKIPPED: " + _SKIP_REASON[0], red=True, bold=True
-        )
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and "asterisk" in getattr(item, "fixturenames", ()):
-        box = sandbox.Sandbox.from_env()
-        report.sections.append(("Asterisk log (tail)", sandbox.tail_log(box, 60)))
 
 
 @pytest.fixture
 def ari_config(asterisk: sandbox.Sandbox) -> AriConfig:
-    return _ari_config()
+    return ari_config_from_env()
 
 
 @pytest.fixture
@@ -140,8 +79,3 @@ def sipp_phone(asterisk: sandbox.Sandbox, prompts_dir: Path, tmp_path: Path) -> 
         phone.stop()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).resolve().parent
-    for item in items:
-        if Path(str(item.fspath)).resolve().is_relative_to(here):
-            item.add_marker(pytest.mark.integration)

@@ -47,7 +47,7 @@ class EventLog:
                         await self._changed.wait()
             except TimeoutError:
                 seen = [(e.type, e.channel_id, e.args, e.dial_status) for e in self.events][-30:]
-                raise AssertionError(f"no matching event within {timeout} s; last: {seen}") from None
+                raise AssertionError(f"no event matched within {timeout} s; last: {seen}") from None
 
     def of_channel(self, channel_id: str, event_type: str | None = None) -> list[AriEvent]:
         return [
