@@ -107,3 +107,19 @@ async def crm_actors(crm_service: CrmService) -> dict[str, CrmActor]:
         issued = await crm_service.auth.issue_token(user.id, f"{name}-token")
         actors[name] = CrmActor(user.id, name, role, issued.token)
     return actors
+
+
+@pytest.fixture
+async def crm_client(crm_settings: CrmSettings, crm_service: CrmService,
+                     crm_actors: dict[str, CrmActor]) -> AsyncIterator[Any]:
+    """An aiohttp TestClient on ``create_crm_app`` sharing ``crm_service`` (and its clock)."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from crm.app import create_crm_app
+
+    client = TestClient(TestServer(create_crm_app(crm_settings, service=crm_service)))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()

@@ -19,7 +19,10 @@ def csv_rows(path: Path, *, encoding: str = "utf-8-sig",
     """Yield one dict per CSV record (header row required); quoted multi-line fields work."""
     csv.field_size_limit(_MAX_FIELD)
     with open(path, encoding=encoding, newline="", errors="strict") as f:
-        sample = f.read(4096)
+        try:
+            sample = f.read(4096)
+        except UnicodeDecodeError:
+            raise InvalidInputError("encoding", f"the file is not {encoding}") from None
         f.seek(0)
         if not sample.strip():
             raise InvalidInputError("file", "the file is empty")
@@ -44,7 +47,10 @@ def json_rows(path: Path) -> Iterator[dict[str, Any]]:
     with open(path, encoding="utf-8-sig") as f:
         buf, pos, started = "", 0, False
         while True:
-            chunk = f.read(_CHUNK)
+            try:
+                chunk = f.read(_CHUNK)
+            except UnicodeDecodeError:
+                raise InvalidInputError("encoding", "JSON must be UTF-8") from None
             buf = buf[pos:] + chunk
             pos = 0
             while True:

@@ -1,0 +1,62 @@
+"""``create_crm_app(settings)``: the CRM's aiohttp application, mounted by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from aiohttp import web
+
+from crm.http import handlers_admin, handlers_campaigns, handlers_customers, handlers_work
+from crm.http._route import SERVICE_KEY, Ctx, Route, register
+from crm.http.errors_map import error_middleware
+from crm.http.openapi import build_openapi
+from crm.ports import Clock
+from crm.service import CrmService
+from crm.settings import CrmSettings
+
+SETTINGS_KEY = web.AppKey("crm_settings", CrmSettings)
+OPENAPI_KEY = web.AppKey("crm_openapi", dict)
+
+
+async def openapi_doc(ctx: Ctx) -> web.Response:
+    return web.json_response(ctx.request.app[OPENAPI_KEY])
+
+
+def api_routes() -> list[Route]:
+    """Every /api route, in one table (router and OpenAPI are both built from it)."""
+    return [
+        Route("GET", "/api/openapi.json", openapi_doc, "This OpenAPI document", "meta",
+              public=True),
+        *handlers_admin.ROUTES, *handlers_customers.ROUTES, *handlers_work.ROUTES,
+        *handlers_campaigns.ROUTES,
+    ]
+
+
+def create_crm_app(settings: CrmSettings, *, service: CrmService | None = None,
+                   clock: Clock | None = None) -> web.Application:
+    """Build the app. Without ``service`` it opens its own engine on start-up and disposes it
+    on clean-up; with one (tests, or a composition root sharing it with the dialer), the caller
+    owns its lifetime."""
+    app = web.Application(middlewares=[error_middleware],
+                          client_max_size=settings.max_upload_bytes)
+    app[SETTINGS_KEY] = settings
+    routes = api_routes()
+    app[OPENAPI_KEY] = build_openapi(routes)
+    register(app, routes)
+
+    async def service_ctx(app: web.Application) -> AsyncIterator[None]:
+        owned = service is None
+        svc = service or CrmService.open(settings, clock=clock)
+        app[SERVICE_KEY] = svc
+        try:
+            yield
+        finally:
+            if owned:
+                await svc.close()
+
+    app.cleanup_ctx.append(service_ctx)
+    return app
+
+
+def crm_service_of(app: web.Application) -> CrmService:
+    """The running app's service (for in-process callers, e.g. the dialer)."""
+    return app[SERVICE_KEY]
