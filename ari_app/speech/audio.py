@@ -117,6 +117,9 @@ class StreamingResampler:
         g = gcd(rate_in, rate_out)
         self.up, self.down = rate_out // g, rate_in // g
         self._identity = self.up == self.down == 1
+        self.delay_s = 0.0
+        if self._identity:
+            return
         max_rate = max(self.up, self.down)
         half_len = 10 * max_rate
         taps = signal.firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0))

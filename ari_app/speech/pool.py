@@ -1,0 +1,129 @@
+"""RecogniserPool: speech recognition in worker processes, driven from asyncio.
+
+    pool = RecogniserPool(PoolConfig(RecognitionConfig(model="base", vocabulary=("price",))))
+    await pool.start()
+    stream = await pool.open_stream("call-1", "customer", 16000, "slin")
+    await stream.feed(frame)                  # 20 ms of PCM; never blocks
+    async for event in stream: ...            # TranscriptSegment | AudioGap, live
+    await stream.close(); await pool.stop()
+
+Streams are spread over ``workers`` processes (fewest streams first). Each worker is
+supervised: a crash or hang is a gap in the affected streams, then a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from ari_app.speech._handle import WorkerHandle, WorkerHealth, WorkerState
+from ari_app.speech.audio import audio_format
+from ari_app.speech.errors import RecogniserUnavailableError
+from ari_app.speech.stream import RecogniserStream
+from ari_app.speech.transcriber import RecognitionConfig
+from ari_app.speech.vad import VadConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    workers: int = 1
+    max_buffer_s: float = 10.0  # audio queued per worker before frames are dropped
+    ping_interval_s: float = 1.0
+    ping_timeout_s: float = 5.0
+    start_timeout_s: float = 120.0
+    restart_backoff_s: float = 0.5
+    max_backoff_s: float = 10.0
+    engine: str = "whisper"  # "fake": no model, for exercising the plumbing
+    python: str = sys.executable
+
+    def worker_config(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {"engine": self.engine, "recognition": self.recognition.to_json(),
+                "vad": asdict(self.vad)}
+
+
+@dataclass(frozen=True, slots=True)
+class PoolHealth:
+    healthy: bool
+    workers: tuple[WorkerHealth, ...]
+
+
+class RecogniserPool:
+    def __init__(self, config: PoolConfig) -> None:
+        self._cfg = config
+        self._handles: list[WorkerHandle] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._numbers = itertools.count(1)
+        self._started = False
+
+    async def start(self) -> None:
+        """Spawn the workers and wait until at least one is ready (loads the model)."""
+        if self._started:
+            return
+        self._started = True
+        self._handles = [WorkerHandle(i, self._cfg) for i in range(self._cfg.workers)]
+        for handle in self._handles:
+            task = asyncio.create_task(handle.run(), name=f"asr-worker-{handle.index}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        waits = [asyncio.create_task(h.ready.wait()) for h in self._handles]
+        done, pending = await asyncio.wait(waits, timeout=self._cfg.start_timeout_s,
+                                           return_when=asyncio.FIRST_COMPLETED)
+        for w in pending:
+            w.cancel()
+        if not done:
+            await self.stop()
+            raise RecogniserUnavailableError("no recogniser worker became ready")
+
+    async def stop(self) -> None:
+        for handle in self._handles:
+            for stream in list(handle.streams.values()):
+                stream.worker_lost()
+        await asyncio.gather(*(h.stop() for h in self._handles), return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._started = False
+
+    async def __aenter__(self) -> RecogniserPool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def open_stream(self, call_id: str, speaker: str, sample_rate: int,
+                          encoding: str = "slin") -> RecogniserStream:
+        """A new stream for one speaker of one call. Works while a worker restarts too (the
+        audio until it is back is a gap)."""
+        if not self._started or not self._handles:
+            raise RecogniserUnavailableError("recogniser pool is not started")
+        fmt = audio_format(encoding, sample_rate)
+        handle = min(self._handles, key=lambda h: (h.state is not WorkerState.READY,
+                                                   len(h.streams)))
+        stream = RecogniserStream(next(self._numbers), call_id, speaker, fmt, handle)
+        handle.streams[stream.number] = stream
+        handle.send_open(stream, 0.0)
+        log.debug("call %s %s: stream %d on worker %d", call_id, speaker, stream.number,
+                  handle.index)
+        return stream
+
+    def health(self) -> PoolHealth:
+        workers = tuple(h.health() for h in self._handles)
+        return PoolHealth(any(w.state is WorkerState.READY for w in workers), workers)
+
+    def worker_pids(self) -> tuple[int | None, ...]:
+        return tuple(h.pid for h in self._handles)
+
+    def kill_worker(self, index: int = 0) -> None:
+        """Kill one worker process (for fault drills); its supervisor restarts it."""
+        self._handles[index].kill()
