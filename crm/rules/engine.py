@@ -24,7 +24,9 @@ def _tags(cond: m.TagsCondition, ctx: m.RuleContext) -> Evidence | None:
     if not cond.all <= tags or cond.none & tags:
         return None
     shown = sorted((cond.any | cond.all) & tags)
-    return (f"tags: {', '.join(shown)}",) if shown else ("tags: none of " + ", ".join(sorted(cond.none)),)
+    if shown:
+        return (f"tags: {', '.join(shown)}",)
+    return ("tags: none of " + ", ".join(sorted(cond.none)),)
 
 
 def _keyword(cond: m.KeywordCondition, ctx: m.RuleContext) -> Evidence | None:
@@ -99,7 +101,9 @@ def match(cond: m.Condition | None, ctx: m.RuleContext) -> Evidence | None:
         results = [ev for part in cond.conditions if (ev := match(part, ctx)) is not None]
         return tuple(e for ev in results for e in ev) if results else None
     if isinstance(cond, m.Not):
-        return ("not: " + type(cond.condition).__name__,) if match(cond.condition, ctx) is None else None
+        if match(cond.condition, ctx) is not None:
+            return None
+        return ("not: " + type(cond.condition).__name__,)
     return _LEAVES[type(cond)](cond, ctx)  # type: ignore[operator]
 
 

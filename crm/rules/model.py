@@ -142,7 +142,9 @@ class Nurture:
     program: str
 
 
-Action = RecommendScript | SuggestScript | CreateTask | SetFollowUpPriority | SupervisorTodo | Nurture
+Action = (
+    RecommendScript | SuggestScript | CreateTask | SetFollowUpPriority | SupervisorTodo | Nurture
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,13 +236,15 @@ def parse_rule(raw: Any, index: int = 0, concepts: Collection[str] | None = None
     try:
         trigger = m.Trigger(raw["trigger"])
     except ValueError:
-        c.at("trigger").fail(f"expected one of {[t.value for t in m.Trigger]}, got {raw['trigger']!r}")
+        valid = [t.value for t in m.Trigger]
+        c.at("trigger").fail(f"expected one of {valid}, got {raw['trigger']!r}")
         raise AssertionError from None
     c = Ctx(rule=rule_id, path="", concepts=concepts, trigger=trigger)
     acts = raw["actions"]
     if not isinstance(acts, list) or not acts:
         c.at("actions").fail("expected a non-empty list of actions")
-    flags = {k: raw.get(k, d) for k, d in (("enabled", True), ("once_per_call", False), ("stop", False))}
+    defaults = (("enabled", True), ("once_per_call", False), ("stop", False))
+    flags = {k: raw.get(k, d) for k, d in defaults}
     for k, v in flags.items():
         if not isinstance(v, bool):
             c.at(k).fail(f"expected true or false, got {v!r}")

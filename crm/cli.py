@@ -1,0 +1,123 @@
+"""Command line for CRM administration (uses the same settings as the app: ``DIALCRM_*``).
+
+    python -m crm.cli migrate
+    python -m crm.cli create-admin admin            # prompts for the password
+    python -m crm.cli create-user dialer --role dialer --no-password
+    python -m crm.cli create-token admin --name ops # prints the token once
+    python -m crm.cli seed                          # default disposition codes
+
+``DIALCRM_ADMIN_PASSWORD`` supplies the password non-interactively.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from crm.db.models_ops import User
+from crm.domain.enums import Role
+from crm.errors import CrmError, NotFoundError
+from crm.migrations import upgrade
+from crm.service import CrmService
+from crm.settings import CrmSettings
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    if getattr(args, "no_password", False):
+        return None
+    from_env = os.environ.get("DIALCRM_ADMIN_PASSWORD")
+    if from_env:
+        return from_env
+    try:
+        first = getpass.getpass("password: ")
+        again = getpass.getpass("again: ")
+    except EOFError:
+        raise CrmError("no terminal: set DIALCRM_ADMIN_PASSWORD") from None
+    if first != again:
+        raise CrmError("passwords differ")
+    return first
+
+
+async def _create_user(settings: CrmSettings, username: str, role: Role,
+                       password: str | None, with_token: bool) -> None:
+    service = CrmService.open(settings)
+    try:
+        user = await service.auth.create_user(username, role, password=password)
+        print(f"created {role.value} {user.username} id={user.id}")
+        if with_token:
+            issued = await service.auth.issue_token(user.id, "cli")
+            print(f"token: {issued.token}")
+    finally:
+        await service.close()
+
+
+async def _create_token(settings: CrmSettings, username: str, name: str) -> None:
+    service = CrmService.open(settings)
+    try:
+        async with service.engine.connect() as conn:
+            user_id = await conn.scalar(sa.select(User.id).where(User.username == username))
+        if user_id is None:
+            raise NotFoundError("user", username)
+        issued = await service.auth.issue_token(user_id, name)
+        print(issued.token)
+    finally:
+        await service.close()
+
+
+async def _seed(settings: CrmSettings) -> None:
+    service = CrmService.open(settings)
+    try:
+        print(f"added {await service.reference.seed_dispositions()} disposition codes")
+    finally:
+        await service.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m crm.cli", description="dialcrm CRM admin")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply the Alembic migrations")
+    admin = sub.add_parser("create-admin", help="migrate, then create an admin with a token")
+    admin.add_argument("username")
+    user = sub.add_parser("create-user", help="create a user")
+    user.add_argument("username")
+    user.add_argument("--role", choices=[r.value for r in Role], required=True)
+    user.add_argument("--no-password", action="store_true")
+    user.add_argument("--token", action="store_true", help="also issue an API token")
+    token = sub.add_parser("create-token", help="issue an API token for a user")
+    token.add_argument("username")
+    token.add_argument("--name", default="cli")
+    sub.add_parser("seed", help="insert default reference data")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = CrmSettings.from_env()
+    try:
+        if args.command in ("migrate", "create-admin"):
+            upgrade(settings.database_url)
+            print("schema is at head")
+        if args.command == "create-admin":
+            asyncio.run(_seed(settings))
+            asyncio.run(_create_user(settings, args.username, Role.ADMIN, _password(args), True))
+        elif args.command == "create-user":
+            asyncio.run(_create_user(settings, args.username, Role(args.role), _password(args),
+                                     args.token))
+        elif args.command == "create-token":
+            asyncio.run(_create_token(settings, args.username, args.name))
+        elif args.command == "seed":
+            asyncio.run(_seed(settings))
+    except CrmError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
