@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+
 from aiohttp import web
 
 from crm.http import handlers_admin, handlers_campaigns, handlers_customers, handlers_work
 from crm.http._route import SERVICE_KEY, Ctx, Route, register
 from crm.http.errors_map import error_middleware
 from crm.http.openapi import build_openapi
+from crm.migrations import upgrade
 from crm.ports import Clock
 from crm.service import CrmService
 from crm.settings import CrmSettings
@@ -45,7 +48,11 @@ def create_crm_app(settings: CrmSettings, *, service: CrmService | None = None,
 
     async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         owned = service is None
+        if owned and settings.auto_migrate:
+            await asyncio.to_thread(upgrade, settings.database_url)
         svc = service or CrmService.open(settings, clock=clock)
+        if owned and settings.auto_migrate:
+            await svc.reference.seed_dispositions()
         app[SERVICE_KEY] = svc
         try:
             yield

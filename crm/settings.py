@@ -3,7 +3,7 @@
 ==============================  ==================================================  =========
 variable                        meaning                                             default
 ==============================  ==================================================  =========
-DIALCRM_DATABASE_URL            SQLAlchemy async URL (sqlite+aiosqlite / asyncpg)    ./var/crm.sqlite3
+DIALCRM_DATABASE_URL            async SQLAlchemy URL (aiosqlite, asyncpg)           ./var/crm.db
 DIALCRM_DEFAULT_REGION          region for numbers without a country code           CN
 DIALCRM_TIMEZONE                default time zone (leads may override)              Asia/Shanghai
 DIALCRM_SECRET_KEY              secret for sessions (sandbox-only default!)         dev value
@@ -13,6 +13,8 @@ DIALCRM_COOKIE_SECURE           set the Secure flag on the session cookie       
 DIALCRM_IMPORT_BATCH_SIZE       rows per commit in lead imports                     500
 DIALCRM_MAX_UPLOAD_BYTES        largest accepted import file                        200 MiB
 DIALCRM_PASSWORD_SCRYPT_N       scrypt cost for new password hashes                 16384
+DIALCRM_AUTO_MIGRATE            app start-up applies migrations + seeds codes       true
+DIALCRM_SQL_ECHO                log SQL                                             false
 DIALCRM_CONFIG_FILE             optional YAML file with the same keys (lowercase)   unset
 ==============================  ==================================================  =========
 """
@@ -42,7 +44,7 @@ def _default_var() -> Path:
 @dataclass(frozen=True)
 class CrmSettings:
     database_url: str = field(
-        default_factory=lambda: f"sqlite+aiosqlite:///{_default_var() / 'crm.sqlite3'}")
+        default_factory=lambda: f"sqlite+aiosqlite:///{_default_var() / 'crm.db'}")
     default_region: str = "CN"
     timezone: str = "Asia/Shanghai"
     secret_key: str = SANDBOX_SECRET_KEY
@@ -53,6 +55,7 @@ class CrmSettings:
     max_upload_bytes: int = 200 * 1024 * 1024
     password_scrypt_n: int = 2**14
     sql_echo: bool = False
+    auto_migrate: bool = True
 
     def __post_init__(self) -> None:
         if self.default_region not in phonenumbers.SUPPORTED_REGIONS:

@@ -32,7 +32,8 @@ class CallEventType(StrEnum):
 
 
 _ALIASES = {"connected": "answered", "hungup": "ended", "hangup": "ended", "hung_up": "ended",
-            "dialing": "originated", "recording": "recording_ready", "disposition": "disposition_set"}
+            "dialing": "originated", "recording": "recording_ready",
+            "disposition": "disposition_set"}
 
 
 class CallState(StrEnum):
@@ -143,7 +144,8 @@ def _attrs(data: Mapping[str, Any]) -> dict[str, Any]:
         value = data.get(key, data.get("duration") if key == "talk_seconds" else None)
         if value is None:
             continue
-        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number or not math.isfinite(value):
             raise InvalidInputError(key, f"{key} must be a number")
         if value < 0 or (key == "intent_score" and value > 1):
             raise InvalidInputError(key, f"{key} is out of range")

@@ -9,7 +9,8 @@ class Role(StrEnum):
     AGENT = "agent"
     MANAGER = "manager"
     ADMIN = "admin"
-    DIALER = "dialer"  # machine account used by the dialer: pushes calls, reads pops, runs the hopper
+    # machine account used by the dialer: pushes calls, reads pops, runs the hopper
+    DIALER = "dialer"
 
 
 class PhoneType(StrEnum):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import shutil
 import uuid
 import wave
 from pathlib import Path

@@ -6,14 +6,6 @@ import json
 import uuid
 
 from crm.app import api_routes
-from crm.testing import (  # noqa: F401
-    crm_actors,
-    crm_client,
-    crm_clock,
-    crm_database_url,
-    crm_service,
-    crm_settings,
-)
 
 
 async def _customer(client, actor, name="张三", phones=("13800138000",), **extra):

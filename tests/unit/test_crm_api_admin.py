@@ -9,14 +9,7 @@ from pathlib import Path
 import pytest
 
 from crm.cli import main as cli_main
-from crm.testing import (  # noqa: F401
-    crm_actors,
-    crm_client,
-    crm_clock,
-    crm_database_url,
-    crm_service,
-    crm_settings,
-)
+from crm.domain.enums import Role
 
 
 async def test_given_admin_when_creating_user_and_token_then_token_authenticates(
@@ -105,7 +98,7 @@ async def test_given_wav_when_uploading_recording_then_stored_with_checksum(crm_
                                 headers={**dialer, "Content-Type": "audio/wav"})
     rec = await resp.json()
     assert resp.status == 201 and rec["duration_seconds"] == 1.5 and len(rec["sha256"]) == 64
-    assert Path(rec["path"]).stat().st_size == rec["size_bytes"]
+    assert len(Path(rec["path"]).read_bytes()) == rec["size_bytes"]  # noqa: ASYNC240
     call = await (await crm_client.get("/api/calls/rec-1", headers=dialer)).json()
     assert call["recording_id"] == rec["id"] and len(call["events"]) == 1
     agent = crm_actors["agent"].headers
@@ -155,3 +148,23 @@ def test_given_empty_db_when_cli_creates_admin_then_token_printed(tmp_path, monk
     assert cli_main(["create-admin", "root"]) == 1
     assert cli_main(["create-token", "root"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("dcrm_")
+
+
+async def test_given_fresh_db_when_app_starts_then_migrated_and_disposed(tmp_path,
+                                                                         crm_database_url):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from crm.app import create_crm_app, crm_service_of
+    from crm.settings import CrmSettings
+
+    if not crm_database_url.startswith("sqlite"):
+        pytest.skip("start-up migration is exercised on a fresh SQLite file")
+    settings = CrmSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
+                           recordings_dir=tmp_path, password_scrypt_n=16)
+    app = create_crm_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        service = crm_service_of(app)
+        user = await service.auth.create_user("boss", Role.ADMIN)
+        token = (await service.auth.issue_token(user.id)).token
+        resp = await client.get("/api/dispositions", headers={"Authorization": f"Bearer {token}"})
+        assert resp.status == 200 and len((await resp.json())["items"]) == 6

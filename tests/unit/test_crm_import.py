@@ -6,14 +6,6 @@ import json
 
 from crm.db.models import Customer
 from crm.db.models_ops import Lead
-from crm.testing import (  # noqa: F401
-    crm_actors,
-    crm_client,
-    crm_clock,
-    crm_database_url,
-    crm_service,
-    crm_settings,
-)
 
 
 async def _campaign(client, actors) -> str:

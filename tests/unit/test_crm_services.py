@@ -15,7 +15,6 @@ from crm.errors import LeadLockedError, NotFoundError, NumberConflictError
 from crm.service import CrmService
 from crm.services.customers import ConflictPolicy, CustomerChanges, CustomerInput
 from crm.services.work import TaskInput
-from crm.testing import crm_clock, crm_database_url, crm_service, crm_settings  # noqa: F401
 
 
 async def _count(svc: CrmService, model, *where) -> int:
@@ -36,7 +35,8 @@ async def test_given_known_number_when_creating_with_merge_then_same_customer(cr
 
 
 async def test_given_known_number_when_creating_with_report_then_conflict(crm_service):
-    first, _ = await crm_service.customers.create(CustomerInput(name="李四", phones=["13900139000"]))
+    first, _ = await crm_service.customers.create(
+        CustomerInput(name="李四", phones=["13900139000"]))
     with pytest.raises(NumberConflictError) as err:
         await crm_service.customers.create(CustomerInput(name="x", phones=["13900139000"]))
     assert err.value.owners == {"+8613900139000": str(first.id)}
@@ -88,7 +88,8 @@ async def test_given_duplicate_event_when_ingesting_then_one_row(crm_service):
 
 
 async def test_given_events_out_of_order_when_ingesting_then_call_complete(crm_service):
-    customer, _ = await crm_service.customers.create(CustomerInput(name="C", phones=["13800138000"]))
+    customer, _ = await crm_service.customers.create(
+        CustomerInput(name="C", phones=["13800138000"]))
     base = {"call_id": "call-2", "number_dialed": "13800138000"}
     await crm_service.ingest_call_event({**base, "event_id": "3", "type": "ended",
                                          "occurred_at": "2026-03-02T03:05:00Z",

@@ -1,7 +1,8 @@
+# ruff: noqa: E501
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 11:50:09.574777
 """
 from __future__ import annotations
@@ -13,7 +14,6 @@ import sqlmodel
 from alembic import op
 
 import crm.db.types
-
 
 revision: str = '0001'
 down_revision: str | None = None
