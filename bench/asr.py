@@ -32,13 +32,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ari_app.speech.audio import (  # noqa: E402
+    AudioFormat,
+    Encoding,
     StreamingResampler,
     decode_pcm16,
     encode_ulaw,
     resample,
     to_float,
-    AudioFormat,
-    Encoding,
 )
 from ari_app.speech.transcriber import RecognitionConfig, Transcriber  # noqa: E402
 
@@ -93,18 +93,31 @@ def wideband(x: np.ndarray, rate: int) -> np.ndarray:
     return resample(x, rate, 16_000)
 
 
-def telephone(x: np.ndarray, rate: int) -> np.ndarray:
+def telephone(x: np.ndarray, rate: int, ulaw: bool = True) -> np.ndarray:
     """Band-limit to 8 kHz, µ-law encode/decode, upsample with the streaming resampler."""
     narrow = resample(x, rate, 8_000)
     pcm = np.clip(narrow * 32767, -32768, 32767).astype(np.int16)
-    decoded = to_float(decode_pcm16(encode_ulaw(pcm), AudioFormat(Encoding.ULAW, 8_000)))
+    decoded = to_float(decode_pcm16(encode_ulaw(pcm), AudioFormat(Encoding.ULAW, 8_000))
+                       if ulaw else pcm)
     up = StreamingResampler(8_000)
     frames = [up.process(decoded[i : i + 160]) for i in range(0, len(decoded), 160)]
     return np.concatenate(frames)
 
 
+_NUMBERS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+
+
 def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
+    """Lower-case words with spoken numbers as digits ("two hundred" == "200")."""
+    out: list[str] = []
+    for w in re.findall(r"[a-z0-9']+", text.lower()):
+        w = _NUMBERS.get(w, w)
+        if w == "hundred" and out and out[-1].isdigit():
+            out[-1] = str(int(out[-1]) * 100)
+            continue
+        out.append(w)
+    return out
 
 
 def wer(ref: list[str], hyp: list[str]) -> tuple[int, int]:
@@ -157,8 +170,11 @@ def main() -> int:
         spoken = [speak(s, Path(tmp), i) for i, s in enumerate(sentences)]
     inputs = {
         "16k-slin": [wideband(x, r) for x, r in spoken],
+        "8k-slin": [telephone(x, r, ulaw=False) for x, r in spoken],
         "8k-ulaw": [telephone(x, r) for x, r in spoken],
     }
+    if args.quick:
+        del inputs["8k-slin"]
     configs = [(m, label, p) for m in args.models.split(",") for label in inputs
                for p in ((False, True) if label == "8k-ulaw" else (False,))]
     rows, details = [], []
@@ -169,7 +185,8 @@ def main() -> int:
         if args.verbose:
             for ref, hyp in zip(sentences, hyps, strict=True):
                 print(f"  {ref!r:60} -> {hyp!r}")
-    print(f"{'model':8} {'input':9} {'prompt':6} {'n':>3} {'WER':>6} {'exact':>5} {'RTF':>6} {'load s':>6}")
+    print(f"{'model':8} {'input':9} {'prompt':6} {'n':>3} {'WER':>6} {'exact':>5} "
+          f"{'RTF':>6} {'load s':>6}")
     for r in rows:
         print(f"{r.model:8} {r.input:9} {str(r.prompt):6} {r.sentences:3d} {r.wer:6.3f} "
               f"{r.exact:5d} {r.rtf:6.3f} {r.load_s:6.2f}")

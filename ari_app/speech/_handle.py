@@ -15,7 +15,6 @@ import contextlib
 import enum
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path

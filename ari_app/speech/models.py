@@ -109,7 +109,8 @@ def resolve_model(spec: str, cache_dir: Path | None = None) -> ResolvedModel:
     path = Path(spec).expanduser()
     if not path.is_dir():
         raise ModelNotFoundError(
-            f"unknown ASR model {spec!r}: expected 'tiny.en', 'base' or a CTranslate2 model directory"
+            f"unknown ASR model {spec!r}: expected 'tiny.en', 'base' "
+            "or a CTranslate2 model directory"
         )
     _check_complete(path)
     return ResolvedModel(path.name, path, multilingual=_is_multilingual(path))

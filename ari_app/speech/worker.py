@@ -22,7 +22,7 @@ import numpy as np
 from ari_app.speech import protocol as p
 from ari_app.speech.audio import TARGET_RATE, FloatArray, audio_format
 from ari_app.speech.pipeline import StreamPipeline
-from ari_app.speech.transcriber import RecognitionConfig, Recognised
+from ari_app.speech.transcriber import Recognised, RecognitionConfig
 from ari_app.speech.vad import SileroScorer, Utterance, VadConfig
 
 log = logging.getLogger(__name__)

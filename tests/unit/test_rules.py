@@ -14,7 +14,6 @@ from crm.rules import (
     Nurture,
     Priority,
     RecommendScript,
-    RuleSyntaxError,
     SetFollowUpPriority,
     SuggestScript,
     SupervisorTodo,
@@ -91,7 +90,8 @@ def test_given_call_next_week_when_in_call_then_dated_callback(rules, lexicon):
 
 
 def test_given_call_me_next_tuesday_at_3_when_in_call_then_callback_at_that_time(rules, lexicon):
-    firings = evaluate(rules, in_call(NOW, utterance=said("Call me back next Tuesday at 3", lexicon)))
+    utterance = said("Call me back next Tuesday at 3", lexicon)
+    firings = evaluate(rules, in_call(NOW, utterance=utterance))
     [callback] = [f for f in firings if f.rule_id == "callback-requested"]
     assert callback.due_at == datetime(2026, 12, 1, 15, 0, tzinfo=TZ)
 
@@ -126,8 +126,9 @@ def test_given_disabled_rule_when_evaluating_then_skipped():
 
 
 def test_given_json_document_when_parsing_then_same_rules_as_yaml(rules):
-    import yaml
     from importlib import resources
+
+    import yaml
     text = resources.files("crm.rules").joinpath("default_rules.yaml").read_text("utf-8")
     as_json = json.loads(json.dumps(yaml.safe_load(text)))
     assert parse_rules(as_json) == rules

@@ -54,7 +54,8 @@ def test_given_negated_expensive_when_spotting_then_not_too_expensive(text, lexi
     assert negated[0].source_concept == "too_expensive"
 
 
-@pytest.mark.parametrize("text", ["太贵了", "贵", "No, it's too expensive", "not sure, too expensive"])
+@pytest.mark.parametrize(
+    "text", ["太贵了", "贵", "No, it's too expensive", "not sure, too expensive"])
 def test_given_negator_outside_clause_when_spotting_then_still_too_expensive(text, lexicon):
     assert "too_expensive" in concepts(text, lexicon)
 
@@ -94,7 +95,8 @@ def test_given_interested_long_call_when_scoring_then_high_intent(lexicon):
     call = analyse_call(utts, CallOutcome.ANSWERED, talk_time_s=240, lexicon=lexicon)
     assert call.intent.score >= 7
     assert call.intent.level == "high"
-    assert {f.name for f in call.intent.factors} == {"outcome", "talk_time", "keywords", "sentiment"}
+    names = {f.name for f in call.intent.factors}
+    assert names == {"outcome", "talk_time", "keywords", "sentiment"}
 
 
 def test_given_not_interested_short_call_when_scoring_then_low_intent(lexicon):
