@@ -27,20 +27,23 @@ async def openapi_doc(ctx: Ctx) -> web.Response:
 def api_routes() -> list[Route]:
     """Every /api route, in one table (router and OpenAPI are both built from it)."""
     return [
-        Route("GET", "/api/openapi.json", openapi_doc, "This OpenAPI document", "meta",
-              public=True),
-        *handlers_admin.ROUTES, *handlers_customers.ROUTES, *handlers_work.ROUTES,
+        Route(
+            "GET", "/api/openapi.json", openapi_doc, "This OpenAPI document", "meta", public=True
+        ),
+        *handlers_admin.ROUTES,
+        *handlers_customers.ROUTES,
+        *handlers_work.ROUTES,
         *handlers_campaigns.ROUTES,
     ]
 
 
-def create_crm_app(settings: CrmSettings, *, service: CrmService | None = None,
-                   clock: Clock | None = None) -> web.Application:
+def create_crm_app(
+    settings: CrmSettings, *, service: CrmService | None = None, clock: Clock | None = None
+) -> web.Application:
     """Build the app. Without ``service`` it opens its own engine on start-up and disposes it
     on clean-up; with one (tests, or a composition root sharing it with the dialer), the caller
     owns its lifetime."""
-    app = web.Application(middlewares=[error_middleware],
-                          client_max_size=settings.max_upload_bytes)
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_upload_bytes)
     app[SETTINGS_KEY] = settings
     routes = api_routes()
     app[OPENAPI_KEY] = build_openapi(routes)

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from crm.db.models_ops import User
 from crm.domain.enums import Role
@@ -44,8 +45,9 @@ def _password(args: argparse.Namespace) -> str | None:
     return first
 
 
-async def _create_user(settings: CrmSettings, username: str, role: Role,
-                       password: str | None, with_token: bool) -> None:
+async def _create_user(
+    settings: CrmSettings, username: str, role: Role, password: str | None, with_token: bool
+) -> None:
     service = CrmService.open(settings)
     try:
         user = await service.auth.create_user(username, role, password=password)
@@ -61,7 +63,9 @@ async def _create_token(settings: CrmSettings, username: str, name: str) -> None
     service = CrmService.open(settings)
     try:
         async with service.engine.connect() as conn:
-            user_id = await conn.scalar(sa.select(User.id).where(User.username == username))
+            user_id = await conn.scalar(
+                sa.select(col(User.id)).where(col(User.username) == username)
+            )
         if user_id is None:
             raise NotFoundError("user", username)
         issued = await service.auth.issue_token(user_id, name)
@@ -107,8 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_seed(settings))
             asyncio.run(_create_user(settings, args.username, Role.ADMIN, _password(args), True))
         elif args.command == "create-user":
-            asyncio.run(_create_user(settings, args.username, Role(args.role), _password(args),
-                                     args.token))
+            asyncio.run(
+                _create_user(settings, args.username, Role(args.role), _password(args), args.token)
+            )
         elif args.command == "create-token":
             asyncio.run(_create_token(settings, args.username, args.name))
         elif args.command == "seed":

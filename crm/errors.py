@@ -61,8 +61,9 @@ class NotFoundError(CrmError):
     error_id = "not_found"
 
     def __init__(self, entity: str, entity_id: object) -> None:
-        super().__init__(f"{entity} {entity_id} not found",
-                         details={"entity": entity, "id": str(entity_id)})
+        super().__init__(
+            f"{entity} {entity_id} not found", details={"entity": entity, "id": str(entity_id)}
+        )
 
 
 class ConflictError(CrmError):
@@ -75,8 +76,10 @@ class NumberConflictError(ConflictError):
     error_id = "number_conflict"
 
     def __init__(self, owners: dict[str, str], field: str = "phones") -> None:
-        super().__init__("phone number already belongs to another customer",
-                         details={"field": field, "owners": owners})
+        super().__init__(
+            "phone number already belongs to another customer",
+            details={"field": field, "owners": owners},
+        )
         self.owners = owners
 
 
@@ -84,8 +87,10 @@ class AlreadyExistsError(ConflictError):
     error_id = "already_exists"
 
     def __init__(self, entity: str, field: str, value: object) -> None:
-        super().__init__(f"{entity} with {field}={value!s} already exists",
-                         details={"entity": entity, "field": field, "value": str(value)})
+        super().__init__(
+            f"{entity} with {field}={value!s} already exists",
+            details={"entity": entity, "field": field, "value": str(value)},
+        )
 
 
 class LeadLockedError(ConflictError):

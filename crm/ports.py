@@ -61,8 +61,9 @@ class LeadRepository(Protocol):
         """Dialable, unlocked, due, not DNC, inside the lead's calling window; best first."""
         ...
 
-    async def claim(self, campaign_id: UUID, worker: str, limit: int,
-                    ttl: timedelta) -> Sequence[LeadView]:
+    async def claim(
+        self, campaign_id: UUID, worker: str, limit: int, ttl: timedelta
+    ) -> Sequence[LeadView]:
         """Atomically lock up to ``limit`` eligible leads for ``worker`` until now + ``ttl``."""
         ...
 
@@ -70,10 +71,16 @@ class LeadRepository(Protocol):
         """Release locks held by ``worker``; returns how many were released."""
         ...
 
-    async def record_attempt(self, lead_id: UUID, outcome: AttemptOutcome, *,
-                             worker: str | None = None, call_id: str | None = None,
-                             disposition: str | None = None,
-                             callback_at: datetime | None = None) -> LeadView:
+    async def record_attempt(
+        self,
+        lead_id: UUID,
+        outcome: AttemptOutcome,
+        *,
+        worker: str | None = None,
+        call_id: str | None = None,
+        disposition: str | None = None,
+        callback_at: datetime | None = None,
+    ) -> LeadView:
         """Count an attempt, schedule the retry (or close the lead) and release the lock."""
         ...
 

@@ -19,8 +19,15 @@ def _b64(data: bytes) -> str:
 def hash_password(password: str, *, n: int = 2**14) -> str:
     """``scrypt$n$r$p$salt$hash`` (parameters stored, so the cost can be raised later)."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=_SCRYPT_R, p=_SCRYPT_P,
-                            maxmem=128 * n * _SCRYPT_R * 2, dklen=32)
+    digest = hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=n,
+        r=_SCRYPT_R,
+        p=_SCRYPT_P,
+        maxmem=128 * n * _SCRYPT_R * 2,
+        dklen=32,
+    )
     return f"scrypt${n}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
@@ -35,8 +42,15 @@ def verify_password(password: str, stored: str | None) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
-                            maxmem=128 * n * r * 2, dklen=len(expected))
+    digest = hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        maxmem=128 * n * r * 2,
+        dklen=len(expected),
+    )
     return hmac.compare_digest(digest, expected)
 
 

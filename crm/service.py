@@ -40,8 +40,9 @@ class CrmService:
     ``recordings``); the methods below are the dialer's contract.
     """
 
-    def __init__(self, settings: CrmSettings, engine: AsyncEngine, *,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: CrmSettings, engine: AsyncEngine, *, clock: Clock | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
@@ -55,16 +56,22 @@ class CrmService:
         self.campaigns = CampaignService(sessions, clk)
         self.leads = SqlLeadRepository(sessions, clk, settings.timezone)
         self.imports = LeadImporter(sessions, region, settings.import_batch_size)
-        self.auth = AuthService(sessions, clk, scrypt_n=settings.password_scrypt_n,
-                                session_ttl=timedelta(seconds=settings.session_ttl_seconds))
+        self.auth = AuthService(
+            sessions,
+            clk,
+            scrypt_n=settings.password_scrypt_n,
+            session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+        )
         self.reference = ReferenceService(sessions)
         self.recordings = RecordingService(
-            sessions, FileRecordingStore(settings.recordings_dir, clk))
+            sessions, FileRecordingStore(settings.recordings_dir, clk)
+        )
 
     @classmethod
     def open(cls, settings: CrmSettings, *, clock: Clock | None = None) -> CrmService:
-        return cls(settings, make_engine(settings.database_url, echo=settings.sql_echo),
-                   clock=clock)
+        return cls(
+            settings, make_engine(settings.database_url, echo=settings.sql_echo), clock=clock
+        )
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -74,8 +81,9 @@ class CrmService:
         """Store a call event; True if new, False if we already had its ``event_id``."""
         return (await self.calls.ingest(event)).created
 
-    async def customer_summary(self, customer_id: uuid.UUID | str, *,
-                               language: Language = Language.ZH) -> dict[str, Any]:
+    async def customer_summary(
+        self, customer_id: uuid.UUID | str, *, language: Language = Language.ZH
+    ) -> dict[str, Any]:
         """The screen-pop data: name, numbers, tags, recent contacts, open tasks, script."""
         cid = customer_id if isinstance(customer_id, uuid.UUID) else _uuid(customer_id)
         return await self.summaries.customer_summary(cid, language=language)
@@ -86,32 +94,57 @@ class CrmService:
     async def next_eligible_leads(self, campaign_id: uuid.UUID, limit: int) -> Sequence[LeadView]:
         return await self.leads.next_eligible(campaign_id, limit)
 
-    async def claim_leads(self, campaign_id: uuid.UUID, worker: str, limit: int,
-                          ttl: timedelta = timedelta(minutes=5)) -> Sequence[LeadView]:
+    async def claim_leads(
+        self, campaign_id: uuid.UUID, worker: str, limit: int, ttl: timedelta = timedelta(minutes=5)
+    ) -> Sequence[LeadView]:
         return await self.leads.claim(campaign_id, worker, limit, ttl)
 
     async def unlock_leads(self, lead_ids: Sequence[uuid.UUID], worker: str) -> int:
         return await self.leads.unlock(lead_ids, worker)
 
-    async def record_attempt(self, lead_id: uuid.UUID, outcome: AttemptOutcome, *,
-                             worker: str | None = None, call_id: str | None = None,
-                             disposition: str | None = None,
-                             callback_at: datetime | None = None) -> LeadView:
-        return await self.leads.record_attempt(lead_id, outcome, worker=worker, call_id=call_id,
-                                               disposition=disposition, callback_at=callback_at)
+    async def record_attempt(
+        self,
+        lead_id: uuid.UUID,
+        outcome: AttemptOutcome,
+        *,
+        worker: str | None = None,
+        call_id: str | None = None,
+        disposition: str | None = None,
+        callback_at: datetime | None = None,
+    ) -> LeadView:
+        return await self.leads.record_attempt(
+            lead_id,
+            outcome,
+            worker=worker,
+            call_id=call_id,
+            disposition=disposition,
+            callback_at=callback_at,
+        )
 
-    async def store_recording(self, call_id: str, source: bytes | Path, *,
-                              duration_seconds: float | None = None,
-                              content_type: str = "audio/wav") -> Recording:
-        return await self.recordings.store(call_id, source, duration_seconds=duration_seconds,
-                                           content_type=content_type)
+    async def store_recording(
+        self,
+        call_id: str,
+        source: bytes | Path,
+        *,
+        duration_seconds: float | None = None,
+        content_type: str = "audio/wav",
+    ) -> Recording:
+        return await self.recordings.store(
+            call_id, source, duration_seconds=duration_seconds, content_type=content_type
+        )
 
-    def import_leads(self, campaign_id: uuid.UUID, rows: Iterable[Mapping[str, Any]], *,
-                     mapping: Mapping[str, str] | None = None,
-                     policy: ConflictPolicy = ConflictPolicy.MERGE,
-                     actor_id: uuid.UUID | None = None) -> AsyncIterator[RowResult]:
-        return self.imports.run(campaign_id, rows, mapping=mapping, policy=policy,
-                                actor_id=actor_id)
+    def import_leads(
+        self,
+        campaign_id: uuid.UUID,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        mapping: Mapping[str, str] | None = None,
+        policy: ConflictPolicy = ConflictPolicy.MERGE,
+        actor_id: uuid.UUID | None = None,
+    ) -> AsyncIterator[RowResult]:
+        return self.imports.run(
+            campaign_id, rows, mapping=mapping, policy=policy, actor_id=actor_id
+        )
 
 
 def _uuid(value: str) -> uuid.UUID:

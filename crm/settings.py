@@ -44,7 +44,8 @@ def _default_var() -> Path:
 @dataclass(frozen=True)
 class CrmSettings:
     database_url: str = field(
-        default_factory=lambda: f"sqlite+aiosqlite:///{_default_var() / 'crm.db'}")
+        default_factory=lambda: f"sqlite+aiosqlite:///{_default_var() / 'crm.db'}"
+    )
     default_region: str = "CN"
     timezone: str = "Asia/Shanghai"
     secret_key: str = SANDBOX_SECRET_KEY

@@ -70,13 +70,18 @@ def crm_clock() -> FixedClock:
 
 @pytest.fixture
 def crm_settings(crm_database_url: str, tmp_path: Path) -> CrmSettings:
-    return CrmSettings(database_url=crm_database_url, recordings_dir=tmp_path / "recordings",
-                       password_scrypt_n=16, import_batch_size=50)
+    return CrmSettings(
+        database_url=crm_database_url,
+        recordings_dir=tmp_path / "recordings",
+        password_scrypt_n=16,
+        import_batch_size=50,
+    )
 
 
 @pytest.fixture
-async def crm_service(crm_settings: CrmSettings, crm_clock: FixedClock
-                      ) -> AsyncIterator[CrmService]:
+async def crm_service(
+    crm_settings: CrmSettings, crm_clock: FixedClock
+) -> AsyncIterator[CrmService]:
     service = CrmService.open(crm_settings, clock=crm_clock)
     await service.reference.seed_dispositions()
     try:
@@ -101,8 +106,13 @@ class CrmActor:
 async def crm_actors(crm_service: CrmService) -> dict[str, CrmActor]:
     """One user per role (plus a second agent), each with an API token; password 'password-1'."""
     actors: dict[str, CrmActor] = {}
-    for name, role in (("admin", Role.ADMIN), ("manager", Role.MANAGER), ("agent", Role.AGENT),
-                       ("agent2", Role.AGENT), ("dialer", Role.DIALER)):
+    for name, role in (
+        ("admin", Role.ADMIN),
+        ("manager", Role.MANAGER),
+        ("agent", Role.AGENT),
+        ("agent2", Role.AGENT),
+        ("dialer", Role.DIALER),
+    ):
         user = await crm_service.auth.create_user(name, role, password="password-1")
         issued = await crm_service.auth.issue_token(user.id, f"{name}-token")
         actors[name] = CrmActor(user.id, name, role, issued.token)
@@ -110,8 +120,9 @@ async def crm_actors(crm_service: CrmService) -> dict[str, CrmActor]:
 
 
 @pytest.fixture
-async def crm_client(crm_settings: CrmSettings, crm_service: CrmService,
-                     crm_actors: dict[str, CrmActor]) -> AsyncIterator[Any]:
+async def crm_client(
+    crm_settings: CrmSettings, crm_service: CrmService, crm_actors: dict[str, CrmActor]
+) -> AsyncIterator[Any]:
     """An aiohttp TestClient on ``create_crm_app`` sharing ``crm_service`` (and its clock)."""
     from aiohttp.test_utils import TestClient, TestServer
 

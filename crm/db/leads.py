@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from crm.db.models_ops import Campaign, Disposition, Lead
 from crm.domain.enums import AttemptOutcome, CampaignStatus, LeadStatus
@@ -26,26 +27,42 @@ _SCAN_PAGES = 5
 
 
 def policy_of(c: Campaign) -> RetryPolicy:
-    return RetryPolicy(max_attempts=c.max_attempts, no_answer_minutes=c.retry_no_answer_minutes,
-                       busy_minutes=c.retry_busy_minutes, failed_minutes=c.retry_failed_minutes)
+    return RetryPolicy(
+        max_attempts=c.max_attempts,
+        no_answer_minutes=c.retry_no_answer_minutes,
+        busy_minutes=c.retry_busy_minutes,
+        failed_minutes=c.retry_failed_minutes,
+    )
 
 
 def window_of(c: Campaign) -> CallingWindow:
-    return CallingWindow(start=time.fromisoformat(c.window_start),
-                         end=time.fromisoformat(c.window_end))
+    return CallingWindow(
+        start=time.fromisoformat(c.window_start), end=time.fromisoformat(c.window_end)
+    )
 
 
 def lead_view(lead: Lead, zone: str) -> LeadView:
-    return LeadView(id=lead.id, campaign_id=lead.campaign_id, customer_id=lead.customer_id,
-                    phone_e164=lead.phone_e164, priority=lead.priority, attempts=lead.attempts,
-                    status=LeadStatus(lead.status), next_attempt_at=lead.next_attempt_at,
-                    timezone=zone, agent_id=lead.agent_id, locked_by=lead.locked_by,
-                    locked_until=lead.locked_until, last_outcome=lead.last_outcome)
+    return LeadView(
+        id=lead.id,
+        campaign_id=lead.campaign_id,
+        customer_id=lead.customer_id,
+        phone_e164=lead.phone_e164,
+        priority=lead.priority,
+        attempts=lead.attempts,
+        status=LeadStatus(lead.status),
+        next_attempt_at=lead.next_attempt_at,
+        timezone=zone,
+        agent_id=lead.agent_id,
+        locked_by=lead.locked_by,
+        locked_until=lead.locked_until,
+        last_outcome=lead.last_outcome,
+    )
 
 
 class SqlLeadRepository:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 default_timezone: str) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, default_timezone: str
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._tz = default_timezone
@@ -53,20 +70,30 @@ class SqlLeadRepository:
     def _zone(self, lead: Lead, campaign: Campaign) -> str:
         return lead.timezone or campaign.timezone or self._tz
 
-    def _eligible_stmt(self, campaign_id: uuid.UUID, now: datetime) -> sa.Select[tuple[Lead]]:
-        return (sa.select(Lead).join(Campaign, Campaign.id == Lead.campaign_id)
-                .where(Lead.campaign_id == campaign_id,
-                       Campaign.status == CampaignStatus.ACTIVE.value,
-                       Lead.status.in_(DIALABLE),
-                       sa.or_(Lead.next_attempt_at.is_(None), Lead.next_attempt_at <= now),
-                       sa.or_(Lead.locked_until.is_(None), Lead.locked_until <= now),
-                       Lead.attempts < Campaign.max_attempts,
-                       ~dnc_clause(Lead.phone_e164, Lead.campaign_id))
-                .order_by(Lead.priority.desc(), Lead.next_attempt_at.asc().nulls_first(),
-                          Lead.created_at, Lead.id))
+    def _eligible_stmt(self, campaign_id: uuid.UUID, now: datetime) -> sa.Select[Lead]:
+        return (
+            sa.select(Lead)
+            .join(Campaign, col(Campaign.id) == col(Lead.campaign_id))
+            .where(
+                col(Lead.campaign_id) == campaign_id,
+                col(Campaign.status) == CampaignStatus.ACTIVE.value,
+                col(Lead.status).in_(DIALABLE),
+                sa.or_(col(Lead.next_attempt_at).is_(None), col(Lead.next_attempt_at) <= now),
+                sa.or_(col(Lead.locked_until).is_(None), col(Lead.locked_until) <= now),
+                col(Lead.attempts) < col(Campaign.max_attempts),
+                ~dnc_clause(col(Lead.phone_e164), col(Lead.campaign_id)),
+            )
+            .order_by(
+                col(Lead.priority).desc(),
+                col(Lead.next_attempt_at).asc().nulls_first(),
+                col(Lead.created_at),
+                col(Lead.id),
+            )
+        )
 
-    async def _eligible(self, s: AsyncSession, campaign_id: uuid.UUID, limit: int,
-                        now: datetime) -> list[LeadView]:
+    async def _eligible(
+        self, s: AsyncSession, campaign_id: uuid.UUID, limit: int, now: datetime
+    ) -> list[LeadView]:
         campaign = await s.get(Campaign, campaign_id)
         if campaign is None:
             raise NotFoundError("campaign", campaign_id)
@@ -87,40 +114,62 @@ class SqlLeadRepository:
         async with self._sessions() as s:
             return await self._eligible(s, campaign_id, limit, self._clock.now())
 
-    async def claim(self, campaign_id: uuid.UUID, worker: str, limit: int,
-                    ttl: timedelta) -> Sequence[LeadView]:
+    async def claim(
+        self, campaign_id: uuid.UUID, worker: str, limit: int, ttl: timedelta
+    ) -> Sequence[LeadView]:
         now = self._clock.now()
         until = now + ttl
         async with transaction(self._sessions) as s:
             ids = [v.id for v in await self._eligible(s, campaign_id, limit, now)]
             if not ids:
                 return []
-            await s.execute(sa.update(Lead).where(
-                Lead.id.in_(ids), Lead.status.in_(DIALABLE),
-                sa.or_(Lead.locked_until.is_(None), Lead.locked_until <= now))
+            await s.execute(
+                sa.update(Lead)
+                .where(
+                    col(Lead.id).in_(ids),
+                    col(Lead.status).in_(DIALABLE),
+                    sa.or_(col(Lead.locked_until).is_(None), col(Lead.locked_until) <= now),
+                )
                 .values(locked_by=worker, locked_until=until)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
             campaign = await s.get(Campaign, campaign_id)
             assert campaign is not None
-            rows = (await s.scalars(sa.select(Lead).where(
-                Lead.id.in_(ids), Lead.locked_by == worker, Lead.locked_until == until)
-                .order_by(Lead.priority.desc(), Lead.created_at, Lead.id)
-                .execution_options(populate_existing=True))).all()
+            rows = (
+                await s.scalars(
+                    sa.select(Lead)
+                    .where(
+                        col(Lead.id).in_(ids),
+                        col(Lead.locked_by) == worker,
+                        col(Lead.locked_until) == until,
+                    )
+                    .order_by(col(Lead.priority).desc(), col(Lead.created_at), col(Lead.id))
+                    .execution_options(populate_existing=True)
+                )
+            ).all()
             return [lead_view(r, self._zone(r, campaign)) for r in rows]
 
     async def unlock(self, lead_ids: Sequence[uuid.UUID], worker: str) -> int:
         if not lead_ids:
             return 0
         async with transaction(self._sessions) as s:
-            result = await s.execute(sa.update(Lead).where(Lead.id.in_(list(lead_ids)),
-                                                           Lead.locked_by == worker)
-                                     .values(locked_by=None, locked_until=None))
+            result = await s.execute(
+                sa.update(Lead)
+                .where(col(Lead.id).in_(list(lead_ids)), col(Lead.locked_by) == worker)
+                .values(locked_by=None, locked_until=None)
+            )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def record_attempt(self, lead_id: uuid.UUID, outcome: AttemptOutcome, *,
-                             worker: str | None = None, call_id: str | None = None,
-                             disposition: str | None = None,
-                             callback_at: datetime | None = None) -> LeadView:
+    async def record_attempt(
+        self,
+        lead_id: uuid.UUID,
+        outcome: AttemptOutcome,
+        *,
+        worker: str | None = None,
+        call_id: str | None = None,
+        disposition: str | None = None,
+        callback_at: datetime | None = None,
+    ) -> LeadView:
         now = self._clock.now()
         async with transaction(self._sessions) as s:
             lead = await s.get(Lead, lead_id)
@@ -130,15 +179,27 @@ class SqlLeadRepository:
             assert campaign is not None
             held = lead.locked_until is not None and lead.locked_until > now
             if worker is not None and held and lead.locked_by not in (None, worker):
-                raise LeadLockedError(f"lead {lead_id} is locked by another worker",
-                                      details={"locked_by": lead.locked_by})
+                raise LeadLockedError(
+                    f"lead {lead_id} is locked by another worker",
+                    details={"locked_by": lead.locked_by},
+                )
             final = False
             if disposition:
-                final = bool(await s.scalar(sa.select(Disposition.is_final)
-                                            .where(Disposition.code == disposition)))
-            result = schedule_after_attempt(outcome=outcome, attempts_after=lead.attempts + 1,
-                                            now=now, policy=policy_of(campaign),
-                                            disposition_final=final, callback_at=callback_at)
+                final = bool(
+                    await s.scalar(
+                        sa.select(col(Disposition.is_final)).where(
+                            col(Disposition.code) == disposition
+                        )
+                    )
+                )
+            result = schedule_after_attempt(
+                outcome=outcome,
+                attempts_after=lead.attempts + 1,
+                now=now,
+                policy=policy_of(campaign),
+                disposition_final=final,
+                callback_at=callback_at,
+            )
             lead.attempts += 1
             lead.status, lead.next_attempt_at = result.status.value, result.next_attempt_at
             lead.last_outcome, lead.last_attempt_at = outcome.value, now

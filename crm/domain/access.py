@@ -32,7 +32,8 @@ def require_role(principal: Principal, *roles: Role) -> None:
         return
     raise PermissionDeniedError(
         f"role {principal.role.value} may not do this",
-        details={"role": principal.role.value, "allowed": [r.value for r in roles] + ["admin"]})
+        details={"role": principal.role.value, "allowed": [r.value for r in roles] + ["admin"]},
+    )
 
 
 def require_owner_or(principal: Principal, owner_id: UUID | None, *roles: Role) -> None:

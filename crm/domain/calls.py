@@ -31,9 +31,15 @@ class CallEventType(StrEnum):
     UPDATED = "updated"
 
 
-_ALIASES = {"connected": "answered", "hungup": "ended", "hangup": "ended", "hung_up": "ended",
-            "dialing": "originated", "recording": "recording_ready",
-            "disposition": "disposition_set"}
+_ALIASES = {
+    "connected": "answered",
+    "hungup": "ended",
+    "hangup": "ended",
+    "hung_up": "ended",
+    "dialing": "originated",
+    "recording": "recording_ready",
+    "disposition": "disposition_set",
+}
 
 
 class CallState(StrEnum):
@@ -44,14 +50,27 @@ class CallState(StrEnum):
     ENDED = "ended"
 
 
-_STAGE = {CallEventType.ORIGINATED: CallState.ORIGINATED, CallEventType.RINGING: CallState.RINGING,
-          CallEventType.ANSWERED: CallState.ANSWERED, CallEventType.BRIDGED: CallState.BRIDGED,
-          CallEventType.ENDED: CallState.ENDED}
+_STAGE = {
+    CallEventType.ORIGINATED: CallState.ORIGINATED,
+    CallEventType.RINGING: CallState.RINGING,
+    CallEventType.ANSWERED: CallState.ANSWERED,
+    CallEventType.BRIDGED: CallState.BRIDGED,
+    CallEventType.ENDED: CallState.ENDED,
+}
 _STAGE_ORDER = list(CallState)
 
 # optional attributes an event may carry, with their parser
-_STR_FIELDS = ("customer_id", "campaign_id", "lead_id", "agent_id", "number_dialed", "outcome",
-               "hangup_cause", "recording_url", "disposition")
+_STR_FIELDS = (
+    "customer_id",
+    "campaign_id",
+    "lead_id",
+    "agent_id",
+    "number_dialed",
+    "outcome",
+    "hangup_cause",
+    "recording_url",
+    "disposition",
+)
 _NUM_FIELDS = ("talk_seconds", "wrap_seconds", "intent_score")
 
 
@@ -64,8 +83,13 @@ class CallEvent:
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
     def payload(self) -> dict[str, Any]:
-        return {"event_id": self.event_id, "call_id": self.call_id, "type": self.type.value,
-                "occurred_at": self.occurred_at.isoformat(), **self.attrs}
+        return {
+            "event_id": self.event_id,
+            "call_id": self.call_id,
+            "type": self.type.value,
+            "occurred_at": self.occurred_at.isoformat(),
+            **self.attrs,
+        }
 
 
 @dataclass(frozen=True)
@@ -180,8 +204,9 @@ def _apply(call: CallProjection, event: CallEvent) -> CallProjection:
             changes[stamp] = event.occurred_at
         if _STAGE_ORDER.index(stage) > _STAGE_ORDER.index(call.state):
             changes["state"] = stage
-    return replace(call, **changes, last_event_at=event.occurred_at,
-                   event_count=call.event_count + 1)
+    return replace(
+        call, **changes, last_event_at=event.occurred_at, event_count=call.event_count + 1
+    )
 
 
 def _finish(call: CallProjection) -> CallProjection:

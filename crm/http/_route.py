@@ -55,7 +55,7 @@ class Route:
     query: type[pydantic.BaseModel] | None = None
     body: type[pydantic.BaseModel] | None = None
     body_validated_by_handler: bool = False  # documented schema, handler parses (e.g. events)
-    raw_body_types: tuple[str, ...] = ()      # non-JSON bodies (file uploads)
+    raw_body_types: tuple[str, ...] = ()  # non-JSON bodies (file uploads)
     responses: Mapping[int, str] = field(default_factory=lambda: {200: "OK"})
 
 

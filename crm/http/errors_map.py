@@ -32,11 +32,15 @@ STATUS: list[tuple[type[CrmError], int]] = [
 ]
 
 
-def error_response(status: int, error: str, message: str,
-                   details: dict[str, Any] | None = None) -> web.Response:
+def error_response(
+    status: int, error: str, message: str, details: dict[str, Any] | None = None
+) -> web.Response:
     headers = {"WWW-Authenticate": 'Bearer realm="dialcrm"'} if status == 401 else None
-    return web.json_response({"error": error, "message": message, "details": details or {}},
-                             status=status, headers=headers)
+    return web.json_response(
+        {"error": error, "message": message, "details": details or {}},
+        status=status,
+        headers=headers,
+    )
 
 
 def from_crm_error(exc: CrmError) -> web.Response:
@@ -47,10 +51,16 @@ def from_crm_error(exc: CrmError) -> web.Response:
 def from_validation_error(exc: pydantic.ValidationError, where: str) -> web.Response:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or where
-    problems = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                for e in exc.errors()[:20]]
-    return error_response(400, "invalid_input", f"{field}: {first['msg']}",
-                          {"field": field, "in": where, "problems": problems})
+    problems = [
+        {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+        for e in exc.errors()[:20]
+    ]
+    return error_response(
+        400,
+        "invalid_input",
+        f"{field}: {first['msg']}",
+        {"field": field, "in": where, "problems": problems},
+    )
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,13 +77,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         return error_response(exc.status, _http_error_id(exc.status), exc.reason)
     except json.JSONDecodeError as exc:
-        return error_response(400, "invalid_input", f"body is not valid JSON: {exc.msg}",
-                              {"field": "body"})
+        return error_response(
+            400, "invalid_input", f"body is not valid JSON: {exc.msg}", {"field": "body"}
+        )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal error")
 
 
 def _http_error_id(status: int) -> str:
-    return {404: "not_found", 405: "method_not_allowed", 413: "too_large",
-            415: "unsupported_media_type"}.get(status, "http_error")
+    return {
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+        415: "unsupported_media_type",
+    }.get(status, "http_error")

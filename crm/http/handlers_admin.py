@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 
 from crm.db.models_ops import Disposition
@@ -19,12 +21,17 @@ ALL = (Role.AGENT, Role.MANAGER, Role.DIALER)
 async def login(ctx: Ctx) -> web.Response:
     b: sc.LoginIn = ctx.body
     session_id, who = await ctx.service.auth.login(b.username, b.password)
-    response = ok({"user_id": str(who.user_id), "username": who.username,
-                   "role": who.role.value})
+    response = ok({"user_id": str(who.user_id), "username": who.username, "role": who.role.value})
     settings = ctx.service.settings
-    response.set_cookie(SESSION_COOKIE, session_id, max_age=settings.session_ttl_seconds,
-                        httponly=True, samesite="Strict", secure=settings.cookie_secure,
-                        path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=settings.session_ttl_seconds,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.cookie_secure,
+        path="/",
+    )
     return response
 
 
@@ -49,47 +56,62 @@ async def list_users(ctx: Ctx) -> web.Response:
 
 async def create_user(ctx: Ctx) -> web.Response:
     b: sc.UserIn = ctx.body
-    user = await ctx.service.auth.create_user(b.username, b.role, password=b.password,
-                                              display_name=b.display_name,
-                                              actor_id=ctx.who.user_id)
+    user = await ctx.service.auth.create_user(
+        b.username,
+        b.role,
+        password=b.password,
+        display_name=b.display_name,
+        actor_id=ctx.who.user_id,
+    )
     return ok(user_json(user), 201)
 
 
-def _uid(ctx: Ctx) -> object:
+def _uid(ctx: Ctx) -> uuid.UUID:
     return parse_uuid(ctx.path_param("user_id"), "user_id")
 
 
 async def get_user(ctx: Ctx) -> web.Response:
     user_id = _uid(ctx)
-    require_owner_or(ctx.who, user_id, Role.MANAGER)  # type: ignore[arg-type]
-    return ok(user_json(await ctx.service.auth.get_user(user_id)))  # type: ignore[arg-type]
+    require_owner_or(ctx.who, user_id, Role.MANAGER)
+    return ok(user_json(await ctx.service.auth.get_user(user_id)))
 
 
 async def patch_user(ctx: Ctx) -> web.Response:
     b: sc.UserPatch = ctx.body
     user_id = _uid(ctx)
-    require_owner_or(ctx.who, user_id)  # type: ignore[arg-type]
+    require_owner_or(ctx.who, user_id)
     if not ctx.who.is_admin and b.model_fields_set & {"role", "active"}:
         raise PermissionDeniedError("only an admin changes roles or deactivates users")
     user = await ctx.service.auth.update_user(
-        user_id, display_name=b.display_name, role=b.role, password=b.password,  # type: ignore[arg-type]
-        active=b.active, actor_id=ctx.who.user_id)
+        user_id,
+        display_name=b.display_name,
+        role=b.role,
+        password=b.password,
+        active=b.active,
+        actor_id=ctx.who.user_id,
+    )
     return ok(user_json(user))
 
 
 async def issue_token(ctx: Ctx) -> web.Response:
     b: sc.TokenIn = ctx.body
     user_id = _uid(ctx)
-    require_owner_or(ctx.who, user_id)  # type: ignore[arg-type]
-    issued = await ctx.service.auth.issue_token(user_id, b.name,  # type: ignore[arg-type]
-                                                actor_id=ctx.who.user_id)
-    return ok({"token": issued.token, "token_id": str(issued.token_id),
-               "user_id": str(issued.user_id)}, 201)
+    require_owner_or(ctx.who, user_id)
+    issued = await ctx.service.auth.issue_token(
+        user_id,
+        b.name,
+        actor_id=ctx.who.user_id,
+    )
+    return ok(
+        {"token": issued.token, "token_id": str(issued.token_id), "user_id": str(issued.user_id)},
+        201,
+    )
 
 
 async def revoke_token(ctx: Ctx) -> web.Response:
-    await ctx.service.auth.revoke_token(parse_uuid(ctx.path_param("token_id"), "token_id"),
-                                        actor_id=ctx.who.user_id)
+    await ctx.service.auth.revoke_token(
+        parse_uuid(ctx.path_param("token_id"), "token_id"), actor_id=ctx.who.user_id
+    )
     return web.Response(status=204)
 
 
@@ -99,8 +121,9 @@ async def list_dispositions(ctx: Ctx) -> web.Response:
 
 async def add_disposition(ctx: Ctx) -> web.Response:
     b: sc.DispositionIn = ctx.body
-    d = await ctx.service.reference.add_disposition(Disposition(**b.model_dump()),
-                                                    actor_id=ctx.who.user_id)
+    d = await ctx.service.reference.add_disposition(
+        Disposition(**b.model_dump()), actor_id=ctx.who.user_id
+    )
     return ok(row(d), 201)
 
 
@@ -112,35 +135,102 @@ async def add_script(ctx: Ctx) -> web.Response:
     b: sc.ScriptIn = ctx.body
     require_role(ctx.who, Role.MANAGER)
     script = await ctx.service.reference.add_script(
-        name=b.name, body=b.body, language=b.language, tags=b.tags, priority=b.priority,
-        actor_id=ctx.who.user_id)
+        name=b.name,
+        body=b.body,
+        language=b.language,
+        tags=b.tags,
+        priority=b.priority,
+        actor_id=ctx.who.user_id,
+    )
     return ok(row(script), 201)
 
 
 HUMANS = (Role.AGENT, Role.MANAGER)
 ROUTES = [
-    Route("POST", "/api/auth/login", login, "Log in; sets the session cookie", "auth",
-          public=True, body=sc.LoginIn, responses={200: "logged in", 401: "wrong credentials"}),
-    Route("POST", "/api/auth/logout", logout, "Log out (ends the session)", "auth", ALL,
-          responses={204: "logged out"}),
+    Route(
+        "POST",
+        "/api/auth/login",
+        login,
+        "Log in; sets the session cookie",
+        "auth",
+        public=True,
+        body=sc.LoginIn,
+        responses={200: "logged in", 401: "wrong credentials"},
+    ),
+    Route(
+        "POST",
+        "/api/auth/logout",
+        logout,
+        "Log out (ends the session)",
+        "auth",
+        ALL,
+        responses={204: "logged out"},
+    ),
     Route("GET", "/api/auth/me", me, "The current user", "auth", ALL),
-    Route("GET", "/api/users", list_users, "List users", "users", (Role.MANAGER,),
-          query=sc.UserQuery),
-    Route("POST", "/api/users", create_user, "Create a user (admin)", "users", (),
-          body=sc.UserIn, responses={201: "created"}),
-    Route("GET", "/api/users/{user_id}", get_user, "Get a user (self, manager, admin)", "users",
-          ALL),
-    Route("PATCH", "/api/users/{user_id}", patch_user,
-          "Update a user (self: name/password; admin: all)", "users", ALL, body=sc.UserPatch),
-    Route("POST", "/api/users/{user_id}/tokens", issue_token,
-          "Issue an API token (returned once)", "users", ALL, body=sc.TokenIn,
-          responses={201: "issued"}),
-    Route("DELETE", "/api/tokens/{token_id}", revoke_token, "Revoke an API token (admin)",
-          "users", (), responses={204: "revoked"}),
+    Route(
+        "GET", "/api/users", list_users, "List users", "users", (Role.MANAGER,), query=sc.UserQuery
+    ),
+    Route(
+        "POST",
+        "/api/users",
+        create_user,
+        "Create a user (admin)",
+        "users",
+        (),
+        body=sc.UserIn,
+        responses={201: "created"},
+    ),
+    Route(
+        "GET", "/api/users/{user_id}", get_user, "Get a user (self, manager, admin)", "users", ALL
+    ),
+    Route(
+        "PATCH",
+        "/api/users/{user_id}",
+        patch_user,
+        "Update a user (self: name/password; admin: all)",
+        "users",
+        ALL,
+        body=sc.UserPatch,
+    ),
+    Route(
+        "POST",
+        "/api/users/{user_id}/tokens",
+        issue_token,
+        "Issue an API token (returned once)",
+        "users",
+        ALL,
+        body=sc.TokenIn,
+        responses={201: "issued"},
+    ),
+    Route(
+        "DELETE",
+        "/api/tokens/{token_id}",
+        revoke_token,
+        "Revoke an API token (admin)",
+        "users",
+        (),
+        responses={204: "revoked"},
+    ),
     Route("GET", "/api/dispositions", list_dispositions, "Disposition codes", "reference", ALL),
-    Route("POST", "/api/dispositions", add_disposition, "Add a disposition code (admin)",
-          "reference", (), body=sc.DispositionIn, responses={201: "created"}),
+    Route(
+        "POST",
+        "/api/dispositions",
+        add_disposition,
+        "Add a disposition code (admin)",
+        "reference",
+        (),
+        body=sc.DispositionIn,
+        responses={201: "created"},
+    ),
     Route("GET", "/api/scripts", list_scripts, "Call-script templates", "reference", ALL),
-    Route("POST", "/api/scripts", add_script, "Add a call-script template", "reference",
-          (Role.MANAGER,), body=sc.ScriptIn, responses={201: "created"}),
+    Route(
+        "POST",
+        "/api/scripts",
+        add_script,
+        "Add a call-script template",
+        "reference",
+        (Role.MANAGER,),
+        body=sc.ScriptIn,
+        responses={201: "created"},
+    ),
 ]

@@ -41,7 +41,8 @@ def _may_manage(p: Principal, campaign: Campaign) -> None:
 
 async def _campaign(ctx: Ctx, *, manage: bool) -> Campaign:
     campaign = await ctx.service.campaigns.get(
-        parse_uuid(ctx.path_param("campaign_id"), "campaign_id"))
+        parse_uuid(ctx.path_param("campaign_id"), "campaign_id")
+    )
     if manage or ctx.who.role is Role.MANAGER:
         _may_manage(ctx.who, campaign)
     return campaign
@@ -50,8 +51,9 @@ async def _campaign(ctx: Ctx, *, manage: bool) -> Campaign:
 async def list_campaigns(ctx: Ctx) -> web.Response:
     q: sc.CampaignQuery = ctx.query
     manager = ctx.who.user_id if ctx.who.role is Role.MANAGER else None
-    page = await ctx.service.campaigns.list(manager_id=manager, status=q.status, limit=q.limit,
-                                            offset=q.offset)
+    page = await ctx.service.campaigns.list(
+        manager_id=manager, status=q.status, limit=q.limit, offset=q.offset
+    )
     return ok(page_json(page))
 
 
@@ -74,8 +76,9 @@ async def patch_campaign(ctx: Ctx) -> web.Response:
     values = sc.set_fields(ctx.body)
     if "manager_id" in values and not ctx.who.is_admin:
         raise PermissionDeniedError("only an admin reassigns a campaign")
-    return ok(row(await ctx.service.campaigns.update(campaign.id, values,
-                                                     actor_id=ctx.who.user_id)))
+    return ok(
+        row(await ctx.service.campaigns.update(campaign.id, values, actor_id=ctx.who.user_id))
+    )
 
 
 def _lead_scope(p: Principal, q: sc.LeadQuery) -> dict[str, Any]:
@@ -93,16 +96,25 @@ async def list_campaign_leads(ctx: Ctx) -> web.Response:
     q: sc.LeadQuery = ctx.query
     campaign = await _campaign(ctx, manage=False)
     page = await ctx.service.campaigns.list_leads(
-        campaign_id=campaign.id, status=q.status, customer_id=q.customer_id,
-        limit=q.limit, offset=q.offset, **_lead_scope(ctx.who, q))
+        campaign_id=campaign.id,
+        status=q.status,
+        customer_id=q.customer_id,
+        limit=q.limit,
+        offset=q.offset,
+        **_lead_scope(ctx.who, q),
+    )
     return ok(page_json(page))
 
 
 async def list_leads(ctx: Ctx) -> web.Response:
     q: sc.LeadQuery = ctx.query
     page = await ctx.service.campaigns.list_leads(
-        status=q.status, customer_id=q.customer_id, limit=q.limit, offset=q.offset,
-        **_lead_scope(ctx.who, q))
+        status=q.status,
+        customer_id=q.customer_id,
+        limit=q.limit,
+        offset=q.offset,
+        **_lead_scope(ctx.who, q),
+    )
     return ok(page_json(page))
 
 
@@ -123,8 +135,9 @@ async def get_lead(ctx: Ctx) -> web.Response:
 
 async def patch_lead(ctx: Ctx) -> web.Response:
     lead = await _lead(ctx, manage=True)
-    updated = await ctx.service.campaigns.update_lead(lead.id, sc.set_fields(ctx.body),
-                                                      actor_id=ctx.who.user_id)
+    updated = await ctx.service.campaigns.update_lead(
+        lead.id, sc.set_fields(ctx.body), actor_id=ctx.who.user_id
+    )
     return ok(row(updated))
 
 
@@ -132,19 +145,30 @@ def _row_error(result: RowResult) -> CrmError:
     if result.reason == "number_conflict":
         return NumberConflictError({}, field=result.field or "phone")
     if result.reason in ("already_in_campaign", "dnc"):
-        return AlreadyExistsError("lead" if result.reason != "dnc" else "dnc entry",
-                                  result.field or "phone", result.e164)
+        return AlreadyExistsError(
+            "lead" if result.reason != "dnc" else "dnc entry", result.field or "phone", result.e164
+        )
     return InvalidInputError(result.field or "body", result.reason or "rejected")
 
 
 async def create_lead(ctx: Ctx) -> web.Response:
     campaign = await _campaign(ctx, manage=True)
     b: sc.LeadIn = ctx.body
-    source = {k: ";".join(v) if isinstance(v, list) else v
-              for k, v in b.model_dump().items() if v not in (None, [])}
-    results = [r async for r in ctx.service.import_leads(
-        campaign.id, [source], policy=ConflictPolicy.MERGE, actor_id=ctx.who.user_id,
-        mapping={k: k for k in source})]
+    source = {
+        k: ";".join(v) if isinstance(v, list) else v
+        for k, v in b.model_dump().items()
+        if v not in (None, [])
+    }
+    results = [
+        r
+        async for r in ctx.service.import_leads(
+            campaign.id,
+            [source],
+            policy=ConflictPolicy.MERGE,
+            actor_id=ctx.who.user_id,
+            mapping={k: k for k in source},
+        )
+    ]
     result = results[0]
     if result.status == "rejected":
         raise _row_error(result)
@@ -194,26 +218,36 @@ async def import_leads(ctx: Ctx) -> web.StreamResponse:
     mapping = _mapping(q.mapping)
     path = await _spool(ctx.request, ctx.service.settings.max_upload_bytes)
     try:
-        results = ctx.service.import_leads(campaign.id, _rows(path, q), mapping=mapping,
-                                           policy=ConflictPolicy(q.on_conflict),
-                                           actor_id=ctx.who.user_id)
+        results = ctx.service.import_leads(
+            campaign.id,
+            _rows(path, q),
+            mapping=mapping,
+            policy=ConflictPolicy(q.on_conflict),
+            actor_id=ctx.who.user_id,
+        )
         first = await anext(results, None)  # mapping / file errors still become a 4xx
         return await _stream_report(ctx.request, campaign.id, first, results)
     finally:
         path.unlink(missing_ok=True)
 
 
-async def _stream_report(request: web.Request, campaign_id: uuid.UUID, first: RowResult | None,
-                         rest: AsyncIterator[RowResult]) -> web.StreamResponse:
+async def _stream_report(
+    request: web.Request,
+    campaign_id: uuid.UUID,
+    first: RowResult | None,
+    rest: AsyncIterator[RowResult],
+) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
     await response.prepare(request)
     await response.write(f'{{"campaign_id": "{campaign_id}", "rows": ['.encode())
-    summary, buffer, error = ImportSummary(), [], None
+    summary, error = ImportSummary(), None
+    buffer: list[str] = []
 
     async def flush() -> None:
         if buffer:
-            await response.write((", " if summary.rows > len(buffer) else "").encode()
-                                 + ", ".join(buffer).encode())
+            await response.write(
+                (", " if summary.rows > len(buffer) else "").encode() + ", ".join(buffer).encode()
+            )
             buffer.clear()
 
     try:
@@ -235,8 +269,9 @@ async def _stream_report(request: web.Request, campaign_id: uuid.UUID, first: Ro
 
 async def list_dnc(ctx: Ctx) -> web.Response:
     q: sc.DncQuery = ctx.query
-    page = await ctx.service.dnc.list(campaign_id=q.campaign_id, number=q.number, limit=q.limit,
-                                      offset=q.offset)
+    page = await ctx.service.dnc.list(
+        campaign_id=q.campaign_id, number=q.number, limit=q.limit, offset=q.offset
+    )
     return ok(page_json(page))
 
 
@@ -247,48 +282,128 @@ async def check_dnc(ctx: Ctx) -> web.Response:
 
 async def add_dnc(ctx: Ctx) -> web.Response:
     b: sc.DncIn = ctx.body
-    entry = await ctx.service.dnc.add(b.number, campaign_id=b.campaign_id, reason=b.reason,
-                                      actor_id=ctx.who.user_id)
+    entry = await ctx.service.dnc.add(
+        b.number, campaign_id=b.campaign_id, reason=b.reason, actor_id=ctx.who.user_id
+    )
     return ok(row(entry), 201)
 
 
 async def delete_dnc(ctx: Ctx) -> web.Response:
-    await ctx.service.dnc.remove(parse_uuid(ctx.path_param("entry_id"), "entry_id"),
-                                 actor_id=ctx.who.user_id)
+    await ctx.service.dnc.remove(
+        parse_uuid(ctx.path_param("entry_id"), "entry_id"), actor_id=ctx.who.user_id
+    )
     return web.Response(status=204)
 
 
 M = (Role.MANAGER,)
 ALL = (Role.AGENT, Role.MANAGER, Role.DIALER)
 ROUTES = [
-    Route("GET", "/api/campaigns", list_campaigns, "List campaigns (managers: their own)",
-          "campaigns", (Role.MANAGER, Role.DIALER), query=sc.CampaignQuery),
-    Route("POST", "/api/campaigns", create_campaign, "Create a campaign", "campaigns", M,
-          body=sc.CampaignIn, responses={201: "created"}),
-    Route("GET", "/api/campaigns/{campaign_id}", get_campaign, "Get a campaign", "campaigns",
-          (Role.MANAGER, Role.DIALER)),
-    Route("PATCH", "/api/campaigns/{campaign_id}", patch_campaign, "Update a campaign",
-          "campaigns", M, body=sc.CampaignPatch),
-    Route("GET", "/api/campaigns/{campaign_id}/leads", list_campaign_leads,
-          "List a campaign's leads", "leads", ALL, query=sc.LeadQuery),
-    Route("POST", "/api/campaigns/{campaign_id}/leads", create_lead,
-          "Add one lead (customer found by number or created)", "leads", M, body=sc.LeadIn,
-          responses={201: "created or merged", 409: "already in campaign / DNC / conflict"}),
-    Route("POST", "/api/campaigns/{campaign_id}/leads/import", import_leads,
-          "Import leads from CSV / JSON / NDJSON (raw body), streamed; per-row report",
-          "leads", M, query=sc.ImportQuery,
-          raw_body_types=("text/csv", "application/json", "application/x-ndjson"),
-          responses={200: "report: {rows: [{row, status, reason, field, ...}], summary, error}"}),
-    Route("GET", "/api/leads", list_leads, "List leads (agents: theirs; managers: their "
-          "campaigns')", "leads", ALL, query=sc.LeadQuery),
+    Route(
+        "GET",
+        "/api/campaigns",
+        list_campaigns,
+        "List campaigns (managers: their own)",
+        "campaigns",
+        (Role.MANAGER, Role.DIALER),
+        query=sc.CampaignQuery,
+    ),
+    Route(
+        "POST",
+        "/api/campaigns",
+        create_campaign,
+        "Create a campaign",
+        "campaigns",
+        M,
+        body=sc.CampaignIn,
+        responses={201: "created"},
+    ),
+    Route(
+        "GET",
+        "/api/campaigns/{campaign_id}",
+        get_campaign,
+        "Get a campaign",
+        "campaigns",
+        (Role.MANAGER, Role.DIALER),
+    ),
+    Route(
+        "PATCH",
+        "/api/campaigns/{campaign_id}",
+        patch_campaign,
+        "Update a campaign",
+        "campaigns",
+        M,
+        body=sc.CampaignPatch,
+    ),
+    Route(
+        "GET",
+        "/api/campaigns/{campaign_id}/leads",
+        list_campaign_leads,
+        "List a campaign's leads",
+        "leads",
+        ALL,
+        query=sc.LeadQuery,
+    ),
+    Route(
+        "POST",
+        "/api/campaigns/{campaign_id}/leads",
+        create_lead,
+        "Add one lead (customer found by number or created)",
+        "leads",
+        M,
+        body=sc.LeadIn,
+        responses={201: "created or merged", 409: "already in campaign / DNC / conflict"},
+    ),
+    Route(
+        "POST",
+        "/api/campaigns/{campaign_id}/leads/import",
+        import_leads,
+        "Import leads from CSV / JSON / NDJSON (raw body), streamed; per-row report",
+        "leads",
+        M,
+        query=sc.ImportQuery,
+        raw_body_types=("text/csv", "application/json", "application/x-ndjson"),
+        responses={200: "report: {rows: [{row, status, reason, field, ...}], summary, error}"},
+    ),
+    Route(
+        "GET",
+        "/api/leads",
+        list_leads,
+        "List leads (agents: theirs; managers: their campaigns')",
+        "leads",
+        ALL,
+        query=sc.LeadQuery,
+    ),
     Route("GET", "/api/leads/{lead_id}", get_lead, "Get a lead", "leads", ALL),
-    Route("PATCH", "/api/leads/{lead_id}", patch_lead, "Update a lead", "leads", M,
-          body=sc.LeadPatch),
+    Route(
+        "PATCH", "/api/leads/{lead_id}", patch_lead, "Update a lead", "leads", M, body=sc.LeadPatch
+    ),
     Route("GET", "/api/dnc", list_dnc, "List DNC entries", "dnc", M, query=sc.DncQuery),
-    Route("GET", "/api/dnc/check", check_dnc, "Is this number on a DNC list?", "dnc", ALL,
-          query=sc.DncCheckQuery),
-    Route("POST", "/api/dnc", add_dnc, "Add a number to the global or a campaign DNC list",
-          "dnc", ALL, body=sc.DncIn, responses={201: "created", 409: "already listed"}),
-    Route("DELETE", "/api/dnc/{entry_id}", delete_dnc, "Remove a DNC entry (admin)", "dnc", (),
-          responses={204: "removed"}),
+    Route(
+        "GET",
+        "/api/dnc/check",
+        check_dnc,
+        "Is this number on a DNC list?",
+        "dnc",
+        ALL,
+        query=sc.DncCheckQuery,
+    ),
+    Route(
+        "POST",
+        "/api/dnc",
+        add_dnc,
+        "Add a number to the global or a campaign DNC list",
+        "dnc",
+        ALL,
+        body=sc.DncIn,
+        responses={201: "created", 409: "already listed"},
+    ),
+    Route(
+        "DELETE",
+        "/api/dnc/{entry_id}",
+        delete_dnc,
+        "Remove a DNC entry (admin)",
+        "dnc",
+        (),
+        responses={204: "removed"},
+    ),
 ]

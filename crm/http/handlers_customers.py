@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 
 from crm.domain.enums import Role
@@ -15,7 +17,7 @@ HUMANS = (Role.AGENT, Role.MANAGER)
 READERS = (Role.AGENT, Role.MANAGER, Role.DIALER)
 
 
-def _cid(ctx: Ctx) -> object:
+def _cid(ctx: Ctx) -> uuid.UUID:
     return parse_uuid(ctx.path_param("customer_id"), "customer_id")
 
 
@@ -33,9 +35,17 @@ async def create_customer(ctx: Ctx) -> web.Response:
     b: sc.CustomerIn = ctx.body
     policy = ConflictPolicy(ctx.query.on_conflict)
     customer, merged = await ctx.service.customers.create(
-        CustomerInput(name=b.name, phones=b.phones, email=b.email, timezone=b.timezone,
-                      tags=b.tags, external_ref=b.external_ref),
-        policy=policy, actor_id=ctx.who.user_id)
+        CustomerInput(
+            name=b.name,
+            phones=b.phones,
+            email=b.email,
+            timezone=b.timezone,
+            tags=b.tags,
+            external_ref=b.external_ref,
+        ),
+        policy=policy,
+        actor_id=ctx.who.user_id,
+    )
     return ok({"customer": row(customer), "merged": merged}, 200 if merged else 201)
 
 
@@ -46,17 +56,25 @@ async def get_customer(ctx: Ctx) -> web.Response:
 
 async def patch_customer(ctx: Ctx) -> web.Response:
     b: sc.CustomerPatch = ctx.body
-    customer = await ctx.service.customers.update(_cid(ctx), CustomerChanges(
-        name=b.name, email=b.email, timezone=b.timezone, add_phones=b.add_phones,
-        remove_phones=b.remove_phones, add_tags=b.add_tags, remove_tags=b.remove_tags),
-        actor_id=ctx.who.user_id)
+    customer = await ctx.service.customers.update(
+        _cid(ctx),
+        CustomerChanges(
+            name=b.name,
+            email=b.email,
+            timezone=b.timezone,
+            add_phones=b.add_phones,
+            remove_phones=b.remove_phones,
+            add_tags=b.add_tags,
+            remove_tags=b.remove_tags,
+        ),
+        actor_id=ctx.who.user_id,
+    )
     return ok(row(customer))
 
 
 async def merge_customers(ctx: Ctx) -> web.Response:
     b: sc.MergeIn = ctx.body
-    customer = await ctx.service.customers.merge(_cid(ctx), b.source_ids,
-                                                 actor_id=ctx.who.user_id)
+    customer = await ctx.service.customers.merge(_cid(ctx), b.source_ids, actor_id=ctx.who.user_id)
     return ok(row(customer))
 
 
@@ -68,15 +86,18 @@ async def list_numbers(ctx: Ctx) -> web.Response:
 async def add_number(ctx: Ctx) -> web.Response:
     b: sc.NumberIn = ctx.body
     customer = await ctx.service.customers.update(
-        _cid(ctx), CustomerChanges(add_phones=[b.number]), actor_id=ctx.who.user_id)
+        _cid(ctx), CustomerChanges(add_phones=[b.number]), actor_id=ctx.who.user_id
+    )
     numbers = await ctx.service.customers.numbers(customer.id)
     return ok({"items": [row(n) for n in numbers]}, 201)
 
 
 async def remove_number(ctx: Ctx) -> web.Response:
     await ctx.service.customers.update(
-        _cid(ctx), CustomerChanges(remove_phones=[ctx.path_param("number")]),
-        actor_id=ctx.who.user_id)
+        _cid(ctx),
+        CustomerChanges(remove_phones=[ctx.path_param("number")]),
+        actor_id=ctx.who.user_id,
+    )
     return web.Response(status=204)
 
 
@@ -93,38 +114,118 @@ async def list_notes(ctx: Ctx) -> web.Response:
 
 async def add_note(ctx: Ctx) -> web.Response:
     b: sc.NoteIn = ctx.body
-    note = await ctx.service.work.add_note(_cid(ctx), b.body, author_id=ctx.who.user_id,
-                                           call_id=b.call_id)
+    note = await ctx.service.work.add_note(
+        _cid(ctx), b.body, author_id=ctx.who.user_id, call_id=b.call_id
+    )
     return ok(row(note), 201)
 
 
 C = "customers"
 ROUTES = [
-    Route("GET", "/api/customers", list_customers, "Search customers (name or number)", C,
-          READERS, query=sc.CustomerQuery),
-    Route("POST", "/api/customers", create_customer,
-          "Create a customer; ?on_conflict=merge folds into the number's owner", C, HUMANS,
-          query=sc.ConflictQuery, body=sc.CustomerIn,
-          responses={201: "created", 200: "merged into the existing owner",
-                     409: "number belongs to another customer"}),
-    Route("GET", "/api/customers/{customer_id}", get_customer,
-          "Customer summary for the screen pop (numbers, tags, recent contacts, open tasks, "
-          "recommended script)", C, READERS, query=sc.SummaryQuery),
-    Route("PATCH", "/api/customers/{customer_id}", patch_customer, "Update a customer", C,
-          HUMANS, body=sc.CustomerPatch),
-    Route("POST", "/api/customers/{customer_id}/merge", merge_customers,
-          "Merge other customers into this one (numbers, calls, tasks, notes, tags, leads)", C,
-          (Role.MANAGER,), body=sc.MergeIn),
-    Route("GET", "/api/customers/{customer_id}/numbers", list_numbers, "List numbers", "numbers",
-          READERS),
-    Route("POST", "/api/customers/{customer_id}/numbers", add_number, "Add a number",
-          "numbers", HUMANS, body=sc.NumberIn, responses={201: "added"}),
-    Route("DELETE", "/api/customers/{customer_id}/numbers/{number}", remove_number,
-          "Remove a number", "numbers", (Role.MANAGER,), responses={204: "removed"}),
-    Route("GET", "/api/numbers/{number}", lookup_number, "Find the customer owning a number",
-          "numbers", READERS),
-    Route("GET", "/api/customers/{customer_id}/notes", list_notes, "List notes", "notes",
-          READERS, query=sc.PageQuery),
-    Route("POST", "/api/customers/{customer_id}/notes", add_note, "Add a note", "notes",
-          HUMANS, body=sc.NoteIn, responses={201: "created"}),
+    Route(
+        "GET",
+        "/api/customers",
+        list_customers,
+        "Search customers (name or number)",
+        C,
+        READERS,
+        query=sc.CustomerQuery,
+    ),
+    Route(
+        "POST",
+        "/api/customers",
+        create_customer,
+        "Create a customer; ?on_conflict=merge folds into the number's owner",
+        C,
+        HUMANS,
+        query=sc.ConflictQuery,
+        body=sc.CustomerIn,
+        responses={
+            201: "created",
+            200: "merged into the existing owner",
+            409: "number belongs to another customer",
+        },
+    ),
+    Route(
+        "GET",
+        "/api/customers/{customer_id}",
+        get_customer,
+        "Customer summary for the screen pop (numbers, tags, recent contacts, open tasks, "
+        "recommended script)",
+        C,
+        READERS,
+        query=sc.SummaryQuery,
+    ),
+    Route(
+        "PATCH",
+        "/api/customers/{customer_id}",
+        patch_customer,
+        "Update a customer",
+        C,
+        HUMANS,
+        body=sc.CustomerPatch,
+    ),
+    Route(
+        "POST",
+        "/api/customers/{customer_id}/merge",
+        merge_customers,
+        "Merge other customers into this one (numbers, calls, tasks, notes, tags, leads)",
+        C,
+        (Role.MANAGER,),
+        body=sc.MergeIn,
+    ),
+    Route(
+        "GET",
+        "/api/customers/{customer_id}/numbers",
+        list_numbers,
+        "List numbers",
+        "numbers",
+        READERS,
+    ),
+    Route(
+        "POST",
+        "/api/customers/{customer_id}/numbers",
+        add_number,
+        "Add a number",
+        "numbers",
+        HUMANS,
+        body=sc.NumberIn,
+        responses={201: "added"},
+    ),
+    Route(
+        "DELETE",
+        "/api/customers/{customer_id}/numbers/{number}",
+        remove_number,
+        "Remove a number",
+        "numbers",
+        (Role.MANAGER,),
+        responses={204: "removed"},
+    ),
+    Route(
+        "GET",
+        "/api/numbers/{number}",
+        lookup_number,
+        "Find the customer owning a number",
+        "numbers",
+        READERS,
+    ),
+    Route(
+        "GET",
+        "/api/customers/{customer_id}/notes",
+        list_notes,
+        "List notes",
+        "notes",
+        READERS,
+        query=sc.PageQuery,
+    ),
+    Route(
+        "POST",
+        "/api/customers/{customer_id}/notes",
+        add_note,
+        "Add a note",
+        "notes",
+        HUMANS,
+        body=sc.NoteIn,
+        responses={201: "created"},
+    ),
 ]

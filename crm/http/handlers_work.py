@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 
 from crm.domain.access import Principal, require_owner_or
@@ -18,12 +20,16 @@ MAX_RECORDING = 512 * 1024 * 1024
 
 async def post_call_event(ctx: Ctx) -> web.Response:
     result = await ctx.service.calls.ingest(ctx.body)
-    body = {"created": result.created, "duplicate": not result.created,
-            "call_id": result.call_id, "event_id": result.event_id}
+    body = {
+        "created": result.created,
+        "duplicate": not result.created,
+        "call_id": result.call_id,
+        "event_id": result.event_id,
+    }
     return ok(body, 201 if result.created else 200)
 
 
-def _agent_scope(p: Principal, requested: object) -> object:
+def _agent_scope(p: Principal, requested: uuid.UUID | None) -> uuid.UUID | None:
     """Agents only ever see their own records."""
     if p.role is Role.AGENT:
         if requested is not None and requested != p.user_id:
@@ -34,9 +40,13 @@ def _agent_scope(p: Principal, requested: object) -> object:
 
 async def list_calls(ctx: Ctx) -> web.Response:
     q: sc.CallQuery = ctx.query
-    page = await ctx.service.calls.list(customer_id=q.customer_id, campaign_id=q.campaign_id,
-                                        agent_id=_agent_scope(ctx.who, q.agent_id),
-                                        limit=q.limit, offset=q.offset)
+    page = await ctx.service.calls.list(
+        customer_id=q.customer_id,
+        campaign_id=q.campaign_id,
+        agent_id=_agent_scope(ctx.who, q.agent_id),
+        limit=q.limit,
+        offset=q.offset,
+    )
     return ok(page_json(page))
 
 
@@ -59,17 +69,25 @@ async def put_recording(ctx: Ctx) -> web.Response:
     except ValueError:
         raise InvalidInputError("duration_seconds", "not a number") from None
     rec = await ctx.service.recordings.store(
-        ctx.path_param("call_id"), data, duration_seconds=seconds,
+        ctx.path_param("call_id"),
+        data,
+        duration_seconds=seconds,
         content_type=request.content_type or "application/octet-stream",
-        actor_id=ctx.who.user_id)
+        actor_id=ctx.who.user_id,
+    )
     return ok(row(rec), 201)
 
 
 async def list_tasks(ctx: Ctx) -> web.Response:
     q: sc.TaskQuery = ctx.query
     page = await ctx.service.work.list_tasks(
-        owner_id=_agent_scope(ctx.who, q.owner_id), customer_id=q.customer_id, status=q.status,
-        due_before=q.due_before, limit=q.limit, offset=q.offset)
+        owner_id=_agent_scope(ctx.who, q.owner_id),
+        customer_id=q.customer_id,
+        status=q.status,
+        due_before=q.due_before,
+        limit=q.limit,
+        offset=q.offset,
+    )
     return ok(page_json(page))
 
 
@@ -78,10 +96,18 @@ async def create_task(ctx: Ctx) -> web.Response:
     owner = b.owner_id
     if ctx.who.role is Role.AGENT:
         owner = _agent_scope(ctx.who, owner)
-    task = await ctx.service.work.create_task(TaskInput(
-        title=b.title, customer_id=b.customer_id, owner_id=owner, due_at=b.due_at,
-        priority=b.priority, description=b.description, call_id=b.call_id),
-        actor_id=ctx.who.user_id)
+    task = await ctx.service.work.create_task(
+        TaskInput(
+            title=b.title,
+            customer_id=b.customer_id,
+            owner_id=owner,
+            due_at=b.due_at,
+            priority=b.priority,
+            description=b.description,
+            call_id=b.call_id,
+        ),
+        actor_id=ctx.who.user_id,
+    )
     return ok(row(task), 201)
 
 
@@ -98,31 +124,80 @@ async def patch_task(ctx: Ctx) -> web.Response:
     require_owner_or(ctx.who, task.owner_id, Role.MANAGER)
     if ctx.who.role is Role.AGENT and "owner_id" in b.model_fields_set:
         _agent_scope(ctx.who, b.owner_id)
-    changes = TaskChanges(**{k: getattr(b, k) for k in b.model_fields_set},
-                          fields_set=frozenset(b.model_fields_set))
-    return ok(row(await ctx.service.work.update_task(task_id, changes,
-                                                     actor_id=ctx.who.user_id)))
+    changes = TaskChanges(
+        **{k: getattr(b, k) for k in b.model_fields_set}, fields_set=frozenset(b.model_fields_set)
+    )
+    return ok(row(await ctx.service.work.update_task(task_id, changes, actor_id=ctx.who.user_id)))
 
 
 DIALER = (Role.DIALER,)
 HUMANS = (Role.AGENT, Role.MANAGER)
 ROUTES = [
-    Route("POST", "/api/calls", post_call_event,
-          "Push a call event (idempotent by event_id; events may arrive out of order)", "calls",
-          DIALER, body=sc.CallEventIn, body_validated_by_handler=True,
-          responses={201: "stored", 200: "duplicate event_id: already had it"}),
-    Route("GET", "/api/calls", list_calls, "List calls (agents: their own)", "calls",
-          (*HUMANS, Role.DIALER), query=sc.CallQuery),
-    Route("GET", "/api/calls/{call_id}", get_call, "A call with its events", "calls",
-          (*HUMANS, Role.DIALER)),
-    Route("PUT", "/api/calls/{call_id}/recording", put_recording,
-          "Upload the call's recording (raw bytes; ?duration_seconds=)", "calls", DIALER,
-          raw_body_types=("audio/wav", "application/octet-stream"), responses={201: "stored"}),
-    Route("GET", "/api/tasks", list_tasks, "List tasks (agents: their own)", "tasks", HUMANS,
-          query=sc.TaskQuery),
-    Route("POST", "/api/tasks", create_task, "Create a task", "tasks", HUMANS, body=sc.TaskIn,
-          responses={201: "created"}),
+    Route(
+        "POST",
+        "/api/calls",
+        post_call_event,
+        "Push a call event (idempotent by event_id; events may arrive out of order)",
+        "calls",
+        DIALER,
+        body=sc.CallEventIn,
+        body_validated_by_handler=True,
+        responses={201: "stored", 200: "duplicate event_id: already had it"},
+    ),
+    Route(
+        "GET",
+        "/api/calls",
+        list_calls,
+        "List calls (agents: their own)",
+        "calls",
+        (*HUMANS, Role.DIALER),
+        query=sc.CallQuery,
+    ),
+    Route(
+        "GET",
+        "/api/calls/{call_id}",
+        get_call,
+        "A call with its events",
+        "calls",
+        (*HUMANS, Role.DIALER),
+    ),
+    Route(
+        "PUT",
+        "/api/calls/{call_id}/recording",
+        put_recording,
+        "Upload the call's recording (raw bytes; ?duration_seconds=)",
+        "calls",
+        DIALER,
+        raw_body_types=("audio/wav", "application/octet-stream"),
+        responses={201: "stored"},
+    ),
+    Route(
+        "GET",
+        "/api/tasks",
+        list_tasks,
+        "List tasks (agents: their own)",
+        "tasks",
+        HUMANS,
+        query=sc.TaskQuery,
+    ),
+    Route(
+        "POST",
+        "/api/tasks",
+        create_task,
+        "Create a task",
+        "tasks",
+        HUMANS,
+        body=sc.TaskIn,
+        responses={201: "created"},
+    ),
     Route("GET", "/api/tasks/{task_id}", get_task, "Get a task", "tasks", HUMANS),
-    Route("PATCH", "/api/tasks/{task_id}", patch_task, "Update / complete a task", "tasks",
-          HUMANS, body=sc.TaskPatch),
+    Route(
+        "PATCH",
+        "/api/tasks/{task_id}",
+        patch_task,
+        "Update / complete a task",
+        "tasks",
+        HUMANS,
+        body=sc.TaskPatch,
+    ),
 ]

@@ -81,8 +81,11 @@ class ImportQuery(_Query):
     on_conflict: Literal["merge", "report"] = "merge"
     encoding: Literal["utf-8", "utf-8-sig", "gb18030", "gbk"] = "utf-8-sig"
     delimiter: Literal[",", ";", "\t", "|"] | None = None
-    mapping: str | None = Field(None, description='JSON object: our field → source column, '
-                                                   'e.g. {"phone": "手机号", "name": "姓名"}')
+    mapping: str | None = Field(
+        None,
+        description="JSON object: our field → source column, "
+        'e.g. {"phone": "手机号", "name": "姓名"}',
+    )
 
 
 class LoginIn(_In):
@@ -226,9 +229,20 @@ class CallEventIn(BaseModel):
     model_config = ConfigDict(extra="allow")
     event_id: str = Field(max_length=128)
     call_id: str = Field(max_length=128)
-    type: Literal["originated", "ringing", "answered", "bridged", "ended", "recording_ready",
-                  "disposition_set", "intent_scored", "wrapup_ended", "updated",
-                  "connected", "hungup"]
+    type: Literal[
+        "originated",
+        "ringing",
+        "answered",
+        "bridged",
+        "ended",
+        "recording_ready",
+        "disposition_set",
+        "intent_scored",
+        "wrapup_ended",
+        "updated",
+        "connected",
+        "hungup",
+    ]
     occurred_at: AwareDatetime | None = None
     customer_id: str | None = None
     campaign_id: str | None = None

@@ -28,14 +28,25 @@ def user_json(user: User) -> dict[str, Any]:
 
 def lead_view_json(v: LeadView) -> dict[str, Any]:
     data = dataclasses.asdict(v)
-    return {k: (val.isoformat() if hasattr(val, "isoformat") else
-                str(val) if val is not None and not isinstance(val, int | str) else val)
-            for k, val in data.items()}
+    return {
+        k: (
+            val.isoformat()
+            if hasattr(val, "isoformat")
+            else str(val)
+            if val is not None and not isinstance(val, int | str)
+            else val
+        )
+        for k, val in data.items()
+    }
 
 
 def page_json(page: Page[Any], fn: Callable[[Any], dict[str, Any]] = row) -> dict[str, Any]:
-    return {"items": [fn(x) for x in page.items], "total": page.total, "limit": page.limit,
-            "offset": page.offset}
+    return {
+        "items": [fn(x) for x in page.items],
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
 
 
 def ok(data: Any, status: int = 200) -> web.Response:

@@ -14,8 +14,12 @@ config = context.config
 
 
 def _do_run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -40,8 +44,9 @@ def _run_online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=config.attributes.get("database_url"), target_metadata=metadata,
-                      literal_binds=True)
+    context.configure(
+        url=config.attributes.get("database_url"), target_metadata=metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

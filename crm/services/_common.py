@@ -34,11 +34,13 @@ def check_page(limit: int, offset: int) -> None:
         raise InvalidInputError("offset", "offset must be >= 0")
 
 
-async def paginate(session: AsyncSession, stmt: sa.Select[Any], limit: int,
-                   offset: int) -> Page[Any]:
+async def paginate(
+    session: AsyncSession, stmt: sa.Select[Any], limit: int, offset: int
+) -> Page[Any]:
     check_page(limit, offset)
-    total = await session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None)
-                                                                         .subquery()))
+    total = await session.scalar(
+        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+    )
     rows = (await session.scalars(stmt.limit(limit).offset(offset))).all()
     return Page(items=rows, total=int(total or 0), limit=limit, offset=offset)
 
@@ -52,10 +54,23 @@ def parse_uuid(value: object, field: str) -> uuid.UUID:
         raise InvalidInputError(field, f"{field} is not a valid id") from None
 
 
-def audit(session: AsyncSession, actor_id: uuid.UUID | None, action: str, entity_type: str,
-          entity_id: object, details: dict[str, Any] | None = None) -> None:
-    session.add(AuditLog(actor_id=actor_id, action=action, entity_type=entity_type,
-                         entity_id=str(entity_id), details=details or {}))
+def audit(
+    session: AsyncSession,
+    actor_id: uuid.UUID | None,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditLog(
+            actor_id=actor_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            details=details or {},
+        )
+    )
 
 
 @asynccontextmanager
@@ -65,5 +80,6 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
         async with sessions.begin() as session:
             yield session
     except IntegrityError as exc:
-        raise ConflictError("the change conflicts with existing data",
-                            details={"reason": type(exc.orig).__name__}) from None
+        raise ConflictError(
+            "the change conflicts with existing data", details={"reason": type(exc.orig).__name__}
+        ) from None

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from crm.db.models_ops import ApiToken, User, UserSession
 from crm.domain.access import Principal
@@ -38,8 +39,14 @@ def _check_password(password: str | None) -> None:
 
 
 class AuthService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, *,
-                 scrypt_n: int, session_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        scrypt_n: int,
+        session_ttl: timedelta,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._n = scrypt_n
@@ -48,27 +55,44 @@ class AuthService:
     async def _hash(self, password: str) -> str:
         return await asyncio.to_thread(hash_password, password, n=self._n)
 
-    async def create_user(self, username: str, role: Role, *, password: str | None = None,
-                          display_name: str | None = None,
-                          actor_id: uuid.UUID | None = None) -> User:
+    async def create_user(
+        self,
+        username: str,
+        role: Role,
+        *,
+        password: str | None = None,
+        display_name: str | None = None,
+        actor_id: uuid.UUID | None = None,
+    ) -> User:
         name = (username or "").strip()
         if not name or len(name) > 64:
             raise InvalidInputError("username", "username must be 1..64 characters")
         _check_password(password)
         hashed = await self._hash(password) if password else None
         async with transaction(self._sessions) as s:
-            if await s.scalar(sa.select(User.id).where(User.username == name)):
+            if await s.scalar(sa.select(col(User.id)).where(col(User.username) == name)):
                 raise AlreadyExistsError("user", "username", name)
-            user = User(username=name, display_name=display_name or name, role=role.value,
-                        password_hash=hashed)
+            user = User(
+                username=name,
+                display_name=display_name or name,
+                role=role.value,
+                password_hash=hashed,
+            )
             s.add(user)
             await s.flush()
             audit(s, actor_id, "user.created", "user", user.id, {"role": role.value})
             return user
 
-    async def update_user(self, user_id: uuid.UUID, *, display_name: str | None = None,
-                          role: Role | None = None, password: str | None = None,
-                          active: bool | None = None, actor_id: uuid.UUID | None = None) -> User:
+    async def update_user(
+        self,
+        user_id: uuid.UUID,
+        *,
+        display_name: str | None = None,
+        role: Role | None = None,
+        password: str | None = None,
+        active: bool | None = None,
+        actor_id: uuid.UUID | None = None,
+    ) -> User:
         _check_password(password)
         hashed = await self._hash(password) if password else None
         async with transaction(self._sessions) as s:
@@ -80,9 +104,15 @@ class AuthService:
             user.password_hash = hashed or user.password_hash
             user.active = user.active if active is None else active
             if active is False or hashed:
-                await s.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
-            audit(s, actor_id, "user.updated", "user", user.id,
-                  {"role": user.role, "active": user.active, "password_changed": bool(hashed)})
+                await s.execute(sa.delete(UserSession).where(col(UserSession.user_id) == user.id))
+            audit(
+                s,
+                actor_id,
+                "user.updated",
+                "user",
+                user.id,
+                {"role": user.role, "active": user.active, "password_changed": bool(hashed)},
+            )
             return user
 
     async def get_user(self, user_id: uuid.UUID) -> User:
@@ -92,16 +122,18 @@ class AuthService:
                 raise NotFoundError("user", user_id)
             return user
 
-    async def list_users(self, *, role: Role | None = None, limit: int = 50,
-                         offset: int = 0) -> Page[User]:
+    async def list_users(
+        self, *, role: Role | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[User]:
         stmt = sa.select(User)
         if role is not None:
-            stmt = stmt.where(User.role == role.value)
+            stmt = stmt.where(col(User.role) == role.value)
         async with self._sessions() as s:
-            return await paginate(s, stmt.order_by(User.username), limit, offset)
+            return await paginate(s, stmt.order_by(col(User.username)), limit, offset)
 
-    async def issue_token(self, user_id: uuid.UUID, name: str = "api", *,
-                          actor_id: uuid.UUID | None = None) -> IssuedToken:
+    async def issue_token(
+        self, user_id: uuid.UUID, name: str = "api", *, actor_id: uuid.UUID | None = None
+    ) -> IssuedToken:
         token = new_token()
         async with transaction(self._sessions) as s:
             if await s.get(User, user_id) is None:
@@ -122,9 +154,15 @@ class AuthService:
 
     async def principal_for_token(self, token: str) -> Principal:
         async with self._sessions() as s:
-            row = await s.execute(sa.select(User).join(ApiToken, ApiToken.user_id == User.id)
-                                  .where(ApiToken.token_hash == hash_token(token),
-                                         ApiToken.revoked_at.is_(None), User.active.is_(True)))
+            row = await s.execute(
+                sa.select(User)
+                .join(ApiToken, col(ApiToken.user_id) == col(User.id))
+                .where(
+                    col(ApiToken.token_hash) == hash_token(token),
+                    col(ApiToken.revoked_at).is_(None),
+                    col(User.active).is_(True),
+                )
+            )
             user = row.scalar_one_or_none()
         if user is None:
             raise AuthenticationError("invalid or revoked token")
@@ -133,7 +171,7 @@ class AuthService:
     async def login(self, username: str, password: str) -> tuple[str, Principal]:
         """Check the password; returns a new session id (for the cookie) and the principal."""
         async with self._sessions() as s:
-            user = await s.scalar(sa.select(User).where(User.username == username))
+            user = await s.scalar(sa.select(User).where(col(User.username) == username))
         stored = user.password_hash if user and user.active else None
         ok = await asyncio.to_thread(verify_password, password, stored)
         if user is None or not ok:
@@ -141,18 +179,29 @@ class AuthService:
         session_id = new_token()
         now = self._clock.now()
         async with transaction(self._sessions) as s:
-            s.add(UserSession(token_hash=hash_token(session_id), user_id=user.id, created_at=now,
-                              expires_at=now + self._ttl))
-            await s.execute(sa.delete(UserSession).where(UserSession.expires_at < now))
+            s.add(
+                UserSession(
+                    token_hash=hash_token(session_id),
+                    user_id=user.id,
+                    created_at=now,
+                    expires_at=now + self._ttl,
+                )
+            )
+            await s.execute(sa.delete(UserSession).where(col(UserSession.expires_at) < now))
             audit(s, user.id, "user.login", "user", user.id)
         return session_id, _principal(user)
 
     async def principal_for_session(self, session_id: str) -> Principal:
         async with self._sessions() as s:
-            row = await s.execute(sa.select(User).join(UserSession, UserSession.user_id == User.id)
-                                  .where(UserSession.token_hash == hash_token(session_id),
-                                         UserSession.expires_at > self._clock.now(),
-                                         User.active.is_(True)))
+            row = await s.execute(
+                sa.select(User)
+                .join(UserSession, col(UserSession.user_id) == col(User.id))
+                .where(
+                    col(UserSession.token_hash) == hash_token(session_id),
+                    col(UserSession.expires_at) > self._clock.now(),
+                    col(User.active).is_(True),
+                )
+            )
             user = row.scalar_one_or_none()
         if user is None:
             raise AuthenticationError("session expired or unknown")
@@ -160,5 +209,6 @@ class AuthService:
 
     async def logout(self, session_id: str) -> None:
         async with transaction(self._sessions) as s:
-            await s.execute(sa.delete(UserSession)
-                            .where(UserSession.token_hash == hash_token(session_id)))
+            await s.execute(
+                sa.delete(UserSession).where(col(UserSession.token_hash) == hash_token(session_id))
+            )

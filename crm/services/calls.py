@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from crm.db.models import Call, CallEventRow, Customer, PhoneNumber, Recording
 from crm.db.models_ops import Campaign, Lead, User
@@ -40,8 +41,9 @@ def _as_uuid(value: str | None) -> uuid.UUID | None:
 
 
 class CallService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 default_region: str) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, default_region: str
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._region = default_region
@@ -58,27 +60,40 @@ class CallService:
 
     async def _have_event(self, event_id: str) -> bool:
         async with self._sessions() as s:
-            found = await s.scalar(sa.select(CallEventRow.id)
-                                   .where(CallEventRow.event_id == event_id))
+            found = await s.scalar(
+                sa.select(col(CallEventRow.id)).where(col(CallEventRow.event_id) == event_id)
+            )
             return found is not None
 
     async def _ingest(self, event: CallEvent) -> IngestResult:
         async with transaction(self._sessions) as s:
-            existing = await s.scalar(sa.select(CallEventRow.call_id)
-                                      .where(CallEventRow.event_id == event.event_id))
+            existing = await s.scalar(
+                sa.select(col(CallEventRow.call_id)).where(
+                    col(CallEventRow.event_id) == event.event_id
+                )
+            )
             if existing is not None:
                 log.debug("call %s: duplicate event %s", event.call_id, event.event_id)
                 return IngestResult(False, existing, event.event_id)
-            s.add(CallEventRow(event_id=event.event_id, call_id=event.call_id,
-                               type=event.type.value, occurred_at=event.occurred_at,
-                               received_at=self._clock.now(), payload=event.payload()))
+            s.add(
+                CallEventRow(
+                    event_id=event.event_id,
+                    call_id=event.call_id,
+                    type=event.type.value,
+                    occurred_at=event.occurred_at,
+                    received_at=self._clock.now(),
+                    payload=event.payload(),
+                )
+            )
             await s.flush()
-            rows = await s.scalars(sa.select(CallEventRow)
-                                   .where(CallEventRow.call_id == event.call_id))
+            rows = await s.scalars(
+                sa.select(CallEventRow).where(col(CallEventRow.call_id) == event.call_id)
+            )
             events = [parse_call_event(r.payload, r.occurred_at) for r in rows]
             await self._store_projection(s, project_call(event.call_id, events))
-            log.debug("call %s: stored event %s (%s)", event.call_id, event.event_id,
-                      event.type.value)
+            log.debug(
+                "call %s: stored event %s (%s)", event.call_id, event.event_id, event.type.value
+            )
             return IngestResult(True, event.call_id, event.event_id)
 
     async def _store_projection(self, s: AsyncSession, p: CallProjection) -> None:
@@ -94,8 +109,11 @@ class CallService:
         call = await s.get(Call, p.call_id)
         if call is None:
             values["recording_id"] = await s.scalar(
-                sa.select(Recording.id).where(Recording.call_id == p.call_id)
-                .order_by(Recording.created_at.desc()).limit(1))
+                sa.select(col(Recording.id))
+                .where(col(Recording.call_id) == p.call_id)
+                .order_by(col(Recording.created_at).desc())
+                .limit(1)
+            )
             call = Call(**values)
             s.add(call)
         else:
@@ -113,8 +131,9 @@ class CallService:
         number = try_normalise(p.number_dialed, self._region) if p.number_dialed else None
         if number is None:
             return None
-        owner = await s.scalar(sa.select(PhoneNumber.customer_id)
-                               .where(PhoneNumber.e164 == number.e164))
+        owner = await s.scalar(
+            sa.select(col(PhoneNumber.customer_id)).where(col(PhoneNumber.e164) == number.e164)
+        )
         return (await resolve_customer(s, owner)).id if owner else None
 
     @staticmethod
@@ -131,7 +150,7 @@ class CallService:
         ref = _as_uuid(raw)
         if ref is not None and await s.get(User, ref) is not None:
             return ref
-        return await s.scalar(sa.select(User.id).where(User.username == raw))
+        return await s.scalar(sa.select(col(User.id)).where(col(User.username) == raw))
 
     @staticmethod
     async def _touch_customer(s: AsyncSession, call: Call) -> None:
@@ -140,8 +159,11 @@ class CallService:
         if call.customer_id is None:
             return
         await s.flush()
-        latest = await s.scalar(sa.select(sa.func.max(sa.func.coalesce(
-            Call.originated_at, Call.last_event_at))).where(Call.customer_id == call.customer_id))
+        latest = await s.scalar(
+            sa.select(
+                sa.func.max(sa.func.coalesce(col(Call.originated_at), col(Call.last_event_at)))
+            ).where(col(Call.customer_id) == call.customer_id)
+        )
         customer = await s.get(Customer, call.customer_id)
         if customer is not None and latest is not None:
             customer.last_call_time = latest
@@ -151,20 +173,29 @@ class CallService:
             call = await s.get(Call, call_id)
             if call is None:
                 raise NotFoundError("call", call_id)
-            events = await s.scalars(sa.select(CallEventRow).where(CallEventRow.call_id == call_id)
-                                     .order_by(CallEventRow.occurred_at, CallEventRow.id))
+            events = await s.scalars(
+                sa.select(CallEventRow)
+                .where(col(CallEventRow.call_id) == call_id)
+                .order_by(col(CallEventRow.occurred_at), col(CallEventRow.id))
+            )
             return call, list(events)
 
-    async def list(self, *, customer_id: uuid.UUID | None = None,
-                   campaign_id: uuid.UUID | None = None, agent_id: uuid.UUID | None = None,
-                   limit: int = 50, offset: int = 0) -> Page[Call]:
+    async def list(
+        self,
+        *,
+        customer_id: uuid.UUID | None = None,
+        campaign_id: uuid.UUID | None = None,
+        agent_id: uuid.UUID | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[Call]:
         stmt = sa.select(Call)
         if customer_id is not None:
-            stmt = stmt.where(Call.customer_id == customer_id)
+            stmt = stmt.where(col(Call.customer_id) == customer_id)
         if campaign_id is not None:
-            stmt = stmt.where(Call.campaign_id == campaign_id)
+            stmt = stmt.where(col(Call.campaign_id) == campaign_id)
         if agent_id is not None:
-            stmt = stmt.where(Call.agent_id == agent_id)
-        stmt = stmt.order_by(Call.originated_at.desc().nulls_last(), Call.call_id)
+            stmt = stmt.where(col(Call.agent_id) == agent_id)
+        stmt = stmt.order_by(col(Call.originated_at).desc().nulls_last(), col(Call.call_id))
         async with self._sessions() as s:
             return await paginate(s, stmt, limit, offset)

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from crm.db.models_ops import Campaign, Lead, User
 from crm.domain.enums import CampaignStatus, LeadStatus, Role
@@ -17,9 +18,18 @@ from crm.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from crm.ports import Clock
 from crm.services._common import Page, audit, paginate, transaction
 
-_CAMPAIGN_FIELDS = ("name", "manager_id", "status", "timezone", "window_start", "window_end",
-                    "max_attempts", "retry_no_answer_minutes", "retry_busy_minutes",
-                    "retry_failed_minutes")
+_CAMPAIGN_FIELDS = (
+    "name",
+    "manager_id",
+    "status",
+    "timezone",
+    "window_start",
+    "window_end",
+    "max_attempts",
+    "retry_no_answer_minutes",
+    "retry_busy_minutes",
+    "retry_failed_minutes",
+)
 _LEAD_FIELDS = ("priority", "agent_id", "status", "next_attempt_at", "timezone")
 
 
@@ -63,8 +73,9 @@ class CampaignService:
         self._sessions = sessions
         self._clock = clock
 
-    async def create(self, values: dict[str, Any], *, actor_id: uuid.UUID | None = None
-                     ) -> Campaign:
+    async def create(
+        self, values: dict[str, Any], *, actor_id: uuid.UUID | None = None
+    ) -> Campaign:
         unknown = set(values) - set(_CAMPAIGN_FIELDS)
         if unknown:
             raise InvalidInputError(sorted(unknown)[0], "unknown field")
@@ -72,7 +83,9 @@ class CampaignService:
             raise InvalidInputError("name", "name is required")
         _check_campaign_values(values)
         async with transaction(self._sessions) as s:
-            if await s.scalar(sa.select(Campaign.id).where(Campaign.name == values["name"])):
+            if await s.scalar(
+                sa.select(col(Campaign.id)).where(col(Campaign.name) == values["name"])
+            ):
                 raise AlreadyExistsError("campaign", "name", values["name"])
             await _check_manager(s, values.get("manager_id"))
             campaign = Campaign(**values)
@@ -81,8 +94,9 @@ class CampaignService:
             audit(s, actor_id, "campaign.created", "campaign", campaign.id)
             return campaign
 
-    async def update(self, campaign_id: uuid.UUID, values: dict[str, Any], *,
-                     actor_id: uuid.UUID | None = None) -> Campaign:
+    async def update(
+        self, campaign_id: uuid.UUID, values: dict[str, Any], *, actor_id: uuid.UUID | None = None
+    ) -> Campaign:
         _check_campaign_values(values)
         async with transaction(self._sessions) as s:
             campaign = await self._get(s, campaign_id)
@@ -92,8 +106,9 @@ class CampaignService:
                 if key not in _CAMPAIGN_FIELDS:
                     raise InvalidInputError(key, "unknown field")
                 setattr(campaign, key, value)
-            audit(s, actor_id, "campaign.updated", "campaign", campaign.id,
-                  {"fields": sorted(values)})
+            audit(
+                s, actor_id, "campaign.updated", "campaign", campaign.id, {"fields": sorted(values)}
+            )
             return campaign
 
     @staticmethod
@@ -107,16 +122,23 @@ class CampaignService:
         async with self._sessions() as s:
             return await self._get(s, campaign_id)
 
-    async def list(self, *, manager_id: uuid.UUID | None = None,
-                   status: CampaignStatus | None = None, limit: int = 50,
-                   offset: int = 0) -> Page[Campaign]:
+    async def list(
+        self,
+        *,
+        manager_id: uuid.UUID | None = None,
+        status: CampaignStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[Campaign]:
         stmt = sa.select(Campaign)
         if manager_id is not None:
-            stmt = stmt.where(Campaign.manager_id == manager_id)
+            stmt = stmt.where(col(Campaign.manager_id) == manager_id)
         if status is not None:
-            stmt = stmt.where(Campaign.status == status.value)
+            stmt = stmt.where(col(Campaign.status) == status.value)
         async with self._sessions() as s:
-            return await paginate(s, stmt.order_by(Campaign.name, Campaign.id), limit, offset)
+            return await paginate(
+                s, stmt.order_by(col(Campaign.name), col(Campaign.id)), limit, offset
+            )
 
     async def get_lead(self, lead_id: uuid.UUID) -> Lead:
         async with self._sessions() as s:
@@ -125,29 +147,36 @@ class CampaignService:
                 raise NotFoundError("lead", lead_id)
             return lead
 
-    async def list_leads(self, *, campaign_id: uuid.UUID | None = None,
-                         agent_id: uuid.UUID | None = None,
-                         manager_id: uuid.UUID | None = None, status: LeadStatus | None = None,
-                         customer_id: uuid.UUID | None = None, limit: int = 50,
-                         offset: int = 0) -> Page[Lead]:
+    async def list_leads(
+        self,
+        *,
+        campaign_id: uuid.UUID | None = None,
+        agent_id: uuid.UUID | None = None,
+        manager_id: uuid.UUID | None = None,
+        status: LeadStatus | None = None,
+        customer_id: uuid.UUID | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[Lead]:
         stmt = sa.select(Lead)
         if campaign_id is not None:
-            stmt = stmt.where(Lead.campaign_id == campaign_id)
+            stmt = stmt.where(col(Lead.campaign_id) == campaign_id)
         if agent_id is not None:
-            stmt = stmt.where(Lead.agent_id == agent_id)
+            stmt = stmt.where(col(Lead.agent_id) == agent_id)
         if manager_id is not None:
-            mine = sa.select(Campaign.id).where(Campaign.manager_id == manager_id)
-            stmt = stmt.where(Lead.campaign_id.in_(mine))
+            mine = sa.select(col(Campaign.id)).where(col(Campaign.manager_id) == manager_id)
+            stmt = stmt.where(col(Lead.campaign_id).in_(mine))
         if status is not None:
-            stmt = stmt.where(Lead.status == status.value)
+            stmt = stmt.where(col(Lead.status) == status.value)
         if customer_id is not None:
-            stmt = stmt.where(Lead.customer_id == customer_id)
-        stmt = stmt.order_by(Lead.priority.desc(), Lead.created_at, Lead.id)
+            stmt = stmt.where(col(Lead.customer_id) == customer_id)
+        stmt = stmt.order_by(col(Lead.priority).desc(), col(Lead.created_at), col(Lead.id))
         async with self._sessions() as s:
             return await paginate(s, stmt, limit, offset)
 
-    async def update_lead(self, lead_id: uuid.UUID, values: dict[str, Any], *,
-                          actor_id: uuid.UUID | None = None) -> Lead:
+    async def update_lead(
+        self, lead_id: uuid.UUID, values: dict[str, Any], *, actor_id: uuid.UUID | None = None
+    ) -> Lead:
         async with transaction(self._sessions) as s:
             lead = await s.get(Lead, lead_id)
             if lead is None:

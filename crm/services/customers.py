@@ -9,6 +9,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from crm.db.models import Call, Customer, CustomerTag, Note, PhoneNumber, Tag, Task
 from crm.db.models_ops import Lead
@@ -22,8 +23,8 @@ MAX_TAG_LENGTH = 64
 
 
 class ConflictPolicy(StrEnum):
-    MERGE = "merge"     # add to the customer that already owns the number
-    REPORT = "report"   # raise NumberConflictError
+    MERGE = "merge"  # add to the customer that already owns the number
+    REPORT = "report"  # raise NumberConflictError
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,11 @@ async def number_owners(s: AsyncSession, e164s: Iterable[str]) -> dict[str, uuid
     wanted = list(set(e164s))
     if not wanted:
         return {}
-    rows = await s.execute(sa.select(PhoneNumber.e164, PhoneNumber.customer_id)
-                           .where(PhoneNumber.e164.in_(wanted)))
+    rows = await s.execute(
+        sa.select(col(PhoneNumber.e164), col(PhoneNumber.customer_id)).where(
+            col(PhoneNumber.e164).in_(wanted)
+        )
+    )
     return {e164: cid for e164, cid in rows.all()}
 
 
@@ -79,8 +83,10 @@ async def ensure_tags(s: AsyncSession, names: Iterable[str]) -> list[Tag]:
     wanted = {name_key(n): n for n in names}
     if not wanted:
         return []
-    found = {t.name_key: t for t in await s.scalars(sa.select(Tag).where(
-        Tag.name_key.in_(list(wanted))))}
+    found = {
+        t.name_key: t
+        for t in await s.scalars(sa.select(Tag).where(col(Tag.name_key).in_(list(wanted))))
+    }
     for key, display in wanted.items():
         if key not in found:
             found[key] = Tag(name=display, name_key=key)
@@ -91,10 +97,13 @@ async def ensure_tags(s: AsyncSession, names: Iterable[str]) -> list[Tag]:
 
 async def link_tags(s: AsyncSession, customer_id: uuid.UUID, names: Iterable[str]) -> None:
     tags = await ensure_tags(s, names)
-    have = set(await s.scalars(sa.select(CustomerTag.tag_id)
-                               .where(CustomerTag.customer_id == customer_id)))
+    have = set(
+        await s.scalars(
+            sa.select(col(CustomerTag.tag_id)).where(col(CustomerTag.customer_id) == customer_id)
+        )
+    )
     for tag in tags:
-        if tag.id not in have:
+        if tag.id is not None and tag.id not in have:
             s.add(CustomerTag(customer_id=customer_id, tag_id=tag.id))
 
 
@@ -119,14 +128,20 @@ def normalise_all(raws: Sequence[str], region: str, field: str) -> list[Normalis
 
 
 class CustomerService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 default_region: str) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, default_region: str
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._region = default_region
 
-    async def create(self, data: CustomerInput, *, policy: ConflictPolicy = ConflictPolicy.REPORT,
-                     actor_id: uuid.UUID | None = None) -> tuple[Customer, bool]:
+    async def create(
+        self,
+        data: CustomerInput,
+        *,
+        policy: ConflictPolicy = ConflictPolicy.REPORT,
+        actor_id: uuid.UUID | None = None,
+    ) -> tuple[Customer, bool]:
         """Create a customer; returns ``(customer, merged)``. A number owned by someone else
         merges into that owner (policy MERGE) or raises :class:`NumberConflictError`."""
         name = valid_name(data.name)
@@ -139,11 +154,22 @@ class CustomerService:
                     raise NumberConflictError({e: str(c) for e, c in owners.items()})
                 target = await resolve_customer(s, next(iter(owners.values())))
                 await self._merge_input(s, target, data, numbers, tags, owners)
-                audit(s, actor_id, "customer.merged_on_create", "customer", target.id,
-                      {"numbers": [n.e164 for n in numbers], "name": name})
+                audit(
+                    s,
+                    actor_id,
+                    "customer.merged_on_create",
+                    "customer",
+                    target.id,
+                    {"numbers": [n.e164 for n in numbers], "name": name},
+                )
                 return target, True
-            customer = Customer(name=name, name_key=name_key(name), email=data.email,
-                                timezone=data.timezone, external_ref=data.external_ref)
+            customer = Customer(
+                name=name,
+                name_key=name_key(name),
+                email=data.email,
+                timezone=data.timezone,
+                external_ref=data.external_ref,
+            )
             s.add(customer)
             await s.flush()
             self._add_numbers(s, customer.id, numbers)
@@ -151,9 +177,15 @@ class CustomerService:
             audit(s, actor_id, "customer.created", "customer", customer.id)
             return customer, False
 
-    async def _merge_input(self, s: AsyncSession, target: Customer, data: CustomerInput,
-                           numbers: list[NormalisedNumber], tags: list[str],
-                           owners: dict[str, uuid.UUID]) -> None:
+    async def _merge_input(
+        self,
+        s: AsyncSession,
+        target: Customer,
+        data: CustomerInput,
+        numbers: list[NormalisedNumber],
+        tags: list[str],
+        owners: dict[str, uuid.UUID],
+    ) -> None:
         self._add_numbers(s, target.id, [n for n in numbers if n.e164 not in owners])
         await link_tags(s, target.id, tags)
         target.email = target.email or data.email
@@ -162,14 +194,22 @@ class CustomerService:
         target.updated_at = self._clock.now()
 
     @staticmethod
-    def _add_numbers(s: AsyncSession, customer_id: uuid.UUID,
-                     numbers: Iterable[NormalisedNumber]) -> None:
+    def _add_numbers(
+        s: AsyncSession, customer_id: uuid.UUID, numbers: Iterable[NormalisedNumber]
+    ) -> None:
         for n in numbers:
-            s.add(PhoneNumber(customer_id=customer_id, e164=n.e164,
-                              number_type=n.number_type.value, raw=n.national))
+            s.add(
+                PhoneNumber(
+                    customer_id=customer_id,
+                    e164=n.e164,
+                    number_type=n.number_type.value,
+                    raw=n.national,
+                )
+            )
 
-    async def update(self, customer_id: uuid.UUID, changes: CustomerChanges, *,
-                     actor_id: uuid.UUID | None = None) -> Customer:
+    async def update(
+        self, customer_id: uuid.UUID, changes: CustomerChanges, *, actor_id: uuid.UUID | None = None
+    ) -> Customer:
         add = normalise_all(changes.add_phones, self._region, "add_phones")
         remove = normalise_all(changes.remove_phones, self._region, "remove_phones")
         add_tags = clean_tags(changes.add_tags, "add_tags")
@@ -197,15 +237,22 @@ class CustomerService:
     @staticmethod
     async def _remove_numbers(s: AsyncSession, customer_id: uuid.UUID, e164s: list[str]) -> None:
         if e164s:
-            await s.execute(sa.delete(PhoneNumber).where(PhoneNumber.customer_id == customer_id,
-                                                         PhoneNumber.e164.in_(e164s)))
+            await s.execute(
+                sa.delete(PhoneNumber).where(
+                    col(PhoneNumber.customer_id) == customer_id, col(PhoneNumber.e164).in_(e164s)
+                )
+            )
 
     @staticmethod
     async def _unlink_tags(s: AsyncSession, customer_id: uuid.UUID, keys: list[str]) -> None:
         if keys:
-            tag_ids = sa.select(Tag.id).where(Tag.name_key.in_(keys))
-            await s.execute(sa.delete(CustomerTag).where(CustomerTag.customer_id == customer_id,
-                                                         CustomerTag.tag_id.in_(tag_ids)))
+            tag_ids = sa.select(col(Tag.id)).where(col(Tag.name_key).in_(keys))
+            await s.execute(
+                sa.delete(CustomerTag).where(
+                    col(CustomerTag.customer_id) == customer_id,
+                    col(CustomerTag.tag_id).in_(tag_ids),
+                )
+            )
 
     async def get(self, customer_id: uuid.UUID) -> Customer:
         async with self._sessions() as s:
@@ -214,35 +261,47 @@ class CustomerService:
     async def numbers(self, customer_id: uuid.UUID) -> list[PhoneNumber]:
         async with self._sessions() as s:
             customer = await resolve_customer(s, customer_id)
-            return list(await s.scalars(sa.select(PhoneNumber).where(
-                PhoneNumber.customer_id == customer.id).order_by(PhoneNumber.created_at)))
+            return list(
+                await s.scalars(
+                    sa.select(PhoneNumber)
+                    .where(col(PhoneNumber.customer_id) == customer.id)
+                    .order_by(col(PhoneNumber.created_at))
+                )
+            )
 
     async def find_by_number(self, raw: str) -> Customer:
         number = normalise_number(raw, self._region, field="number")
         async with self._sessions() as s:
-            owner = await s.scalar(sa.select(PhoneNumber.customer_id)
-                                   .where(PhoneNumber.e164 == number.e164))
+            owner = await s.scalar(
+                sa.select(col(PhoneNumber.customer_id)).where(col(PhoneNumber.e164) == number.e164)
+            )
             if owner is None:
                 raise NotFoundError("phone number", number.e164)
             return await resolve_customer(s, owner)
 
-    async def search(self, *, q: str | None = None, tag: str | None = None, limit: int = 50,
-                     offset: int = 0) -> Page[Customer]:
+    async def search(
+        self, *, q: str | None = None, tag: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[Customer]:
         """By name substring (NFKC + casefold) or by number; ordered by name, code-point order."""
-        stmt = sa.select(Customer).where(Customer.merged_into_id.is_(None))
+        stmt = sa.select(Customer).where(col(Customer.merged_into_id).is_(None))
         if q and q.strip():
             number = try_normalise(q, self._region)
-            by_name = Customer.name_key.like(like_pattern(q), escape="\\")
+            by_name = col(Customer.name_key).like(like_pattern(q), escape="\\")
             if number is not None:
-                owners = sa.select(PhoneNumber.customer_id).where(PhoneNumber.e164 == number.e164)
-                stmt = stmt.where(sa.or_(by_name, Customer.id.in_(owners)))
+                owners = sa.select(col(PhoneNumber.customer_id)).where(
+                    col(PhoneNumber.e164) == number.e164
+                )
+                stmt = stmt.where(sa.or_(by_name, col(Customer.id).in_(owners)))
             else:
                 stmt = stmt.where(by_name)
         if tag:
-            tagged = (sa.select(CustomerTag.customer_id).join(Tag, Tag.id == CustomerTag.tag_id)
-                      .where(Tag.name_key == name_key(tag)))
-            stmt = stmt.where(Customer.id.in_(tagged))
-        stmt = stmt.order_by(Customer.name_key, Customer.name, Customer.id)
+            tagged = (
+                sa.select(col(CustomerTag.customer_id))
+                .join(Tag, col(Tag.id) == col(CustomerTag.tag_id))
+                .where(col(Tag.name_key) == name_key(tag))
+            )
+            stmt = stmt.where(col(Customer.id).in_(tagged))
+        stmt = stmt.order_by(col(Customer.name_key), col(Customer.name), col(Customer.id))
         async with self._sessions() as s:
             return await paginate(s, stmt, limit, offset)
 
@@ -250,8 +309,13 @@ class CustomerService:
         async with self._sessions() as s:
             return await tags_of(s, customer_ids)
 
-    async def merge(self, target_id: uuid.UUID, source_ids: Sequence[uuid.UUID], *,
-                    actor_id: uuid.UUID | None = None) -> Customer:
+    async def merge(
+        self,
+        target_id: uuid.UUID,
+        source_ids: Sequence[uuid.UUID],
+        *,
+        actor_id: uuid.UUID | None = None,
+    ) -> Customer:
         """Fold ``source_ids`` into ``target_id``: numbers, calls, tasks, notes, leads and tags
         move; each source keeps a tombstone pointing at the target; one audit entry."""
         if not source_ids:
@@ -268,28 +332,51 @@ class CustomerService:
             for src in sources:
                 src.merged_into_id = target.id
                 target.email = target.email or src.email
-            await s.execute(sa.update(Customer).where(Customer.merged_into_id.in_(src_ids))
-                            .values(merged_into_id=target.id))
+            await s.execute(
+                sa.update(Customer)
+                .where(col(Customer.merged_into_id).in_(src_ids))
+                .values(merged_into_id=target.id)
+            )
             target.updated_at = self._clock.now()
-            audit(s, actor_id, "customer.merged", "customer", target.id,
-                  {"sources": [str(i) for i in src_ids], "moved": moved})
+            audit(
+                s,
+                actor_id,
+                "customer.merged",
+                "customer",
+                target.id,
+                {"sources": [str(i) for i in src_ids], "moved": moved},
+            )
             return target
 
     @staticmethod
-    async def _move_children(s: AsyncSession, target: uuid.UUID,
-                             sources: list[uuid.UUID]) -> dict[str, int]:
+    async def _move_children(
+        s: AsyncSession, target: uuid.UUID, sources: list[uuid.UUID]
+    ) -> dict[str, int]:
         moved: dict[str, int] = {}
-        for name, model in (("numbers", PhoneNumber), ("calls", Call), ("tasks", Task),
-                            ("notes", Note), ("leads", Lead)):
-            column = model.__table__.c.customer_id  # type: ignore[attr-defined]
-            result = await s.execute(sa.update(model.__table__).where(column.in_(sources))
-                                     .values(customer_id=target))
+        for name, model in (
+            ("numbers", PhoneNumber),
+            ("calls", Call),
+            ("tasks", Task),
+            ("notes", Note),
+            ("leads", Lead),
+        ):
+            table: sa.Table = model.__table__  # type: ignore[union-attr]
+            column = table.c.customer_id
+            result = await s.execute(
+                sa.update(table).where(column.in_(sources)).values(customer_id=target)
+            )
             moved[name] = result.rowcount or 0  # type: ignore[attr-defined]
-        have = set(await s.scalars(sa.select(CustomerTag.tag_id)
-                                   .where(CustomerTag.customer_id == target)))
-        src_tags = set(await s.scalars(sa.select(CustomerTag.tag_id)
-                                       .where(CustomerTag.customer_id.in_(sources))))
-        await s.execute(sa.delete(CustomerTag).where(CustomerTag.customer_id.in_(sources)))
+        have = set(
+            await s.scalars(
+                sa.select(col(CustomerTag.tag_id)).where(col(CustomerTag.customer_id) == target)
+            )
+        )
+        src_tags = set(
+            await s.scalars(
+                sa.select(col(CustomerTag.tag_id)).where(col(CustomerTag.customer_id).in_(sources))
+            )
+        )
+        await s.execute(sa.delete(CustomerTag).where(col(CustomerTag.customer_id).in_(sources)))
         for tag_id in src_tags - have:
             s.add(CustomerTag(customer_id=target, tag_id=tag_id))
         moved["tags"] = len(src_tags - have)
@@ -300,10 +387,12 @@ async def tags_of(s: AsyncSession, customer_ids: Sequence[uuid.UUID]) -> dict[uu
     result: dict[uuid.UUID, list[str]] = {cid: [] for cid in customer_ids}
     if not customer_ids:
         return result
-    rows = await s.execute(sa.select(CustomerTag.customer_id, Tag.name)
-                           .join(Tag, Tag.id == CustomerTag.tag_id)
-                           .where(CustomerTag.customer_id.in_(list(customer_ids)))
-                           .order_by(Tag.name_key))
+    rows = await s.execute(
+        sa.select(col(CustomerTag.customer_id), col(Tag.name))
+        .join(Tag, col(Tag.id) == col(CustomerTag.tag_id))
+        .where(col(CustomerTag.customer_id).in_(list(customer_ids)))
+        .order_by(col(Tag.name_key))
+    )
     for cid, tag in rows.all():
         result[cid].append(tag)
     return result

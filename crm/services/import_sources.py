@@ -14,8 +14,9 @@ _CHUNK = 64 * 1024
 _MAX_FIELD = 64 * 1024
 
 
-def csv_rows(path: Path, *, encoding: str = "utf-8-sig",
-             delimiter: str | None = None) -> Iterator[dict[str, Any]]:
+def csv_rows(
+    path: Path, *, encoding: str = "utf-8-sig", delimiter: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield one dict per CSV record (header row required); quoted multi-line fields work."""
     csv.field_size_limit(_MAX_FIELD)
     with open(path, encoding=encoding, newline="", errors="strict") as f:
@@ -31,8 +32,9 @@ def csv_rows(path: Path, *, encoding: str = "utf-8-sig",
         try:
             yield from reader
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise InvalidInputError("file", f"unreadable CSV near line {reader.line_num}: {exc}",
-                                    line=reader.line_num) from None
+            raise InvalidInputError(
+                "file", f"unreadable CSV near line {reader.line_num}: {exc}", line=reader.line_num
+            ) from None
 
 
 def _sniff(sample: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from crm.db.models import Customer, CustomerTag, PhoneNumber
 from crm.db.models_ops import Campaign, DncEntry, Lead, User
@@ -23,12 +24,31 @@ from crm.services._common import audit, transaction
 from crm.services.customers import ConflictPolicy, ensure_tags, number_owners
 from crm.services.dnc import scope_of
 
-FIELDS = ("name", "phone", "alt_phone", "email", "tags", "priority", "timezone", "agent",
-          "external_ref")
+FIELDS = (
+    "name",
+    "phone",
+    "alt_phone",
+    "email",
+    "tags",
+    "priority",
+    "timezone",
+    "agent",
+    "external_ref",
+)
 ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "customer_name", "full_name", "姓名", "客户姓名", "名字", "客户"),
-    "phone": ("phone", "mobile", "phone_number", "number", "tel", "手机", "手机号", "电话",
-              "电话号码", "联系电话"),
+    "phone": (
+        "phone",
+        "mobile",
+        "phone_number",
+        "number",
+        "tel",
+        "手机",
+        "手机号",
+        "电话",
+        "电话号码",
+        "联系电话",
+    ),
     "alt_phone": ("alt_phone", "landline", "phone2", "座机", "固话", "备用电话"),
     "email": ("email", "e-mail", "邮箱", "电子邮箱"),
     "tags": ("tags", "tag", "标签"),
@@ -47,8 +67,9 @@ class ColumnMapping:
     columns: Mapping[str, str]
 
     @classmethod
-    def resolve(cls, header: Iterable[str], explicit: Mapping[str, str] | None = None
-                ) -> ColumnMapping:
+    def resolve(
+        cls, header: Iterable[str], explicit: Mapping[str, str] | None = None
+    ) -> ColumnMapping:
         explicit = dict(explicit or {})
         unknown = sorted(set(explicit) - set(FIELDS))
         if unknown:
@@ -61,8 +82,11 @@ class ColumnMapping:
                 if hit is not None:
                     cols[target] = hit
         if "phone" not in cols:
-            raise InvalidInputError("mapping", "no phone column found; map one explicitly",
-                                    columns=list(by_key.values()))
+            raise InvalidInputError(
+                "mapping",
+                "no phone column found; map one explicitly",
+                columns=list(by_key.values()),
+            )
         return cls(cols)
 
     def get(self, row: Mapping[str, Any], target: str) -> str:
@@ -82,10 +106,15 @@ class RowResult:
     lead_id: uuid.UUID | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "status": self.status, "reason": self.reason, "field": self.field,
-                "e164": self.e164,
-                "customer_id": str(self.customer_id) if self.customer_id else None,
-                "lead_id": str(self.lead_id) if self.lead_id else None}
+        return {
+            "row": self.row,
+            "status": self.status,
+            "reason": self.reason,
+            "field": self.field,
+            "e164": self.e164,
+            "customer_id": str(self.customer_id) if self.customer_id else None,
+            "lead_id": str(self.lead_id) if self.lead_id else None,
+        }
 
 
 @dataclass
@@ -101,9 +130,13 @@ class ImportSummary:
             self.reasons[r.reason] += 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "created": self.counts["created"],
-                "merged": self.counts["merged"], "rejected": self.counts["rejected"],
-                "reasons": dict(self.reasons)}
+        return {
+            "rows": self.rows,
+            "created": self.counts["created"],
+            "merged": self.counts["merged"],
+            "rejected": self.counts["rejected"],
+            "reasons": dict(self.reasons),
+        }
 
 
 @dataclass
@@ -121,16 +154,22 @@ class _Parsed:
 
 
 class LeadImporter:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], default_region: str,
-                 batch_size: int) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], default_region: str, batch_size: int
+    ) -> None:
         self._sessions = sessions
         self._region = default_region
         self._batch = batch_size
 
-    async def run(self, campaign_id: uuid.UUID, rows: Iterable[Mapping[str, Any]], *,
-                  mapping: Mapping[str, str] | None = None,
-                  policy: ConflictPolicy = ConflictPolicy.MERGE,
-                  actor_id: uuid.UUID | None = None) -> AsyncIterator[RowResult]:
+    async def run(
+        self,
+        campaign_id: uuid.UUID,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        mapping: Mapping[str, str] | None = None,
+        policy: ConflictPolicy = ConflictPolicy.MERGE,
+        actor_id: uuid.UUID | None = None,
+    ) -> AsyncIterator[RowResult]:
         """Yield one :class:`RowResult` per source row, in order; one commit per batch."""
         async with self._sessions() as s:
             if await s.get(Campaign, campaign_id) is None:
@@ -146,9 +185,15 @@ class LeadImporter:
             for result in await self._run_batch(campaign_id, batch, cols, seen, policy, actor_id):
                 yield result
 
-    async def _run_batch(self, campaign_id: uuid.UUID, batch: Sequence[tuple[int, Any]],
-                         cols: ColumnMapping, seen: dict[str, int], policy: ConflictPolicy,
-                         actor_id: uuid.UUID | None) -> list[RowResult]:
+    async def _run_batch(
+        self,
+        campaign_id: uuid.UUID,
+        batch: Sequence[tuple[int, Any]],
+        cols: ColumnMapping,
+        seen: dict[str, int],
+        policy: ConflictPolicy,
+        actor_id: uuid.UUID | None,
+    ) -> list[RowResult]:
         results: dict[int, RowResult] = {}
         parsed: list[_Parsed] = []
         for n, raw in batch:
@@ -160,13 +205,22 @@ class LeadImporter:
         async with transaction(self._sessions) as s:
             for r in await _BatchWriter(s, campaign_id, policy).write(parsed):
                 results[r.row] = r
-            audit(s, actor_id, "leads.imported", "campaign", campaign_id,
-                  {"rows": [batch[0][0], batch[-1][0]],
-                   "created": sum(r.status == "created" for r in results.values())})
+            audit(
+                s,
+                actor_id,
+                "leads.imported",
+                "campaign",
+                campaign_id,
+                {
+                    "rows": [batch[0][0], batch[-1][0]],
+                    "created": sum(r.status == "created" for r in results.values()),
+                },
+            )
         return [results[n] for n, _ in batch]
 
-    def _parse(self, n: int, raw: Any, cols: ColumnMapping,
-               seen: dict[str, int]) -> _Parsed | RowResult:
+    def _parse(
+        self, n: int, raw: Any, cols: ColumnMapping, seen: dict[str, int]
+    ) -> _Parsed | RowResult:
         if not isinstance(raw, Mapping):
             return RowResult(n, "rejected", "not_an_object", "row")
         try:
@@ -189,11 +243,26 @@ class LeadImporter:
             if alt is not None:
                 seen.setdefault(alt.e164, n)
         name = clean_display_name(cols.get(raw, "name"))[:200] or phone.national
-        tags = [t for t in (clean_display_name(x)[:64] for x in
-                            cols.get(raw, "tags").replace("|", ";").replace(",", ";").split(";"))
-                if t]
-        return _Parsed(n, name, phone, alt, cols.get(raw, "email") or None, tags, priority, zone,
-                       cols.get(raw, "agent") or None, cols.get(raw, "external_ref") or None)
+        tags = [
+            t
+            for t in (
+                clean_display_name(x)[:64]
+                for x in cols.get(raw, "tags").replace("|", ";").replace(",", ";").split(";")
+            )
+            if t
+        ]
+        return _Parsed(
+            n,
+            name,
+            phone,
+            alt,
+            cols.get(raw, "email") or None,
+            tags,
+            priority,
+            zone,
+            cols.get(raw, "agent") or None,
+            cols.get(raw, "external_ref") or None,
+        )
 
 
 def _chain(first: Any, rest: Iterable[Any]) -> Iterable[Any]:
@@ -233,11 +302,22 @@ class _BatchWriter:
         owners = await number_owners(self.s, numbers)
         merged_into = await self._surviving(set(owners.values()))
         owners = {e: merged_into.get(c, c) for e, c in owners.items()}
-        in_campaign = set(await self.s.scalars(sa.select(Lead.phone_e164).where(
-            Lead.campaign_id == self.campaign_id, Lead.phone_e164.in_(list(numbers)))))
-        dnc = set(await self.s.scalars(sa.select(DncEntry.e164).where(
-            DncEntry.e164.in_(list(numbers)),
-            DncEntry.scope.in_(["*", scope_of(self.campaign_id)]))))
+        in_campaign = set(
+            await self.s.scalars(
+                sa.select(col(Lead.phone_e164)).where(
+                    col(Lead.campaign_id) == self.campaign_id,
+                    col(Lead.phone_e164).in_(list(numbers)),
+                )
+            )
+        )
+        dnc = set(
+            await self.s.scalars(
+                sa.select(col(DncEntry.e164)).where(
+                    col(DncEntry.e164).in_(list(numbers)),
+                    col(DncEntry.scope).in_(["*", scope_of(self.campaign_id)]),
+                )
+            )
+        )
         agents = await self._agents({r.agent for r in rows if r.agent})
         results = [self._one(r, owners, in_campaign, dnc, agents) for r in rows]
         await self._link_tags(rows, results)
@@ -247,20 +327,29 @@ class _BatchWriter:
     async def _surviving(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
         if not ids:
             return {}
-        rows = await self.s.execute(sa.select(Customer.id, Customer.merged_into_id)
-                                    .where(Customer.id.in_(list(ids)),
-                                           Customer.merged_into_id.is_not(None)))
-        return {cid: target for cid, target in rows.all()}
+        rows = await self.s.execute(
+            sa.select(col(Customer.id), col(Customer.merged_into_id)).where(
+                col(Customer.id).in_(list(ids)), col(Customer.merged_into_id).is_not(None)
+            )
+        )
+        return {cid: target for cid, target in rows.all() if target is not None}
 
     async def _agents(self, names: set[str]) -> dict[str, uuid.UUID]:
         if not names:
             return {}
-        rows = await self.s.execute(sa.select(User.username, User.id)
-                                    .where(User.username.in_(list(names))))
+        rows = await self.s.execute(
+            sa.select(col(User.username), col(User.id)).where(col(User.username).in_(list(names)))
+        )
         return {u: i for u, i in rows.all()}
 
-    def _one(self, r: _Parsed, owners: dict[str, uuid.UUID], in_campaign: set[str],
-             dnc: set[str], agents: dict[str, uuid.UUID]) -> RowResult:
+    def _one(
+        self,
+        r: _Parsed,
+        owners: dict[str, uuid.UUID],
+        in_campaign: set[str],
+        dnc: set[str],
+        agents: dict[str, uuid.UUID],
+    ) -> RowResult:
         e164 = r.phone.e164
         if e164 in in_campaign:
             return RowResult(r.row, "rejected", "already_in_campaign", "phone", e164)
@@ -275,32 +364,59 @@ class _BatchWriter:
         customer_id = next(iter(mine)) if mine else self._new_customer(r)
         for n in (r.phone, r.alt):
             if n is not None and n.e164 not in owners:
-                self.s.add(PhoneNumber(customer_id=customer_id, e164=n.e164,
-                                       number_type=n.number_type.value, raw=n.national))
+                self.s.add(
+                    PhoneNumber(
+                        customer_id=customer_id,
+                        e164=n.e164,
+                        number_type=n.number_type.value,
+                        raw=n.national,
+                    )
+                )
                 owners[n.e164] = customer_id
-        lead = Lead(campaign_id=self.campaign_id, customer_id=customer_id, phone_e164=e164,
-                    priority=r.priority, timezone=r.timezone,
-                    agent_id=agents.get(r.agent) if r.agent else None)
+        lead = Lead(
+            campaign_id=self.campaign_id,
+            customer_id=customer_id,
+            phone_e164=e164,
+            priority=r.priority,
+            timezone=r.timezone,
+            agent_id=agents.get(r.agent) if r.agent else None,
+        )
         self.s.add(lead)
         in_campaign.add(e164)
         return RowResult(r.row, status, None, None, e164, customer_id, lead.id)
 
     def _new_customer(self, r: _Parsed) -> uuid.UUID:
-        customer = Customer(name=r.name, name_key=name_key(r.name), email=r.email,
-                            timezone=r.timezone, external_ref=r.external_ref)
+        customer = Customer(
+            name=r.name,
+            name_key=name_key(r.name),
+            email=r.email,
+            timezone=r.timezone,
+            external_ref=r.external_ref,
+        )
         self.s.add(customer)
         return customer.id
 
     async def _link_tags(self, rows: list[_Parsed], results: list[RowResult]) -> None:
-        wanted = {(res.customer_id, name_key(t)): t for r, res in zip(rows, results, strict=True)
-                  if res.customer_id for t in r.tags}
+        wanted = {
+            (res.customer_id, name_key(t)): t
+            for r, res in zip(rows, results, strict=True)
+            if res.customer_id
+            for t in r.tags
+        }
         if not wanted:
             return
         await self.s.flush()
-        tags = {t.name_key: t.id for t in await ensure_tags(self.s, wanted.values())}
+        tags = {t.name_key: t.id for t in await ensure_tags(self.s, wanted.values()) if t.id}
         customers = list({cid for cid, _ in wanted})
-        have = set((await self.s.execute(sa.select(CustomerTag.customer_id, CustomerTag.tag_id)
-                                         .where(CustomerTag.customer_id.in_(customers)))).all())
+        have: set[tuple[uuid.UUID, int]] = set(
+            (
+                await self.s.execute(
+                    sa.select(col(CustomerTag.customer_id), col(CustomerTag.tag_id)).where(
+                        col(CustomerTag.customer_id).in_(customers)
+                    )
+                )
+            ).all()
+        )
         for cid, key in wanted:
             if (cid, tags[key]) not in have:
                 self.s.add(CustomerTag(customer_id=cid, tag_id=tags[key]))

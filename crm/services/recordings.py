@@ -56,9 +56,15 @@ class RecordingService:
         self._sessions = sessions
         self._store = store
 
-    async def store(self, call_id: str, source: bytes | str | Path, *,
-                    duration_seconds: float | None = None, content_type: str = "audio/wav",
-                    actor_id: uuid.UUID | None = None) -> Recording:
+    async def store(
+        self,
+        call_id: str,
+        source: bytes | str | Path,
+        *,
+        duration_seconds: float | None = None,
+        content_type: str = "audio/wav",
+        actor_id: uuid.UUID | None = None,
+    ) -> Recording:
         rec_id = uuid.uuid4()
         ext = ".wav" if "wav" in content_type else ".bin"
         raw = str(source) if isinstance(source, Path) else source
@@ -67,9 +73,15 @@ class RecordingService:
             duration_seconds = await asyncio.to_thread(wav_duration, path)
         try:
             async with transaction(self._sessions) as s:
-                rec = Recording(id=rec_id, call_id=call_id, path=path, size_bytes=size,
-                                duration_seconds=duration_seconds, sha256=sha,
-                                content_type=content_type)
+                rec = Recording(
+                    id=rec_id,
+                    call_id=call_id,
+                    path=path,
+                    size_bytes=size,
+                    duration_seconds=duration_seconds,
+                    sha256=sha,
+                    content_type=content_type,
+                )
                 s.add(rec)
                 await s.flush()
                 call = await s.get(Call, call_id)

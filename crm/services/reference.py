@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from crm.db.models_ops import Disposition, ScriptTemplate
 from crm.domain.enums import Language
@@ -30,21 +31,25 @@ class ReferenceService:
 
     async def seed_dispositions(self) -> int:
         async with transaction(self._sessions) as s:
-            have = set(await s.scalars(sa.select(Disposition.code)))
+            have = set(await s.scalars(sa.select(col(Disposition.code))))
             added = 0
             for code, zh, en, final, success in DEFAULT_DISPOSITIONS:
                 if code not in have:
-                    s.add(Disposition(code=code, label_zh=zh, label_en=en, is_final=final,
-                                      is_success=success))
+                    s.add(
+                        Disposition(
+                            code=code, label_zh=zh, label_en=en, is_final=final, is_success=success
+                        )
+                    )
                     added += 1
             return added
 
     async def dispositions(self) -> list[Disposition]:
         async with self._sessions() as s:
-            return list(await s.scalars(sa.select(Disposition).order_by(Disposition.code)))
+            return list(await s.scalars(sa.select(Disposition).order_by(col(Disposition.code))))
 
-    async def add_disposition(self, d: Disposition, *, actor_id: uuid.UUID | None = None
-                              ) -> Disposition:
+    async def add_disposition(
+        self, d: Disposition, *, actor_id: uuid.UUID | None = None
+    ) -> Disposition:
         if not d.code or len(d.code) > 64:
             raise InvalidInputError("code", "code must be 1..64 characters")
         async with transaction(self._sessions) as s:
@@ -54,27 +59,42 @@ class ReferenceService:
             audit(s, actor_id, "disposition.created", "disposition", d.code)
             return d
 
-    async def add_script(self, *, name: str, body: str, language: Language,
-                         tags: Sequence[str] = (), priority: int = 0,
-                         actor_id: uuid.UUID | None = None) -> ScriptTemplate:
+    async def add_script(
+        self,
+        *,
+        name: str,
+        body: str,
+        language: Language,
+        tags: Sequence[str] = (),
+        priority: int = 0,
+        actor_id: uuid.UUID | None = None,
+    ) -> ScriptTemplate:
         if not name.strip():
             raise InvalidInputError("name", "name is required")
         if not body.strip():
             raise InvalidInputError("body", "body is required")
         async with transaction(self._sessions) as s:
-            if await s.scalar(sa.select(ScriptTemplate.id).where(
-                    ScriptTemplate.name == name, ScriptTemplate.language == language.value)):
+            if await s.scalar(
+                sa.select(col(ScriptTemplate.id)).where(
+                    col(ScriptTemplate.name) == name, col(ScriptTemplate.language) == language.value
+                )
+            ):
                 raise AlreadyExistsError("script", "name", name)
-            script = ScriptTemplate(name=name.strip(), body=body, language=language.value,
-                                    tags=clean_tags(tags), priority=priority)
+            script = ScriptTemplate(
+                name=name.strip(),
+                body=body,
+                language=language.value,
+                tags=clean_tags(tags),
+                priority=priority,
+            )
             s.add(script)
             await s.flush()
             audit(s, actor_id, "script.created", "script", script.id)
             return script
 
     async def scripts(self, language: Language | None = None) -> list[ScriptTemplate]:
-        stmt = sa.select(ScriptTemplate).where(ScriptTemplate.active.is_(True))
+        stmt = sa.select(ScriptTemplate).where(col(ScriptTemplate.active).is_(True))
         if language is not None:
-            stmt = stmt.where(ScriptTemplate.language == language.value)
+            stmt = stmt.where(col(ScriptTemplate.language) == language.value)
         async with self._sessions() as s:
-            return list(await s.scalars(stmt.order_by(ScriptTemplate.name)))
+            return list(await s.scalars(stmt.order_by(col(ScriptTemplate.name))))

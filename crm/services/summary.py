@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from crm.db.models import Call, PhoneNumber, Task
 from crm.db.models_ops import ScriptTemplate
@@ -23,52 +24,107 @@ class SummaryService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def customer_summary(self, customer_id: uuid.UUID, *, language: Language = Language.ZH,
-                               contacts: int = 5, tasks: int = 10) -> dict[str, Any]:
+    async def customer_summary(
+        self,
+        customer_id: uuid.UUID,
+        *,
+        language: Language = Language.ZH,
+        contacts: int = 5,
+        tasks: int = 10,
+    ) -> dict[str, Any]:
         async with self._sessions() as s:
             customer = await resolve_customer(s, customer_id)
-            numbers = (await s.scalars(sa.select(PhoneNumber).where(
-                PhoneNumber.customer_id == customer.id).order_by(PhoneNumber.created_at))).all()
+            numbers = (
+                await s.scalars(
+                    sa.select(PhoneNumber)
+                    .where(col(PhoneNumber.customer_id) == customer.id)
+                    .order_by(col(PhoneNumber.created_at))
+                )
+            ).all()
             tags = (await tags_of(s, [customer.id]))[customer.id]
-            calls = (await s.scalars(sa.select(Call).where(Call.customer_id == customer.id)
-                                     .order_by(Call.originated_at.desc().nulls_last())
-                                     .limit(contacts))).all()
-            open_tasks = (await s.scalars(sa.select(Task).where(
-                Task.customer_id == customer.id, Task.status == TaskStatus.OPEN.value)
-                .order_by(Task.due_at.asc().nulls_last(), Task.priority.desc())
-                .limit(tasks))).all()
+            calls = (
+                await s.scalars(
+                    sa.select(Call)
+                    .where(col(Call.customer_id) == customer.id)
+                    .order_by(col(Call.originated_at).desc().nulls_last())
+                    .limit(contacts)
+                )
+            ).all()
+            open_tasks = (
+                await s.scalars(
+                    sa.select(Task)
+                    .where(
+                        col(Task.customer_id) == customer.id,
+                        col(Task.status) == TaskStatus.OPEN.value,
+                    )
+                    .order_by(col(Task.due_at).asc().nulls_last(), col(Task.priority).desc())
+                    .limit(tasks)
+                )
+            ).all()
             script = await self._script(s, tags, language)
         return {
             "customer_id": str(customer.id),
             "requested_id": str(customer_id),
             "name": customer.name,
             "last_call_time": _iso(customer.last_call_time),
-            "numbers": [{"e164": n.e164, "type": n.number_type, "national": n.raw}
-                        for n in numbers],
+            "numbers": [
+                {"e164": n.e164, "type": n.number_type, "national": n.raw} for n in numbers
+            ],
             "tags": tags,
             "recent_contacts": [_contact(c) for c in calls],
-            "open_tasks": [{"id": str(t.id), "title": t.title, "due_at": _iso(t.due_at),
-                            "priority": t.priority, "origin": t.origin} for t in open_tasks],
+            "open_tasks": [
+                {
+                    "id": str(t.id),
+                    "title": t.title,
+                    "due_at": _iso(t.due_at),
+                    "priority": t.priority,
+                    "origin": t.origin,
+                }
+                for t in open_tasks
+            ],
             "recommended_script": script,
         }
 
     @staticmethod
-    async def _script(s: AsyncSession, tags: list[str], language: Language
-                      ) -> dict[str, Any] | None:
-        rows = await s.scalars(sa.select(ScriptTemplate).where(ScriptTemplate.active.is_(True)))
-        candidates = [ScriptCandidate(id=str(r.id), name=r.name, language=r.language,
-                                      tags=frozenset(r.tags or []), priority=r.priority,
-                                      body=r.body) for r in rows]
+    async def _script(
+        s: AsyncSession, tags: list[str], language: Language
+    ) -> dict[str, Any] | None:
+        rows = await s.scalars(
+            sa.select(ScriptTemplate).where(col(ScriptTemplate.active).is_(True))
+        )
+        candidates = [
+            ScriptCandidate(
+                id=str(r.id),
+                name=r.name,
+                language=r.language,
+                tags=frozenset(r.tags or []),
+                priority=r.priority,
+                body=r.body,
+            )
+            for r in rows
+        ]
         best = recommend_script(candidates, tags, language.value)
         if best is None:
             return None
-        return {"id": best.id, "name": best.name, "language": best.language, "body": best.body,
-                "matched_tags": sorted({t for t in best.tags if t.casefold()
-                                        in {x.casefold() for x in tags}})}
+        return {
+            "id": best.id,
+            "name": best.name,
+            "language": best.language,
+            "body": best.body,
+            "matched_tags": sorted(
+                {t for t in best.tags if t.casefold() in {x.casefold() for x in tags}}
+            ),
+        }
 
 
 def _contact(c: Call) -> dict[str, Any]:
-    return {"call_id": c.call_id, "at": _iso(c.originated_at or c.last_event_at),
-            "state": c.state, "outcome": c.outcome, "disposition": c.disposition,
-            "talk_seconds": c.talk_seconds, "intent_score": c.intent_score,
-            "agent_id": str(c.agent_id) if c.agent_id else None}
+    return {
+        "call_id": c.call_id,
+        "at": _iso(c.originated_at or c.last_event_at),
+        "state": c.state,
+        "outcome": c.outcome,
+        "disposition": c.disposition,
+        "talk_seconds": c.talk_seconds,
+        "intent_score": c.intent_score,
+        "agent_id": str(c.agent_id) if c.agent_id else None,
+    }

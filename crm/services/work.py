@@ -8,6 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from crm.db.models import Note, Task
 from crm.db.models_ops import User
@@ -57,9 +58,16 @@ class WorkService:
             if data.customer_id is not None:
                 customer_id = (await resolve_customer(s, data.customer_id)).id
             await _check_user(s, data.owner_id, "owner_id")
-            task = Task(title=title, customer_id=customer_id, owner_id=data.owner_id,
-                        due_at=data.due_at, priority=data.priority, description=data.description,
-                        origin=data.origin.value, call_id=data.call_id)
+            task = Task(
+                title=title,
+                customer_id=customer_id,
+                owner_id=data.owner_id,
+                due_at=data.due_at,
+                priority=data.priority,
+                description=data.description,
+                origin=data.origin.value,
+                call_id=data.call_id,
+            )
             s.add(task)
             await s.flush()
             audit(s, actor_id, "task.created", "task", task.id, {"origin": data.origin.value})
@@ -72,8 +80,9 @@ class WorkService:
                 raise NotFoundError("task", task_id)
             return task
 
-    async def update_task(self, task_id: uuid.UUID, changes: TaskChanges, *,
-                          actor_id: uuid.UUID | None = None) -> Task:
+    async def update_task(
+        self, task_id: uuid.UUID, changes: TaskChanges, *, actor_id: uuid.UUID | None = None
+    ) -> Task:
         async with transaction(self._sessions) as s:
             task = await s.get(Task, task_id)
             if task is None:
@@ -89,29 +98,44 @@ class WorkService:
                 done = changes.status is TaskStatus.DONE
                 task.completed_at = self._clock.now() if done else None
             task.updated_at = self._clock.now()
-            audit(s, actor_id, "task.updated", "task", task.id,
-                  {"fields": sorted(changes.fields_set)})
+            audit(
+                s, actor_id, "task.updated", "task", task.id, {"fields": sorted(changes.fields_set)}
+            )
             return task
 
-    async def list_tasks(self, *, owner_id: uuid.UUID | None = None,
-                         customer_id: uuid.UUID | None = None, status: TaskStatus | None = None,
-                         due_before: datetime | None = None, limit: int = 50,
-                         offset: int = 0) -> Page[Task]:
+    async def list_tasks(
+        self,
+        *,
+        owner_id: uuid.UUID | None = None,
+        customer_id: uuid.UUID | None = None,
+        status: TaskStatus | None = None,
+        due_before: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[Task]:
         stmt = sa.select(Task)
         if owner_id is not None:
-            stmt = stmt.where(Task.owner_id == owner_id)
+            stmt = stmt.where(col(Task.owner_id) == owner_id)
         if customer_id is not None:
-            stmt = stmt.where(Task.customer_id == customer_id)
+            stmt = stmt.where(col(Task.customer_id) == customer_id)
         if status is not None:
-            stmt = stmt.where(Task.status == status.value)
+            stmt = stmt.where(col(Task.status) == status.value)
         if due_before is not None:
-            stmt = stmt.where(Task.due_at <= due_before)
-        stmt = stmt.order_by(Task.due_at.asc().nulls_last(), Task.priority.desc(), Task.id)
+            stmt = stmt.where(col(Task.due_at) <= due_before)
+        stmt = stmt.order_by(
+            col(Task.due_at).asc().nulls_last(), col(Task.priority).desc(), col(Task.id)
+        )
         async with self._sessions() as s:
             return await paginate(s, stmt, limit, offset)
 
-    async def add_note(self, customer_id: uuid.UUID, body: str, *,
-                       author_id: uuid.UUID | None = None, call_id: str | None = None) -> Note:
+    async def add_note(
+        self,
+        customer_id: uuid.UUID,
+        body: str,
+        *,
+        author_id: uuid.UUID | None = None,
+        call_id: str | None = None,
+    ) -> Note:
         text = (body or "").strip()
         if not text or len(text) > MAX_NOTE:
             raise InvalidInputError("body", f"note must be 1..{MAX_NOTE} characters")
@@ -122,12 +146,16 @@ class WorkService:
             await s.flush()
             return note
 
-    async def list_notes(self, customer_id: uuid.UUID, *, limit: int = 50,
-                         offset: int = 0) -> Page[Note]:
+    async def list_notes(
+        self, customer_id: uuid.UUID, *, limit: int = 50, offset: int = 0
+    ) -> Page[Note]:
         async with self._sessions() as s:
             customer = await resolve_customer(s, customer_id)
-            stmt = (sa.select(Note).where(Note.customer_id == customer.id)
-                    .order_by(Note.created_at.desc(), Note.id))
+            stmt = (
+                sa.select(Note)
+                .where(col(Note.customer_id) == customer.id)
+                .order_by(col(Note.created_at).desc(), col(Note.id))
+            )
             return await paginate(s, stmt, limit, offset)
 
 

@@ -21,8 +21,11 @@ async def _diff(url: str) -> list:
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(lambda c: compare_metadata(
-                MigrationContext.configure(c, opts={"compare_type": True}), metadata))
+            return await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": True}), metadata
+                )
+            )
     finally:
         await engine.dispose()
 

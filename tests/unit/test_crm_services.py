@@ -24,10 +24,14 @@ async def _count(svc: CrmService, model, *where) -> int:
 
 async def test_given_known_number_when_creating_with_merge_then_same_customer(crm_service):
     first, merged = await crm_service.customers.create(
-        CustomerInput(name="张三", phones=["13800138000"], tags=["VIP"]))
+        CustomerInput(name="张三", phones=["13800138000"], tags=["VIP"])
+    )
     again, merged2 = await crm_service.customers.create(
-        CustomerInput(name="Zhang San", phones=["+86 138 0013 8000", "010-65529988"],
-                      tags=["回访"]), policy=ConflictPolicy.MERGE)
+        CustomerInput(
+            name="Zhang San", phones=["+86 138 0013 8000", "010-65529988"], tags=["回访"]
+        ),
+        policy=ConflictPolicy.MERGE,
+    )
     assert (merged, merged2, again.id) == (False, True, first.id)
     numbers = await crm_service.customers.numbers(first.id)
     assert {n.e164 for n in numbers} == {"+8613800138000", "+861065529988"}
@@ -36,7 +40,8 @@ async def test_given_known_number_when_creating_with_merge_then_same_customer(cr
 
 async def test_given_known_number_when_creating_with_report_then_conflict(crm_service):
     first, _ = await crm_service.customers.create(
-        CustomerInput(name="李四", phones=["13900139000"]))
+        CustomerInput(name="李四", phones=["13900139000"])
+    )
     with pytest.raises(NumberConflictError) as err:
         await crm_service.customers.create(CustomerInput(name="x", phones=["13900139000"]))
     assert err.value.owners == {"+8613900139000": str(first.id)}
@@ -44,9 +49,13 @@ async def test_given_known_number_when_creating_with_report_then_conflict(crm_se
 
 
 async def test_given_mixed_names_when_searching_then_nfkc_casefold_and_stable_order(crm_service):
-    for name, phone in (("王五", "13700137000"), ("ａｌｉｃｅ Smith", "13700137001"),
-                        ("Bob", "13700137002"), ("alice Jones", "13700137003"),
-                        ("张三", "13700137004")):
+    for name, phone in (
+        ("王五", "13700137000"),
+        ("ａｌｉｃｅ Smith", "13700137001"),
+        ("Bob", "13700137002"),
+        ("alice Jones", "13700137003"),
+        ("张三", "13700137004"),
+    ):
         await crm_service.customers.create(CustomerInput(name=name, phones=[phone]))
     page = await crm_service.customers.search(q="ALICE")
     assert [c.name for c in page.items] == ["alice Jones", "ａｌｉｃｅ Smith"]
@@ -60,14 +69,17 @@ async def test_given_mixed_names_when_searching_then_nfkc_casefold_and_stable_or
 
 
 async def test_given_two_customers_when_merging_then_children_move_and_audit(crm_service):
-    a, _ = await crm_service.customers.create(CustomerInput(name="A", phones=["13800000001"],
-                                                            tags=["t1"]))
-    b, _ = await crm_service.customers.create(CustomerInput(name="B", phones=["13800000002"],
-                                                            tags=["t2"]))
+    a, _ = await crm_service.customers.create(
+        CustomerInput(name="A", phones=["13800000001"], tags=["t1"])
+    )
+    b, _ = await crm_service.customers.create(
+        CustomerInput(name="B", phones=["13800000002"], tags=["t2"])
+    )
     await crm_service.work.add_note(b.id, "老客户")
     await crm_service.work.create_task(TaskInput(title="报价", customer_id=b.id))
-    await crm_service.ingest_call_event({"event_id": "m1", "call_id": "cm", "type": "originated",
-                                         "customer_id": str(b.id)})
+    await crm_service.ingest_call_event(
+        {"event_id": "m1", "call_id": "cm", "type": "originated", "customer_id": str(b.id)}
+    )
     merged = await crm_service.customers.merge(a.id, [b.id])
     assert merged.id == a.id
     assert await _count(crm_service, PhoneNumber, PhoneNumber.customer_id == a.id) == 2
@@ -80,8 +92,13 @@ async def test_given_two_customers_when_merging_then_children_move_and_audit(crm
 
 
 async def test_given_duplicate_event_when_ingesting_then_one_row(crm_service):
-    event = {"event_id": "ev-1", "call_id": "call-1", "type": "originated",
-             "number_dialed": "13800138000", "occurred_at": "2026-03-02T03:00:00Z"}
+    event = {
+        "event_id": "ev-1",
+        "call_id": "call-1",
+        "type": "originated",
+        "number_dialed": "13800138000",
+        "occurred_at": "2026-03-02T03:00:00Z",
+    }
     assert await crm_service.ingest_call_event(event) is True
     assert await crm_service.ingest_call_event(event) is False
     assert await _count(crm_service, CallEventRow) == 1
@@ -89,15 +106,25 @@ async def test_given_duplicate_event_when_ingesting_then_one_row(crm_service):
 
 async def test_given_events_out_of_order_when_ingesting_then_call_complete(crm_service):
     customer, _ = await crm_service.customers.create(
-        CustomerInput(name="C", phones=["13800138000"]))
+        CustomerInput(name="C", phones=["13800138000"])
+    )
     base = {"call_id": "call-2", "number_dialed": "13800138000"}
-    await crm_service.ingest_call_event({**base, "event_id": "3", "type": "ended",
-                                         "occurred_at": "2026-03-02T03:05:00Z",
-                                         "outcome": "answered", "intent_score": 0.8})
-    await crm_service.ingest_call_event({**base, "event_id": "1", "type": "originated",
-                                         "occurred_at": "2026-03-02T03:00:00Z"})
-    await crm_service.ingest_call_event({**base, "event_id": "2", "type": "answered",
-                                         "occurred_at": "2026-03-02T03:01:00Z"})
+    await crm_service.ingest_call_event(
+        {
+            **base,
+            "event_id": "3",
+            "type": "ended",
+            "occurred_at": "2026-03-02T03:05:00Z",
+            "outcome": "answered",
+            "intent_score": 0.8,
+        }
+    )
+    await crm_service.ingest_call_event(
+        {**base, "event_id": "1", "type": "originated", "occurred_at": "2026-03-02T03:00:00Z"}
+    )
+    await crm_service.ingest_call_event(
+        {**base, "event_id": "2", "type": "answered", "occurred_at": "2026-03-02T03:01:00Z"}
+    )
     call, events = await crm_service.calls.get("call-2")
     assert (call.state, call.customer_id, call.talk_seconds) == ("ended", customer.id, 240.0)
     assert call.intent_score == 0.8 and len(events) == 3
@@ -105,13 +132,22 @@ async def test_given_events_out_of_order_when_ingesting_then_call_complete(crm_s
 
 
 async def test_given_customer_history_when_summarising_then_pop_essentials(crm_service):
-    c, _ = await crm_service.customers.create(CustomerInput(name="赵六", phones=["13800138000"],
-                                                            tags=["VIP"]))
-    await crm_service.reference.add_script(name="vip", body="尊敬的客户", language=Language.ZH,
-                                           tags=["vip"])
+    c, _ = await crm_service.customers.create(
+        CustomerInput(name="赵六", phones=["13800138000"], tags=["VIP"])
+    )
+    await crm_service.reference.add_script(
+        name="vip", body="尊敬的客户", language=Language.ZH, tags=["vip"]
+    )
     await crm_service.work.create_task(TaskInput(title="24小时内发报价", customer_id=c.id))
-    await crm_service.ingest_call_event({"event_id": "s1", "call_id": "cs", "type": "ended",
-                                         "customer_id": str(c.id), "outcome": "no_answer"})
+    await crm_service.ingest_call_event(
+        {
+            "event_id": "s1",
+            "call_id": "cs",
+            "type": "ended",
+            "customer_id": str(c.id),
+            "outcome": "no_answer",
+        }
+    )
     pop = await crm_service.customer_summary(str(c.id))
     assert pop["name"] == "赵六" and pop["tags"] == ["VIP"]
     assert pop["numbers"][0]["e164"] == "+8613800138000"
@@ -166,8 +202,9 @@ async def test_given_dnc_number_when_checking_and_claiming_then_blocked(crm_serv
 
 async def test_given_bytes_when_storing_recording_then_checksum_and_link(crm_service):
     await crm_service.ingest_call_event({"event_id": "r1", "call_id": "cr", "type": "ended"})
-    rec = await crm_service.store_recording("cr", b"RIFF-not-really-wav",
-                                            content_type="audio/x-raw")
+    rec = await crm_service.store_recording(
+        "cr", b"RIFF-not-really-wav", content_type="audio/x-raw"
+    )
     assert rec.size_bytes == 19 and len(rec.sha256) == 64
     call, _ = await crm_service.calls.get("cr")
     assert call.recording_id == rec.id
@@ -179,6 +216,7 @@ async def test_given_user_when_logging_in_then_session_works_until_logout(crm_se
     assert (await crm_service.auth.principal_for_session(sid)).user_id == who.user_id
     await crm_service.auth.logout(sid)
     from crm.errors import AuthenticationError
+
     with pytest.raises(AuthenticationError):
         await crm_service.auth.principal_for_session(sid)
 
@@ -186,8 +224,10 @@ async def test_given_user_when_logging_in_then_session_works_until_logout(crm_se
 async def test_given_task_when_completing_then_status_and_timestamp(crm_service):
     task = await crm_service.work.create_task(TaskInput(title="回电"))
     from crm.services.work import TaskChanges
-    done = await crm_service.work.update_task(task.id, TaskChanges(
-        status=TaskStatus.DONE, fields_set=frozenset({"status"})))
+
+    done = await crm_service.work.update_task(
+        task.id, TaskChanges(status=TaskStatus.DONE, fields_set=frozenset({"status"}))
+    )
     assert done.status == "done" and done.completed_at is not None
 
 
@@ -195,6 +235,7 @@ async def test_given_foreign_number_when_updating_then_conflict_and_nothing_writ
     a, _ = await crm_service.customers.create(CustomerInput(name="A", phones=["13800000001"]))
     b, _ = await crm_service.customers.create(CustomerInput(name="B", phones=["13800000002"]))
     with pytest.raises(NumberConflictError):
-        await crm_service.customers.update(b.id, CustomerChanges(name="B2",
-                                                                 add_phones=["13800000001"]))
+        await crm_service.customers.update(
+            b.id, CustomerChanges(name="B2", add_phones=["13800000001"])
+        )
     assert (await crm_service.customers.get(b.id)).name == "B"
