@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from crm.http import handlers_admin, handlers_campaigns, handlers_customers, handlers_work
+from crm.http import (
+    handlers_admin,
+    handlers_campaigns,
+    handlers_customers,
+    handlers_dnc,
+    handlers_work,
+)
 from crm.http._route import SERVICE_KEY, Ctx, Route, register
 from crm.http.errors_map import error_middleware
 from crm.http.openapi import build_openapi
@@ -34,6 +40,7 @@ def api_routes() -> list[Route]:
         *handlers_customers.ROUTES,
         *handlers_work.ROUTES,
         *handlers_campaigns.ROUTES,
+        *handlers_dnc.ROUTES,
     ]
 
 

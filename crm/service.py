@@ -24,7 +24,8 @@ from crm.services.calls import CallService
 from crm.services.campaigns import CampaignService
 from crm.services.customers import ConflictPolicy, CustomerService
 from crm.services.dnc import DncService
-from crm.services.imports import LeadImporter, RowResult
+from crm.services.import_report import RowResult
+from crm.services.imports import LeadImporter
 from crm.services.recordings import FileRecordingStore, RecordingService
 from crm.services.reference import ReferenceService
 from crm.services.summary import SummaryService

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,25 +43,8 @@ class SummaryService:
                 )
             ).all()
             tags = (await tags_of(s, [customer.id]))[customer.id]
-            calls = (
-                await s.scalars(
-                    sa.select(Call)
-                    .where(col(Call.customer_id) == customer.id)
-                    .order_by(col(Call.originated_at).desc().nulls_last())
-                    .limit(contacts)
-                )
-            ).all()
-            open_tasks = (
-                await s.scalars(
-                    sa.select(Task)
-                    .where(
-                        col(Task.customer_id) == customer.id,
-                        col(Task.status) == TaskStatus.OPEN.value,
-                    )
-                    .order_by(col(Task.due_at).asc().nulls_last(), col(Task.priority).desc())
-                    .limit(tasks)
-                )
-            ).all()
+            calls = await _recent_calls(s, customer.id, contacts)
+            open_tasks = await _open_tasks(s, customer.id, tasks)
             script = await self._script(s, tags, language)
         return {
             "customer_id": str(customer.id),
@@ -72,16 +56,7 @@ class SummaryService:
             ],
             "tags": tags,
             "recent_contacts": [_contact(c) for c in calls],
-            "open_tasks": [
-                {
-                    "id": str(t.id),
-                    "title": t.title,
-                    "due_at": _iso(t.due_at),
-                    "priority": t.priority,
-                    "origin": t.origin,
-                }
-                for t in open_tasks
-            ],
+            "open_tasks": [_task(t) for t in open_tasks],
             "recommended_script": script,
         }
 
@@ -128,3 +103,33 @@ def _contact(c: Call) -> dict[str, Any]:
         "intent_score": c.intent_score,
         "agent_id": str(c.agent_id) if c.agent_id else None,
     }
+
+
+def _task(t: Task) -> dict[str, Any]:
+    return {
+        "id": str(t.id),
+        "title": t.title,
+        "due_at": _iso(t.due_at),
+        "priority": t.priority,
+        "origin": t.origin,
+    }
+
+
+async def _recent_calls(s: AsyncSession, customer_id: uuid.UUID, n: int) -> Sequence[Call]:
+    stmt = (
+        sa.select(Call)
+        .where(col(Call.customer_id) == customer_id)
+        .order_by(col(Call.originated_at).desc().nulls_last())
+        .limit(n)
+    )
+    return (await s.scalars(stmt)).all()
+
+
+async def _open_tasks(s: AsyncSession, customer_id: uuid.UUID, n: int) -> Sequence[Task]:
+    stmt = (
+        sa.select(Task)
+        .where(col(Task.customer_id) == customer_id, col(Task.status) == TaskStatus.OPEN.value)
+        .order_by(col(Task.due_at).asc().nulls_last(), col(Task.priority).desc())
+        .limit(n)
+    )
+    return (await s.scalars(stmt)).all()
