@@ -1,0 +1,141 @@
+"""Pacing benchmark: every policy on the same seeds (common random numbers).
+
+    python bench/pacing.py --quick --json bench/results/pacing.json
+    python bench/pacing.py --json bench/results/pacing_full.json   # long
+
+Quick: the target scenario (N=20, p=0.30, talk 120 s cv 1.0), 8 seeds x one 8-hour day.
+Full: target, scale (N=10, 50), non-stationary and heterogeneous cases with 20 seeds, the
+issue's grid with 20 seeds, and one 30-day warm run of ``predictive`` on the target.
+The static-ratio row is the best ratio *in hindsight*: the highest level whose mean
+abandon rate is <= 2.5 % and P(day > 3 %) <= 5 % on these very seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from predictive.sim.metrics import Summary, summarize  # noqa: E402
+from predictive.sim.runner import POLICIES, Job, feasible, run_job  # noqa: E402
+from predictive.sim.scenario import Scenario, grid, load_named  # noqa: E402
+
+COLUMNS = (
+    ("case", "{:<24}"), ("policy", "{:<23}"), ("occupancy", "{:>6.3f}"),
+    ("talk_min_per_agent_hour", "{:>6.1f}"), ("abandon_mean", "{:>7.2%}"),
+    ("abandon_p95_day", "{:>7.2%}"), ("p_day_over_cap", "{:>6.0%}"),
+    ("worst_hour_abandon", "{:>7.2%}"), ("wait_mean_s", "{:>6.1f}"), ("wait_p90_s", "{:>6.1f}"),
+    ("dials_per_connect", "{:>5.2f}"), ("level", "{:>5}"),
+)
+HEADER = "case policy occ talk/h ab_mean ab_p95 P>cap worst_h wait p90 d/c level".split()
+
+
+def _summ(ex: Executor, s: Scenario, policy: str, seeds: range, days: int = 1,
+          level: float = 1.0) -> Summary:
+    jobs = [Job(s, policy, seed, days, level) for seed in seeds]
+    return summarize([d for r in ex.map(run_job, jobs) for d in r], s.cap)
+
+
+def _row(s: Scenario, policy: str, m: Summary, seeds: int, **extra: object) -> dict:
+    row: dict[str, object] = {
+        "case": s.name, "agents": s.agents, "answer_rate": s.answer_rate,
+        "talk_mean_s": s.talk_mean_s, "talk_cv": s.talk_cv, "wrap_s": s.wrap_s,
+        "policy": policy, "seeds": seeds,
+    }
+    row.update(asdict(m))
+    row.update(extra)
+    row.setdefault("level", None)
+    return row
+
+
+def _static(ex: Executor, s: Scenario, seeds: range, steps: int) -> tuple[float, Summary]:
+    """Bisection on the level for the highest feasible static ratio."""
+    lo, hi = 1.0, 2.0
+    best_level, best = lo, _summ(ex, s, "static_ratio", seeds, level=lo)
+    if not feasible(best):
+        return best_level, best
+    for _ in range(steps):
+        mid = round((lo + hi) / 2, 3)
+        m = _summ(ex, s, "static_ratio", seeds, level=mid)
+        if feasible(m):
+            lo, best_level, best = mid, mid, m
+        else:
+            hi = mid
+    return best_level, best
+
+
+def run_case(ex: Executor, s: Scenario, seeds: range, steps: int, policies: tuple[str, ...],
+             ) -> list[dict]:
+    rows = []
+    jobs = {p: [Job(s, p, sd) for sd in seeds] for p in policies if p != "static_ratio"}
+    futures = {p: [ex.submit(run_job, j) for j in js] for p, js in jobs.items()}
+    if "static_ratio" in policies:
+        level, m = _static(ex, s, seeds, steps)
+        rows.append(_row(s, "static_ratio", m, len(seeds), level=level, hindsight=True))
+    for p, fs in futures.items():
+        m = summarize([d for f in fs for d in f.result()], s.cap)
+        rows.append(_row(s, p, m, len(seeds)))
+    order = {p: i for i, p in enumerate(POLICIES)}
+    return sorted(rows, key=lambda r: order.get(str(r["policy"]), 99))
+
+
+def print_rows(rows: list[dict]) -> None:
+    print(" ".join(f"{h:>7}" for h in HEADER))
+    for r in rows:
+        cells = []
+        for key, fmt in COLUMNS:
+            v = r.get(key)
+            cells.append(fmt.format("-" if v is None else v) if v is None or key != "level"
+                         else f"{v:>5.2f}")
+        print(" ".join(cells), flush=True)
+
+
+def cases(quick: bool) -> list[tuple[Scenario, tuple[str, ...]]]:
+    target = load_named("target")
+    if quick:
+        return [(s, POLICIES) for s in target]
+    out = [(s, POLICIES) for s in target + load_named("scale") + load_named("special")]
+    out += [(s, POLICIES) for s in grid()]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="target scenario, 8 seeds")
+    ap.add_argument("--json", type=Path, help="write the rows here")
+    ap.add_argument("--seeds", type=int, help="seeds per case (default 8 quick, 20 full)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--only", help="comma-separated case names to run")
+    ap.add_argument("--no-window", action="store_true", help="skip the 30-day run (full)")
+    args = ap.parse_args(argv)
+    seeds = range(args.seeds or (8 if args.quick else 20))
+    steps = 5 if args.quick else 6
+    rows: list[dict] = []
+    t0 = time.time()
+    with ProcessPoolExecutor(args.workers) as ex:
+        for s, pols in cases(args.quick):
+            if args.only and s.name not in args.only.split(","):
+                continue
+            case_rows = run_case(ex, s, seeds, steps, pols)
+            print_rows(case_rows)
+            rows += case_rows
+        if not args.quick and not args.no_window:
+            s = load_named("target")[0]
+            m = _summ(ex, s, "predictive", range(1000, 1001), days=30)
+            rows.append(_row(s, "predictive", m, 1, variant="30_day_warm_window"))
+            print_rows(rows[-1:])
+    print(f"# {len(rows)} rows in {time.time() - t0:.0f} s; seeds {seeds.start}..{seeds.stop - 1}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

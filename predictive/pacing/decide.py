@@ -1,0 +1,177 @@
+"""Our pacing policy: a pure function of the snapshot.
+
+For the k-th extra call we could launch now, we estimate the probability that, if it is
+answered by a live person, no agent is free within the abandon window (2 s) of its
+answer. That needs, at each second tau at which it may be answered (the ring-time pmf):
+
+* agents free by tau + 2: ready agents + each busy agent's P(free by then), from the
+  lognormal talk time conditioned on the time already spent talking, plus wrap-up;
+* live answers that will claim an agent before it: each call in flight with its own
+  probability (model p x online calibration), conditioned on still ringing after its
+  elapsed time; plus the earlier of the k-1 extra calls; plus calls already waiting.
+
+Free agents minus claims is a sum of independent Bernoullis, approximated as normal with a
+continuity correction. We dial while that risk stays under a threshold that the online
+estimator tunes from observed abandons (integral control towards the target rate), and
+never fewer than progressive would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.special import ndtr
+
+from predictive.pacing.baselines import dial_prefix, progressive_count
+from predictive.pacing.types import BusyState, DialDecision, Estimates, PacingSnapshot
+
+MIN_ATTEMPTS = 100
+MIN_TALKS = 30
+GUARD_MIN_ANSWERS = 100
+_PMF_FLOOR = 1e-3
+_MAX_TALK = 3600  # talk elapsed beyond this is treated as this
+_MAX_TAU = 64
+
+
+def decide(snapshot: PacingSnapshot) -> DialDecision:
+    """How many hopper leads to dial now, which ones, and why."""
+    est = snapshot.estimates
+    floor = progressive_count(snapshot)
+    if est is None or est.n_attempts < MIN_ATTEMPTS or est.n_talks < MIN_TALKS:
+        seen = (est.n_attempts, est.n_talks) if est else (0, 0)
+        reason = (
+            "falling back to progressive: too little data "
+            f"({seen[0]}/{MIN_ATTEMPTS} attempts, {seen[1]}/{MIN_TALKS} talks)"
+        )
+        return dial_prefix(snapshot, floor, reason)
+    limit = min(len(snapshot.hopper), snapshot.max_dials, 10 + 2 * snapshot.agents_logged_in)
+    if limit <= 0:
+        return DialDecision(0, (), "predictive: no lead or line available")
+    probe = min(limit, max(floor, 0) + 8)
+    risks = marginal_risks(snapshot, est, probe)
+    if probe < limit and risks[-1] <= est.risk_threshold:
+        risks = marginal_risks(snapshot, est, limit)
+    limit = len(risks)
+    theta = risk_threshold(snapshot, est)
+    over = risks > theta
+    n = int(np.argmax(over)) if over.any() else limit
+    n = max(n, min(max(floor, 0), limit))
+    nxt = f"{risks[n]:.3f}" if n < limit else "n/a"
+    reason = (
+        f"predictive: dial {n}; next call's abandon risk {nxt} vs threshold {theta:.3f} "
+        f"(p scale {est.p_scale:.2f}, window abandon {snapshot.stats.abandon_rate:.2%})"
+    )
+    return dial_prefix(snapshot, n, reason)
+
+
+def risk_threshold(snapshot: PacingSnapshot, est: Estimates) -> float:
+    """The tuned threshold, tightened when the window rate nears the campaign target."""
+    theta = est.risk_threshold
+    stats, cap = snapshot.stats, snapshot.target_abandon
+    if stats.live_answers >= GUARD_MIN_ANSWERS and stats.abandon_rate > 0.85 * cap:
+        theta *= (0.85 * cap / stats.abandon_rate) ** 4
+    return theta
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Tables:
+    """Arrays derived from the estimates, memoised on their rounded values."""
+
+    taus: np.ndarray  # seconds after dialling at which a live answer may arrive
+    weights: np.ndarray  # their probabilities
+    cdf: np.ndarray  # ring-to-live cdf, padded
+    free_talk: np.ndarray  # [elapsed talk s, tau] -> P(free by tau + window)
+    free_wrap: np.ndarray  # [elapsed wrap s, tau] -> 0/1
+    future: np.ndarray  # expected overtaking claims per busy agent, by tau
+    g_tau: np.ndarray  # [1, tau] P(an earlier extra call has answered by tau)
+    g_tau2: np.ndarray
+
+
+def _tables(est: Estimates) -> _Tables:
+    taus, weights, cdf, future = _ring_arrays(est.ring_pmf, est.abandon_window_s)
+    mu, sigma, wrap = round(est.talk_mu, 2), round(est.talk_sigma, 2), round(est.wrap_mean_s)
+    free_talk, free_wrap = _free_tables(mu, sigma, wrap, est.abandon_window_s, tuple(taus))
+    rate = est.future_weight / (np.exp(mu + sigma * sigma / 2) + wrap)
+    g_tau = cdf[taus][None, :]
+    return _Tables(taus, weights, cdf, free_talk, free_wrap, future * rate, g_tau, g_tau * g_tau)
+
+
+@lru_cache(maxsize=8)
+def _ring_arrays(
+    pmf_t: tuple[float, ...], window: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    pmf = np.asarray(pmf_t) / max(sum(pmf_t), 1e-12)
+    taus = np.nonzero(pmf > _PMF_FLOOR)[0]
+    cdf = np.concatenate((np.cumsum(pmf), np.ones(_MAX_TAU)))
+    acc = np.concatenate(([0.0], np.cumsum(cdf)))
+    future = acc[taus] - acc[np.minimum(taus, 1)]  # sum_{u=1..tau-1} G(u)
+    return taus, pmf[taus] / pmf[taus].sum(), cdf, future
+
+
+@lru_cache(maxsize=16)
+def _free_tables(
+    mu: float, sigma: float, wrap: int, window: float, taus: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(taus, dtype=float) + window
+    e = np.maximum(np.arange(_MAX_TALK, dtype=float), 0.5)[:, None]
+    x = np.maximum(e + t[None, :] - wrap, 1e-6)
+    s_e = ndtr((mu - np.log(e)) / sigma)
+    s_x = ndtr((mu - np.log(x)) / sigma)
+    free_talk = np.where(x > e, 1.0 - s_x / np.maximum(s_e, 1e-12), 0.0)
+    free_wrap = (t[None, :] >= wrap - np.arange(_MAX_TAU, dtype=float)[:, None]).astype(float)
+    return free_talk, free_wrap
+
+
+def marginal_risks(snapshot: PacingSnapshot, est: Estimates, limit: int) -> np.ndarray:
+    """P(abandoned | answered) of the 1st..limit-th extra call launched now."""
+    tb = _tables(est)
+    f, h = _free_matrix(snapshot, tb), _claim_matrix(snapshot, est, tb)
+    fh = np.concatenate((f, h))
+    q = fh * (1.0 - fh)
+    sign = np.ones((len(fh), 1))
+    sign[len(f) :] = -1.0
+    base = float(len(snapshot.ready) - snapshot.waiting_calls)
+    m_f = tb.future * len(f)
+    mean0 = base + (sign * fh).sum(axis=0) - m_f
+    var0 = q.sum(axis=0) + m_f + 1e-9
+    third0 = (sign * (q - 2.0 * fh * q)).sum(axis=0) - m_f
+    scale = est.p_scale
+    p_new = np.minimum([x.p_answer * scale for x in snapshot.hopper[:limit]], 0.99)
+    before = (np.cumsum(p_new) - p_new)[:, None]
+    before2 = (np.cumsum(p_new * p_new) - p_new * p_new)[:, None]
+    m_n = before * tb.g_tau
+    b2g2 = before2 * tb.g_tau2
+    var = var0 + m_n - b2g2
+    sd = np.sqrt(var)
+    x = (0.5 - mean0 + m_n) / sd
+    skew = (third0 - m_n + 3.0 * b2g2) / (var * sd)
+    pdf = np.exp(-0.5 * x * x) * 0.3989422804014327
+    cdf = np.clip(ndtr(x) + skew * (1.0 - x * x) * pdf / 6.0, 0.0, 1.0)  # Volkova's RNA
+    return cdf @ tb.weights
+
+
+def _free_matrix(snapshot: PacingSnapshot, tb: _Tables) -> np.ndarray:
+    """[busy agent, tau] -> P(free by now + tau + window)."""
+    now, talk = snapshot.now, BusyState.TALK
+    busy = [b for b in snapshot.busy if not b.leaving]
+    talk_e = [int(now - b.since) for b in busy if b.state is talk]
+    wrap_e = [int(now - b.since) for b in busy if b.state is not talk]
+    f = tb.free_talk[np.minimum(talk_e, _MAX_TALK - 1)] if talk_e else tb.free_talk[:0]
+    if wrap_e:
+        f = np.concatenate((f, tb.free_wrap[np.minimum(wrap_e, _MAX_TAU - 1)]))
+    return f
+
+
+def _claim_matrix(snapshot: PacingSnapshot, est: Estimates, tb: _Tables) -> np.ndarray:
+    """[call in flight, tau] -> P(it is a live answer arriving by now + tau)."""
+    flight = snapshot.in_flight
+    if not flight:
+        return tb.free_talk[:0]
+    now, scale, top = snapshot.now, est.p_scale, _MAX_TAU - 1
+    ei = np.array([min(int(now - c.dialed_at), top) for c in flight])
+    p = np.minimum([c.p_answer * scale for c in flight], 0.99)
+    g_e = tb.cdf[ei]
+    g_et = tb.cdf[ei[:, None] + tb.taus[None, :]]
+    return (p / np.maximum(1.0 - p * g_e, 1e-9))[:, None] * (g_et - g_e[:, None])

@@ -1,0 +1,119 @@
+"""Online estimators the dialer feeds with what it observes; they produce ``Estimates``.
+
+Everything decays exponentially so the estimates follow drifts (a mid-shift drop in
+answer rate, a change of script lengthening talk time) without hindsight:
+
+* ring-to-live-answer pmf: decayed histogram with a flat prior;
+* talk time: lognormal fitted on decayed moments of log talk time;
+* wrap-up: decayed mean;
+* ``p_scale``: decayed observed live answers / decayed sum of model probabilities, so a
+  stale answer model is corrected within a few hundred attempts;
+* ``risk_threshold``: integral control of log(threshold) on abandons: each live answer
+  moves it up by ``gain * target``, each abandon down by ``gain * (1 - target)``, so in
+  steady state abandons / live answers equals ``target``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from predictive.pacing.types import (
+    AttemptEnded, AttemptOutcome, Estimates, LiveAnswerHandled, PacingEvent, TalkEnded,
+    WrapEnded,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatorConfig:
+    target_abandon: float = 0.0225  # internal target, below the regulatory cap of 3 %
+    ring_bins: int = 32
+    ring_half_life: float = 3000.0  # live answers
+    ring_prior_weight: float = 3.0
+    talk_half_life: float = 3000.0  # talks
+    p_half_life: float = 600.0  # attempts
+    p_prior_weight: float = 20.0
+    risk_gain: float = 0.1
+    risk_start: float = 0.03
+    risk_min: float = 0.002
+    risk_max: float = 0.6
+    prior_talk_mean_s: float = 120.0
+    prior_talk_cv: float = 1.0
+    prior_wrap_s: float = 10.0
+    abandon_window_s: float = 2.0
+    future_weight: float = 1.0
+
+
+def _decay(half_life: float) -> float:
+    return 0.5 ** (1.0 / half_life)
+
+
+class OnlineEstimator:
+    """Feed with :data:`PacingEvent`; read :meth:`estimates` (cheap, cached)."""
+
+    def __init__(self, config: EstimatorConfig | None = None) -> None:
+        c = self.cfg = config or EstimatorConfig()
+        self._ring = [c.ring_prior_weight / c.ring_bins] * c.ring_bins
+        sigma2 = math.log(1 + c.prior_talk_cv**2)
+        self._lm, self._lv = math.log(c.prior_talk_mean_s) - sigma2 / 2, sigma2
+        self._wrap = c.prior_wrap_s
+        self._obs = self._pred = 0.0
+        self._log_risk = math.log(c.risk_start)
+        self.n_attempts = self.n_talks = self.n_live = self.n_abandons = 0
+        self._cache: Estimates | None = None
+
+    def observe(self, event: PacingEvent, now: float = 0.0) -> None:
+        self._cache = None
+        if isinstance(event, AttemptEnded):
+            self._attempt(event)
+        elif isinstance(event, LiveAnswerHandled):
+            self._handled(event.abandoned)
+        elif isinstance(event, TalkEnded):
+            self._talk(event.talk_s)
+        elif isinstance(event, WrapEnded):
+            w = max(1 - _decay(self.cfg.talk_half_life), 1 / (self.n_talks + 5))
+            self._wrap += w * (event.wrap_s - self._wrap)
+
+    def _attempt(self, e: AttemptEnded) -> None:
+        self.n_attempts += 1
+        live = e.outcome is AttemptOutcome.LIVE
+        d = _decay(self.cfg.p_half_life)
+        self._obs = d * self._obs + float(live)
+        self._pred = d * self._pred + e.p_answer
+        if live:
+            d = _decay(self.cfg.ring_half_life)
+            k = min(int(round(e.duration_s)), self.cfg.ring_bins - 1)
+            self._ring = [x * d for x in self._ring]
+            self._ring[k] += 1.0
+
+    def _handled(self, abandoned: bool) -> None:
+        c = self.cfg
+        self.n_live += 1
+        self.n_abandons += abandoned
+        step = -(1 - c.target_abandon) if abandoned else c.target_abandon
+        lo, hi = math.log(c.risk_min), math.log(c.risk_max)
+        self._log_risk = min(hi, max(lo, self._log_risk + c.risk_gain * step))
+
+    def _talk(self, talk_s: float) -> None:
+        self.n_talks += 1
+        x = math.log(max(talk_s, 1.0))
+        w = max(1 - _decay(self.cfg.talk_half_life), 1 / (self.n_talks + 5))
+        delta = x - self._lm
+        self._lm += w * delta
+        self._lv = (1 - w) * (self._lv + w * delta * delta)
+
+    def estimates(self) -> Estimates:
+        if self._cache is None:
+            c = self.cfg
+            total = sum(self._ring)
+            k = c.p_prior_weight
+            self._cache = Estimates(
+                ring_pmf=tuple(x / total for x in self._ring),
+                talk_mu=self._lm, talk_sigma=math.sqrt(max(self._lv, 1e-4)),
+                wrap_mean_s=self._wrap,
+                p_scale=(self._obs + k) / (self._pred + k),
+                risk_threshold=math.exp(self._log_risk),
+                n_attempts=self.n_attempts, n_talks=self.n_talks,
+                abandon_window_s=c.abandon_window_s, future_weight=c.future_weight,
+            )
+        return self._cache

@@ -1,0 +1,223 @@
+"""Common random numbers: every lead's outcome, ring time and talk time come from a
+per-(seed, day) stream that does not depend on the policy being simulated.
+
+Lead ``i`` of day ``d`` under seed ``s`` always draws the same uniforms, whatever policy
+dials it and whenever it is dialled; only the answer probability at the dial instant
+(non-stationary profiles) differs with timing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import lru_cache
+
+import numpy as np
+
+from predictive.sim.scenario import Scenario
+
+CHUNK = 4096
+N_REGIONS = 5
+N_LISTS = 4
+REGION_EFFECT = (0.0, 0.35, -0.3, 0.15, -0.55)
+LIST_EFFECT = (0.0, 0.5, -0.45, 0.2)
+
+
+class Outcome(IntEnum):
+    """What an attempt ends in (as the simulator knows it)."""
+
+    HUMAN = 0
+    BUSY = 1
+    MACHINE = 2
+    NO_ANSWER = 3
+
+
+@dataclass(frozen=True, slots=True)
+class LeadFeatures:
+    """Learnable attributes of a heterogeneous lead."""
+
+    mobile: int
+    region: int
+    list_id: int
+    attempts: int
+    last_outcome: int
+    lead_age_days: float
+    hours_since_last: float
+
+
+def profile_factor(s: Scenario, t: float) -> float:
+    """Multiplier on answer probability at second ``t`` of the day (true world)."""
+    if s.p_profile == "step":
+        return 1.0 if t < s.step_at_s else s.step_factor
+    if s.p_profile == "daily":
+        return known_factor(s, t)
+    return 1.0
+
+
+def known_factor(s: Scenario, t: float) -> float:
+    """The part of the profile a model can learn from the hour (the daily curve only)."""
+    if s.p_profile == "daily":
+        return 0.75 + 0.5 * math.sin(math.pi * t / s.day_s)
+    return 1.0
+
+
+def _features(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    return {
+        "mobile": (rng.random(n) < 0.6).astype(np.int64),
+        "region": rng.integers(0, N_REGIONS, n),
+        "list_id": rng.integers(0, N_LISTS, n),
+        "attempts": np.minimum(rng.geometric(0.45, n) - 1, 8),
+        "last_outcome": rng.integers(0, 5, n),
+        "lead_age_days": rng.exponential(30.0, n),
+        "hours_since_last": rng.exponential(48.0, n),
+    }
+
+
+def logit_from_features(f: dict[str, np.ndarray]) -> np.ndarray:
+    """True log-odds (without intercept) of a live answer given the features."""
+    z = 0.9 * f["mobile"] - 0.3 * f["attempts"]
+    z = z + np.asarray(REGION_EFFECT)[f["region"]] + np.asarray(LIST_EFFECT)[f["list_id"]]
+    z = z + 0.7 * (f["last_outcome"] == 4) - 0.5 * (f["last_outcome"] == 2)
+    z = z - 0.25 * np.log1p(f["lead_age_days"] / 30.0)
+    return z
+
+
+@lru_cache(maxsize=64)
+def intercept_for(mean_p: float) -> float:
+    """Intercept making the mean heterogeneous probability equal ``mean_p``."""
+    rng = np.random.default_rng(12345)
+    z = logit_from_features(_features(rng, 20000))
+    lo, hi = -12.0, 12.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if float(np.mean(1 / (1 + np.exp(-(z + mid))))) < mean_p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _ring_times(rng: np.random.Generator, s: Scenario, n: int) -> np.ndarray:
+    weights = np.array([c[2] for c in s.ring_clusters], dtype=float)
+    pick = rng.choice(len(s.ring_clusters), size=n, p=weights / weights.sum())
+    lows = np.array([c[0] for c in s.ring_clusters])[pick]
+    highs = np.array([c[1] for c in s.ring_clusters])[pick]
+    return lows + np.floor(rng.random(n) * (highs - lows + 1)).astype(np.int64)
+
+
+def talk_params(mean: float, cv: float) -> tuple[float, float]:
+    """(mu, sigma) of the lognormal with the given mean and coefficient of variation."""
+    sigma2 = math.log(1.0 + cv * cv)
+    return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
+
+
+@dataclass(slots=True)
+class LeadChunk:
+    """Plain-list columns (fast scalar access in the event loop)."""
+
+    u_out: list[float]
+    ring: list[int]
+    busy_t: list[int]
+    talk: list[int]
+    u_amd: list[float]
+    machine_talk: list[int]
+    p_base: list[float]
+    features: dict[str, np.ndarray] | None
+
+
+class LeadBook:
+    """The day's leads in hopper order, generated lazily in chunks from one stream."""
+
+    def __init__(self, scenario: Scenario, seed: int, day: int) -> None:
+        self._s = scenario
+        self._rng = np.random.default_rng(np.random.SeedSequence([seed, day, 11]))
+        self._chunks: list[LeadChunk] = []
+        mu, sigma = talk_params(scenario.talk_mean_s, scenario.talk_cv)
+        self._mu, self._sigma = mu, sigma
+
+    def _grow(self) -> None:
+        s, rng, n = self._s, self._rng, CHUNK
+        u_out = rng.random(n)
+        ring = _ring_times(rng, s, n)
+        busy_t = rng.integers(s.busy_detect_s[0], s.busy_detect_s[1] + 1, n)
+        talk = np.maximum(1, np.rint(rng.lognormal(self._mu, self._sigma, n))).astype(np.int64)
+        u_amd = rng.random(n)
+        mtalk = rng.integers(s.machine_talk_s[0], s.machine_talk_s[1] + 1, n)
+        feats = _features(rng, n)
+        if s.heterogeneous:
+            z = logit_from_features(feats) + intercept_for(s.answer_rate)
+            p_base = 1 / (1 + np.exp(-z))
+        else:
+            p_base = np.full(n, s.answer_rate)
+        cap = 1.0 - s.busy_rate - s.machine_rate
+        p_base = np.minimum(p_base, cap)
+        self._chunks.append(
+            LeadChunk(
+                u_out.tolist(), ring.tolist(), busy_t.tolist(), talk.tolist(),
+                u_amd.tolist(), mtalk.tolist(), p_base.tolist(),
+                feats if s.heterogeneous else None,
+            )
+        )
+
+    def chunk(self, lead: int) -> tuple[LeadChunk, int]:
+        c, k = divmod(lead, CHUNK)
+        while c >= len(self._chunks):
+            self._grow()
+        return self._chunks[c], k
+
+    def p_true(self, lead: int, t: float) -> float:
+        ch, k = self.chunk(lead)
+        return min(ch.p_base[k] * profile_factor(self._s, t), 1.0 - self._s.busy_rate - self._s.machine_rate)
+
+    def p_reported(self, lead: int, t: float) -> float:
+        """What a calibrated model would report: per lead, or the pooled campaign rate."""
+        s = self._s
+        if s.p_info == "pooled" or not s.heterogeneous:
+            return min(s.answer_rate * known_factor(s, t), 0.95)
+        ch, k = self.chunk(lead)
+        return min(ch.p_base[k] * known_factor(s, t), 0.95)
+
+    def outcome(self, lead: int, t: float) -> Outcome:
+        s = self._s
+        ch, k = self.chunk(lead)
+        p = self.p_true(lead, t)
+        u = ch.u_out[k]
+        if u < p:
+            return Outcome.HUMAN
+        if u < p + s.busy_rate:
+            return Outcome.BUSY
+        if u < p + s.busy_rate + s.machine_rate:
+            return Outcome.MACHINE
+        return Outcome.NO_ANSWER
+
+    def features(self, lead: int) -> LeadFeatures | None:
+        ch, k = self.chunk(lead)
+        if ch.features is None:
+            return None
+        f = ch.features
+        return LeadFeatures(
+            int(f["mobile"][k]), int(f["region"][k]), int(f["list_id"][k]),
+            int(f["attempts"][k]), int(f["last_outcome"][k]),
+            float(f["lead_age_days"][k]), float(f["hours_since_last"][k]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPlan:
+    """When an agent logs in, pauses (start, length) and logs out, independent of policy."""
+
+    login_s: int
+    pauses: tuple[tuple[int, int], ...]
+    logout_s: int
+
+
+def agent_plans(s: Scenario, seed: int, day: int) -> tuple[AgentPlan, ...]:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, day, 23]))
+    plans = []
+    lo, hi = 1800, max(1801, s.day_s - 1800 - s.pause_s)
+    for _ in range(s.agents):
+        login = int(rng.integers(0, s.login_stagger_s + 1))
+        starts = sorted(int(x) for x in rng.integers(lo, hi, s.pauses_per_agent))
+        plans.append(AgentPlan(login, tuple((st, s.pause_s) for st in starts), s.day_s))
+    return tuple(plans)
