@@ -59,18 +59,19 @@ _STAGE = {
 }
 _STAGE_ORDER = list(CallState)
 
-# optional attributes an event may carry, with their parser
-_STR_FIELDS = (
-    "customer_id",
-    "campaign_id",
-    "lead_id",
-    "agent_id",
-    "number_dialed",
-    "outcome",
-    "hangup_cause",
-    "recording_url",
-    "disposition",
-)
+# optional string attributes an event may carry, with their maximum length (the column's)
+_STR_LIMITS = {
+    "customer_id": 128,
+    "campaign_id": 128,
+    "lead_id": 128,
+    "agent_id": 128,
+    "number_dialed": 64,
+    "outcome": 32,
+    "hangup_cause": 64,
+    "recording_url": 2048,
+    "disposition": 64,
+}
+_STR_FIELDS = tuple(_STR_LIMITS)
 _NUM_FIELDS = ("talk_seconds", "wrap_seconds", "intent_score")
 
 
@@ -161,8 +162,10 @@ def _attrs(data: Mapping[str, Any]) -> dict[str, Any]:
         value = data.get(key)
         if value is None:
             continue
-        if not isinstance(value, str | int) or isinstance(value, bool) or len(str(value)) > 2048:
-            raise InvalidInputError(key, f"{key} must be a short string")
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise InvalidInputError(key, f"{key} must be a string")
+        if len(str(value)) > _STR_LIMITS[key]:
+            raise InvalidInputError(key, f"{key} is longer than {_STR_LIMITS[key]}")
         attrs[key] = str(value)
     for key in _NUM_FIELDS:
         value = data.get(key, data.get("duration") if key == "talk_seconds" else None)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.db.models_ops import AuditLog
@@ -83,3 +83,14 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
         raise ConflictError(
             "the change conflicts with existing data", details={"reason": type(exc.orig).__name__}
         ) from None
+    except DataError as exc:  # a value the column cannot hold (length, range)
+        raise InvalidInputError(
+            "body", "a value does not fit its column", reason=type(exc.orig).__name__
+        ) from None
+
+
+def reject_nulls(values: dict[str, Any], nullable: set[str]) -> None:
+    """PATCH bodies may send ``null``; only ``nullable`` fields accept it."""
+    for key, value in values.items():
+        if value is None and key not in nullable:
+            raise InvalidInputError(key, f"{key} must not be null")

@@ -16,7 +16,7 @@ from crm.db.models_ops import Campaign, Lead, User
 from crm.domain.enums import CampaignStatus, LeadStatus, Role
 from crm.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from crm.ports import Clock
-from crm.services._common import Page, audit, paginate, transaction
+from crm.services._common import Page, audit, paginate, reject_nulls, transaction
 
 _CAMPAIGN_FIELDS = (
     "name",
@@ -41,6 +41,7 @@ class Changes:
 
 
 def _check_campaign_values(values: dict[str, Any]) -> None:
+    reject_nulls(values, {"manager_id", "timezone"})
     for key in ("window_start", "window_end"):
         if key in values:
             try:
@@ -184,6 +185,7 @@ class CampaignService:
             for key, value in values.items():
                 if key not in _LEAD_FIELDS:
                     raise InvalidInputError(key, "unknown field")
+                reject_nulls({key: value}, {"agent_id", "next_attempt_at", "timezone"})
                 if key == "agent_id" and value is not None and await s.get(User, value) is None:
                     raise InvalidInputError("agent_id", "no such user")
                 if key == "status":

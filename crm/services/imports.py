@@ -118,6 +118,9 @@ class LeadImporter:
             alt = normalise_number(alt_raw, self._region, field="alt_phone") if alt_raw else None
             priority = _int(cols.get(raw, "priority"), "priority")
             zone = _zone(cols.get(raw, "timezone"))
+            for name, limit in (("email", 254), ("external_ref", 128), ("agent", 64)):
+                if len(cols.get(raw, name)) > limit:
+                    raise InvalidInputError(name, f"longer than {limit}")
         except InvalidInputError as exc:
             return RowResult(n, "rejected", exc.error_id, exc.field)
         first = seen.get(phone.e164)

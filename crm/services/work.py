@@ -15,7 +15,7 @@ from crm.db.models_ops import User
 from crm.domain.enums import TaskOrigin, TaskStatus
 from crm.errors import InvalidInputError, NotFoundError
 from crm.ports import Clock
-from crm.services._common import Page, audit, paginate, transaction
+from crm.services._common import Page, audit, paginate, reject_nulls, transaction
 from crm.services.customers import resolve_customer
 
 MAX_NOTE = 20_000
@@ -89,6 +89,7 @@ class WorkService:
                 raise NotFoundError("task", task_id)
             for name in changes.fields_set:
                 value = getattr(changes, name)
+                reject_nulls({name: value}, {"description", "due_at", "owner_id"})
                 if name == "owner_id":
                     await _check_user(s, value, "owner_id")
                 if name == "title" and not (value or "").strip():

@@ -201,3 +201,20 @@ async def test_given_fresh_db_when_app_starts_then_migrated_and_disposed(
         token = (await service.auth.issue_token(user.id)).token
         resp = await client.get("/api/dispositions", headers={"Authorization": f"Bearer {token}"})
         assert resp.status == 200 and len((await resp.json())["items"]) == 6
+
+
+async def test_given_nulls_and_oversized_values_when_writing_then_400_not_500(
+    crm_client, crm_actors
+):
+    m = crm_actors["manager"].headers
+    camp = await (await crm_client.post("/api/campaigns", json={"name": "c"}, headers=m)).json()
+    resp = await crm_client.patch(
+        f"/api/campaigns/{camp['id']}", json={"max_attempts": None}, headers=m
+    )
+    assert resp.status == 400 and (await resp.json())["details"]["field"] == "max_attempts"
+    task = await (await crm_client.post("/api/tasks", json={"title": "t"}, headers=m)).json()
+    resp = await crm_client.patch(f"/api/tasks/{task['id']}", json={"priority": None}, headers=m)
+    assert resp.status == 400 and (await resp.json())["details"]["field"] == "priority"
+    event = {"event_id": "e", "call_id": "c", "type": "ended", "outcome": "x" * 40}
+    resp = await crm_client.post("/api/calls", json=event, headers=crm_actors["dialer"].headers)
+    assert resp.status == 400 and (await resp.json())["details"]["field"] == "outcome"
