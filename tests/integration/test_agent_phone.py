@@ -23,7 +23,7 @@ def wav_peak(data: bytes) -> int:
 async def test_given_registered_phone_when_agent_leg_bridged_with_customer_then_audio_flows(
     ari: AriClient, events: EventLog, sipp_phone
 ) -> None:
-    sipp_phone("1001", 6001, 7001)
+    await sipp_phone("1001")
     agent_id, bridge_id = f"agent-{uuid.uuid4()}", f"bridge-{uuid.uuid4()}"
     await ari.originate("PJSIP/1001", channel_id=agent_id, app_args="agent", timeout_s=10)
     await events.wait_for(started(agent_id, "agent"))
@@ -59,7 +59,7 @@ async def test_given_registered_phone_when_agent_leg_bridged_with_customer_then_
 async def test_given_registered_phone_when_ami_asked_then_contact_reachable(
     asterisk, sipp_phone
 ) -> None:
-    sipp_phone("1002", 6002, 7002)
+    await sipp_phone("1002")
     ami = AmiClient(AmiConfig())
     await ami.connect()
     try:

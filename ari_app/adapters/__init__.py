@@ -1,0 +1,1 @@
+"""Adapters implementing the dialer's ports with other packages (the CRM)."""

@@ -1,0 +1,1 @@
+"""The dialer: agent sessions, customer legs, campaigns, the outbox (see engine.Dialer)."""

@@ -1,0 +1,313 @@
+"""Customer legs: originate, detect machines, connect to an agent or abandon, finish.
+
+Every step that the CRM must know is appended to the durable outbox before the
+desk moves on; nothing here talks to the CRM directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from ari_app.ari import AriEvent
+from ari_app.dialer import events as ev
+from ari_app.dialer.agents import AgentDesk
+from ari_app.dialer.model import (
+    AgentSession,
+    AgentState,
+    CallAttempt,
+    CallPhase,
+    CampaignConfig,
+    MachineAction,
+    Outcome,
+    classify_outcome,
+)
+from ari_app.dialer.ports import CallControl, Clock, Lead, Publisher
+from ari_app.dialer.store import DialerStore
+from ari_app.errors import TelephonyError
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_ARG = "customer"
+AMD_ARG = "amd"
+FINAL_DIAL = frozenset({"ANSWER", "BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL",
+                        "DONTCALL", "TORTURE", "INVALIDARGS"})
+
+
+@dataclass
+class CampaignCounters:
+    dials: int = 0
+    live_answers: int = 0
+    abandons: int = 0
+    machines: int = 0
+    connects: int = 0
+
+
+class CallDesk:
+    def __init__(self, control: CallControl, agents: AgentDesk, store: DialerStore,
+                 publisher: Publisher, clock: Clock,
+                 config_of: Callable[[str], CampaignConfig]) -> None:
+        self.control = control
+        self.agents = agents
+        self.store = store
+        self.publisher = publisher
+        self.clock = clock
+        self.config_of = config_of
+        self.calls: dict[str, CallAttempt] = {}
+        self.waiting: dict[str, list[str]] = defaultdict(list)
+        self.counters: dict[str, CampaignCounters] = defaultdict(CampaignCounters)
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.on_finished: list[Callable[[CallAttempt], None]] = []
+
+    # -------------------------------------------------------------- outbox --
+    async def emit(self, event: ev.CallEvent) -> None:
+        await self.store.append(event.event_id, "call_events", event.payload())
+
+    async def persist(self, call: CallAttempt) -> None:
+        body = asdict(call)
+        await self.store.save_state("call", call.call_id, body)
+
+    def in_flight(self, campaign_id: str) -> list[CallAttempt]:
+        return [c for c in self.calls.values()
+                if c.campaign_id == campaign_id and c.phase is not CallPhase.ENDED]
+
+    # --------------------------------------------------------------- place --
+    async def place(self, lead: Lead, config: CampaignConfig,
+                    agent: AgentSession | None = None) -> CallAttempt:
+        now = self.clock.now()
+        call = CallAttempt(f"call-{uuid.uuid4()}", config.campaign_id, lead.lead_id,
+                           lead.customer_id, lead.number, originated_at=now,
+                           agent_id=agent.agent_id if agent else None)
+        self.calls[call.call_id] = call
+        await self.persist(call)
+        await self.emit(ev.originated(call))
+        self.counters[config.campaign_id].dials += 1
+        if agent is not None:
+            if agent.state is not AgentState.RESERVED:
+                await self.agents.move(agent, AgentState.RESERVED, call_id=call.call_id)
+            agent.call_id = call.call_id
+            self._pop(call, "ringing")
+        try:
+            await self.control.originate(
+                config.endpoint(lead.number), channel_id=call.call_id, app_args=CUSTOMER_ARG,
+                caller_id=config.caller_id or None, timeout_s=config.ring_timeout_s,
+                formats="ulaw" if config.channel_template.startswith("Local/") else None,
+            )
+        except TelephonyError as exc:
+            log.warning("call %s (campaign %s): originate failed: %s",
+                        call.call_id, call.campaign_id, exc)
+            call.extra["error"] = str(exc)[:200]
+            await self.finish(call)
+        return call
+
+    def _pop(self, call: CallAttempt, state: str) -> None:
+        if call.agent_id is None:
+            return
+        self.publisher.publish(ev.ScreenPop(
+            call.agent_id, call.call_id, call.customer_id, call.lead_id, call.campaign_id,
+            call.number, state, self.clock.now(),
+        ))
+
+    # -------------------------------------------------------------- events --
+    async def on_stasis_start(self, event: AriEvent) -> None:
+        call = self.calls.get(event.channel_id or "")
+        if call is None or call.phase is CallPhase.ENDED:
+            return
+        config = self.config_of(call.campaign_id)
+        if event.args[:1] == (CUSTOMER_ARG,):
+            call.answered_at = self.clock.now()
+            call.phase = CallPhase.DETECTING
+            if config.amd:
+                await self._guard(call, self.control.continue_in_dialplan(call.call_id,
+                                                                          "dialer-amd"))
+                return
+            await self.on_human(call, config)
+        elif event.args[:1] == (AMD_ARG,):
+            call.amd_status = event.args[1] if len(event.args) > 1 else "NOTSURE"
+            if call.amd_status == "MACHINE":
+                await self.on_machine(call, config)
+            else:
+                await self.on_human(call, config)
+
+    async def on_dial(self, event: AriEvent) -> None:
+        call = self.calls.get(event.channel_id or "")
+        if call is not None and event.dial_status in FINAL_DIAL:
+            call.dial_status = event.dial_status
+
+    async def on_destroyed(self, event: AriEvent) -> None:
+        call = self.calls.get(event.channel_id or "")
+        if call is None or call.phase is CallPhase.ENDED:
+            return
+        call.hangup_cause = event.cause
+        await self.finish(call)
+
+    async def on_playback_finished(self, event: AriEvent) -> None:
+        playback = event.playback_id or ""
+        call_id = playback.split(":", 1)[1] if ":" in playback else ""
+        call = self.calls.get(call_id)
+        if call is not None and call.phase is CallPhase.MESSAGE:
+            await self._guard(call, self.control.hangup(call.call_id))
+
+    # ------------------------------------------------------------- routing --
+    async def on_human(self, call: CallAttempt, config: CampaignConfig) -> None:
+        await self.emit(ev.answered(call, call.answered_at or self.clock.now()))
+        self.counters[call.campaign_id].live_answers += 1
+        agent = self.agents.sessions.get(call.agent_id or "")
+        if agent is not None and agent.state is AgentState.RESERVED \
+                and agent.call_id == call.call_id:
+            await self.connect(call, agent, config)
+            return
+        ready = self.agents.ready(call.campaign_id)
+        if ready:
+            await self.connect(call, ready[0], config)
+            return
+        call.phase = CallPhase.WAITING_AGENT
+        self.waiting[call.campaign_id].append(call.call_id)
+        loop = asyncio.get_running_loop()
+        self._timers[call.call_id] = loop.call_later(
+            config.abandon_after_s, lambda: asyncio.ensure_future(self.abandon(call.call_id))
+        )
+
+    async def connect(self, call: CallAttempt, agent: AgentSession,
+                      config: CampaignConfig) -> None:
+        self._cancel_timer(call.call_id)
+        call.agent_id = agent.agent_id
+        await self.agents.move(agent, AgentState.ON_CALL, call_id=call.call_id)
+        try:
+            await self.control.add_to_bridge(agent.bridge_id, call.call_id)
+        except TelephonyError as exc:
+            log.warning("call %s: bridging to agent %s failed: %s",
+                        call.call_id, agent.agent_id, exc)
+            return  # the customer is gone; ChannelDestroyed finishes the call
+        call.bridged_at = self.clock.now()
+        call.phase = CallPhase.CONNECTED
+        self.counters[call.campaign_id].connects += 1
+        await self.persist(call)
+        await self.emit(ev.bridged(call))
+        self._pop(call, "connected")
+        if config.record:
+            try:
+                await self.control.record_bridge(agent.bridge_id, call.call_id)
+                call.recording = call.call_id
+            except TelephonyError as exc:
+                log.warning("call %s: recording did not start: %s", call.call_id, exc)
+
+    async def agent_available(self, agent: AgentSession) -> bool:
+        """An agent became ready: give them the longest-waiting answered customer."""
+        queue = self.waiting.get(agent.campaign_id)
+        while queue:
+            call = self.calls.get(queue.pop(0))
+            if call is not None and call.phase is CallPhase.WAITING_AGENT:
+                await self.connect(call, agent, self.config_of(call.campaign_id))
+                return True
+        return False
+
+    async def abandon(self, call_id: str) -> None:
+        self._timers.pop(call_id, None)
+        call = self.calls.get(call_id)
+        if call is None or call.phase is not CallPhase.WAITING_AGENT:
+            return
+        self._unqueue(call)
+        call.abandoned = True
+        call.phase = CallPhase.MESSAGE
+        self.counters[call.campaign_id].abandons += 1
+        config = self.config_of(call.campaign_id)
+        log.info("call %s (campaign %s): no agent within %.1f s: safe-harbour message",
+                 call_id, call.campaign_id, config.abandon_after_s)
+        await self._guard(call, self.control.play("channels", call_id, config.safe_harbour,
+                                                  f"safeharbour:{call_id}"))
+
+    async def on_machine(self, call: CallAttempt, config: CampaignConfig) -> None:
+        self.counters[call.campaign_id].machines += 1
+        await self._release_reserved(call)
+        if config.machine_action is MachineAction.MESSAGE:
+            call.phase = CallPhase.MESSAGE
+            await self._guard(call, self.control.play(
+                "channels", call.call_id, config.machine_message, f"machine:{call.call_id}"))
+        else:
+            await self._guard(call, self.control.hangup(call.call_id))
+
+    async def hangup(self, call_id: str) -> None:
+        await self.control.hangup(call_id)
+
+    # -------------------------------------------------------------- finish --
+    async def finish(self, call: CallAttempt) -> Outcome:
+        call.ended_at = self.clock.now()
+        call.phase = CallPhase.ENDED
+        self._cancel_timer(call.call_id)
+        self._unqueue(call)
+        outcome = classify_outcome(
+            answered=call.bridged_at is not None, dial_status=call.dial_status,
+            cause=call.hangup_cause, amd_status=call.amd_status, abandoned=call.abandoned,
+        )
+        call.outcome = outcome
+        if call.recording:
+            await self._stop_recording(call)
+        await self.emit(ev.ended(call, outcome))
+        await self._release_agent(call)
+        if outcome is not Outcome.ANSWERED:
+            await self.record_attempt(call, outcome)
+            await self.store.drop_state("call", call.call_id)
+            self.calls.pop(call.call_id, None)
+        else:
+            await self.persist(call)  # kept until the agent sets the disposition
+        for hook in self.on_finished:
+            hook(call)
+        return outcome
+
+    async def record_attempt(self, call: CallAttempt, outcome: Outcome,
+                             disposition: str | None = None,
+                             callback_at: str | None = None) -> None:
+        await self.store.append(f"attempt-{call.call_id}", "attempts", {
+            "lead_id": call.lead_id, "campaign_id": call.campaign_id, "call_id": call.call_id,
+            "outcome": outcome.value, "disposition": disposition, "callback_at": callback_at,
+        })
+
+    async def _stop_recording(self, call: CallAttempt) -> None:
+        try:
+            await self.control.stop_recording(call.recording or call.call_id)
+        except TelephonyError as exc:
+            log.debug("call %s: stop recording: %s", call.call_id, exc)
+        await self.store.append(f"recording-{call.call_id}", "recordings", {
+            "call_id": call.call_id, "name": call.recording, "talk_seconds": call.talk_seconds,
+        })
+
+    async def _release_agent(self, call: CallAttempt) -> None:
+        agent = self.agents.sessions.get(call.agent_id or "")
+        if agent is None or agent.call_id != call.call_id:
+            return
+        if agent.state is AgentState.ON_CALL:
+            await self.agents.move(agent, AgentState.WRAP_UP, call_id=call.call_id)
+            self._pop(call, "ended")
+        elif agent.state is AgentState.RESERVED:
+            await self.agents.move(agent, AgentState.READY)
+            self._pop(call, "ended")
+
+    async def _release_reserved(self, call: CallAttempt) -> None:
+        agent = self.agents.sessions.get(call.agent_id or "")
+        if agent is not None and agent.state is AgentState.RESERVED \
+                and agent.call_id == call.call_id:
+            self._pop(call, "ended")
+            await self.agents.move(agent, AgentState.READY)
+        call.agent_id = None
+
+    def _unqueue(self, call: CallAttempt) -> None:
+        queue = self.waiting.get(call.campaign_id)
+        if queue and call.call_id in queue:
+            queue.remove(call.call_id)
+
+    def _cancel_timer(self, call_id: str) -> None:
+        timer = self._timers.pop(call_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def _guard(self, call: CallAttempt, action: object) -> None:
+        """Run an ARI verb for a call; a vanished channel is not an error (it will end)."""
+        try:
+            await action  # type: ignore[misc]
+        except TelephonyError as exc:
+            log.info("call %s: %s", call.call_id, exc)

@@ -1,0 +1,192 @@
+"""One running campaign: its hopper and its dialing loop (preview, progressive, predictive).
+
+The loop wakes when something changes (an agent became ready, a call ended, the
+mode changed) or at the pacing tick, and places the calls the mode asks for.
+The hopper keeps a few claimed leads at hand; when the lead store has nothing
+eligible it raises a visible alarm instead of idling silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+from ari_app.dialer.agents import AgentDesk
+from ari_app.dialer.calls import CallDesk, CampaignCounters
+from ari_app.dialer.events import CampaignAlarm, ScreenPop
+from ari_app.dialer.model import AgentSession, AgentState, CallPhase, CampaignConfig, DialMode
+from ari_app.dialer.ports import Clock, Lead, LeadSource, Publisher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PacingInput:
+    config: CampaignConfig
+    ready_agents: int
+    busy_agents: int
+    dialing: int  # originated, not answered yet
+    waiting: int  # answered humans waiting for an agent
+    counters: CampaignCounters
+
+
+class Pacing(Protocol):
+    def lines_to_add(self, state: PacingInput) -> int:
+        """How many more customer calls to launch now (predictive mode)."""
+        ...
+
+
+class RatioPacing:
+    """A fixed dial ratio per ready agent: the simple pacing port behind predictive mode."""
+
+    def lines_to_add(self, state: PacingInput) -> int:
+        target = math.ceil(state.ready_agents * state.config.dial_ratio)
+        return max(0, target - state.dialing - state.waiting)
+
+
+class Hopper:
+    """Claimed leads at hand for one campaign."""
+
+    def __init__(self, source: LeadSource, campaign_id: str, worker: str) -> None:
+        self.source = source
+        self.campaign_id = campaign_id
+        self.worker = worker
+        self.leads: deque[Lead] = deque()
+        self.dry = False
+
+    async def take(self, count: int) -> list[Lead]:
+        if len(self.leads) < count:
+            wanted = max(count - len(self.leads), 2 * count)
+            self.leads.extend(await self.source.claim(self.campaign_id, self.worker, wanted))
+        taken = [self.leads.popleft() for _ in range(min(count, len(self.leads)))]
+        self.dry = count > 0 and not taken
+        return taken
+
+    async def release_all(self) -> None:
+        if self.leads:
+            await self.source.release([lead.lead_id for lead in self.leads], self.worker)
+            self.leads.clear()
+
+
+class CampaignRunner:
+    def __init__(self, config: CampaignConfig, agents: AgentDesk, calls: CallDesk,
+                 hopper: Hopper, pacing: Pacing, publisher: Publisher, clock: Clock,
+                 tick_s: float = 1.0) -> None:
+        self.config = config
+        self.agents = agents
+        self.calls = calls
+        self.hopper = hopper
+        self.pacing = pacing
+        self.publisher = publisher
+        self.clock = clock
+        self.tick_s = tick_s
+        self.wake = asyncio.Event()
+        self.offers: dict[str, Lead] = {}  # preview: agent_id -> offered lead
+        self.alarm: str | None = None
+        self.running = True
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    async def run(self) -> None:
+        while self.running:
+            try:
+                await self.step()
+            except Exception:
+                log.exception("campaign %s: dialing step failed", self.config.campaign_id)
+            self.wake.clear()
+            try:
+                async with asyncio.timeout(self.tick_s):
+                    await self.wake.wait()
+            except TimeoutError:
+                pass  # the pacing tick
+
+    async def stop(self) -> None:
+        self.running = False
+        self.wake.set()
+        for agent_id in list(self.offers):
+            await self.withdraw_offer(agent_id)
+        await self.hopper.release_all()
+
+    async def step(self) -> None:
+        mode = self.config.mode
+        if mode is DialMode.PREVIEW:
+            await self._preview()
+        elif mode is DialMode.PROGRESSIVE:
+            await self._progressive()
+        else:
+            await self._predictive()
+        self._check_alarm()
+
+    async def _progressive(self) -> None:
+        ready = self.agents.ready(self.config.campaign_id)
+        if not ready:
+            return
+        for agent, lead in zip(ready, await self.hopper.take(len(ready)), strict=False):
+            await self.agents.move(agent, AgentState.RESERVED)
+            await self.calls.place(lead, self.config, agent)
+
+    async def _predictive(self) -> None:
+        campaign = self.config.campaign_id
+        in_flight = self.calls.in_flight(campaign)
+        dialing = sum(1 for c in in_flight if c.phase in (CallPhase.DIALING, CallPhase.DETECTING))
+        waiting = sum(1 for c in in_flight if c.phase is CallPhase.WAITING_AGENT)
+        ready = len(self.agents.ready(campaign))
+        busy = sum(1 for s in self.agents.of_campaign(campaign)
+                   if s.state in (AgentState.ON_CALL, AgentState.WRAP_UP))
+        if ready + busy == 0:
+            return
+        wanted = self.pacing.lines_to_add(PacingInput(
+            self.config, ready, busy, dialing, waiting, self.calls.counters[campaign]))
+        wanted = min(wanted, self.config.max_lines - len(in_flight))
+        for lead in await self.hopper.take(max(0, wanted)):
+            await self.calls.place(lead, self.config)
+
+    async def _preview(self) -> None:
+        ready = [a for a in self.agents.ready(self.config.campaign_id)
+                 if a.agent_id not in self.offers]
+        for agent, lead in zip(ready, await self.hopper.take(len(ready)), strict=False):
+            await self.agents.move(agent, AgentState.RESERVED)
+            self.offers[agent.agent_id] = lead
+            self.publisher.publish(ScreenPop(
+                agent.agent_id, "", lead.customer_id, lead.lead_id, lead.campaign_id,
+                lead.number, "offered", self.clock.now(),
+            ))
+
+    async def accept(self, agent: AgentSession) -> str:
+        lead = self.offers.pop(agent.agent_id)
+        call = await self.calls.place(lead, self.config, agent)
+        return call.call_id
+
+    async def skip(self, agent: AgentSession, reason: str) -> None:
+        lead = self.offers.pop(agent.agent_id)
+        log.info("campaign %s: agent %s skipped lead %s (%s)",
+                 self.config.campaign_id, agent.agent_id, lead.lead_id, reason)
+        await self.hopper.source.release([lead.lead_id], self.hopper.worker)
+        if agent.state is AgentState.RESERVED:
+            await self.agents.move(agent, AgentState.READY)
+
+    async def withdraw_offer(self, agent_id: str) -> None:
+        lead = self.offers.pop(agent_id, None)
+        if lead is not None:
+            await self.hopper.source.release([lead.lead_id], self.hopper.worker)
+        agent = self.agents.sessions.get(agent_id)
+        if agent is not None and agent.state is AgentState.RESERVED and agent.call_id is None:
+            await self.agents.move(agent, AgentState.READY)
+
+    def _check_alarm(self) -> None:
+        if self.hopper.dry and self.alarm is None:
+            self.alarm = "hopper_empty"
+            log.warning("campaign %s: the hopper is empty: no eligible lead to dial",
+                        self.config.campaign_id)
+            self.publisher.publish(CampaignAlarm(
+                self.config.campaign_id, "hopper_empty",
+                "no eligible lead to dial (all dialed, outside calling windows, DNC, or "
+                "waiting for their retry time)", self.clock.now(),
+            ))
+        elif not self.hopper.dry and self.alarm is not None:
+            self.alarm = None

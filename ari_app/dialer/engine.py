@@ -1,0 +1,298 @@
+"""The dialer: wires the desks to ARI events, runs campaigns, delivers the outbox.
+
+This is the use-case facade the HTTP layer and the demo call. It depends only on
+ports (call control, lead source, CRM sink, publisher, clock) and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import asdict, replace
+from datetime import datetime
+from typing import Any
+
+from ari_app.ari import AriEvent, EventRouter, Reconnected
+from ari_app.dialer import events as ev
+from ari_app.dialer.agents import LEG_ARG, AgentDesk
+from ari_app.dialer.calls import CallDesk
+from ari_app.dialer.campaigns import CampaignRunner, Hopper, Pacing, RatioPacing
+from ari_app.dialer.errors import CampaignNotFound, Conflict, InvalidRequest
+from ari_app.dialer.model import (
+    AgentState,
+    CallAttempt,
+    CallPhase,
+    CampaignConfig,
+    DialMode,
+    Outcome,
+)
+from ari_app.dialer.ports import CallControl, Clock, CrmSink, LeadSource, Publisher
+from ari_app.dialer.reconcile import Reconciler
+from ari_app.dialer.store import DialerStore, Forwarder
+from ari_app.dialer.wrapup import DISPOSITIONS, WrapUp
+
+log = logging.getLogger(__name__)
+
+
+class Dialer:
+    def __init__(self, control: CallControl, store: DialerStore, leads: LeadSource,
+                 crm: CrmSink, publisher: Publisher, clock: Clock,
+                 pacing: Pacing | None = None, worker: str | None = None,
+                 agent_endpoint: str = "PJSIP/{extension}") -> None:
+        self.control = control
+        self.store = store
+        self.leads = leads
+        self.crm = crm
+        self.publisher = publisher
+        self.clock = clock
+        self.pacing = pacing or RatioPacing()
+        self.worker = worker or f"dialer-{uuid.uuid4().hex[:8]}"
+        self.configs: dict[str, CampaignConfig] = {}
+        self.runners: dict[str, CampaignRunner] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.agents = AgentDesk(control, store, publisher, clock, agent_endpoint)
+        self.calls = CallDesk(control, self.agents, store, publisher, clock, self.config)
+        self.wrapup = WrapUp(self.agents, self.calls, store, clock, self.config, self.spawn)
+        self.forwarders = [
+            Forwarder(store, "call_events", crm.push_call_event),
+            Forwarder(store, "attempts", self._deliver_attempt),
+            Forwarder(store, "recordings", self._deliver_recording),
+            Forwarder(store, "dnc", self._deliver_dnc),
+        ]
+        self.reconciler = Reconciler(self)
+        self.agents.on_change.append(self._agent_changed)
+        self.calls.on_finished.append(self._call_finished)
+
+    # ------------------------------------------------------------- wiring --
+    def register(self, router: EventRouter) -> None:
+        router.on("StasisStart", self._on_stasis_start)
+        router.on("ChannelDestroyed", self._on_destroyed)
+        router.on("Dial", self.calls.on_dial)
+        router.on("PlaybackFinished", self.calls.on_playback_finished)
+
+    async def on_connected(self, marker: Reconnected) -> None:
+        await self.reconciler.reconcile(marker)
+
+    async def start(self) -> None:
+        for forwarder in self.forwarders:
+            self.spawn(forwarder.run(), f"outbox-{forwarder.lane}")
+
+    async def stop(self) -> None:
+        for runner in list(self.runners.values()):
+            await runner.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def _on_stasis_start(self, event: AriEvent) -> None:
+        if event.args[:1] == (LEG_ARG,):
+            await self.agents.on_stasis_start(event)
+        else:
+            await self.calls.on_stasis_start(event)
+
+    async def _on_destroyed(self, event: AriEvent) -> None:
+        if await self.agents.on_leg_gone(event):
+            return
+        await self.calls.on_destroyed(event)
+
+    def _agent_changed(self, session: Any, previous: AgentState) -> None:
+        if session.state is AgentState.READY:
+            self.spawn(self._agent_ready(session.agent_id), f"ready-{session.agent_id}")
+        if session.state is AgentState.LOGGED_OUT:
+            self.wrapup.cancel(session.agent_id)
+            if session.call_id and session.call_id in self.calls.calls:
+                self.spawn(self._hangup_quietly(session.call_id), f"drop-{session.call_id}")
+        if session.state is AgentState.WRAP_UP:
+            self.wrapup.arm(session)
+
+    async def _agent_ready(self, agent_id: str) -> None:
+        session = self.agents.sessions.get(agent_id)
+        if session is None or session.state is not AgentState.READY:
+            return
+        if not await self.calls.agent_available(session):
+            self._poke(session.campaign_id)
+
+    def _call_finished(self, call: CallAttempt) -> None:
+        self._poke(call.campaign_id)
+
+    def _poke(self, campaign_id: str) -> None:
+        runner = self.runners.get(campaign_id)
+        if runner is not None:
+            runner.poke()
+
+    async def _hangup_quietly(self, call_id: str) -> None:
+        try:
+            await self.calls.hangup(call_id)
+        except Exception as exc:
+            log.info("call %s: hangup after agent left: %s", call_id, exc)
+
+    # ------------------------------------------------------ outbox lanes --
+    async def _deliver_attempt(self, job: dict[str, Any]) -> None:
+        await self.leads.record_attempt(
+            job["lead_id"], Outcome(job["outcome"]), worker=self.worker, call_id=job["call_id"],
+            disposition=job.get("disposition"), callback_at=job.get("callback_at"),
+        )
+
+    async def _deliver_recording(self, job: dict[str, Any]) -> None:
+        name = job["name"]
+        audio = await self.control.stored_recording(name)
+        url = await self.crm.store_recording(job["call_id"], audio, job.get("talk_seconds"))
+        event = ev.recording_ready(job["call_id"], self.clock.now(), url, job.get("talk_seconds"))
+        event = ev.CallEvent(event.type, event.call_id, event.occurred_at, event.attrs,
+                             event_id=f"recording-ready-{job['call_id']}")
+        await self.store.append(event.event_id, "call_events", event.payload())
+        try:
+            await self.control.delete_stored_recording(name)
+        except Exception as exc:
+            log.info("recording %s: delete from Asterisk: %s", name, exc)
+
+    async def _deliver_dnc(self, job: dict[str, Any]) -> None:
+        await self.crm.add_dnc(job["number"], job.get("campaign_id"), job["reason"])
+
+    # -------------------------------------------------------- campaigns --
+    def config(self, campaign_id: str) -> CampaignConfig:
+        try:
+            return self.configs[campaign_id]
+        except KeyError:
+            raise CampaignNotFound(campaign_id) from None
+
+    async def start_campaign(self, config: CampaignConfig) -> None:
+        """Start (or update, if running) a campaign; it survives a controller restart."""
+        await self.store.save_state("campaign", config.campaign_id, asdict(config))
+        self.run_campaign(config)
+
+    def run_campaign(self, config: CampaignConfig) -> None:
+        self.configs[config.campaign_id] = config
+        runner = self.runners.get(config.campaign_id)
+        if runner is not None:
+            runner.config = config
+            runner.poke()
+            return
+        hopper = Hopper(self.leads, config.campaign_id, self.worker)
+        runner = CampaignRunner(config, self.agents, self.calls, hopper, self.pacing,
+                                self.publisher, self.clock)
+        self.runners[config.campaign_id] = runner
+        self.spawn(runner.run(), f"campaign-{config.campaign_id}")
+
+    async def stop_campaign(self, campaign_id: str) -> None:
+        runner = self.runners.pop(campaign_id, None)
+        if runner is None:
+            raise CampaignNotFound(campaign_id)
+        await self.store.drop_state("campaign", campaign_id)
+        await runner.stop()
+
+    async def set_mode(self, campaign_id: str, mode: str) -> CampaignConfig:
+        try:
+            new_mode = DialMode(mode)
+        except ValueError:
+            raise InvalidRequest("mode", "must be preview, progressive or predictive") from None
+        config = replace(self.config(campaign_id), mode=new_mode)
+        runner = self.runners.get(campaign_id)
+        if runner is not None and new_mode is not DialMode.PREVIEW:
+            for agent_id in list(runner.offers):
+                await runner.withdraw_offer(agent_id)
+        await self.start_campaign(config)
+        return config
+
+    # ------------------------------------------------------------ agents --
+    async def login(self, agent_id: str, extension: str, campaign_id: str) -> None:
+        self.config(campaign_id)
+        await self.agents.login(agent_id, extension, campaign_id)
+
+    async def logout(self, agent_id: str) -> None:
+        await self.agents.logout(agent_id)
+
+    async def ready(self, agent_id: str) -> None:
+        session = self.agents.get(agent_id)
+        if session.state is AgentState.WRAP_UP:
+            raise Conflict("set a disposition first (the agent is in wrap-up)")
+        if session.state is not AgentState.READY:
+            await self.agents.move(session, AgentState.READY)
+
+    async def pause(self, agent_id: str, code: str) -> None:
+        if not code or len(code) > 32:
+            raise InvalidRequest("pause_code", "a pause code of 1 to 32 characters is required")
+        session = self.agents.get(agent_id)
+        if session.state in (AgentState.ON_CALL, AgentState.RESERVED):
+            raise Conflict(f"agent {agent_id} is {session.state.value}; pause after the call")
+        if session.state is AgentState.WRAP_UP:
+            raise Conflict("set a disposition first (the agent is in wrap-up)")
+        await self.agents.move(session, AgentState.PAUSED, pause_code=code)
+
+    async def hangup_customer(self, agent_id: str) -> None:
+        session = self.agents.get(agent_id)
+        if session.state is not AgentState.ON_CALL or not session.call_id:
+            raise Conflict(f"agent {agent_id} is not on a call")
+        await self.calls.hangup(session.call_id)
+
+    async def dispose(self, agent_id: str, disposition: str, *, callback_at: datetime | None = None,
+                      note: str | None = None, pause_code: str | None = None) -> None:
+        if disposition not in DISPOSITIONS:
+            raise InvalidRequest("disposition", f"must be one of {', '.join(DISPOSITIONS)}")
+        await self.wrapup.dispose(agent_id, disposition, callback_at=callback_at, note=note,
+                                  pause_code=pause_code)
+
+    async def accept_preview(self, agent_id: str) -> str:
+        session = self.agents.get(agent_id)
+        runner = self.runners.get(session.campaign_id)
+        if runner is None or agent_id not in runner.offers:
+            raise Conflict(f"agent {agent_id} has no preview offer")
+        return await runner.accept(session)
+
+    async def skip_preview(self, agent_id: str, reason: str) -> None:
+        if not reason:
+            raise InvalidRequest("reason", "say why the lead is skipped")
+        session = self.agents.get(agent_id)
+        runner = self.runners.get(session.campaign_id)
+        if runner is None or agent_id not in runner.offers:
+            raise Conflict(f"agent {agent_id} has no preview offer")
+        await runner.skip(session, reason)
+
+    # ------------------------------------------------------------ status --
+    def snapshot(self) -> dict[str, Any]:
+        now = self.clock.now()
+        return {
+            "worker": self.worker,
+            "agents": [
+                {"agent_id": s.agent_id, "extension": s.extension, "campaign_id": s.campaign_id,
+                 "state": s.state.value, "seconds_in_state": round(now - s.since, 1),
+                 "pause_code": s.pause_code, "call_id": s.call_id}
+                for s in self.agents.sessions.values() if s.state is not AgentState.LOGGED_OUT
+            ],
+            "campaigns": [self._campaign_status(c) for c in self.configs.values()],
+            "calls": [
+                {"call_id": c.call_id, "campaign_id": c.campaign_id, "number": c.number,
+                 "phase": c.phase.value, "agent_id": c.agent_id}
+                for c in self.calls.calls.values() if c.phase is not CallPhase.ENDED
+            ],
+            "forwarders": {f.lane: {"delivered": f.delivered, "failures": f.failures,
+                                    "last_error": f.last_error, "last_lag_s": f.last_lag_s}
+                           for f in self.forwarders},
+        }
+
+    def _campaign_status(self, config: CampaignConfig) -> dict[str, Any]:
+        runner = self.runners.get(config.campaign_id)
+        counters = self.calls.counters[config.campaign_id]
+        answers = counters.live_answers
+        return {
+            "campaign_id": config.campaign_id, "name": config.name, "mode": config.mode.value,
+            "running": runner is not None, "alarm": runner.alarm if runner else None,
+            "hopper": len(runner.hopper.leads) if runner else 0,
+            "dials": counters.dials, "live_answers": answers, "abandons": counters.abandons,
+            "machines": counters.machines, "connects": counters.connects,
+            "abandon_rate": round(counters.abandons / answers, 4) if answers else 0.0,
+        }
+
+

@@ -1,0 +1,94 @@
+"""The ports the dialer's services depend on; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ari_app.dialer.model import Outcome
+
+
+@dataclass(frozen=True)
+class Lead:
+    """What the dialer needs of a lead it has claimed."""
+
+    lead_id: str
+    campaign_id: str
+    customer_id: str
+    number: str  # E.164 (+8613800138000)
+    priority: int = 0
+    p_answer: float | None = None
+    attempts: int = 0
+
+
+class CallControl(Protocol):
+    """Telephony verbs (implemented by :class:`ari_app.ari.AriClient`)."""
+
+    async def originate(self, endpoint: str, *, channel_id: str, app_args: str = "",
+                        caller_id: str | None = None, timeout_s: int = 30,
+                        formats: str | None = None,
+                        variables: Mapping[str, str] | None = None) -> dict[str, Any]: ...
+
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str = "s",
+                                   priority: int = 1) -> None: ...
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
+
+    async def create_bridge(self, bridge_id: str, name: str = "", kind: str = "mixing") -> None: ...
+
+    async def add_to_bridge(self, bridge_id: str, channel_id: str) -> None: ...
+
+    async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None: ...
+
+    async def destroy_bridge(self, bridge_id: str) -> None: ...
+
+    async def play(self, target: str, target_id: str, media: str, playback_id: str) -> None: ...
+
+    async def record_bridge(self, bridge_id: str, name: str, fmt: str = "wav") -> None: ...
+
+    async def stop_recording(self, name: str) -> None: ...
+
+    async def stored_recording(self, name: str) -> bytes: ...
+
+    async def delete_stored_recording(self, name: str) -> None: ...
+
+    async def list_channels(self) -> list[dict[str, Any]]: ...
+
+    async def list_bridges(self) -> list[dict[str, Any]]: ...
+
+
+class LeadSource(Protocol):
+    """The hopper's store of leads (the CRM, in-process or over HTTP)."""
+
+    async def claim(self, campaign_id: str, worker: str, limit: int) -> Sequence[Lead]: ...
+
+    async def release(self, lead_ids: Sequence[str], worker: str) -> None: ...
+
+    async def record_attempt(self, lead_id: str, outcome: Outcome, *, worker: str, call_id: str,
+                             disposition: str | None = None,
+                             callback_at: str | None = None) -> None: ...
+
+
+class CrmSink(Protocol):
+    """Where call events and recordings go. Raises on failure; the outbox retries."""
+
+    async def push_call_event(self, payload: Mapping[str, Any]) -> None: ...
+
+    async def store_recording(self, call_id: str, audio: bytes, seconds: float | None) -> str:
+        """Store the audio; return the URL (through the CRM) of the recording."""
+        ...
+
+    async def add_dnc(self, number: str, campaign_id: str | None, reason: str) -> None: ...
+
+
+class Publisher(Protocol):
+    """In-process fan-out of events to live views (pops, wallboard). Never blocks."""
+
+    def publish(self, event: object) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Wall-clock seconds since the epoch."""
+        ...

@@ -1,0 +1,123 @@
+"""Reconciling what the dialer remembers with what Asterisk has, after any gap.
+
+Runs on every (re)connection of the ARI events socket, in event order: on the
+first one it loads the persisted state (calls in flight, agent sessions,
+running campaigns) of a previous process; then it checks each call and agent
+leg against ARI's channels and bridges. A call whose channel is gone is closed
+with a clear cause (its events were lost with the gap); an agent whose leg is
+gone is logged out and invited again; a call still up is adopted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ari_app.ari import Reconnected
+from ari_app.dialer.errors import DialerUseCaseError
+from ari_app.dialer.events import AgentStateChanged
+from ari_app.dialer.model import (
+    AgentState,
+    CallAttempt,
+    CallPhase,
+    CampaignConfig,
+    DialMode,
+    MachineAction,
+    Outcome,
+)
+from ari_app.errors import TelephonyError
+
+if TYPE_CHECKING:
+    from ari_app.dialer.engine import Dialer
+
+log = logging.getLogger(__name__)
+
+
+def call_from_state(body: dict[str, Any]) -> CallAttempt:
+    body = dict(body)
+    body["phase"] = CallPhase(body["phase"])
+    body["outcome"] = Outcome(body["outcome"]) if body.get("outcome") else None
+    return CallAttempt(**body)
+
+
+def config_from_state(body: dict[str, Any]) -> CampaignConfig:
+    body = dict(body)
+    body["mode"] = DialMode(body["mode"])
+    body["machine_action"] = MachineAction(body["machine_action"])
+    return CampaignConfig(**body)
+
+
+class Reconciler:
+    def __init__(self, dialer: Dialer) -> None:
+        self.dialer = dialer
+        self.loaded = False
+        self.runs = 0
+
+    async def reconcile(self, marker: Reconnected) -> None:
+        d = self.dialer
+        if not self.loaded:
+            await self._load()
+            self.loaded = True
+        try:
+            channels = {c["id"] for c in await d.control.list_channels()}
+            bridges = {b["id"] for b in await d.control.list_bridges()}
+        except TelephonyError as exc:
+            log.error("reconcile: cannot list channels/bridges: %s", exc)
+            return
+        self.runs += 1
+        await self._calls(channels)
+        await self._agents(channels, bridges)
+        log.info("reconciled (connection %d): %d calls, %d agents", marker.count,
+                 len(d.calls.calls), len(d.agents.of_all()))
+
+    async def _load(self) -> None:
+        d = self.dialer
+        for body in (await d.store.load_state("campaign")).values():
+            d.run_campaign(config_from_state(body))
+        for call_id, body in (await d.store.load_state("call")).items():
+            if call_id not in d.calls.calls:
+                d.calls.calls[call_id] = call_from_state(body)
+        await d.agents.load()
+
+    async def _calls(self, channels: set[str]) -> None:
+        d = self.dialer
+        for call in list(d.calls.calls.values()):
+            if call.phase is CallPhase.ENDED:
+                continue  # waiting for the agent's disposition
+            if call.call_id in channels:
+                if call.phase is CallPhase.WAITING_AGENT:
+                    await d.calls.abandon(call.call_id)
+                continue
+            call.extra["closed_by"] = "reconcile"
+            call.extra["reason"] = "channel gone while the controller was not listening"
+            log.warning("call %s: gone during a gap; closing it", call.call_id)
+            await d.calls.finish(call)
+
+    async def _agents(self, channels: set[str], bridges: set[str]) -> None:
+        d = self.dialer
+        for session in d.agents.of_all():
+            if session.leg_id in channels and session.bridge_id in bridges:
+                await self._fix_agent_call(session)
+                continue
+            previous = session.state
+            await d.agents.forget(session)
+            d.publisher.publish(AgentStateChanged(
+                session.agent_id, session.campaign_id, previous, AgentState.LOGGED_OUT,
+                d.clock.now()))
+            log.warning("agent %s: phone leg gone; inviting the phone again", session.agent_id)
+            d.spawn(self._reinvite(session.agent_id, session.extension, session.campaign_id),
+                    f"reinvite-{session.agent_id}")
+
+    async def _fix_agent_call(self, session: Any) -> None:
+        d = self.dialer
+        call = d.calls.calls.get(session.call_id or "")
+        if session.state is AgentState.ON_CALL and (call is None or call.phase is CallPhase.ENDED):
+            await d.agents.move(session, AgentState.WRAP_UP)
+        elif session.state is AgentState.RESERVED and call is None:
+            await d.agents.move(session, AgentState.READY)
+
+    async def _reinvite(self, agent_id: str, extension: str, campaign_id: str) -> None:
+        try:
+            await self.dialer.agents.login(agent_id, extension, campaign_id)
+        except (DialerUseCaseError, TelephonyError) as exc:
+            log.warning("agent %s: re-invite failed: %s", agent_id, exc)

@@ -1,0 +1,107 @@
+"""Wrap-up: the agent's disposition after a call, time-limited per campaign."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+from ari_app.dialer import events as ev
+from ari_app.dialer.agents import AgentDesk
+from ari_app.dialer.calls import CallDesk
+from ari_app.dialer.errors import Conflict, InvalidRequest
+from ari_app.dialer.model import AgentSession, AgentState, CampaignConfig, Outcome
+from ari_app.dialer.ports import Clock
+from ari_app.dialer.store import DialerStore
+
+log = logging.getLogger(__name__)
+
+DISPOSITIONS = ("sale", "callback", "not_interested", "do_not_call", "wrong_number")
+
+Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
+
+
+class WrapUp:
+    def __init__(self, agents: AgentDesk, calls: CallDesk, store: DialerStore, clock: Clock,
+                 config_of: Callable[[str], CampaignConfig], spawn: Spawn) -> None:
+        self.agents = agents
+        self.calls = calls
+        self.store = store
+        self.clock = clock
+        self.config_of = config_of
+        self.spawn = spawn
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def arm(self, session: AgentSession) -> None:
+        self.cancel(session.agent_id)
+        limit = self.config_of(session.campaign_id).wrap_up_limit_s
+        call_id = session.call_id or ""
+        self._timers[session.agent_id] = asyncio.get_running_loop().call_later(
+            limit, lambda: self.spawn(self._expire(session.agent_id, call_id),
+                                      f"wrapup-{session.agent_id}"),
+        )
+
+    def cancel(self, agent_id: str) -> None:
+        timer = self._timers.pop(agent_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def dispose(self, agent_id: str, disposition: str, *, callback_at: datetime | None,
+                      note: str | None, pause_code: str | None) -> None:
+        session = self.agents.get(agent_id)
+        if session.state is not AgentState.WRAP_UP or not session.call_id:
+            raise Conflict(f"agent {agent_id} is {session.state.value}, not in wrap-up")
+        when = _check_callback(disposition, callback_at, self.clock.now())
+        call = self.calls.calls.get(session.call_id)
+        if call is None:
+            raise Conflict(f"call {session.call_id} is no longer known")
+        self.cancel(agent_id)
+        now = self.clock.now()
+        await self.calls.emit(ev.disposition_set(
+            call.call_id, now, disposition, now - session.since, agent_id, when, note))
+        await self.calls.record_attempt(call, Outcome.ANSWERED, disposition, when)
+        if disposition == "do_not_call":
+            await self.store.append(f"dnc-{call.call_id}", "dnc", {
+                "number": call.number, "campaign_id": None,
+                "reason": f"customer asked (call {call.call_id}, agent {agent_id})",
+            })
+        await self._close(session, call.call_id, pause_code)
+
+    async def _expire(self, agent_id: str, call_id: str) -> None:
+        self._timers.pop(agent_id, None)
+        session = self.agents.sessions.get(agent_id)
+        if session is None or session.state is not AgentState.WRAP_UP \
+                or session.call_id != call_id:
+            return
+        call = self.calls.calls.get(call_id)
+        log.info("agent %s: wrap-up limit reached on call %s; back to ready", agent_id, call_id)
+        if call is not None:
+            now = self.clock.now()
+            await self.calls.emit(ev.CallEvent(
+                "wrapup_ended", call_id, now,
+                {"wrap_seconds": round(now - session.since, 3), "agent_id": agent_id,
+                 "reason": "wrap-up time limit"}))
+            await self.calls.record_attempt(call, Outcome.ANSWERED)
+        await self._close(session, call_id, None)
+
+    async def _close(self, session: AgentSession, call_id: str, pause_code: str | None) -> None:
+        self.calls.calls.pop(call_id, None)
+        await self.store.drop_state("call", call_id)
+        if pause_code:
+            await self.agents.move(session, AgentState.PAUSED, pause_code=pause_code)
+        else:
+            await self.agents.move(session, AgentState.READY)
+
+
+def _check_callback(disposition: str, callback_at: datetime | None, now: float) -> str | None:
+    if disposition != "callback":
+        return None
+    if callback_at is None:
+        raise InvalidRequest("callback_at", "a callback needs a date and time")
+    if callback_at.tzinfo is None:
+        raise InvalidRequest("callback_at", "give a time zone (e.g. +08:00)")
+    if callback_at.timestamp() <= now:
+        raise InvalidRequest("callback_at", "must be in the future")
+    return callback_at.isoformat()

@@ -1,0 +1,142 @@
+"""A whole dialer on the real sandbox: CRM (SQLite), outbox, ARI events, SIPp agent phones."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ari_app.adapters.crm_local import LocalCrm
+from ari_app.ari import AriClient, AriConfig, AriEventStream, EventRouter
+from ari_app.dialer.bus import EventBus
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.events import AgentStateChanged
+from ari_app.dialer.model import AgentState
+from ari_app.dialer.store import DialerStore
+from crm.db.engine import create_all, make_engine
+from crm.db.models import CallEventRow
+from crm.db.models_ops import Lead
+from crm.ports import FixedClock
+from crm.service import CrmService
+from crm.settings import CrmSettings
+
+# 11:00 in Asia/Shanghai: inside the campaigns' default 09:00-21:00 calling window.
+CRM_NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+
+
+class WallClock:
+    def now(self) -> float:
+        return time.time()
+
+
+@dataclass
+class DialerRig:
+    ari_config: AriConfig
+    work: Path
+    crm: CrmService = field(init=False)
+    dialer: Dialer = field(init=False)
+    bus: EventBus = field(init=False)
+    store: DialerStore = field(init=False)
+    stream: AriEventStream = field(init=False)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _ari: AriClient | None = None
+
+    async def start(self, worker: str = "dialer-test") -> None:
+        url = f"sqlite+aiosqlite:///{self.work / 'crm.sqlite3'}"
+        engine = make_engine(url)
+        await create_all(engine)
+        settings = CrmSettings(database_url=url, recordings_dir=self.work / "recordings",
+                               password_scrypt_n=16)
+        self.crm = CrmService(settings, engine, clock=FixedClock(CRM_NOW))
+        await self.crm.reference.seed_dispositions()
+        await self.start_dialer(worker)
+
+    async def start_dialer(self, worker: str = "dialer-test") -> None:
+        """(Re)start the controller half: a new process would do exactly this."""
+        self._ari = AriClient(self.ari_config)
+        self.store = DialerStore(self.work / "dialer.sqlite3")
+        await self.store.open()
+        self.bus = EventBus()
+        local = LocalCrm(self.crm)
+        self.dialer = Dialer(self._ari, self.store, local, local, self.bus, WallClock(),
+                             worker=worker)
+        router = EventRouter()
+        self.dialer.register(router)
+        self.stream = AriEventStream(self.ari_config, self._ari.session, on_event=router,
+                                     on_connected=self.dialer.on_connected)
+        await self.dialer.start()
+        self._tasks.append(asyncio.create_task(self.stream.run()))
+        await self.stream.wait_connected()
+
+    async def stop_dialer(self) -> None:
+        """Stop the controller abruptly (no campaign stop, no logout), like a killed process."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for task in list(self.dialer._tasks):
+            task.cancel()
+        await asyncio.gather(*self.dialer._tasks, return_exceptions=True)
+        await self.store.close()
+        if self._ari is not None:
+            await self._ari.close()
+
+    async def close(self) -> None:
+        await self.dialer.stop()
+        await self.stop_dialer()
+        await self.crm.close()
+
+    # ----------------------------------------------------------------- CRM --
+    async def campaign_with_leads(self, name: str, numbers: list[str]) -> str:
+        campaign = await self.crm.campaigns.create({"name": name, "max_attempts": 3})
+        rows = [{"phone": n, "name": f"客户 {n[-4:]}"} for n in numbers]
+        async for _ in self.crm.import_leads(campaign.id, rows):
+            pass
+        return str(campaign.id)
+
+    async def leads(self, campaign_id: str) -> dict[str, Lead]:
+        async with self.crm.engine.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(Lead).where(Lead.campaign_id == uuid.UUID(campaign_id))
+            )).all()
+        return {row.phone_e164: row for row in rows}
+
+    async def call_events(self) -> list[Any]:
+        async with self.crm.engine.connect() as conn:
+            return list((await conn.execute(sa.select(CallEventRow))).all())
+
+    # -------------------------------------------------------------- agents --
+    def auto_dispose(self, disposition: str = "not_interested") -> None:
+        """Agents set a disposition as soon as they enter wrap-up (through the use case)."""
+        sub = self.bus.subscribe(
+            lambda e: isinstance(e, AgentStateChanged) and e.state is AgentState.WRAP_UP
+        )
+
+        async def run() -> None:
+            while True:
+                event = await sub.get()
+                assert isinstance(event, AgentStateChanged)
+                try:
+                    await self.dialer.dispose(event.agent_id, disposition)
+                except Exception as exc:  # noqa: BLE001 - a test helper reports and goes on
+                    print(f"auto-dispose {event.agent_id}: {exc}")
+
+        self._tasks.append(asyncio.create_task(run()))
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float,
+                     what: str, interval: float = 0.25) -> None:
+    """Poll a status until it holds (tests wait by polling, never by fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -1,0 +1,120 @@
+"""Campaigns end to end on the real sandbox: SIPp agent phones, sim-pstn customers, the CRM."""
+
+from __future__ import annotations
+
+import array
+import io
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from ari_app.ari import AriConfig
+from ari_app.dialer.model import CampaignConfig, DialMode
+from crm.db.models import Call, Recording
+from tests.integration.dialer_rig import DialerRig, wait_until
+
+# number → expected outcome (see README, "The simulated PSTN"); E.164 as stored by the CRM.
+EXPECTED = {
+    "+8613800138000": "answered",
+    "+8613800138010": "answered",
+    "+8613800138021": "answered",
+    "+8613800138004": "machine",
+    "+8613800138005": "no_answer",
+    "+8613800138016": "busy",
+    "+8613800138017": "failed",
+    "+8613800138018": "invalid_number",
+}
+DNC_NUMBER = "+8613800138030"
+
+
+def peak(path: Path) -> int:
+    with wave.open(io.BytesIO(path.read_bytes())) as wav:
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    return max((abs(s) for s in samples), default=0)
+
+
+@pytest.fixture
+async def rig(ari_config: AriConfig, tmp_path: Path, ari) -> AsyncIterator[DialerRig]:
+    rig = DialerRig(ari_config, tmp_path)
+    await rig.start()
+    yield rig
+    await rig.close()
+
+
+async def run_campaign(rig: DialerRig, sipp_phone, mode: DialMode, agents: int = 3) -> str:
+    campaign_id = await rig.campaign_with_leads(
+        f"{mode.value} test", [*EXPECTED, DNC_NUMBER])
+    await rig.crm.dnc.add(DNC_NUMBER, reason="test: on the do-not-call list")
+    for i in range(agents):
+        await sipp_phone(str(1011 + i))
+    config = CampaignConfig(campaign_id, name="t", mode=mode, ring_timeout_s=8,
+                            caller_id="4008888000", wrap_up_limit_s=30, dial_ratio=1.5)
+    await rig.dialer.start_campaign(config)
+    for i in range(agents):
+        ext = str(1011 + i)
+        await rig.dialer.login(f"agent{ext}", ext, campaign_id)
+    rig.auto_dispose("not_interested")
+    return campaign_id
+
+
+async def assert_campaign_done(rig: DialerRig, campaign_id: str) -> None:
+    async def all_attempted() -> bool:
+        leads = await rig.leads(campaign_id)
+        return all(leads[n].attempts >= 1 for n in EXPECTED)
+
+    await wait_until(all_attempted, timeout=120, what="every lead to be attempted")
+    await wait_until(lambda: _outbox_empty(rig), timeout=30, what="the outbox to drain")
+    leads = await rig.leads(campaign_id)
+    got = {n: leads[n].last_outcome for n in EXPECTED}
+    assert got == EXPECTED
+    assert leads[DNC_NUMBER].attempts == 0, "a DNC number was dialed"
+    for number, outcome in EXPECTED.items():
+        lead = leads[number]
+        assert lead.attempts == 1, (number, lead.attempts)
+        if outcome == "answered":
+            assert lead.status == "done", (number, lead.status)  # not_interested is final
+        elif outcome == "invalid_number":
+            assert lead.status == "done"
+        else:
+            assert lead.status == "retry" and lead.next_attempt_at is not None, number
+
+    async with rig.crm.engine.connect() as conn:
+        calls = (await conn.execute(sa.select(Call))).all()
+        recordings = (await conn.execute(sa.select(Recording))).all()
+    assert len(calls) == len(EXPECTED), "one call record per originated call"
+    events = await rig.call_events()
+    assert len({e.event_id for e in events}) == len(events)
+    answered = [c for c in calls if c.outcome == "answered"]
+    assert len(answered) == 3
+    for call in answered:
+        assert call.agent_id is None or call.bridged_at is not None
+        assert call.bridged_at is not None and call.talk_seconds and call.talk_seconds > 5
+        assert call.disposition == "not_interested"
+        assert call.recording_url == f"/api/calls/{call.call_id}/recording"
+    assert {r.call_id for r in recordings} == {c.call_id for c in answered}
+    for rec in recordings:
+        assert rec.size_bytes > 16000
+        assert peak(Path(rec.path)) > 1000, "recording is silent"
+
+
+async def _outbox_empty(rig: DialerRig) -> bool:
+    stats = await rig.store.outbox_stats()
+    return all(lane["pending"] == 0 for lane in stats.values()) and "recordings" in stats
+
+
+async def test_given_progressive_campaign_when_run_then_every_lead_gets_its_outcome(
+    rig: DialerRig, sipp_phone
+) -> None:
+    campaign_id = await run_campaign(rig, sipp_phone, DialMode.PROGRESSIVE)
+    await assert_campaign_done(rig, campaign_id)
+    assert rig.dialer.calls.counters[campaign_id].abandons == 0
+
+
+async def test_given_predictive_campaign_when_run_then_every_lead_gets_its_outcome(
+    rig: DialerRig, sipp_phone
+) -> None:
+    campaign_id = await run_campaign(rig, sipp_phone, DialMode.PREDICTIVE)
+    await assert_campaign_done(rig, campaign_id)
