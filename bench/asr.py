@@ -8,6 +8,7 @@ Configurations: model × input × prompt (with/without the campaign vocabulary p
     .venv/bin/python bench/asr.py            # full: 16 sentences, tiny.en + base
     .venv/bin/python bench/asr.py --quick    # < 2 min on 2 cores
     .venv/bin/python bench/asr.py --json out.json
+    .venv/bin/python bench/asr.py --models base,/srv/asr/whisper-small --beam-size 1
 
 RTF = processing seconds / audio seconds (single utterance at a time, cpu_threads=2).
 """
@@ -132,11 +133,13 @@ def wer(ref: list[str], hyp: list[str]) -> tuple[int, int]:
 
 
 def run_config(
-    model: str, label: str, clips: list[np.ndarray], sentences: tuple[str, ...], prompt: bool
+    model: str, label: str, clips: list[np.ndarray], sentences: tuple[str, ...], prompt: bool,
+    beam_size: int = 5,
 ) -> tuple[Row, list[str]]:
     t0 = time.perf_counter()
     vocab = VOCABULARY if prompt else ()
-    rec = Transcriber(RecognitionConfig(model=model, language="en", vocabulary=vocab))
+    rec = Transcriber(RecognitionConfig(model=model, language="en", vocabulary=vocab,
+                                        beam_size=beam_size))
     load_s = time.perf_counter() - t0
     rec.transcribe(clips[0][:16_000])  # warm-up
     errors = total = exact = 0
@@ -160,6 +163,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="8 sentences, fewer configurations")
     parser.add_argument("--json", type=Path, help="write results as JSON to this path")
     parser.add_argument("--models", default="tiny.en,base")
+    parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--verbose", action="store_true", help="print every hypothesis")
     args = parser.parse_args()
     if shutil.which("espeak-ng") is None:
@@ -179,7 +183,7 @@ def main() -> int:
                for p in ((False, True) if label == "8k-ulaw" else (False,))]
     rows, details = [], []
     for model, label, prompt in configs:
-        row, hyps = run_config(model, label, inputs[label], sentences, prompt)
+        row, hyps = run_config(model, label, inputs[label], sentences, prompt, args.beam_size)
         rows.append(row)
         details.append({"config": asdict(row), "hypotheses": hyps})
         if args.verbose:
@@ -193,7 +197,8 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "benchmark": "asr", "quick": args.quick, "machine": platform.machine(),
+            "benchmark": "asr", "quick": args.quick, "beam_size": args.beam_size,
+            "machine": platform.machine(),
             "sentences": list(sentences), "results": details,
         }, indent=2, ensure_ascii=False))
     return 0
