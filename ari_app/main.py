@@ -1,7 +1,7 @@
 """Composition root: builds every object and serves the app.
 
-    dialcrm serve        the controller and the web app (http://127.0.0.1:8080/)
-    dialcrm demo         the same, on the sandbox, with the demo data
+    dialcrm serve        the controller, the CRM API and the pages (http://127.0.0.1:8080/)
+    dialcrm demo         the same, on the sandbox, with a demo campaign dialing
 
 Nothing else in the code base builds long-lived objects; they are passed into
 constructors from here.
@@ -12,42 +12,85 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 import web as pages
+from ari_app.adapters.crm_local import LocalCrm
+from ari_app.adapters.http_dialer import DIALER_KEY, dialer_routes
+from ari_app.dialer.bus import EventBus
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.store import DialerStore
 from ari_app.errors import ConfigurationError
 from ari_app.settings import DialerSettings
 from ari_app.telephony import Telephony
+from crm.app import create_crm_app, crm_service_of
+from crm.errors import CrmError
+from crm.settings import CrmSettings
 
 log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", DialerSettings)
 TELEPHONY = web.AppKey("telephony", Telephony)
+BUS = web.AppKey("bus", EventBus)
 
 
-def build_app(settings: DialerSettings) -> web.Application:
-    app = web.Application()
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+def build_app(settings: DialerSettings, crm_settings: CrmSettings) -> web.Application:
+    app = create_crm_app(crm_settings, extra_routes=dialer_routes())
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(_telephony_ctx)
+    app[BUS] = EventBus()
+    app.cleanup_ctx.append(_dialer_ctx)  # after the CRM's: it uses the CRM service
     app.router.add_get("/", index)
     app.router.add_get("/status", status)
     app.router.add_static("/static", pages.STATIC_DIR)
     return app
 
 
-async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
-    telephony = Telephony(app[SETTINGS])
+async def _dialer_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    telephony = Telephony(settings)
+    store = DialerStore(Path(settings.data_dir) / "dialer.sqlite3")
+    await store.open()
+    crm = LocalCrm(crm_service_of(app))
+    dialer = Dialer(telephony.ari, store, crm, crm, app[BUS], SystemClock(),
+                    worker=settings.worker)
+    dialer.register(telephony.router)
+    telephony.on_connected(dialer.on_connected)
     app[TELEPHONY] = telephony
+    app[DIALER_KEY] = dialer
+    await dialer.start()
     await telephony.start()
     yield
+    await dialer.stop()
     await telephony.stop()
+    await store.close()
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[TELEPHONY].status())
+    return web.json_response(await _status(request.app))
+
+
+async def _status(app: web.Application) -> dict[str, Any]:
+    state: dict[str, Any] = await app[TELEPHONY].status()
+    state["outbox"] = await app[DIALER_KEY].store.outbox_stats()
+    try:
+        async with crm_service_of(app).engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        state["database"] = {"ok": True}
+    except (SQLAlchemyError, OSError) as exc:
+        state["database"] = {"ok": False, "error": str(exc)[:200]}
+    return state
 
 
 async def index(request: web.Request) -> web.Response:
@@ -55,7 +98,7 @@ async def index(request: web.Request) -> web.Response:
         request.query.get("lang"), request.cookies.get("lang"),
         request.headers.get("Accept-Language"),
     )
-    state: dict[str, Any] = await request.app[TELEPHONY].status()
+    state = await _status(request.app)
     response = web.Response(
         text=pages.render("index.html", lang, status=state), content_type="text/html"
     )
@@ -76,12 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         settings = DialerSettings.load()
-    except ConfigurationError as exc:
+        crm_settings = CrmSettings.from_env()
+    except (ConfigurationError, CrmError) as exc:
         print(f"dialcrm: configuration error: {exc}", file=sys.stderr)
         return 2
     overrides = {k: v for k, v in (("http_host", args.host), ("http_port", args.port)) if v}
     settings = settings.merged(overrides, source="command line")
-    app = build_app(settings)
+    app = build_app(settings, crm_settings)
+    if args.command == "demo":
+        from ari_app.demo import install_demo
+
+        install_demo(app)
     print(f"dialcrm: open {settings.public_url}", flush=True)
     web.run_app(app, host=settings.http_host, port=settings.http_port, print=None)
     return 0

@@ -50,6 +50,7 @@ class DialerSettings:
     default_region: str = "CN"
     timezone: str = "Asia/Shanghai"
     data_dir: str = "var"
+    worker_id: str = ""  # lead locks carry it; keep it stable across restarts (default: host)
 
     @property
     def ari(self) -> AriConfig:
@@ -64,6 +65,12 @@ class DialerSettings:
             host=self.ami_host, port=self.ami_port, user=self.ami_user,
             password=self.ami_password, action_timeout=self.ami_timeout,
         )
+
+    @property
+    def worker(self) -> str:
+        import socket
+
+        return self.worker_id or f"dialer-{socket.gethostname()}"
 
     @property
     def public_url(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
@@ -45,14 +45,16 @@ def api_routes() -> list[Route]:
 
 
 def create_crm_app(
-    settings: CrmSettings, *, service: CrmService | None = None, clock: Clock | None = None
+    settings: CrmSettings, *, service: CrmService | None = None, clock: Clock | None = None,
+    extra_routes: Sequence[Route] = (),
 ) -> web.Application:
     """Build the app. Without ``service`` it opens its own engine on start-up and disposes it
     on clean-up; with one (tests, or a composition root sharing it with the dialer), the caller
-    owns its lifetime."""
+    owns its lifetime. ``extra_routes`` (the dialer's, from the composition root) share the
+    authentication, the error mapping and the OpenAPI document."""
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_upload_bytes)
     app[SETTINGS_KEY] = settings
-    routes = api_routes()
+    routes = [*api_routes(), *extra_routes]
     app[OPENAPI_KEY] = build_openapi(routes)
     register(app, routes)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -12,6 +13,7 @@ from playwright.async_api import Browser, async_playwright
 
 from ari_app.main import build_app
 from ari_app.settings import DialerSettings
+from crm.settings import CrmSettings
 
 CHROMIUM = os.environ.get("DIALCRM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -22,7 +24,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+    if not shutil.which(CHROMIUM):
         message = f"Chromium not found at {CHROMIUM} (make setup installs Debian's chromium)"
         if os.environ.get("CI") == "true":
             pytest.fail(message, pytrace=False)
@@ -36,9 +38,12 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def app_url(asterisk) -> AsyncIterator[str]:
+async def app_url(asterisk, tmp_path: Path) -> AsyncIterator[str]:
     """The whole app (controller + pages) on a free loopback port, on the real Asterisk."""
-    server = TestServer(build_app(DialerSettings.load()), host="127.0.0.1")
+    settings = DialerSettings.load({"DIALCRM_DATA_DIR": str(tmp_path)})
+    crm = CrmSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/crm.sqlite3",
+                      recordings_dir=tmp_path / "recordings", password_scrypt_n=16)
+    server = TestServer(build_app(settings, crm), host="127.0.0.1")
     await server.start_server()
     yield str(server.make_url("/"))
     await server.close()

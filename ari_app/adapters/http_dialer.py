@@ -1,0 +1,233 @@
+"""The dialer's HTTP API, as routes in the CRM's route table (same auth, same OpenAPI).
+
+Agents act on themselves (``agent_id`` is their CRM username); managers run
+campaigns. Dialer errors become ``{"error", "message", "details"}`` JSON here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.errors import (
+    AgentPhoneUnavailable,
+    Conflict,
+    DialerUseCaseError,
+    InvalidRequest,
+    NotFound,
+)
+from ari_app.dialer.model import CampaignConfig, DialMode, InvalidCampaignConfig, MachineAction
+from ari_app.errors import TelephonyError
+from crm.domain.enums import Role
+from crm.http._route import Ctx, Route
+from crm.http.errors_map import error_response
+
+DIALER_KEY = web.AppKey("dialer", Dialer)
+AGENTS = (Role.AGENT, Role.MANAGER)
+MANAGERS = (Role.MANAGER,)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoginIn(_In):
+    extension: str = Field(pattern=r"^\d{2,8}$", description="the agent's SIP extension")
+    campaign_id: uuid.UUID
+
+
+class PauseIn(_In):
+    pause_code: str = Field(min_length=1, max_length=32, description="e.g. break, lunch, training")
+
+
+class DispositionIn(_In):
+    disposition: str = Field(
+        min_length=1, max_length=32,
+        description="sale, callback, not_interested, do_not_call, wrong_number")
+    callback_at: datetime | None = Field(None, description="ISO 8601 with offset, for callback")
+    note: str | None = Field(None, max_length=2000)
+    pause_code: str | None = Field(None, min_length=1, max_length=32,
+                                   description="pause after this call instead of going ready")
+
+
+class SkipIn(_In):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class CampaignRunIn(_In):
+    mode: DialMode = DialMode.PROGRESSIVE
+    channel_template: str = Field("Local/{number}@sim-pstn", max_length=200)
+    caller_id: str = Field("", max_length=64)
+    ring_timeout_s: int = 25
+    amd: bool = True
+    machine_action: MachineAction = MachineAction.HANGUP
+    abandon_after_s: float = 2.0
+    wrap_up_limit_s: float = 60.0
+    record: bool = True
+    dial_ratio: float = 2.0
+    max_lines: int = 50
+
+
+class ModeIn(_In):
+    mode: Literal["preview", "progressive", "predictive"]
+
+
+Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
+
+
+def _mapped(handler: Handler) -> Handler:
+    async def run(ctx: Ctx) -> web.StreamResponse:
+        try:
+            return await handler(ctx)
+        except InvalidCampaignConfig as exc:
+            field, why = exc.problems[0]
+            return error_response(400, "invalid_input", f"{field}: {why}",
+                                  {"field": field, "problems": dict(exc.problems)})
+        except InvalidRequest as exc:
+            return error_response(400, exc.code, str(exc), {"field": exc.field})
+        except NotFound as exc:
+            return error_response(404, exc.code, str(exc), {"field": exc.field})
+        except (Conflict, AgentPhoneUnavailable) as exc:
+            return error_response(409, exc.code, str(exc), {"field": exc.field})
+        except DialerUseCaseError as exc:
+            return error_response(400, exc.code, str(exc), {})
+        except TelephonyError as exc:
+            return error_response(503, "telephony_unavailable", str(exc), {})
+
+    run.__name__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run
+
+
+def _dialer(ctx: Ctx) -> Dialer:
+    return ctx.request.app[DIALER_KEY]
+
+
+def _agent_view(dialer: Dialer, agent_id: str) -> dict[str, Any]:
+    for agent in dialer.snapshot()["agents"]:
+        if agent["agent_id"] == agent_id:
+            return agent
+    return {"agent_id": agent_id, "state": "logged_out"}
+
+
+async def agent_login(ctx: Ctx) -> web.Response:
+    body: LoginIn = ctx.body
+    await ctx.service.campaigns.get(body.campaign_id)
+    await _dialer(ctx).login(ctx.who.username, body.extension, str(body.campaign_id))
+    return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+async def agent_logout(ctx: Ctx) -> web.Response:
+    await _dialer(ctx).logout(ctx.who.username)
+    return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+async def agent_ready(ctx: Ctx) -> web.Response:
+    await _dialer(ctx).ready(ctx.who.username)
+    return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+async def agent_pause(ctx: Ctx) -> web.Response:
+    await _dialer(ctx).pause(ctx.who.username, ctx.body.pause_code)
+    return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+async def agent_hangup(ctx: Ctx) -> web.Response:
+    await _dialer(ctx).hangup_customer(ctx.who.username)
+    return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+async def agent_disposition(ctx: Ctx) -> web.Response:
+    body: DispositionIn = ctx.body
+    await _dialer(ctx).dispose(ctx.who.username, body.disposition, callback_at=body.callback_at,
+                               note=body.note, pause_code=body.pause_code)
+    return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+async def preview_accept(ctx: Ctx) -> web.Response:
+    call_id = await _dialer(ctx).accept_preview(ctx.who.username)
+    return web.json_response({"call_id": call_id, **_agent_view(_dialer(ctx), ctx.who.username)})
+
+
+async def preview_skip(ctx: Ctx) -> web.Response:
+    await _dialer(ctx).skip_preview(ctx.who.username, ctx.body.reason)
+    return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+async def agent_state(ctx: Ctx) -> web.Response:
+    return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+def _campaign_id(ctx: Ctx) -> uuid.UUID:
+    try:
+        return uuid.UUID(ctx.path_param("campaign_id"))
+    except ValueError:
+        raise InvalidRequest("campaign_id", "must be a UUID") from None
+
+
+async def campaign_run(ctx: Ctx) -> web.Response:
+    campaign_id = _campaign_id(ctx)
+    campaign = await ctx.service.campaigns.get(campaign_id)
+    config = CampaignConfig(str(campaign_id), name=campaign.name, **ctx.body.model_dump())
+    await _dialer(ctx).start_campaign(config)
+    return web.json_response(_config_json(config))
+
+
+async def campaign_stop(ctx: Ctx) -> web.Response:
+    campaign_id = str(_campaign_id(ctx))
+    await _dialer(ctx).stop_campaign(campaign_id)
+    return web.json_response({"campaign_id": campaign_id, "running": False})
+
+
+async def campaign_mode(ctx: Ctx) -> web.Response:
+    config = await _dialer(ctx).set_mode(str(_campaign_id(ctx)), ctx.body.mode)
+    return web.json_response(_config_json(config))
+
+
+async def dialer_status(ctx: Ctx) -> web.Response:
+    return web.json_response(_dialer(ctx).snapshot())
+
+
+def _config_json(config: CampaignConfig) -> dict[str, Any]:
+    data = asdict(config)
+    data["mode"] = config.mode.value
+    data["machine_action"] = config.machine_action.value
+    data["running"] = True
+    return data
+
+
+def dialer_routes() -> list[Route]:
+    def r(method: str, path: str, handler: Handler, summary: str, roles: tuple[Role, ...],
+          body: type[BaseModel] | None = None) -> Route:
+        return Route(method, path, _mapped(handler), summary, "dialer", roles=roles, body=body)
+
+    return [
+        r("POST", "/api/agent/login", agent_login,
+          "Log in: the dialer calls the agent's phone and keeps the leg up", AGENTS, LoginIn),
+        r("POST", "/api/agent/logout", agent_logout, "Log out (hangs up the agent's leg)", AGENTS),
+        r("POST", "/api/agent/ready", agent_ready, "Go ready for calls", AGENTS),
+        r("POST", "/api/agent/pause", agent_pause, "Pause with a pause code", AGENTS, PauseIn),
+        r("POST", "/api/agent/hangup", agent_hangup, "Hang up the current customer", AGENTS),
+        r("POST", "/api/agent/disposition", agent_disposition,
+          "Set the disposition in wrap-up (and a callback time)", AGENTS, DispositionIn),
+        r("POST", "/api/agent/preview/accept", preview_accept,
+          "Preview mode: dial the offered lead", AGENTS),
+        r("POST", "/api/agent/preview/skip", preview_skip,
+          "Preview mode: skip the offered lead, with a reason", AGENTS, SkipIn),
+        r("GET", "/api/agent/state", agent_state, "The calling agent's state", AGENTS),
+        r("POST", "/api/dialer/campaigns/{campaign_id}/run", campaign_run,
+          "Start (or reconfigure) dialing a campaign", MANAGERS, CampaignRunIn),
+        r("POST", "/api/dialer/campaigns/{campaign_id}/stop", campaign_stop,
+          "Stop dialing a campaign", MANAGERS),
+        r("POST", "/api/dialer/campaigns/{campaign_id}/mode", campaign_mode,
+          "Switch the dialing mode while it runs", MANAGERS, ModeIn),
+        r("GET", "/api/dialer/status", dialer_status,
+          "Agents, campaigns, calls in flight, outbox", MANAGERS),
+    ]
