@@ -18,7 +18,11 @@ from collections import deque
 from dataclasses import dataclass
 
 from predictive.pacing.types import (
-    DialDecision, LiveAnswerHandled, PacingEvent, PacingSnapshot, BusyState,
+    BusyState,
+    DialDecision,
+    LiveAnswerHandled,
+    PacingEvent,
+    PacingSnapshot,
 )
 
 
@@ -36,7 +40,7 @@ def ratio_count(snapshot: PacingSnapshot, level: float) -> int:
     talking = sum(1 for b in snapshot.busy if b.state is BusyState.TALK)
     active = len(snapshot.ready) + talking
     existing = len(snapshot.in_flight) + snapshot.waiting_calls + talking
-    return round(level * active) - existing  # VICIdial: sprintf("%.0f", level * agents)
+    return round(level * active) - existing  # VICIdial: sprintf("%.0f", level*agents)
 
 
 class _NoDay:
@@ -176,7 +180,8 @@ class PIController:
             self._integral = max(-1.0 / c.ki, min(1.0 / c.ki, self._integral + err * dt))
             raw = c.base_level + c.kp * err + c.ki * self._integral
             self.level = min(c.max_level, max(c.min_level, raw))
-        return dial_prefix(snapshot, ratio_count(snapshot, self.level), f"pi level {self.level:.2f}")
+        n = ratio_count(snapshot, self.level)
+        return dial_prefix(snapshot, n, f"pi level {self.level:.2f}")
 
 
 def progressive_occupancy(

@@ -19,7 +19,12 @@ import math
 from dataclasses import dataclass
 
 from predictive.pacing.types import (
-    AttemptEnded, AttemptOutcome, Estimates, LiveAnswerHandled, PacingEvent, TalkEnded,
+    AttemptEnded,
+    AttemptOutcome,
+    Estimates,
+    LiveAnswerHandled,
+    PacingEvent,
+    TalkEnded,
     WrapEnded,
 )
 

@@ -7,9 +7,9 @@ The dialer fills a :class:`PacingSnapshot` about once a second per campaign and 
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Hashable, Union
 
 LeadId = Hashable
 AgentId = Hashable
@@ -146,4 +146,4 @@ class WrapEnded:
     wrap_s: float
 
 
-PacingEvent = Union[AttemptEnded, LiveAnswerHandled, TalkEnded, WrapEnded]
+PacingEvent = AttemptEnded | LiveAnswerHandled | TalkEnded | WrapEnded

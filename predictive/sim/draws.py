@@ -168,7 +168,8 @@ class LeadBook:
 
     def p_true(self, lead: int, t: float) -> float:
         ch, k = self.chunk(lead)
-        return min(ch.p_base[k] * profile_factor(self._s, t), 1.0 - self._s.busy_rate - self._s.machine_rate)
+        cap = 1.0 - self._s.busy_rate - self._s.machine_rate
+        return min(ch.p_base[k] * profile_factor(self._s, t), cap)
 
     def p_reported(self, lead: int, t: float) -> float:
         """What a calibrated model would report: per lead, or the pooled campaign rate."""

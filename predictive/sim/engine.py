@@ -13,9 +13,20 @@ from typing import Protocol
 
 from predictive.errors import PolicyError
 from predictive.pacing.types import (
-    AttemptEnded, AttemptOutcome, BusyAgent, BusyState, CallInFlight, DialDecision,
-    LiveAnswerHandled, PacingEvent, PacingSnapshot, QueuedLead, ReadyAgent, TalkEnded,
-    WindowStats, WrapEnded,
+    AttemptEnded,
+    AttemptOutcome,
+    BusyAgent,
+    BusyState,
+    CallInFlight,
+    DialDecision,
+    LiveAnswerHandled,
+    PacingEvent,
+    PacingSnapshot,
+    QueuedLead,
+    ReadyAgent,
+    TalkEnded,
+    WindowStats,
+    WrapEnded,
 )
 from predictive.sim.draws import LeadBook, Outcome, agent_plans
 from predictive.sim.metrics import DayResult, DayTally
@@ -156,19 +167,21 @@ class DaySim:
         elif kind == ABANDON:
             self._abandon(arg, now)  # type: ignore[arg-type]
         elif kind == TALK_END:
-            aid, talk, human = arg  # type: ignore[misc]
-            a = self.agents[aid]
-            self.tally.human_talk_s += talk if human else 0
-            self._set(a, WRAP, now)
-            self.push(now + self.s.wrap_s, WRAP_END, aid)
-            self.policy.observe(TalkEnded(talk), now)
+            self._talk_end(arg, now)  # type: ignore[arg-type]
         elif kind == WRAP_END:
             self.policy.observe(WrapEnded(self.s.wrap_s), now)
-            self._agent_free(self.agents[arg], now)  # type: ignore[index]
+            self._agent_free(self.agents[arg], now)  # type: ignore[call-overload]
         elif kind in (LOGIN, PAUSE_END):
-            self._agent_free(self.agents[arg], now)  # type: ignore[index]
+            self._agent_free(self.agents[arg], now)  # type: ignore[call-overload]
         elif kind == PAUSE_START:
             self._pause(arg, now)  # type: ignore[arg-type]
+
+    def _talk_end(self, arg: tuple[int, int, bool], now: float) -> None:
+        aid, talk, human = arg
+        self.tally.human_talk_s += talk if human else 0
+        self._set(self.agents[aid], WRAP, now)
+        self.push(now + self.s.wrap_s, WRAP_END, aid)
+        self.policy.observe(TalkEnded(talk), now)
 
     def _pause(self, arg: tuple[int, int], now: float) -> None:
         aid, length = arg

@@ -7,7 +7,6 @@ would arrive no more than 2 s before an agent frees. A ceiling, not a policy.
 
 from __future__ import annotations
 
-
 from predictive.pacing.baselines import dial_prefix
 from predictive.pacing.types import DialDecision, PacingEvent, PacingSnapshot
 from predictive.sim.engine import SimView

@@ -7,7 +7,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from predictive.pacing.baselines import (
-    PIConfig, PIController, Progressive, StaticRatio, VicidialAdaptive, VicidialConfig,
+    PIConfig,
+    PIController,
+    Progressive,
+    StaticRatio,
+    VicidialAdaptive,
+    VicidialConfig,
 )
 from predictive.pacing.estimator import EstimatorConfig
 from predictive.pacing.policy import PredictivePolicy
@@ -16,7 +21,7 @@ from predictive.sim.metrics import DayResult, Summary, summarize
 from predictive.sim.oracle import Oracle
 from predictive.sim.scenario import Scenario
 
-POLICIES = (
+POLICIES: tuple[str, ...] = (
     "progressive", "static_ratio", "vicidial_adapt_average", "vicidial_hard_limit", "pi",
     "predictive", "oracle",
 )

@@ -5,12 +5,23 @@ from __future__ import annotations
 import pytest
 
 from predictive.pacing.baselines import (
-    PIConfig, PIController, Progressive, StaticRatio, VicidialAdaptive, VicidialConfig,
+    PIConfig,
+    PIController,
+    Progressive,
+    StaticRatio,
+    VicidialAdaptive,
+    VicidialConfig,
     progressive_occupancy,
 )
 from predictive.pacing.types import (
-    BusyAgent, BusyState, CallInFlight, LiveAnswerHandled, PacingSnapshot, QueuedLead,
-    ReadyAgent, WindowStats,
+    BusyAgent,
+    BusyState,
+    CallInFlight,
+    LiveAnswerHandled,
+    PacingSnapshot,
+    QueuedLead,
+    ReadyAgent,
+    WindowStats,
 )
 
 

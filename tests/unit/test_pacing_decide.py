@@ -6,7 +6,13 @@ from dataclasses import replace
 
 from predictive.pacing.decide import decide, marginal_risks
 from predictive.pacing.types import (
-    BusyAgent, BusyState, CallInFlight, Estimates, PacingSnapshot, QueuedLead, ReadyAgent,
+    BusyAgent,
+    BusyState,
+    CallInFlight,
+    Estimates,
+    PacingSnapshot,
+    QueuedLead,
+    ReadyAgent,
     WindowStats,
 )
 from predictive.sim.draws import talk_params

@@ -7,7 +7,11 @@ import pytest
 
 from predictive.pacing.estimator import EstimatorConfig, OnlineEstimator
 from predictive.pacing.types import (
-    AttemptEnded, AttemptOutcome, LiveAnswerHandled, TalkEnded, WrapEnded,
+    AttemptEnded,
+    AttemptOutcome,
+    LiveAnswerHandled,
+    TalkEnded,
+    WrapEnded,
 )
 
 
