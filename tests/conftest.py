@@ -9,13 +9,15 @@ and the summary says how to enable them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from ari_app import sandbox
-from ari_app.ari import AriConfig
+from ari_app.ami import AmiClient, AmiConfig
+from ari_app.ari import AriClient, AriConfig
+from ari_app.sim import SippPhone, start_phone
 
 HERE = Path(__file__).resolve().parent
 MARKED_DIRS = {"integration": HERE / "integration", "browser": HERE / "browser"}
@@ -94,3 +96,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections.append(("Asterisk log (tail)", sandbox.tail_log(box, 60)))
 
 
+
+
+@pytest.fixture
+def prompts_dir(asterisk: sandbox.Sandbox) -> Path:
+    return asterisk.path("/usr/share/asterisk/sounds/dialcrm")
+
+
+@pytest.fixture
+async def sipp_phone(
+    asterisk: sandbox.Sandbox, prompts_dir: Path, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[SippPhone]]]:
+    """A factory of SIPp agent phones, reachable before it returns; stopped at the end."""
+    phones: list[SippPhone] = []
+    ami = AmiClient(AmiConfig())
+    await ami.connect()
+    ari = AriClient(ari_config_from_env())
+
+    async def start(extension: str, wav: str = "agent-talk") -> SippPhone:
+        phone = await start_phone(extension, prompts_dir / f"{wav}.ulaw.wav", tmp_path, ami, ari)
+        phones.append(phone)
+        return phone
+
+    yield start
+    await ami.close()
+    await ari.close()
+    for phone in phones:
+        phone.stop()

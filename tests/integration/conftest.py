@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
 from ari_app import sandbox
-from ari_app.ami import AmiClient, AmiConfig
 from ari_app.ari import AriClient, AriConfig, AriEventStream
 from ari_app.errors import TelephonyError
 from tests.conftest import ari_config_from_env
-from tests.integration.support import EventLog, SippPhone
+from tests.integration.support import EventLog
 
 
 @pytest.fixture
@@ -59,39 +57,3 @@ async def _ignore(coro: object) -> None:
         pass
 
 
-@pytest.fixture
-def prompts_dir(asterisk: sandbox.Sandbox) -> Path:
-    return asterisk.path("/usr/share/asterisk/sounds/dialcrm")
-
-
-@pytest.fixture
-async def sipp_phone(
-    asterisk: sandbox.Sandbox, prompts_dir: Path, tmp_path: Path, ari_config: AriConfig
-) -> AsyncIterator[Callable[..., Awaitable[SippPhone]]]:
-    """A factory of SIPp agent phones, reachable before it returns; stopped at the end."""
-    phones: list[SippPhone] = []
-    ami = AmiClient(AmiConfig())
-    await ami.connect()
-
-    async def start(extension: str, wav: str = "agent-talk") -> SippPhone:
-        # SIP on 5000+ext, media on 30000+10*(ext-1000): outside Asterisk's 10000-20000,
-        # and 10 apart because SIPp binds more than one media port.
-        number = int(extension)
-        phone = SippPhone(extension, 5000 + number, 30000 + 10 * (number - 1000),
-                          prompts_dir / f"{wav}.ulaw.wav", tmp_path)
-        phones.append(phone)
-        await asyncio.to_thread(phone.start)
-        # The qualify sent right after REGISTER found no SIPp listening: ask again, now.
-        async with AriClient(ari_config) as ari:
-            for _ in range(50):
-                await ami.action("PJSIPQualify", Endpoint=extension)
-                state = await ari.request("GET", f"/endpoints/PJSIP/{extension}")
-                if state.get("state") == "online":
-                    return phone
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"phone {extension} never became reachable")
-
-    yield start
-    await ami.close()
-    for phone in phones:
-        phone.stop()
