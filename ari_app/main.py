@@ -23,7 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import web as pages
 from ari_app.adapters.crm_local import LocalCrm
-from ari_app.adapters.http_dialer import DIALER_KEY, dialer_routes
+from ari_app.adapters.http_dialer import dialer_routes
+from ari_app.appkeys import BUS, DIALER_KEY, SETTINGS, TELEPHONY
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.store import DialerStore
@@ -36,9 +37,6 @@ from crm.settings import CrmSettings
 
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", DialerSettings)
-TELEPHONY = web.AppKey("telephony", Telephony)
-BUS = web.AppKey("bus", EventBus)
 
 
 class SystemClock:

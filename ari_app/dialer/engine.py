@@ -35,6 +35,29 @@ from ari_app.dialer.wrapup import DISPOSITIONS, WrapUp
 log = logging.getLogger(__name__)
 
 
+class RecordingNotReady(Exception):
+    """Asterisk has not finished writing the file (the outbox retries)."""
+
+
+RECORDING_PATIENCE = 12  # tries (with the outbox's back-off: about a minute)
+
+
+def repair_wav(data: bytes) -> bytes:
+    """Fix the sizes of a canonical 44-byte-header WAV that was never closed."""
+    if len(data) < 44 or data[:4] != b"RIFF" or data[36:40] != b"data":
+        return data
+    size = len(data)
+    return (data[:4] + (size - 8).to_bytes(4, "little") + data[8:40]
+            + (size - 44).to_bytes(4, "little") + data[44:])
+
+
+def complete_wav(data: bytes) -> bool:
+    """A finished WAV: RIFF/WAVE header whose RIFF size matches the data we got."""
+    if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return False
+    return int.from_bytes(data[4:8], "little") + 8 == len(data)
+
+
 class Dialer:
     def __init__(self, control: CallControl, store: DialerStore, leads: LeadSource,
                  crm: CrmSink, publisher: Publisher, clock: Clock,
@@ -51,6 +74,7 @@ class Dialer:
         self.configs: dict[str, CampaignConfig] = {}
         self.runners: dict[str, CampaignRunner] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._recording_tries: dict[str, int] = {}
         self.agents = AgentDesk(control, store, publisher, clock, agent_endpoint)
         self.calls = CallDesk(control, self.agents, store, publisher, clock, self.config)
         self.wrapup = WrapUp(self.agents, self.calls, store, clock, self.config, self.spawn)
@@ -148,6 +172,15 @@ class Dialer:
     async def _deliver_recording(self, job: dict[str, Any]) -> None:
         name = job["name"]
         audio = await self.control.stored_recording(name)
+        if not complete_wav(audio):
+            tries = self._recording_tries.get(name, 0) + 1
+            self._recording_tries[name] = tries
+            if tries < RECORDING_PATIENCE:
+                raise RecordingNotReady(f"recording {name}: file not finalised yet")  # retried
+            log.warning("recording %s never finalised (Asterisk restarted?); repairing its "
+                        "header and keeping what was recorded", name)
+            audio = repair_wav(audio)
+        self._recording_tries.pop(name, None)
         url = await self.crm.store_recording(job["call_id"], audio, job.get("talk_seconds"))
         event = ev.recording_ready(job["call_id"], self.clock.now(), url, job.get("talk_seconds"))
         event = ev.CallEvent(event.type, event.call_id, event.occurred_at, event.attrs,

@@ -1,0 +1,16 @@
+"""Typed keys of the objects the composition root puts on the aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ari_app.adapters.http_dialer import DIALER_KEY
+from ari_app.dialer.bus import EventBus
+from ari_app.settings import DialerSettings
+from ari_app.telephony import Telephony
+
+SETTINGS = web.AppKey("settings", DialerSettings)
+TELEPHONY = web.AppKey("telephony", Telephony)
+BUS = web.AppKey("bus", EventBus)
+
+__all__ = ["BUS", "DIALER_KEY", "SETTINGS", "TELEPHONY"]

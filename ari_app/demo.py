@@ -1,0 +1,174 @@
+"""``dialcrm demo``: a predictive campaign against the simulated PSTN, with simulated agents.
+
+On start-up (after the CRM and the dialer are up) it creates, once, the demo users
+and a campaign of leads with Chinese names whose numbers follow the sim-pstn
+scheme (humans, machines, busy, no answer, …); it starts three SIPp agent phones
+(1001–1003), logs those agents in, dials the campaign in predictive mode, and
+plays the agents: each sets a disposition through the REST API a few seconds
+into wrap-up. Progress is printed every 10 seconds; the pages show the calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from ari_app import sandbox
+from ari_app.appkeys import BUS, DIALER_KEY, SETTINGS, TELEPHONY
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.events import AgentStateChanged
+from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
+from ari_app.sim import SippPhone, start_phone
+from crm.app import crm_service_of
+from crm.domain.enums import Role
+from crm.errors import AlreadyExistsError
+from crm.service import CrmService
+
+log = logging.getLogger(__name__)
+
+CAMPAIGN_NAME = "演示活动 Demo campaign"
+AGENT_EXTENSIONS = ("1001", "1002", "1003")
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ("伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明")
+# Last digit: 0-3, 9 human; 4 machine; 5 no answer; 6 busy; 7 unreachable; 8 not a number.
+OUTCOME_DIGITS = "0123901239012345678"
+
+
+def demo_password() -> str:
+    return os.environ.get("DIALCRM_DEMO_PASSWORD", "demo-2026")
+
+
+def demo_numbers(count: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    numbers = []
+    for i in range(count):
+        talk, ring = rng.randint(0, 3), rng.randint(0, 4)
+        numbers.append(f"+86139{i:05d}{talk}{ring}{OUTCOME_DIGITS[i % len(OUTCOME_DIGITS)]}")
+    return numbers
+
+
+def install_demo(app: web.Application) -> None:
+    app.cleanup_ctx.append(_demo_ctx)
+
+
+async def _demo_ctx(app: web.Application) -> AsyncIterator[None]:
+    demo = Demo(crm_service_of(app), app[DIALER_KEY], app)
+    task = asyncio.create_task(demo.run(), name="demo")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    demo.stop_phones()
+
+
+class Demo:
+    def __init__(self, crm: CrmService, dialer: Dialer, app: web.Application) -> None:
+        self.crm = crm
+        self.dialer = dialer
+        self.app = app
+        self.phones: list[SippPhone] = []
+        self.tokens: dict[str, str] = {}
+
+    async def run(self) -> None:
+        try:
+            campaign_id = await self.prepare()
+            await self.start_agents(campaign_id)
+            await self.dialer.start_campaign(CampaignConfig(
+                campaign_id, name=CAMPAIGN_NAME, mode=DialMode.PREDICTIVE, ring_timeout_s=20,
+                caller_id="4008888000", wrap_up_limit_s=30, dial_ratio=1.6))
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.play_agents())
+                group.create_task(self.report(campaign_id))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("demo failed")
+
+    async def prepare(self) -> str:
+        password = demo_password()
+        for username, role in (("admin", Role.ADMIN), ("manager", Role.MANAGER),
+                               *((f"agent{e}", Role.AGENT) for e in AGENT_EXTENSIONS)):
+            try:
+                user = await self.crm.auth.create_user(username, role, password=password)
+            except AlreadyExistsError:
+                continue
+            if role is Role.AGENT:
+                self.tokens[username] = (await self.crm.auth.issue_token(user.id, "demo")).token
+        campaigns = await self.crm.campaigns.list()
+        existing = [c for c in _items(campaigns) if c.name == CAMPAIGN_NAME]
+        if existing:
+            return str(existing[0].id)
+        campaign = await self.crm.campaigns.create(
+            {"name": CAMPAIGN_NAME, "window_start": "00:00", "window_end": "23:59",
+             "max_attempts": 3, "retry_no_answer_minutes": 2, "retry_busy_minutes": 1})
+        rng = random.Random(3)
+        rows = [{"phone": n, "name": rng.choice(SURNAMES) + rng.choice(GIVEN) * rng.randint(1, 2),
+                 "tags": rng.choice(["vip", "new", "price-sensitive", ""])}
+                for n in demo_numbers(60)]
+        async for _ in self.crm.import_leads(campaign.id, rows):
+            pass
+        return str(campaign.id)
+
+    async def start_agents(self, campaign_id: str) -> None:
+        box = sandbox.Sandbox.from_env()
+        wav = box.path("/usr/share/asterisk/sounds/dialcrm/agent-talk.ulaw.wav")
+        work = Path(tempfile.mkdtemp(prefix="dialcrm-demo-"))
+        telephony = self.app[TELEPHONY]
+        for ext in AGENT_EXTENSIONS:
+            self.phones.append(await start_phone(ext, wav, work, telephony.ami, telephony.ari))
+            await self.dialer.login(f"agent{ext}", ext, campaign_id)
+        print(f"demo: agents {', '.join('agent' + e for e in AGENT_EXTENSIONS)} logged in "
+              f"(password {demo_password()!r}); manager 'manager', admin 'admin'", flush=True)
+
+    def stop_phones(self) -> None:
+        for phone in self.phones:
+            phone.stop()
+
+    async def play_agents(self) -> None:
+        """Each simulated agent sets a disposition 2–5 s into wrap-up, through the API."""
+        sub = self.app[BUS].subscribe(
+            lambda e: isinstance(e, AgentStateChanged) and e.state is AgentState.WRAP_UP)
+        base = self.app[SETTINGS].public_url.rstrip("/")
+        async with aiohttp.ClientSession() as http, asyncio.TaskGroup() as group:
+            while True:
+                event = await sub.get()
+                assert isinstance(event, AgentStateChanged)
+                group.create_task(self.dispose_later(http, base, event.agent_id))
+
+    async def dispose_later(self, http: aiohttp.ClientSession, base: str, agent: str) -> None:
+        await asyncio.sleep(random.uniform(2, 5))  # the agent types their notes
+        choice = random.choice(["sale", "not_interested", "not_interested", "callback"])
+        body: dict[str, str] = {"disposition": choice}
+        if choice == "callback":
+            body["callback_at"] = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+        token = self.tokens.get(agent)
+        if token is None:
+            await self.dialer.dispose(agent, choice)
+            return
+        async with http.post(f"{base}/api/agent/disposition", json=body,
+                             headers={"Authorization": f"Bearer {token}"}) as resp:
+            if resp.status != 200:
+                log.warning("demo: %s disposition -> %s %s", agent, resp.status,
+                            await resp.text())
+
+    async def report(self, campaign_id: str) -> None:
+        while True:
+            await asyncio.sleep(10)
+            for c in self.dialer.snapshot()["campaigns"]:
+                print(f"demo: {c['mode']} dials={c['dials']} answers={c['live_answers']} "
+                      f"connects={c['connects']} machines={c['machines']} "
+                      f"abandons={c['abandons']} ({c['abandon_rate']:.1%}) "
+                      f"hopper={c['hopper']} alarm={c['alarm'] or '-'}", flush=True)
+
+
+def _items(page: object) -> list[Any]:
+    return list(getattr(page, "items", page))  # type: ignore[call-overload]

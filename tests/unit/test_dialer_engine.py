@@ -1,0 +1,303 @@
+"""The dialer's use cases against in-memory fakes of its ports (no Asterisk, no CRM)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ari_app.ari import AriEvent, EventRouter, Reconnected
+from ari_app.dialer.bus import EventBus
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.errors import Conflict, InvalidRequest
+from ari_app.dialer.events import ScreenPop
+from ari_app.dialer.model import AgentState, CampaignConfig, DialMode, Outcome
+from ari_app.dialer.ports import Lead
+from ari_app.dialer.store import DialerStore
+from ari_app.errors import AriRequestFailed
+
+
+class FakeControl:
+    """Records every verb; answers agent legs at once (like a SIPp phone)."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, tuple[Any, ...]]] = []
+        self.router: EventRouter | None = None
+        self.channels: set[str] = set()
+        self.refuse_originate = False
+
+    def verbs(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for verb, args in self.log if verb == name]
+
+    async def originate(self, endpoint: str, *, channel_id: str, app_args: str = "",
+                        caller_id: str | None = None, timeout_s: int = 30,
+                        formats: str | None = None,
+                        variables: Mapping[str, str] | None = None) -> dict[str, Any]:
+        self.log.append(("originate", (endpoint, channel_id, app_args)))
+        if self.refuse_originate:
+            raise AriRequestFailed("POST", "/channels", 500, "Allocation failed")
+        self.channels.add(channel_id)
+        if app_args.startswith("agent") and self.router is not None:
+            asyncio.get_running_loop().call_soon(
+                lambda: asyncio.ensure_future(self.emit("StasisStart", channel_id, ["agent"])))
+        return {"id": channel_id}
+
+    async def emit(self, kind: str, channel_id: str, args: Sequence[str] = (), **extra: Any) -> None:
+        assert self.router is not None
+        data = {"type": kind, "channel": {"id": channel_id, "state": "Up"}, "args": list(args),
+                **extra}
+        if kind == "ChannelDestroyed":
+            self.channels.discard(channel_id)
+        await self.router(AriEvent.from_json(data))
+
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str = "s",
+                                   priority: int = 1) -> None:
+        self.log.append(("continue", (channel_id, context)))
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        self.log.append(("hangup", (channel_id,)))
+
+    async def create_bridge(self, bridge_id: str, name: str = "", kind: str = "mixing") -> None:
+        self.log.append(("create_bridge", (bridge_id,)))
+
+    async def add_to_bridge(self, bridge_id: str, channel_id: str) -> None:
+        self.log.append(("add_to_bridge", (bridge_id, channel_id)))
+
+    async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None: ...
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        self.log.append(("destroy_bridge", (bridge_id,)))
+
+    async def play(self, target: str, target_id: str, media: str, playback_id: str) -> None:
+        self.log.append(("play", (target_id, media, playback_id)))
+
+    async def record_bridge(self, bridge_id: str, name: str, fmt: str = "wav") -> None:
+        self.log.append(("record", (bridge_id, name)))
+
+    async def stop_recording(self, name: str) -> None:
+        self.log.append(("stop_recording", (name,)))
+
+    async def stored_recording(self, name: str) -> bytes:
+        return b"RIFF" + (36).to_bytes(4, "little") + b"WAVE" + b"\0" * 32
+
+    async def delete_stored_recording(self, name: str) -> None: ...
+
+    async def list_channels(self) -> list[dict[str, Any]]:
+        return [{"id": c} for c in self.channels]
+
+    async def list_bridges(self) -> list[dict[str, Any]]:
+        return [{"id": "agentbridge-a1"}, {"id": "agentbridge-a2"}]
+
+
+class FakeCrm:
+    def __init__(self, leads: list[Lead]) -> None:
+        self.leads = list(leads)
+        self.attempts: list[dict[str, Any]] = []
+        self.events: list[Mapping[str, Any]] = []
+        self.dnc: list[str] = []
+        self.changed = asyncio.Event()
+
+    async def claim(self, campaign_id: str, worker: str, limit: int) -> Sequence[Lead]:
+        taken, self.leads = self.leads[:limit], self.leads[limit:]
+        return taken
+
+    async def release(self, lead_ids: Sequence[str], worker: str) -> None: ...
+
+    async def record_attempt(self, lead_id: str, outcome: Outcome, *, worker: str, call_id: str,
+                             disposition: str | None = None,
+                             callback_at: str | None = None) -> None:
+        self.attempts.append({"lead_id": lead_id, "outcome": outcome.value,
+                              "disposition": disposition, "callback_at": callback_at})
+        self.changed.set()
+
+    async def push_call_event(self, payload: Mapping[str, Any]) -> None:
+        self.events.append(payload)
+        self.changed.set()
+
+    async def store_recording(self, call_id: str, audio: bytes, seconds: float | None) -> str:
+        return f"/api/calls/{call_id}/recording"
+
+    async def add_dnc(self, number: str, campaign_id: str | None, reason: str) -> None:
+        self.dnc.append(number)
+        self.changed.set()
+
+
+class Clock:
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+
+async def until(check: Any, timeout: float = 3.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+def lead(n: int) -> Lead:
+    return Lead(f"lead{n}", "c1", f"cust{n}", f"+86138001380{n:02d}")
+
+
+@pytest.fixture
+async def rig(tmp_path: Path):  # type: ignore[no-untyped-def]
+    control = FakeControl()
+    store = DialerStore(tmp_path / "dialer.sqlite3")
+    await store.open()
+    crm = FakeCrm([lead(0)])
+    bus = EventBus()
+    dialer = Dialer(control, store, crm, crm, bus, Clock(), worker="w1")
+    router = EventRouter()
+    dialer.register(router)
+    control.router = router
+    await dialer.start()
+    await dialer.on_connected(Reconnected(0))
+    yield dialer, control, crm, bus
+    await dialer.stop()
+    await store.close()
+
+
+async def customer_answers(control: FakeControl, call_id: str, amd: str = "HUMAN") -> None:
+    await control.emit("StasisStart", call_id, ["customer"])
+    await control.emit("StasisStart", call_id, ["amd", amd, "x"])
+
+
+async def test_given_progressive_campaign_when_human_answers_then_bridged_to_reserved_agent(
+    rig,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm, bus = rig
+    pops = bus.subscribe(lambda e: isinstance(e, ScreenPop))
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await dialer.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 2)
+    call_id = control.verbs("originate")[1][1]
+    assert dialer.agents.sessions["a1"].state is AgentState.RESERVED
+    ringing = await pops.get()
+    assert isinstance(ringing, ScreenPop) and ringing.state == "ringing"
+
+    await customer_answers(control, call_id)
+    assert ("continue", (call_id, "dialer-amd")) in control.log
+    assert ("add_to_bridge", ("agentbridge-a1", call_id)) in control.log
+    assert ("record", ("agentbridge-a1", call_id)) in control.log
+    assert dialer.agents.sessions["a1"].state is AgentState.ON_CALL
+
+    await control.emit("ChannelDestroyed", call_id, cause=16)
+    assert dialer.agents.sessions["a1"].state is AgentState.WRAP_UP
+    with pytest.raises(InvalidRequest):
+        await dialer.dispose("a1", "maybe")
+    await dialer.dispose("a1", "do_not_call")
+
+    await until(lambda: crm.attempts and crm.dnc and len(crm.events) >= 6)
+    assert crm.attempts == [{"lead_id": "lead0", "outcome": "answered",
+                             "disposition": "do_not_call", "callback_at": None}]
+    assert crm.dnc == ["+8613800138000"]
+    kinds = [e["type"] for e in crm.events]
+    assert kinds[:4] == ["originated", "answered", "bridged", "ended"]
+    assert {"disposition_set", "recording_ready"} <= set(kinds)
+    assert dialer.agents.sessions["a1"].state is AgentState.READY
+
+
+async def test_given_predictive_and_no_free_agent_when_human_answers_then_safe_harbour(
+    rig,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm, _ = rig
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PREDICTIVE,
+                                               abandon_after_s=0.5))
+    await dialer.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 2)
+    await dialer.pause("a1", "break")  # the only agent walks away
+    call_id = control.verbs("originate")[1][1]
+
+    await customer_answers(control, call_id)
+    await until(lambda: control.verbs("play"))
+    assert control.verbs("play") == [(call_id, "sound:dialcrm/safe-harbour",
+                                      f"safeharbour:{call_id}")]
+    await control.emit("PlaybackFinished", call_id, playback={"id": f"safeharbour:{call_id}"})
+    assert ("hangup", (call_id,)) in control.log
+    await control.emit("ChannelDestroyed", call_id, cause=16)
+
+    await until(lambda: crm.attempts)
+    assert crm.attempts[0]["outcome"] == "abandoned"
+    assert dialer.calls.counters["c1"].abandons == 1
+
+
+async def test_given_machine_when_detected_then_hung_up_and_agent_freed(rig) -> None:  # type: ignore[no-untyped-def]
+    dialer, control, crm, _ = rig
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await dialer.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 2)
+    call_id = control.verbs("originate")[1][1]
+
+    await customer_answers(control, call_id, amd="MACHINE")
+    assert ("hangup", (call_id,)) in control.log
+    assert dialer.agents.sessions["a1"].state is AgentState.READY
+    await control.emit("ChannelDestroyed", call_id, cause=16)
+    await until(lambda: crm.attempts)
+    assert crm.attempts[0]["outcome"] == "machine"
+
+
+async def test_given_originate_refused_when_dialing_then_failed_attempt(rig) -> None:  # type: ignore[no-untyped-def]
+    dialer, control, crm, _ = rig
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await dialer.login("a1", "1001", "c1")
+    control.refuse_originate = True
+    await dialer.ready("a1")
+    await until(lambda: crm.attempts)
+    assert crm.attempts[0]["outcome"] == "failed"
+    assert dialer.agents.sessions["a1"].state is AgentState.READY
+
+
+async def test_given_agent_states_when_bad_requests_then_clear_errors(rig) -> None:  # type: ignore[no-untyped-def]
+    dialer, control, crm, _ = rig
+    crm.leads.clear()
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    with pytest.raises(InvalidRequest):
+        await dialer.login("a9", "10x1", "c1")
+    await dialer.login("a1", "1001", "c1")
+    with pytest.raises(InvalidRequest):
+        await dialer.login("a1", "1001", "c1")  # already logged in
+    with pytest.raises(Conflict):
+        await dialer.hangup_customer("a1")
+    with pytest.raises(Conflict):
+        await dialer.dispose("a1", "sale")  # not in wrap-up
+    with pytest.raises(InvalidRequest):
+        await dialer.set_mode("c1", "telepathic")
+
+
+async def test_given_calls_in_flight_when_controller_restarts_then_gone_calls_closed(
+    tmp_path: Path,
+) -> None:
+    control = FakeControl()
+    store = DialerStore(tmp_path / "dialer.sqlite3")
+    await store.open()
+    crm = FakeCrm([lead(0), lead(1)])
+    first = Dialer(control, store, crm, crm, EventBus(), Clock(), worker="w1")
+    router = EventRouter()
+    first.register(router)
+    control.router = router
+    await first.on_connected(Reconnected(0))
+    await first.start_campaign(CampaignConfig("c1", mode=DialMode.PREDICTIVE, dial_ratio=2))
+    await first.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 3)
+    calls = [args[1] for args in control.verbs("originate")[1:]]
+    for task in list(first._tasks):  # killed: no clean stop
+        task.cancel()
+    control.channels.discard(calls[0])  # one call ended while nobody listened
+
+    second = Dialer(control, store, crm, crm, EventBus(), Clock(), worker="w1")
+    router2 = EventRouter()
+    second.register(router2)
+    control.router = router2
+    await second.start()
+    await second.on_connected(Reconnected(0))
+
+    assert calls[0] not in second.calls.calls and calls[1] in second.calls.calls
+    assert "c1" in second.runners  # the campaign runs again
+    assert second.agents.sessions["a1"].state is AgentState.READY
+    await until(lambda: crm.attempts)
+    assert crm.attempts[0]["outcome"] == "failed"
+    ended = [e for e in crm.events if e["type"] == "ended"]
+    assert [e["call_id"] for e in ended] == [calls[0]]
+    await second.stop()
+    await store.close()
