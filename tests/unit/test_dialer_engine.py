@@ -45,7 +45,9 @@ class FakeControl:
                 lambda: asyncio.ensure_future(self.emit("StasisStart", channel_id, ["agent"])))
         return {"id": channel_id}
 
-    async def emit(self, kind: str, channel_id: str, args: Sequence[str] = (), **extra: Any) -> None:
+    async def emit(
+        self, kind: str, channel_id: str, args: Sequence[str] = (), **extra: Any
+    ) -> None:
         assert self.router is not None
         data = {"type": kind, "channel": {"id": channel_id, "state": "Up"}, "args": list(args),
                 **extra}
@@ -132,7 +134,7 @@ class Clock:
 
 async def until(check: Any, timeout: float = 3.0) -> None:
     async with asyncio.timeout(timeout):
-        while not check():
+        while not check():  # noqa: ASYNC110 - polling a status in a test is the point
             await asyncio.sleep(0.01)
 
 
