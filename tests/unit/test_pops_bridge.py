@@ -1,0 +1,153 @@
+"""The dialer bus → pop hub bridge, on a real CRM service (SQLite): pops, call and agent states."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from ari_app.adapters.pops import PopBridge
+from ari_app.dialer.bus import EventBus
+from ari_app.dialer.events import AgentStateChanged, ScreenPop
+from ari_app.dialer.model import AgentState
+from crm.domain.enums import Language
+from crm.pops import PopHub
+from crm.service import CrmService
+from crm.services.customers import CustomerInput
+from crm.services.work import TaskInput
+
+
+class CountingSummaries:
+    def __init__(self, crm: CrmService) -> None:
+        self.crm = crm
+        self.calls: list[tuple[str, Language]] = []
+
+    async def customer_summary(self, customer_id: str, *, language: Language) -> dict[str, Any]:
+        self.calls.append((customer_id, language))
+        return await self.crm.customer_summary(customer_id, language=language)
+
+
+@pytest.fixture
+async def rig(crm_service: CrmService) -> AsyncIterator[tuple[EventBus, PopHub, Any, str]]:
+    customer, _ = await crm_service.customers.create(
+        CustomerInput("王伟", phones=["13800138090", "010-62345678"], tags=["VIP"])
+    )
+    await crm_service.work.create_task(TaskInput("发送报价", customer_id=customer.id))
+    bus, hub = EventBus(), PopHub()
+    summaries = CountingSummaries(crm_service)
+    bridge = PopBridge(bus, hub, summaries)
+    bridge.start()
+    yield bus, hub, summaries, str(customer.id)
+    await bridge.stop()
+
+
+def screen_pop(
+    customer_id: str, state: str, call_id: str = "call-1", agent: str = "agent"
+) -> ScreenPop:
+    return ScreenPop(
+        agent, call_id, customer_id, "lead-1", "camp-1", "+8613800138090", state, time.time()
+    )
+
+
+async def until(check: Any, timeout: float = 2.0) -> None:
+    """Poll until ``check()`` holds (the bridge runs in its own tasks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("timed out")
+
+
+async def test_given_ringing_pop_when_published_then_hub_has_customer_essentials(rig) -> None:
+    bus, hub, summaries, cid = rig
+    bus.publish(screen_pop(cid, "ringing"))
+
+    await until(lambda: len(hub.current("agent")) == 1)
+
+    msg = hub.current("agent")[0]
+    assert (msg["type"], msg["state"], msg["call_id"]) == ("pop", "ringing", "call-1")
+    customer = msg["customer"]
+    assert customer["name"] == "王伟" and customer["tags"] == ["VIP"]
+    assert [n["e164"] for n in customer["numbers"]] == ["+8613800138090", "+861062345678"]
+    assert [t["title"] for t in customer["open_tasks"]] == ["发送报价"]
+    assert set(customer) >= {"recent_contacts", "recommended_script"}
+    assert msg["number"] == "+8613800138090" and msg["lead_id"] == "lead-1"
+
+
+async def test_given_popped_call_when_connected_and_ended_then_call_states_without_requery(
+    rig,
+) -> None:
+    bus, hub, summaries, cid = rig
+    for state in ("ringing", "connected", "ended"):
+        bus.publish(screen_pop(cid, state))
+
+    await until(lambda: hub.current("agent") and hub.current("agent")[0]["state"] == "ended")
+
+    assert len(summaries.calls) == 1, "one summary query set per call"
+    assert hub.delivered == 3
+
+
+async def test_given_preview_offer_when_accepted_then_dialing_pop_reuses_customer(rig) -> None:
+    bus, hub, summaries, cid = rig
+    bus.publish(screen_pop(cid, "offered", call_id=""))
+    bus.publish(screen_pop(cid, "ringing", call_id="call-9"))
+
+    await until(lambda: hub.current("agent") and hub.current("agent")[0]["call_id"] == "call-9")
+
+    assert len(summaries.calls) == 1
+    assert hub.current("agent")[0]["customer"]["name"] == "王伟"
+
+
+async def test_given_agent_state_change_when_published_then_agent_state_message(rig) -> None:
+    bus, hub, _, _ = rig
+    bus.publish(
+        AgentStateChanged(
+            "agent", "camp-1", AgentState.READY, AgentState.PAUSED, 123.5, pause_code="lunch"
+        )
+    )
+
+    await until(lambda: bool(hub.current("agent")))
+
+    msg = hub.current("agent")[0]
+    assert msg == {
+        "type": "agent_state",
+        "agent_id": "agent",
+        "state": "paused",
+        "previous": "ready",
+        "pause_code": "lunch",
+        "since": 123.5,
+        "call_id": None,
+        "campaign_id": "camp-1",
+    }
+
+
+async def test_given_unknown_customer_when_popped_then_pop_still_carries_the_number(rig) -> None:
+    bus, hub, _, _ = rig
+    bus.publish(screen_pop("00000000-0000-0000-0000-000000000000", "ringing"))
+
+    await until(lambda: bool(hub.current("agent")))
+
+    msg = hub.current("agent")[0]
+    assert msg["number"] == "+8613800138090"
+    assert msg["customer"]["name"] is None and msg["customer"]["error"]
+
+
+async def test_given_page_in_english_when_popped_then_summary_asked_in_english(rig) -> None:
+    bus, hub, summaries, cid = rig
+
+    async def send(_: str) -> None:
+        return None
+
+    async def close() -> None:
+        return None
+
+    hub.connect("agent", send, close, language="en")
+    bus.publish(screen_pop(cid, "ringing"))
+
+    await until(lambda: bool(summaries.calls))
+
+    assert summaries.calls[0][1] is Language.EN
