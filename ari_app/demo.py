@@ -81,10 +81,10 @@ class Demo:
     async def run(self) -> None:
         try:
             campaign_id = await self.prepare()
-            await self.start_agents(campaign_id)
             await self.dialer.start_campaign(CampaignConfig(
                 campaign_id, name=CAMPAIGN_NAME, mode=DialMode.PREDICTIVE, ring_timeout_s=20,
                 caller_id="4008888000", wrap_up_limit_s=30, dial_ratio=1.6))
+            await self.start_agents(campaign_id)
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.play_agents())
                 group.create_task(self.report(campaign_id))

@@ -24,6 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 import web as pages
 from ari_app.adapters.crm_local import LocalCrm
 from ari_app.adapters.http_dialer import dialer_routes
+from ari_app.adapters.pages import add_agent_pages
+from ari_app.adapters.pops import pop_bridge_ctx
 from ari_app.appkeys import BUS, DIALER_KEY, SETTINGS, TELEPHONY
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
@@ -33,6 +35,7 @@ from ari_app.settings import DialerSettings
 from ari_app.telephony import Telephony
 from crm.app import create_crm_app, crm_service_of
 from crm.errors import CrmError
+from crm.pops import install_pops
 from crm.settings import CrmSettings
 
 log = logging.getLogger(__name__)
@@ -49,8 +52,10 @@ def build_app(settings: DialerSettings, crm_settings: CrmSettings) -> web.Applic
     app[SETTINGS] = settings
     app[BUS] = EventBus()
     app.cleanup_ctx.append(_dialer_ctx)  # after the CRM's: it uses the CRM service
+    app.cleanup_ctx.append(pop_bridge_ctx(app[BUS], install_pops(app)))  # bus → /ws/agent
     app.router.add_get("/", index)
     app.router.add_get("/status", status)
+    add_agent_pages(app)  # /login, /agent
     app.router.add_static("/static", pages.STATIC_DIR)
     return app
 

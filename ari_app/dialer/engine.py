@@ -241,7 +241,7 @@ class Dialer:
 
     # ------------------------------------------------------------ agents --
     async def login(self, agent_id: str, extension: str, campaign_id: str) -> None:
-        self.config(campaign_id)
+        """Log in to a campaign (it need not be dialing yet: the agent waits ready)."""
         await self.agents.login(agent_id, extension, campaign_id)
 
     async def logout(self, agent_id: str) -> None:

@@ -11,13 +11,14 @@ from typing import Any
 from ari_app.dialer import events as ev
 from ari_app.dialer.agents import AgentDesk
 from ari_app.dialer.calls import CallDesk
-from ari_app.dialer.errors import Conflict, InvalidRequest
+from ari_app.dialer.errors import Conflict, DialerUseCaseError, InvalidRequest
 from ari_app.dialer.model import AgentSession, AgentState, CampaignConfig, Outcome
 from ari_app.dialer.ports import Clock
 from ari_app.dialer.store import DialerStore
 
 log = logging.getLogger(__name__)
 
+DEFAULT_WRAP_UP_S = 60.0
 DISPOSITIONS = ("sale", "callback", "not_interested", "do_not_call", "wrong_number")
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
@@ -36,7 +37,10 @@ class WrapUp:
 
     def arm(self, session: AgentSession) -> None:
         self.cancel(session.agent_id)
-        limit = self.config_of(session.campaign_id).wrap_up_limit_s
+        try:
+            limit = self.config_of(session.campaign_id).wrap_up_limit_s
+        except DialerUseCaseError:  # the campaign is not (or no longer) configured here
+            limit = DEFAULT_WRAP_UP_S
         call_id = session.call_id or ""
         self._timers[session.agent_id] = asyncio.get_running_loop().call_later(
             limit, lambda: self.spawn(self._expire(session.agent_id, call_id),

@@ -1,0 +1,108 @@
+"""The agent's pages: ``/login`` and ``/agent`` (jinja2 + ``/static/agent.js``), zh and en.
+
+The page handlers only render: the initial state (the user, the campaigns the dialer runs,
+the agent's dialer state) is embedded as JSON; everything live comes over ``/ws/agent`` and
+every action goes through the JSON API (``/api/agent/*``, ``/api/customers/{id}/notes``,
+``/api/tasks``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+import web as pages
+from ari_app.adapters.http_dialer import DIALER_KEY
+from ari_app.dialer.wrapup import DISPOSITIONS
+from crm.app import crm_service_of
+from crm.domain.access import Principal
+from crm.domain.enums import Role
+from crm.errors import CrmError
+from crm.http._route import authenticate
+from web.i18n import translator
+
+PAUSE_CODES = ("break", "lunch", "training", "meeting", "admin")
+DESK_ROLES = (Role.AGENT, Role.MANAGER, Role.ADMIN)
+JS_KEYS = (
+    "live", "reconnecting", "waiting_for_call", "unknown_customer", "no_contacts", "no_tasks",
+    "no_script", "note_saved", "disposition_saved", "error", "due", "skip_reason",
+    "login_failed",
+)
+
+
+def _language(request: web.Request) -> str:
+    return pages.pick_language(request.query.get("lang"), request.cookies.get("lang"),
+                               request.headers.get("Accept-Language"))
+
+
+def _page(request: web.Request, template: str, lang: str, **context: Any) -> web.Response:
+    response = web.Response(text=pages.render(template, lang, **context),
+                            content_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    if request.query.get("lang") == lang:
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+async def _principal(request: web.Request) -> Principal | None:
+    try:
+        return await authenticate(request, crm_service_of(request.app))
+    except CrmError:
+        return None
+
+
+async def login_page(request: web.Request) -> web.Response:
+    lang = _language(request)
+    target = request.query.get("next", "/agent")
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/agent"  # only our own pages: no open redirect
+    return _page(request, "login.html", lang, next_url=target,
+                 strings=_strings(lang, JS_KEYS))
+
+
+async def agent_page(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    if principal is None or principal.role not in DESK_ROLES:
+        raise web.HTTPFound("/login?next=/agent")
+    lang = _language(request)
+    watched = request.query.get("agent") if principal.role is not Role.AGENT else None
+    agent_id = watched or principal.username
+    return _page(request, "agent.html", lang, boot=_boot(request, principal, agent_id, lang),
+                 dispositions=DISPOSITIONS, pause_codes=PAUSE_CODES, username=principal.username)
+
+
+def _boot(request: web.Request, who: Principal, agent_id: str, lang: str) -> dict[str, Any]:
+    dialer = request.app.get(DIALER_KEY)
+    campaigns: list[dict[str, Any]] = []
+    agent: dict[str, Any] = {"agent_id": agent_id, "state": "logged_out"}
+    if dialer is not None:
+        snapshot = dialer.snapshot()
+        campaigns = [{"id": c["campaign_id"], "name": c["name"], "mode": c["mode"]}
+                     for c in snapshot["campaigns"] if c["running"]]
+        agent = next((a for a in snapshot["agents"] if a["agent_id"] == agent_id), agent)
+    return {
+        "username": who.username, "role": who.role.value, "agent_id": agent_id,
+        "watching": agent_id != who.username, "lang": lang, "campaigns": campaigns,
+        "agent": agent, "strings": _strings(lang, JS_KEYS),
+        "labels": _strings(lang, _label_keys()),
+    }
+
+
+def _label_keys() -> list[str]:
+    states = ("logged_out", "connecting", "ready", "reserved", "on_call", "wrap_up", "paused")
+    outcomes = ("answered", "no_answer", "busy", "failed", "machine", "abandoned",
+                "invalid_number")
+    calls = ("offered", "ringing", "connected", "ended")
+    return [*(f"state_{s}" for s in states), *(f"outcome_{o}" for o in outcomes),
+            *(f"call_{c}" for c in calls), *(f"disp_{d}" for d in DISPOSITIONS)]
+
+
+def _strings(lang: str, keys: Any) -> dict[str, str]:
+    t = translator(lang)
+    return {key: t(key) for key in keys}
+
+
+def add_agent_pages(app: web.Application) -> None:
+    app.router.add_get("/login", login_page)
+    app.router.add_get("/agent", agent_page)
