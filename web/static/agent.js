@@ -1,0 +1,329 @@
+// The agent page: renders what /ws/agent pushes, acts through the JSON API. No framework.
+//
+// The server pushes every state (agent state, pop, call state); the page never polls. The socket
+// reconnects with exponential backoff and at once when the tab becomes visible or the network
+// comes back; the first messages on a new socket are the current state. The 1 s tick only
+// redraws the timers from server timestamps, so background-tab throttling cannot make them wrong.
+(() => {
+  'use strict';
+  const boot = JSON.parse(document.getElementById('boot').textContent);
+  const S = boot.strings || {};
+  const L = boot.labels || {};
+  const $ = (id) => document.getElementById(id);
+  const label = (key, fallback) => L[key] || fallback || key;
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || `HTTP ${status}`);
+      this.status = status;
+      this.body = body;
+    }
+  }
+
+  async function api(method, path, body) {
+    const init = { method, credentials: 'same-origin', headers: {} };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const resp = await fetch(path, init);
+    const text = await resp.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!resp.ok) throw new ApiError(resp.status, data);
+    return data;
+  }
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  function fill(list, items, render, emptyText) {
+    list.replaceChildren(...(items.length ? items.map(render) : [el('li', emptyText, 'muted')]));
+  }
+
+  function when(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleString(boot.lang === 'zh' ? 'zh-CN' : 'en-GB',
+      { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  }
+
+  // ------------------------------------------------------------------------------ login page --
+  const loginForm = $('login-form');
+  if (loginForm) {
+    loginForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const form = new FormData(loginForm);
+      const out = loginForm.querySelector('.error');
+      out.textContent = '';
+      try {
+        await api('POST', '/api/auth/login',
+          { username: form.get('username'), password: form.get('password') });
+        location.assign(loginForm.dataset.next || '/agent');
+      } catch (err) {
+        out.textContent = err.status === 401 ? S.login_failed : err.message;
+      }
+    });
+    return;
+  }
+
+  // ------------------------------------------------------------------------------ agent desk --
+  const desk = {
+    agent: { state: boot.agent.state, pause_code: boot.agent.pause_code || null,
+      since: Date.now() / 1000 - (boot.agent.seconds_in_state || 0), call_id: boot.agent.call_id },
+    pop: null, ws: null, attempts: 0, lastHeard: 0, heartbeat: 15, skew: 0, retry: null,
+  };
+  window.dialcrmPops = [];  // {call_id, ts, rendered}: DOM-update times for the benchmark
+
+  const nowServer = () => (Date.now() + desk.skew) / 1000;
+
+  function elapsed(since) {
+    if (!since) return '';
+    const s = Math.max(0, Math.floor(nowServer() - since));
+    const mm = String(Math.floor(s / 60)).padStart(2, '0');
+    return `${mm}:${String(s % 60).padStart(2, '0')}`;
+  }
+
+  function showError(err) {
+    $('error').textContent = err ? (err.message || S.error) : '';
+  }
+
+  function flash(text) {
+    $('error').textContent = text;
+  }
+
+  async function act(method, path, body) {
+    showError(null);
+    try {
+      return await api(method, path, body);
+    } catch (err) {
+      showError(err);
+      return null;
+    }
+  }
+
+  // -- rendering ------------------------------------------------------------------------------
+  function renderAgent() {
+    const st = desk.agent.state;
+    const badge = $('agent-state');
+    badge.textContent = label(`state_${st}`, st);
+    badge.dataset.state = st;
+    $('agent-pause-code').textContent = st === 'paused' && desk.agent.pause_code
+      ? `(${desk.agent.pause_code})` : '';
+    $('dialer-login').hidden = st !== 'logged_out' || boot.watching;
+    $('dialer-controls').hidden = st === 'logged_out' || boot.watching;
+    $('ready').disabled = ['ready', 'reserved', 'on_call', 'wrap_up', 'connecting'].includes(st);
+    $('pause').disabled = ['reserved', 'on_call', 'wrap_up', 'paused'].includes(st);
+    $('wrapup').hidden = st !== 'wrap_up' || boot.watching;
+    renderCallState();
+    tick();
+  }
+
+  function renderPop(msg) {
+    const c = msg.customer || {};
+    $('pop-empty').hidden = true;
+    $('pop-body').hidden = false;
+    $('pop-name').textContent = c.name || S.unknown_customer;
+    $('pop-number').textContent = msg.number || '';
+    $('pop-tags').replaceChildren(...(c.tags || []).map((t) => el('span', t, 'chip')));
+    fill($('pop-numbers'), c.numbers || [], (n) => el('li', `${n.e164} · ${n.type}`), '—');
+    fill($('pop-tasks'), c.open_tasks || [],
+      (t) => el('li', t.due_at ? `${t.title} · ${S.due} ${when(t.due_at)}` : t.title), S.no_tasks);
+    fill($('pop-contacts'), c.recent_contacts || [], (k) => el('li', [
+      when(k.at), label(`outcome_${k.outcome}`, k.outcome || k.state),
+      k.disposition ? label(`disp_${k.disposition}`, k.disposition) : null,
+      k.talk_seconds ? `${Math.round(k.talk_seconds)} s` : null,
+    ].filter(Boolean).join(' · ')), S.no_contacts);
+    const script = c.recommended_script;
+    $('pop-script').textContent = script ? `${script.name}\n${script.body}` : S.no_script;
+    renderCallState();
+    window.dialcrmPops.push({ call_id: msg.call_id, lead_id: msg.lead_id, ts: msg.ts,
+      rendered: performance.timeOrigin + performance.now() });
+    if (window.dialcrmPops.length > 1000) window.dialcrmPops.shift();
+  }
+
+  function renderCallState() {
+    const pop = desk.pop;
+    const card = $('pop');
+    card.dataset.state = pop ? pop.state : 'none';
+    if (!pop) return;
+    $('call-state').textContent = label(`call_${pop.state}`, pop.state);
+    $('call-state').dataset.state = pop.state;
+    const onCall = desk.agent.state === 'on_call' && desk.agent.call_id === pop.call_id;
+    $('hangup').hidden = boot.watching || !(onCall || pop.state === 'connected');
+    $('accept').hidden = boot.watching || pop.state !== 'offered';
+    $('skip').hidden = boot.watching || pop.state !== 'offered';
+  }
+
+  function tick() {
+    $('agent-timer').textContent = desk.agent.state === 'logged_out' ? '' : elapsed(desk.agent.since);
+    const pop = desk.pop;
+    $('call-timer').textContent = pop && pop.state !== 'ended'
+      ? elapsed(pop.state_ts || pop.ts) : '';
+  }
+
+  // -- the socket -----------------------------------------------------------------------------
+  const handlers = {
+    hello(msg) {
+      desk.skew = msg.server_time * 1000 - Date.now();
+      desk.heartbeat = msg.heartbeat_s || 15;
+      desk.attempts = 0;
+      setConn('live');
+    },
+    agent_state(msg) {
+      const before = desk.agent.state;
+      desk.agent = { state: msg.state, pause_code: msg.pause_code, since: msg.since,
+        call_id: msg.call_id };
+      renderAgent();
+      if (before !== msg.state && ['wrap_up', 'ready'].includes(msg.state)) loadTasks();
+    },
+    pop(msg) {
+      desk.pop = { ...msg };
+      renderPop(desk.pop);
+      tick();
+    },
+    call_state(msg) {
+      if (!desk.pop || desk.pop.call_id !== msg.call_id) return;
+      desk.pop.state = msg.state;
+      desk.pop.state_ts = msg.ts;
+      renderCallState();
+      tick();
+    },
+    heartbeat() {},
+  };
+
+  function setConn(state) {
+    const conn = $('conn');
+    conn.dataset.state = state;
+    conn.textContent = state === 'live' ? S.live : S.reconnecting;
+  }
+
+  function connect() {
+    clearTimeout(desk.retry);
+    const query = new URLSearchParams({ lang: boot.lang });
+    if (boot.watching) query.set('agent', boot.agent_id);
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/agent?${query}`);
+    desk.ws = ws;
+    ws.onmessage = (event) => {
+      desk.lastHeard = Date.now();
+      let msg;
+      try { msg = JSON.parse(event.data); } catch { return; }
+      const handle = handlers[msg.type];
+      if (handle) handle(msg);
+    };
+    ws.onclose = () => {
+      if (desk.ws !== ws) return;
+      desk.ws = null;
+      setConn('down');
+      scheduleReconnect();
+    };
+    ws.onerror = () => ws.close();
+  }
+
+  function scheduleReconnect() {
+    const base = Math.min(30000, 500 * 2 ** Math.min(desk.attempts, 6));
+    desk.attempts += 1;
+    desk.retry = setTimeout(connect, base * (0.75 + Math.random() * 0.5));
+    if (desk.attempts >= 2) {  // a refused socket may mean the session expired
+      api('GET', '/api/auth/me').catch((err) => {
+        if (err.status === 401) location.assign('/login?next=/agent');
+      });
+    }
+  }
+
+  function reconnectIfStale() {
+    if (!desk.ws) { connect(); return; }
+    const silentFor = Date.now() - desk.lastHeard;
+    if (desk.ws.readyState === WebSocket.OPEN && silentFor > 3 * desk.heartbeat * 1000) {
+      desk.ws.close();  // onclose reconnects
+    }
+  }
+
+  // -- actions --------------------------------------------------------------------------------
+  function isoWithOffset(local) {
+    const d = new Date(local);
+    const off = -d.getTimezoneOffset();
+    const abs = Math.abs(off);
+    const hh = String(Math.floor(abs / 60)).padStart(2, '0');
+    const mm = String(abs % 60).padStart(2, '0');
+    return `${local.length === 16 ? `${local}:00` : local}${off >= 0 ? '+' : '-'}${hh}:${mm}`;
+  }
+
+  async function loadTasks() {
+    try {
+      const page = await api('GET', '/api/tasks?status=open&limit=50');
+      fill($('tasks'), page.items || [], (t) => el('li',
+        [t.title, t.due_at ? `${S.due} ${when(t.due_at)}` : null].filter(Boolean).join(' · ')),
+      S.no_tasks);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  function bind(id, handler) {
+    $(id).addEventListener('click', handler);
+  }
+
+  function bindActions() {
+    $('dialer-login').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const form = new FormData(event.target);
+      act('POST', '/api/agent/login',
+        { extension: form.get('extension'), campaign_id: form.get('campaign_id') });
+    });
+    bind('ready', () => act('POST', '/api/agent/ready'));
+    bind('pause', () => act('POST', '/api/agent/pause', { pause_code: $('pause-code').value }));
+    bind('dialer-logout', () => act('POST', '/api/agent/logout'));
+    bind('hangup', () => act('POST', '/api/agent/hangup'));
+    bind('accept', () => act('POST', '/api/agent/preview/accept'));
+    bind('skip', () => act('POST', '/api/agent/preview/skip', { reason: 'skipped by agent' }));
+    bind('tasks-refresh', loadTasks);
+    bind('sign-out', async () => {
+      if (desk.agent.state !== 'logged_out' && !boot.watching) {
+        await api('POST', '/api/agent/logout').catch(() => null);
+      }
+      await api('POST', '/api/auth/logout').catch(() => null);
+      location.assign('/login');
+    });
+    $('note-form').addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const pop = desk.pop;
+      if (!pop || !pop.customer || !pop.customer.customer_id) return;
+      const body = event.target.elements.body.value;
+      const ok = await act('POST', `/api/customers/${pop.customer.customer_id}/notes`,
+        { body, call_id: pop.call_id || null });
+      if (ok) { event.target.reset(); flash(S.note_saved); }
+    });
+    const wrap = $('wrapup-form');
+    wrap.elements.disposition.addEventListener('change', () => {
+      $('callback-field').hidden = wrap.elements.disposition.value !== 'callback';
+    });
+    wrap.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const f = wrap.elements;
+      const body = { disposition: f.disposition.value };
+      if (f.disposition.value === 'callback' && f.callback_at.value) {
+        body.callback_at = isoWithOffset(f.callback_at.value);
+      }
+      if (f.note.value.trim()) body.note = f.note.value.trim();
+      if (f.then_pause.checked) body.pause_code = $('pause-code').value;
+      const ok = await act('POST', '/api/agent/disposition', body);
+      if (ok) { wrap.reset(); $('callback-field').hidden = true; flash(S.disposition_saved); }
+    });
+  }
+
+  bindActions();
+  renderAgent();
+  loadTasks();
+  connect();
+  setInterval(tick, 1000);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') reconnectIfStale();
+  });
+  window.addEventListener('online', reconnectIfStale);
+  window.addEventListener('focus', reconnectIfStale);
+})();
