@@ -44,7 +44,7 @@ STRINGS.update({
     "dialer": {"zh": "拨号器", "en": "Dialer"},
     "extension": {"zh": "分机号", "en": "Extension"},
     "campaign": {"zh": "外呼活动", "en": "Campaign"},
-    "no_campaigns": {"zh": "当前没有正在拨号的活动", "en": "No campaign is dialing right now"},
+    "no_campaigns": {"zh": "当前没有进行中的活动", "en": "No active campaign"},
     "dialer_login": {"zh": "登录拨号器", "en": "Log in to the dialer"},
     "dialer_logout": {"zh": "退出拨号器", "en": "Log out of the dialer"},
     "go_ready": {"zh": "就绪", "en": "Ready"},

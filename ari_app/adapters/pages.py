@@ -17,7 +17,7 @@ from ari_app.adapters.http_dialer import DIALER_KEY
 from ari_app.dialer.wrapup import DISPOSITIONS
 from crm.app import crm_service_of
 from crm.domain.access import Principal
-from crm.domain.enums import Role
+from crm.domain.enums import CampaignStatus, Role
 from crm.errors import CrmError
 from crm.http._route import authenticate
 from web.i18n import translator
@@ -25,20 +25,32 @@ from web.i18n import translator
 PAUSE_CODES = ("break", "lunch", "training", "meeting", "admin")
 DESK_ROLES = (Role.AGENT, Role.MANAGER, Role.ADMIN)
 JS_KEYS = (
-    "live", "reconnecting", "waiting_for_call", "unknown_customer", "no_contacts", "no_tasks",
-    "no_script", "note_saved", "disposition_saved", "error", "due", "skip_reason",
+    "live",
+    "reconnecting",
+    "waiting_for_call",
+    "unknown_customer",
+    "no_contacts",
+    "no_tasks",
+    "no_script",
+    "note_saved",
+    "disposition_saved",
+    "error",
+    "due",
+    "skip_reason",
     "login_failed",
 )
 
 
 def _language(request: web.Request) -> str:
-    return pages.pick_language(request.query.get("lang"), request.cookies.get("lang"),
-                               request.headers.get("Accept-Language"))
+    return pages.pick_language(
+        request.query.get("lang"),
+        request.cookies.get("lang"),
+        request.headers.get("Accept-Language"),
+    )
 
 
 def _page(request: web.Request, template: str, lang: str, **context: Any) -> web.Response:
-    response = web.Response(text=pages.render(template, lang, **context),
-                            content_type="text/html")
+    response = web.Response(text=pages.render(template, lang, **context), content_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     if request.query.get("lang") == lang:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
@@ -57,8 +69,7 @@ async def login_page(request: web.Request) -> web.Response:
     target = request.query.get("next", "/agent")
     if not target.startswith("/") or target.startswith("//"):
         target = "/agent"  # only our own pages: no open redirect
-    return _page(request, "login.html", lang, next_url=target,
-                 strings=_strings(lang, JS_KEYS))
+    return _page(request, "login.html", lang, next_url=target, strings=_strings(lang, JS_KEYS))
 
 
 async def agent_page(request: web.Request) -> web.Response:
@@ -68,34 +79,55 @@ async def agent_page(request: web.Request) -> web.Response:
     lang = _language(request)
     watched = request.query.get("agent") if principal.role is not Role.AGENT else None
     agent_id = watched or principal.username
-    return _page(request, "agent.html", lang, boot=_boot(request, principal, agent_id, lang),
-                 dispositions=DISPOSITIONS, pause_codes=PAUSE_CODES, username=principal.username)
+    return _page(
+        request,
+        "agent.html",
+        lang,
+        boot=await _boot(request, principal, agent_id, lang),
+        dispositions=DISPOSITIONS,
+        pause_codes=PAUSE_CODES,
+        username=principal.username,
+    )
 
 
-def _boot(request: web.Request, who: Principal, agent_id: str, lang: str) -> dict[str, Any]:
+async def _campaigns(request: web.Request, running: dict[str, str]) -> list[dict[str, Any]]:
+    """Active CRM campaigns, the ones the dialer is running first (mode shown)."""
+    page = await crm_service_of(request.app).campaigns.list(status=CampaignStatus.ACTIVE, limit=200)
+    found = [{"id": str(c.id), "name": c.name, "mode": running.get(str(c.id))} for c in page.items]
+    return sorted(found, key=lambda c: c["mode"] is None)
+
+
+async def _boot(request: web.Request, who: Principal, agent_id: str, lang: str) -> dict[str, Any]:
     dialer = request.app.get(DIALER_KEY)
-    campaigns: list[dict[str, Any]] = []
+    running: dict[str, str] = {}
     agent: dict[str, Any] = {"agent_id": agent_id, "state": "logged_out"}
     if dialer is not None:
         snapshot = dialer.snapshot()
-        campaigns = [{"id": c["campaign_id"], "name": c["name"], "mode": c["mode"]}
-                     for c in snapshot["campaigns"] if c["running"]]
+        running = {c["campaign_id"]: c["mode"] for c in snapshot["campaigns"] if c["running"]}
         agent = next((a for a in snapshot["agents"] if a["agent_id"] == agent_id), agent)
     return {
-        "username": who.username, "role": who.role.value, "agent_id": agent_id,
-        "watching": agent_id != who.username, "lang": lang, "campaigns": campaigns,
-        "agent": agent, "strings": _strings(lang, JS_KEYS),
+        "username": who.username,
+        "role": who.role.value,
+        "agent_id": agent_id,
+        "watching": agent_id != who.username,
+        "lang": lang,
+        "campaigns": await _campaigns(request, running),
+        "agent": agent,
+        "strings": _strings(lang, JS_KEYS),
         "labels": _strings(lang, _label_keys()),
     }
 
 
 def _label_keys() -> list[str]:
     states = ("logged_out", "connecting", "ready", "reserved", "on_call", "wrap_up", "paused")
-    outcomes = ("answered", "no_answer", "busy", "failed", "machine", "abandoned",
-                "invalid_number")
+    outcomes = ("answered", "no_answer", "busy", "failed", "machine", "abandoned", "invalid_number")
     calls = ("offered", "ringing", "connected", "ended")
-    return [*(f"state_{s}" for s in states), *(f"outcome_{o}" for o in outcomes),
-            *(f"call_{c}" for c in calls), *(f"disp_{d}" for d in DISPOSITIONS)]
+    return [
+        *(f"state_{s}" for s in states),
+        *(f"outcome_{o}" for o in outcomes),
+        *(f"call_{c}" for c in calls),
+        *(f"disp_{d}" for d in DISPOSITIONS),
+    ]
 
 
 def _strings(lang: str, keys: Any) -> dict[str, str]:

@@ -1,0 +1,208 @@
+"""The agent page in headless Chromium on the real sandbox Asterisk: log in, go ready, the pop
+appears when the dialer calls for the agent, the call connects and ends, the disposition entered
+on the page lands in the CRM. And the page on a phone-sized screen."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page, expect
+
+from ari_app.adapters.http_dialer import DIALER_KEY
+from ari_app.appkeys import BUS
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.events import ScreenPop
+from ari_app.dialer.model import CampaignConfig, DialMode
+from ari_app.main import build_app
+from ari_app.settings import DialerSettings
+from crm.app import crm_service_of
+from crm.domain.enums import Role
+from crm.pops import POP_HUB
+from crm.service import CrmService
+from crm.settings import CrmSettings
+from tests.integration.dialer_rig import wait_until
+
+PASSWORD = "agent-pass-1"
+# A human who answers after 1 s and talks ~15 s (README, "The simulated PSTN").
+CUSTOMER_NUMBER = "+8613800138090"
+CUSTOMER_NAME = "王伟"
+
+
+@dataclass
+class Desk:
+    url: str
+    app: web.Application
+
+    @property
+    def crm(self) -> CrmService:
+        return crm_service_of(self.app)
+
+    @property
+    def dialer(self) -> Dialer:
+        return self.app[DIALER_KEY]
+
+    async def agent(self, username: str) -> None:
+        await self.crm.auth.create_user(username, Role.AGENT, password=PASSWORD)
+
+    async def campaign(self, name: str, numbers: list[str]) -> str:
+        campaign = await self.crm.campaigns.create(
+            {"name": name, "max_attempts": 1, "window_start": "00:00", "window_end": "23:59"}
+        )
+        rows = [{"phone": n, "name": CUSTOMER_NAME, "tags": "VIP"} for n in numbers]
+        async for _ in self.crm.import_leads(campaign.id, rows):
+            pass
+        return str(campaign.id)
+
+
+@pytest.fixture
+async def desk(asterisk: Any, tmp_path: Path) -> AsyncIterator[Desk]:
+    settings = DialerSettings.load({"DIALCRM_DATA_DIR": str(tmp_path)})
+    crm = CrmSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/crm.sqlite3",
+        recordings_dir=tmp_path / "recordings",
+        password_scrypt_n=16,
+    )
+    app = build_app(settings, crm)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield Desk(str(server.make_url("/")).rstrip("/"), app)
+    for agent in list(app[DIALER_KEY].agents.sessions):
+        try:
+            await app[DIALER_KEY].logout(agent)
+        except Exception as exc:  # noqa: BLE001 - best-effort clean-up between tests
+            print(f"logout {agent}: {exc}")
+    await server.close()
+
+
+async def sign_in(page: Page, desk: Desk, username: str) -> None:
+    await page.goto(f"{desk.url}/agent")
+    await page.wait_for_url("**/login?next=/agent")
+    await page.get_by_test_id("username").fill(username)
+    await page.get_by_test_id("password").fill(PASSWORD)
+    await page.get_by_test_id("login").click()
+    await page.wait_for_url("**/agent")
+    await expect(page.get_by_test_id("conn")).to_have_attribute("data-state", "live")
+
+
+async def test_given_agent_on_page_when_dialer_calls_then_pop_and_disposition_land_in_crm(
+    browser: Browser, desk: Desk, sipp_phone: Any
+) -> None:
+    await sipp_phone("1021")
+    await desk.agent("agent1021")
+    campaign_id = await desk.campaign("浏览器弹屏测试", [CUSTOMER_NUMBER])
+    pops: list[ScreenPop] = []
+    sub = desk.app[BUS].subscribe(lambda e: isinstance(e, ScreenPop))
+    page = await browser.new_page(locale="zh-CN")
+    await sign_in(page, desk, "agent1021")
+    state = page.get_by_test_id("agent-state")
+
+    await page.get_by_test_id("extension").fill("1021")
+    await page.get_by_test_id("campaign").select_option(campaign_id)
+    await page.get_by_test_id("dialer-login").click()
+    await expect(state).to_have_attribute("data-state", "ready", timeout=15_000)
+    await page.get_by_test_id("pause-code").select_option("break")
+    await page.get_by_test_id("pause").click()
+    await expect(state).to_have_attribute("data-state", "paused")
+    assert "暂停" in await state.inner_text()
+    await desk.dialer.start_campaign(
+        CampaignConfig(
+            campaign_id, name="t", mode=DialMode.PROGRESSIVE, ring_timeout_s=10, wrap_up_limit_s=120
+        )
+    )
+
+    await page.get_by_test_id("ready").click()  # the dialer places a call for this agent
+
+    await expect(page.get_by_test_id("pop-name")).to_have_text(CUSTOMER_NAME, timeout=10_000)
+    while not sub.queue.empty():
+        pops.append(sub.queue.get_nowait())  # type: ignore[arg-type]
+    sub.close()
+    ringing = next(p for p in pops if p.state == "ringing")
+    shown = await page.evaluate("window.dialcrmPops[0]")
+    assert shown["call_id"] == ringing.call_id
+    pop_ms = shown["rendered"] - ringing.at * 1000
+    print(f"pop on screen {pop_ms:.1f} ms after the dialer decided to call")
+    assert 0 <= pop_ms < 1000, f"pop on screen {pop_ms:.0f} ms after the dialer decided to call"
+    await expect(page.get_by_test_id("pop-number")).to_have_text(CUSTOMER_NUMBER)
+    await expect(page.get_by_test_id("pop-tags")).to_contain_text("VIP")
+
+    call_state = page.get_by_test_id("call-state")
+    await expect(call_state).to_have_attribute("data-state", "connected", timeout=30_000)
+    await expect(page.get_by_test_id("hangup")).to_be_visible()
+    await page.get_by_test_id("note").fill("客户说价格太贵，下周再联系")
+    await page.get_by_test_id("save-note").click()
+    await expect(page.get_by_test_id("error")).to_have_text("备注已保存")
+
+    await expect(call_state).to_have_attribute("data-state", "ended", timeout=45_000)
+    await expect(state).to_have_attribute("data-state", "wrap_up")
+    await page.get_by_test_id("disposition").select_option("callback")
+    callback = (datetime.now() + timedelta(days=7)).replace(hour=10, minute=30)
+    await page.get_by_test_id("callback-at").fill(callback.strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_test_id("submit-disposition").click()
+    await expect(state).to_have_attribute("data-state", "ready", timeout=10_000)
+
+    async def disposition_stored() -> bool:
+        call, _ = await desk.crm.calls.get(ringing.call_id)
+        return call.disposition == "callback"
+
+    await wait_until(disposition_stored, timeout=20, what="the disposition in the CRM")
+    notes = await desk.crm.work.list_notes(uuid.UUID(ringing.customer_id))
+    assert [n.body for n in notes.items] == ["客户说价格太贵，下周再联系"]
+
+
+async def test_given_phone_screen_when_pop_arrives_then_fits_and_survives_reload(
+    browser: Browser, desk: Desk
+) -> None:
+    await desk.agent("agent1022")
+    page = await browser.new_page(locale="en-US", viewport={"width": 375, "height": 740})
+    await sign_in(page, desk, "agent1022")
+    await page.goto(f"{desk.url}/agent?lang=en")
+    await expect(page.get_by_test_id("conn")).to_have_attribute("data-state", "live")
+    customer = {
+        "customer_id": str(uuid.uuid4()),
+        "name": "Wang Wei 王伟 " * 4,
+        "numbers": [{"e164": CUSTOMER_NUMBER, "type": "mobile"}],
+        "tags": ["VIP", "price-sensitive", "callback-next-week"],
+        "recent_contacts": [
+            {
+                "at": "2026-03-01T03:00:00Z",
+                "outcome": "answered",
+                "disposition": "callback",
+                "talk_seconds": 95,
+            }
+        ],
+        "open_tasks": [{"title": "Send a quote within 24 h " * 3, "due_at": None}],
+        "recommended_script": {"name": "VIP", "body": "Good morning, " * 30},
+    }
+    hub = desk.app[POP_HUB]
+
+    hub.deliver(
+        "agent1022",
+        {
+            "type": "pop",
+            "call_id": "call-x",
+            "state": "connected",
+            "customer": customer,
+            "number": CUSTOMER_NUMBER,
+            "campaign_id": "c",
+            "lead_id": "l",
+            "ts": time.time(),
+        },
+    )
+
+    await expect(page.get_by_test_id("call-state")).to_have_text("Connected")
+    await expect(page.get_by_test_id("pop-contacts")).to_contain_text("answered")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"the agent page overflows a phone screen: {width}px"
+    await page.reload()  # a reconnecting page gets the current state at once
+    await expect(page.get_by_test_id("pop-name")).to_contain_text("Wang Wei")
+    await expect(page.get_by_test_id("call-state")).to_have_text("Connected")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
