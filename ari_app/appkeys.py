@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ari_app.adapters.http_dialer import DIALER_KEY
+from ari_app.adapters.http_dialer import DIALER_KEY, PBX_KEY
 from ari_app.dialer.bus import EventBus
 from ari_app.settings import DialerSettings
 from ari_app.telephony import Telephony
@@ -13,4 +13,4 @@ SETTINGS = web.AppKey("settings", DialerSettings)
 TELEPHONY = web.AppKey("telephony", Telephony)
 BUS = web.AppKey("bus", EventBus)
 
-__all__ = ["BUS", "DIALER_KEY", "SETTINGS", "TELEPHONY"]
+__all__ = ["BUS", "DIALER_KEY", "PBX_KEY", "SETTINGS", "TELEPHONY"]

@@ -26,11 +26,12 @@ from ari_app.adapters.crm_local import LocalCrm
 from ari_app.adapters.http_dialer import dialer_routes
 from ari_app.adapters.pages import add_agent_pages
 from ari_app.adapters.pops import pop_bridge_ctx
-from ari_app.appkeys import BUS, DIALER_KEY, SETTINGS, TELEPHONY
+from ari_app.appkeys import BUS, DIALER_KEY, PBX_KEY, SETTINGS, TELEPHONY
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.store import DialerStore
 from ari_app.errors import ConfigurationError
+from ari_app.pbx_admin import PbxAdmin
 from ari_app.settings import DialerSettings
 from ari_app.telephony import Telephony
 from crm.app import create_crm_app, crm_service_of
@@ -72,6 +73,7 @@ async def _dialer_ctx(app: web.Application) -> AsyncIterator[None]:
     telephony.on_connected(dialer.on_connected)
     app[TELEPHONY] = telephony
     app[DIALER_KEY] = dialer
+    app[PBX_KEY] = PbxAdmin(telephony.ami)
     await dialer.start()
     await telephony.start()
     yield

@@ -281,7 +281,9 @@ def asterisk_cli(box: Sandbox, command: str) -> str:
 
 
 # --------------------------------------------------------------- commands --
-def up(box: Sandbox) -> None:
+def up(box: Sandbox, keep_registrations: bool = False) -> None:
+    """Start (idempotent). ``keep_registrations`` keeps astdb (phones' contacts), as a
+    production Asterisk restart would; by default a fresh start forgets stale contacts."""
     if os.environ.get("ASTERISK_ARI_URL"):
         if ari_info(box) is None:
             raise SandboxError(f"ASTERISK_ARI_URL={box.ari_url} is set but ARI does not answer")
@@ -299,8 +301,9 @@ def up(box: Sandbox) -> None:
     mount_binds(box)
     try:
         lay_config(box)
-        box.path("/var/lib/asterisk/astdb.sqlite3").unlink(missing_ok=True)
-        box.path("/var/log/asterisk/messages.log").unlink(missing_ok=True)
+        if not keep_registrations:
+            box.path("/var/lib/asterisk/astdb.sqlite3").unlink(missing_ok=True)
+            box.path("/var/log/asterisk/messages.log").unlink(missing_ok=True)
         done = run("chroot", str(box.root), "asterisk", "-n", check=False)
         if done.returncode != 0:
             raise SandboxError("asterisk failed to start:\n" + done.stderr[-2000:])
@@ -329,6 +332,13 @@ def stop_asterisk(box: Sandbox) -> None:
         log(f"Asterisk (pid {pid}) did not stop; killing it")
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
+
+
+def restart(box: Sandbox) -> None:
+    """Stop and start Asterisk, keeping registrations (fault tests: "Asterisk restarted")."""
+    require_root()
+    stop_asterisk(box)
+    up(box, keep_registrations=True)
 
 
 def down(box: Sandbox) -> None:

@@ -25,11 +25,13 @@ from ari_app.dialer.errors import (
 )
 from ari_app.dialer.model import CampaignConfig, DialMode, InvalidCampaignConfig, MachineAction
 from ari_app.errors import TelephonyError
+from ari_app.pbx_admin import PbxAdmin
 from crm.domain.enums import Role
 from crm.http._route import Ctx, Route
 from crm.http.errors_map import error_response
 
 DIALER_KEY = web.AppKey("dialer", Dialer)
+PBX_KEY = web.AppKey("pbx_admin", PbxAdmin)
 AGENTS = (Role.AGENT, Role.MANAGER)
 MANAGERS = (Role.MANAGER,)
 
@@ -73,6 +75,10 @@ class CampaignRunIn(_In):
     record: bool = True
     dial_ratio: float = 2.0
     max_lines: int = 50
+
+
+class ReloadIn(_In):
+    module: str = Field("", max_length=64, description="e.g. res_pjsip.so; empty: everything")
 
 
 class ModeIn(_In):
@@ -195,6 +201,15 @@ async def dialer_status(ctx: Ctx) -> web.Response:
     return web.json_response(_dialer(ctx).snapshot())
 
 
+async def asterisk_overview(ctx: Ctx) -> web.Response:
+    return web.json_response(await ctx.request.app[PBX_KEY].overview())
+
+
+async def asterisk_reload(ctx: Ctx) -> web.Response:
+    message = await ctx.request.app[PBX_KEY].reload(ctx.body.module)
+    return web.json_response({"module": ctx.body.module or "(all)", "message": message})
+
+
 def _config_json(config: CampaignConfig) -> dict[str, Any]:
     data = asdict(config)
     data["mode"] = config.mode.value
@@ -230,4 +245,8 @@ def dialer_routes() -> list[Route]:
           "Switch the dialing mode while it runs", MANAGERS, ModeIn),
         r("GET", "/api/dialer/status", dialer_status,
           "Agents, campaigns, calls in flight, outbox", MANAGERS),
+        r("GET", "/api/admin/asterisk", asterisk_overview,
+          "Asterisk version, uptime, phone and trunk registrations (AMI)", (Role.ADMIN,)),
+        r("POST", "/api/admin/asterisk/reload", asterisk_reload,
+          "Reload Asterisk configuration (AMI)", (Role.ADMIN,), ReloadIn),
     ]

@@ -31,6 +31,28 @@ from crm.settings import CrmSettings
 CRM_NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 
 
+class GatedCrm:
+    """The CRM port with a switch: while ``down``, every call fails like an unreachable CRM."""
+
+    def __init__(self, inner: LocalCrm) -> None:
+        self.inner = inner
+        self.down = False
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if not callable(target):
+            return target
+
+        async def gated(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                self.refused += 1
+                raise ConnectionError("CRM unavailable (test)")
+            return await target(*args, **kwargs)
+
+        return gated
+
+
 class WallClock:
     def now(self) -> float:
         return time.time()
@@ -41,6 +63,7 @@ class DialerRig:
     ari_config: AriConfig
     work: Path
     crm: CrmService = field(init=False)
+    gate: GatedCrm = field(init=False)
     dialer: Dialer = field(init=False)
     bus: EventBus = field(init=False)
     store: DialerStore = field(init=False)
@@ -64,8 +87,9 @@ class DialerRig:
         self.store = DialerStore(self.work / "dialer.sqlite3")
         await self.store.open()
         self.bus = EventBus()
-        local = LocalCrm(self.crm)
-        self.dialer = Dialer(self._ari, self.store, local, local, self.bus, WallClock(),
+        self.gate = GatedCrm(LocalCrm(self.crm))
+        gate: Any = self.gate
+        self.dialer = Dialer(self._ari, self.store, gate, gate, self.bus, WallClock(),
                              worker=worker)
         router = EventRouter()
         self.dialer.register(router)

@@ -1,0 +1,149 @@
+"""The dialer's HTTP API through aiohttp's test client: auth, roles, bad input, state errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from ari_app.adapters.crm_local import LocalCrm
+from ari_app.adapters.http_dialer import DIALER_KEY, dialer_routes
+from ari_app.ari import EventRouter, Reconnected
+from ari_app.dialer.bus import EventBus
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.store import DialerStore
+from crm.app import create_crm_app
+from crm.db.engine import create_all, make_engine
+from crm.domain.enums import Role
+from crm.service import CrmService
+from crm.settings import CrmSettings
+from tests.unit.test_dialer_engine import Clock, FakeControl
+
+
+class Api:
+    def __init__(self, client: TestClient, tokens: dict[str, str], campaign_id: str,
+                 control: FakeControl) -> None:
+        self.client = client
+        self.tokens = tokens
+        self.campaign_id = campaign_id
+        self.control = control
+
+    async def call(self, method: str, path: str, who: str | None = "agent1",
+                   body: Any = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        resp = await self.client.request(method, path, json=body, headers=headers)
+        return resp.status, await resp.json()
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"
+    engine = make_engine(url)
+    await create_all(engine)
+    settings = CrmSettings(database_url=url, recordings_dir=tmp_path / "rec",
+                           password_scrypt_n=16, auto_migrate=False)
+    crm = CrmService(settings, engine)
+    tokens = {}
+    for name, role in (("agent1", Role.AGENT), ("boss", Role.MANAGER)):
+        user = await crm.auth.create_user(name, role, password="pw-123456789")
+        tokens[name] = (await crm.auth.issue_token(user.id)).token
+    campaign = await crm.campaigns.create({"name": "api"})
+    control = FakeControl()
+    store = DialerStore(tmp_path / "dialer.sqlite3")
+    await store.open()
+    local = LocalCrm(crm)
+    dialer = Dialer(control, store, local, local, EventBus(), Clock(), worker="w")
+    router = EventRouter()
+    dialer.register(router)
+    control.router = router
+    await dialer.on_connected(Reconnected(0))
+    app = create_crm_app(settings, service=crm, extra_routes=dialer_routes())
+    app[DIALER_KEY] = dialer
+    async with TestClient(TestServer(app)) as client:
+        yield Api(client, tokens, str(campaign.id), control)
+    await dialer.stop()
+    await store.close()
+    await crm.close()
+
+
+async def test_given_no_token_when_agent_route_called_then_401(api: Api) -> None:
+    status, body = await api.call("POST", "/api/agent/ready", who=None)
+    assert status == 401 and body["error"]
+
+
+async def test_given_agent_when_manager_route_called_then_403(api: Api) -> None:
+    status, _ = await api.call("POST", f"/api/dialer/campaigns/{api.campaign_id}/run",
+                               body={"mode": "predictive"})
+    assert status == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"extension": "10a1", "campaign_id": None}, "extension"),
+        ({"extension": "1001"}, "campaign_id"),
+        ({"extension": "1001", "campaign_id": "not-a-uuid"}, "campaign_id"),
+        ({"extension": "1001", "campaign_id": "3f1d7c1e-0000-4000-8000-000000000000",
+          "colour": "red"}, "colour"),
+    ],
+)
+async def test_given_bad_login_body_then_400_names_field(api: Api, body: Any, field: str) -> None:
+    status, answer = await api.call("POST", "/api/agent/login", body=body)
+    assert status == 400
+    assert field in answer["message"] or field in str(answer["details"])
+
+
+async def test_given_unknown_campaign_when_login_then_404(api: Api) -> None:
+    status, body = await api.call("POST", "/api/agent/login", body={
+        "extension": "1001", "campaign_id": "3f1d7c1e-0000-4000-8000-000000000000"})
+    assert status == 404, body
+
+
+async def test_given_logged_in_agent_when_state_errors_then_409_and_400(api: Api) -> None:
+    status, state = await api.call("POST", "/api/agent/login", body={
+        "extension": "1001", "campaign_id": api.campaign_id})
+    assert status == 200 and state["state"] == "ready"
+
+    assert (await api.call("POST", "/api/agent/hangup"))[0] == 409
+    status, body = await api.call("POST", "/api/agent/disposition",
+                                  body={"disposition": "sale"})
+    assert status == 409 and body["error"] == "conflict"
+    status, body = await api.call("POST", "/api/agent/pause", body={"pause_code": ""})
+    assert status == 400
+    status, body = await api.call("POST", "/api/agent/pause", body={"pause_code": "lunch"})
+    assert status == 200 and body["state"] == "paused" and body["pause_code"] == "lunch"
+    assert (await api.call("POST", "/api/agent/preview/accept"))[0] == 409
+
+
+async def test_given_unknown_or_bad_campaign_when_manager_acts_then_clear_errors(api: Api) -> None:
+    missing = "3f1d7c1e-0000-4000-8000-000000000000"
+    status, _ = await api.call("POST", f"/api/dialer/campaigns/{missing}/run", who="boss",
+                               body={})
+    assert status == 404
+    status, body = await api.call("POST", f"/api/dialer/campaigns/{api.campaign_id}/run",
+                                  who="boss", body={"ring_timeout_s": 1})
+    assert status == 400 and body["details"]["field"] == "ring_timeout_s"
+    status, body = await api.call("POST", f"/api/dialer/campaigns/{api.campaign_id}/run",
+                                  who="boss", body={"channel_template": "Local/x@sim-pstn"})
+    assert status == 400 and body["details"]["field"] == "channel_template"
+    status, body = await api.call("POST", "/api/dialer/campaigns/nope/stop", who="boss")
+    assert status == 400 and body["details"]["field"] == "campaign_id"
+
+
+async def test_given_campaign_without_leads_when_run_then_hopper_alarm_visible(api: Api) -> None:
+    await api.call("POST", "/api/agent/login", body={
+        "extension": "1001", "campaign_id": api.campaign_id})
+    status, config = await api.call("POST", f"/api/dialer/campaigns/{api.campaign_id}/run",
+                                    who="boss", body={"mode": "progressive"})
+    assert status == 200 and config["mode"] == "progressive"
+    for _ in range(100):
+        status, snapshot = await api.call("GET", "/api/dialer/status", who="boss")
+        campaign = snapshot["campaigns"][0]
+        if campaign["alarm"]:
+            break
+        await asyncio.sleep(0.02)
+    assert campaign["alarm"] == "hopper_empty"
