@@ -4,8 +4,9 @@
     python bench/pacing.py --json bench/results/pacing_full.json   # long
 
 Quick: the target scenario (N=20, p=0.30, talk 120 s cv 1.0), 8 seeds x one 8-hour day.
-Full: target, scale (N=10, 50), non-stationary and heterogeneous cases with 20 seeds, the
-issue's grid with 20 seeds, and one 30-day warm run of ``predictive`` on the target.
+Full: target, scale (N=10, 50), non-stationary and heterogeneous cases (per-lead true p,
+per-lead p from an XGBoost model learned on simulated history, one pooled rate), the
+issue's grid, 20 seeds each, and one 30-day warm run of ``predictive`` on the target.
 The static-ratio row is the best ratio *in hindsight*: the highest level whose mean
 abandon rate is <= 2.5 % and P(day > 3 %) <= 5 % on these very seeds.
 """
@@ -46,7 +47,8 @@ def _row(s: Scenario, policy: str, m: Summary, seeds: int, **extra: object) -> d
     row: dict[str, object] = {
         "case": s.name, "agents": s.agents, "answer_rate": s.answer_rate,
         "talk_mean_s": s.talk_mean_s, "talk_cv": s.talk_cv, "wrap_s": s.wrap_s,
-        "policy": policy, "seeds": seeds,
+        "policy": policy, "seeds": seeds, "p_profile": s.p_profile,
+        "lead_probabilities": s.p_info if s.heterogeneous else "homogeneous",
     }
     row.update(asdict(m))
     row.update(extra)
@@ -96,11 +98,16 @@ def print_rows(rows: list[dict]) -> None:
         print(" ".join(cells), flush=True)
 
 
+def _policies(s: Scenario) -> tuple[str, ...]:
+    """Heterogeneous variants with learned / pooled probabilities only change ours."""
+    return ("predictive",) if s.heterogeneous and s.p_info != "lead" else POLICIES
+
+
 def cases(quick: bool) -> list[tuple[Scenario, tuple[str, ...]]]:
     target = load_named("target")
     if quick:
         return [(s, POLICIES) for s in target]
-    out = [(s, POLICIES) for s in target + load_named("scale") + load_named("special")]
+    out = [(s, _policies(s)) for s in target + load_named("scale") + load_named("special")]
     out += [(s, POLICIES) for s in grid()]
     return out
 
@@ -113,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", help="comma-separated case names to run")
     ap.add_argument("--no-window", action="store_true", help="skip the 30-day run (full)")
+    ap.add_argument("--grid-seeds", type=int, help="seeds per grid case (default: --seeds)")
+    ap.add_argument("--no-grid", action="store_true", help="skip the N x p x talk grid (full)")
     args = ap.parse_args(argv)
     seeds = range(args.seeds or (8 if args.quick else 20))
     steps = 5 if args.quick else 6
@@ -122,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         for s, pols in cases(args.quick):
             if args.only and s.name not in args.only.split(","):
                 continue
-            case_rows = run_case(ex, s, seeds, steps, pols)
+            in_grid = s.name.startswith("grid_")
+            if in_grid and args.no_grid:
+                continue
+            case_seeds = range(args.grid_seeds) if in_grid and args.grid_seeds else seeds
+            case_rows = run_case(ex, s, case_seeds, steps, pols)
             print_rows(case_rows)
             rows += case_rows
         if not args.quick and not args.no_window:

@@ -10,10 +10,13 @@ answer. That needs, at each second tau at which it may be answered (the ring-tim
   probability (model p x online calibration), conditioned on still ringing after its
   elapsed time; plus the earlier of the k-1 extra calls; plus calls already waiting.
 
-Free agents minus claims is a sum of independent Bernoullis, approximated as normal with a
-continuity correction. We dial while that risk stays under a threshold that the online
-estimator tunes from observed abandons (integral control towards the target rate), and
-never fewer than progressive would.
+Free agents minus claims is a sum of independent Bernoullis, approximated by Volkova's
+refined normal approximation (normal + skewness term, continuity-corrected). With
+``lookahead`` the risk charged to a call answered at tau is the worst shortfall from tau
+on, since taking an agent at tau abandons a later answer instead (the call's full
+marginal effect on abandons). We dial while that risk stays under a threshold that the
+online estimator tunes from observed abandons (integral control towards the target
+rate), and never fewer than progressive would.
 """
 
 from __future__ import annotations
@@ -149,6 +152,8 @@ def marginal_risks(snapshot: PacingSnapshot, est: Estimates, limit: int) -> np.n
     skew = (third0 - m_n + 3.0 * b2g2) / (var * sd)
     pdf = np.exp(-0.5 * x * x) * 0.3989422804014327
     cdf = np.clip(ndtr(x) + skew * (1.0 - x * x) * pdf / 6.0, 0.0, 1.0)  # Volkova's RNA
+    if est.lookahead:  # a call answered at tau also takes an agent from answers after it
+        cdf = np.maximum.accumulate(cdf[:, ::-1], axis=1)[:, ::-1]
     return cdf @ tb.weights
 
 

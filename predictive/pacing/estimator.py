@@ -46,7 +46,8 @@ class EstimatorConfig:
     prior_talk_cv: float = 1.0
     prior_wrap_s: float = 10.0
     abandon_window_s: float = 2.0
-    future_weight: float = 1.0
+    future_weight: float = 0.0
+    lookahead: bool = True
 
 
 def _decay(half_life: float) -> float:
@@ -120,5 +121,6 @@ class OnlineEstimator:
                 risk_threshold=math.exp(self._log_risk),
                 n_attempts=self.n_attempts, n_talks=self.n_talks,
                 abandon_window_s=c.abandon_window_s, future_weight=c.future_weight,
+                lookahead=c.lookahead,
             )
         return self._cache

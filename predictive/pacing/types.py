@@ -86,7 +86,8 @@ class Estimates:
     n_attempts: int
     n_talks: int
     abandon_window_s: float = 2.0
-    future_weight: float = 1.0  # weight of not-yet-dialled calls that may overtake
+    future_weight: float = 0.0  # weight of not-yet-dialled calls that may overtake
+    lookahead: bool = True  # count the abandons a call causes to later answers too
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,7 @@ class LeadChunk:
     u_amd: list[float]
     machine_talk: list[int]
     p_base: list[float]
+    p_model: list[float]  # what a learned model reports (p_info == "model")
     features: dict[str, np.ndarray] | None
 
 
@@ -152,10 +153,15 @@ class LeadBook:
             p_base = np.full(n, s.answer_rate)
         cap = 1.0 - s.busy_rate - s.machine_rate
         p_base = np.minimum(p_base, cap)
+        p_model = p_base
+        if s.heterogeneous and s.p_info == "model":
+            from predictive.sim.lead_model import predict_p
+
+            p_model = predict_p(s.answer_rate, feats)
         self._chunks.append(
             LeadChunk(
                 u_out.tolist(), ring.tolist(), busy_t.tolist(), talk.tolist(),
-                u_amd.tolist(), mtalk.tolist(), p_base.tolist(),
+                u_amd.tolist(), mtalk.tolist(), p_base.tolist(), p_model.tolist(),
                 feats if s.heterogeneous else None,
             )
         )
@@ -177,7 +183,8 @@ class LeadBook:
         if s.p_info == "pooled" or not s.heterogeneous:
             return min(s.answer_rate * known_factor(s, t), 0.95)
         ch, k = self.chunk(lead)
-        return min(ch.p_base[k] * known_factor(s, t), 0.95)
+        p = ch.p_model[k] if s.p_info == "model" else ch.p_base[k]
+        return min(p * known_factor(s, t), 0.95)
 
     def outcome(self, lead: int, t: float) -> Outcome:
         s = self._s

@@ -13,7 +13,7 @@ from predictive.errors import ScenarioError
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 P_PROFILES = ("flat", "step", "daily")
-P_INFO = ("lead", "pooled")
+P_INFO = ("lead", "model", "pooled")  # true per-lead p, learned p, one pooled rate
 
 
 @dataclass(frozen=True, slots=True)
