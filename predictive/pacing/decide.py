@@ -133,15 +133,15 @@ def marginal_risks(snapshot: PacingSnapshot, est: Estimates, limit: int) -> np.n
     f, h = _free_matrix(snapshot, tb), _claim_matrix(snapshot, est, tb)
     fh = np.concatenate((f, h))
     q = fh * (1.0 - fh)
-    sign = np.ones((len(fh), 1))
+    sign = np.ones(len(fh))
     sign[len(f) :] = -1.0
     base = float(len(snapshot.ready) - snapshot.waiting_calls)
     m_f = tb.future * len(f)
-    mean0 = base + (sign * fh).sum(axis=0) - m_f
-    var0 = q.sum(axis=0) + m_f + 1e-9
-    third0 = (sign * (q - 2.0 * fh * q)).sum(axis=0) - m_f
+    mean0 = base + sign @ fh - m_f
+    var0 = np.ones(len(fh)) @ q + m_f + 1e-9
+    third0 = sign @ (q - 2.0 * fh * q) - m_f
     scale = est.p_scale
-    p_new = np.minimum([x.p_answer * scale for x in snapshot.hopper[:limit]], 0.99)
+    p_new = np.array([min(x.p_answer * scale, 0.99) for x in snapshot.hopper[:limit]])
     before = (np.cumsum(p_new) - p_new)[:, None]
     before2 = (np.cumsum(p_new * p_new) - p_new * p_new)[:, None]
     m_n = before * tb.g_tau
@@ -151,7 +151,7 @@ def marginal_risks(snapshot: PacingSnapshot, est: Estimates, limit: int) -> np.n
     x = (0.5 - mean0 + m_n) / sd
     skew = (third0 - m_n + 3.0 * b2g2) / (var * sd)
     pdf = np.exp(-0.5 * x * x) * 0.3989422804014327
-    cdf = np.clip(ndtr(x) + skew * (1.0 - x * x) * pdf / 6.0, 0.0, 1.0)  # Volkova's RNA
+    cdf = np.minimum(np.maximum(ndtr(x) + skew * (1.0 - x * x) * pdf / 6.0, 0.0), 1.0)  # RNA
     if est.lookahead:  # a call answered at tau also takes an agent from answers after it
         cdf = np.maximum.accumulate(cdf[:, ::-1], axis=1)[:, ::-1]
     return cdf @ tb.weights
@@ -176,7 +176,7 @@ def _claim_matrix(snapshot: PacingSnapshot, est: Estimates, tb: _Tables) -> np.n
         return tb.free_talk[:0]
     now, scale, top = snapshot.now, est.p_scale, _MAX_TAU - 1
     ei = np.array([min(int(now - c.dialed_at), top) for c in flight])
-    p = np.minimum([c.p_answer * scale for c in flight], 0.99)
+    p = np.array([min(c.p_answer * scale, 0.99) for c in flight])
     g_e = tb.cdf[ei]
     g_et = tb.cdf[ei[:, None] + tb.taus[None, :]]
     return (p / np.maximum(1.0 - p * g_e, 1e-9))[:, None] * (g_et - g_e[:, None])

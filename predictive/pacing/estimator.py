@@ -74,7 +74,7 @@ class OnlineEstimator:
             self._attempt(event)
         elif isinstance(event, LiveAnswerHandled):
             self._handled(event.abandoned)
-        elif isinstance(event, TalkEnded):
+        elif isinstance(event, TalkEnded) and not event.machine:
             self._talk(event.talk_s)
         elif isinstance(event, WrapEnded):
             w = max(1 - _decay(self.cfg.talk_half_life), 1 / (self.n_talks + 5))

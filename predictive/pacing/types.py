@@ -140,6 +140,7 @@ class LiveAnswerHandled:
 @dataclass(frozen=True, slots=True)
 class TalkEnded:
     talk_s: float
+    machine: bool = False  # agent dispositioned it as an answering machine (AMD miss)
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,7 +181,7 @@ class DaySim:
         self.tally.human_talk_s += talk if human else 0
         self._set(self.agents[aid], WRAP, now)
         self.push(now + self.s.wrap_s, WRAP_END, aid)
-        self.policy.observe(TalkEnded(talk), now)
+        self.policy.observe(TalkEnded(talk, machine=not human), now)
 
     def _pause(self, arg: tuple[int, int], now: float) -> None:
         aid, length = arg
