@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from predictive.pacing.decide import decide, marginal_risks
+import numpy as np
+
+from predictive.pacing.decide import (
+    _claim_matrix,
+    _free_matrix,
+    _tables,
+    decide,
+    marginal_risks,
+)
 from predictive.pacing.types import (
     BusyAgent,
     BusyState,
@@ -113,3 +121,29 @@ def test_given_window_abandon_above_target_when_deciding_then_tightens() -> None
 
 def test_given_line_headroom_when_deciding_then_never_exceeds_it() -> None:
     assert decide(_snapshot(ready=10, p=0.1, max_dials=3)).count == 3
+
+
+def test_given_a_busy_floor_when_computing_risk_then_close_to_the_exact_distribution() -> None:
+    flight = tuple(CallInFlight(f"f{i}", 0.3, 1000.0 - 3 * i) for i in range(6))
+    s = _snapshot(ready=2, busy=_talking(16, elapsed=90.0), flight=flight)
+    est = replace(s.estimates, lookahead=False)  # type: ignore[arg-type]
+    s = replace(s, estimates=est)
+    approx = marginal_risks(s, est, 6)
+    tb = _tables(est)
+    f, h = _free_matrix(s, tb), _claim_matrix(s, est, tb)
+    off = len(h) + 8
+    pmf = np.zeros((len(tb.taus), len(f) + off + 1))
+    pmf[:, off] = 1.0
+    for a in f:
+        pmf[:, 1:] = pmf[:, 1:] * (1 - a)[:, None] + pmf[:, :-1] * a[:, None]
+        pmf[:, 0] *= 1 - a
+    for a in h:
+        pmf[:, :-1] = pmf[:, :-1] * (1 - a)[:, None] + pmf[:, 1:] * a[:, None]
+        pmf[:, -1] *= 1 - a
+    exact = []
+    for q in s.hopper[:6]:
+        exact.append(np.cumsum(pmf, axis=1)[:, off - len(s.ready)] @ tb.weights)
+        a = q.p_answer * tb.cdf[tb.taus]
+        pmf[:, :-1] = pmf[:, :-1] * (1 - a)[:, None] + pmf[:, 1:] * a[:, None]
+        pmf[:, -1] *= 1 - a
+    np.testing.assert_allclose(approx, exact, atol=0.01)
