@@ -331,7 +331,13 @@ def stop_asterisk(box: Sandbox) -> None:
     if asterisk_pid(box) == pid:
         log(f"Asterisk (pid {pid}) did not stop; killing it")
         os.kill(pid, signal.SIGKILL)
-        time.sleep(0.2)
+    # A dying process loses its memory (and /proc cmdline) before its sockets: wait for those.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (
+        any(port_taken(p, socket.SOCK_STREAM) for p in TCP_PORTS)
+        or any(port_taken(p, socket.SOCK_DGRAM) for p in UDP_PORTS)
+    ):
+        time.sleep(0.05)
 
 
 def restart(box: Sandbox) -> None:

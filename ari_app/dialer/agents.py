@@ -43,6 +43,8 @@ class AgentDesk:
         self._by_leg: dict[str, str] = {}
         self._answered: dict[str, asyncio.Future[bool]] = {}
         self.on_change: list[Callable[[AgentSession, AgentState], None]] = []
+        # agent_id -> (session, when): legs that hung up, in case Asterisk was going down
+        self.dropped: dict[str, tuple[AgentSession, float]] = {}
 
     # ------------------------------------------------------------ queries --
     def get(self, agent_id: str) -> AgentSession:
@@ -161,6 +163,7 @@ class AgentDesk:
         if session is None or session.state is AgentState.LOGGED_OUT:
             return False
         log.info("agent %s hung up their phone: logging out", session.agent_id)
+        self.dropped[session.agent_id] = (session, self.clock.now())
         await self.move(session, AgentState.LOGGED_OUT)
         try:
             await self.control.destroy_bridge(session.bridge_id)

@@ -66,6 +66,10 @@ class Hopper:
         self.dry = count > 0 and not taken
         return taken
 
+    def give_back(self, leads: list[Lead]) -> None:
+        """Leads taken but not dialed (e.g. the agent left meanwhile) go back to the front."""
+        self.leads.extendleft(reversed(leads))
+
     async def release_all(self) -> None:
         if self.leads:
             await self.source.release([lead.lead_id for lead in self.leads], self.worker)
@@ -126,9 +130,15 @@ class CampaignRunner:
         ready = self.agents.ready(self.config.campaign_id)
         if not ready:
             return
-        for agent, lead in zip(ready, await self.hopper.take(len(ready)), strict=False):
+        leads = await self.hopper.take(len(ready))
+        for agent in ready:
+            if not leads:
+                break
+            if agent.state is not AgentState.READY:  # changed while we were claiming
+                continue
             await self.agents.move(agent, AgentState.RESERVED)
-            await self.calls.place(lead, self.config, agent)
+            await self.calls.place(leads.pop(0), self.config, agent)
+        self.hopper.give_back(leads)
 
     async def _predictive(self) -> None:
         campaign = self.config.campaign_id
@@ -149,13 +159,22 @@ class CampaignRunner:
     async def _preview(self) -> None:
         ready = [a for a in self.agents.ready(self.config.campaign_id)
                  if a.agent_id not in self.offers]
-        for agent, lead in zip(ready, await self.hopper.take(len(ready)), strict=False):
+        if not ready:
+            return
+        leads = await self.hopper.take(len(ready))
+        for agent in ready:
+            if not leads:
+                break
+            if agent.state is not AgentState.READY:
+                continue
+            lead = leads.pop(0)
             await self.agents.move(agent, AgentState.RESERVED)
             self.offers[agent.agent_id] = lead
             self.publisher.publish(ScreenPop(
                 agent.agent_id, "", lead.customer_id, lead.lead_id, lead.campaign_id,
                 lead.number, "offered", self.clock.now(),
             ))
+        self.hopper.give_back(leads)
 
     async def accept(self, agent: AgentSession) -> str:
         lead = self.offers.pop(agent.agent_id)

@@ -57,6 +57,8 @@ class CallControl(Protocol):
 
     async def list_bridges(self) -> list[dict[str, Any]]: ...
 
+    async def asterisk_info(self) -> dict[str, Any]: ...
+
 
 class LeadSource(Protocol):
     """The hopper's store of leads (the CRM, in-process or over HTTP)."""

@@ -47,11 +47,16 @@ def config_from_state(body: dict[str, Any]) -> CampaignConfig:
     return CampaignConfig(**body)
 
 
+RESTART_WINDOW_S = 120.0  # agent legs dropped this long before an Asterisk restart: re-invite
+
+
 class Reconciler:
     def __init__(self, dialer: Dialer) -> None:
         self.dialer = dialer
         self.loaded = False
         self.runs = 0
+        self.asterisk_started: str | None = None
+        self.asterisk_restarts = 0
 
     async def reconcile(self, marker: Reconnected) -> None:
         d = self.dialer
@@ -65,10 +70,40 @@ class Reconciler:
             log.error("reconcile: cannot list channels/bridges: %s", exc)
             return
         self.runs += 1
+        restarted = await self._asterisk_restarted()
         await self._calls(channels)
         await self._agents(channels, bridges)
+        if restarted:
+            self._reinvite_dropped()
         log.info("reconciled (connection %d): %d calls, %d agents", marker.count,
                  len(d.calls.calls), len(d.agents.of_all()))
+
+    async def _asterisk_restarted(self) -> bool:
+        try:
+            info = await self.dialer.control.asterisk_info()
+        except TelephonyError:
+            return False
+        started = str(info.get("status", {}).get("startup_time", ""))
+        restarted = self.asterisk_started is not None and started != self.asterisk_started
+        self.asterisk_started = started
+        if restarted:
+            self.asterisk_restarts += 1
+            log.warning("Asterisk restarted (started %s): closing lost calls, re-inviting agents",
+                        started)
+        return restarted
+
+    def _reinvite_dropped(self) -> None:
+        """Agent legs that 'hung up' just before the restart were cut by Asterisk going down."""
+        d = self.dialer
+        now = d.clock.now()
+        for agent_id, (session, when) in list(d.agents.dropped.items()):
+            del d.agents.dropped[agent_id]
+            current = d.agents.sessions.get(agent_id)
+            if now - when > RESTART_WINDOW_S or (
+                    current is not None and current.state is not AgentState.LOGGED_OUT):
+                continue
+            d.spawn(self._reinvite(agent_id, session.extension, session.campaign_id),
+                    f"reinvite-{agent_id}")
 
     async def _load(self) -> None:
         d = self.dialer

@@ -98,6 +98,10 @@ class DialerRig:
         await self.dialer.start()
         self._tasks.append(asyncio.create_task(self.stream.run()))
         await self.stream.wait_connected()
+        await wait_until(self._reconciled, timeout=10, what="the first reconciliation")
+
+    async def _reconciled(self) -> bool:
+        return self.dialer.reconciler.runs >= 1
 
     async def stop_dialer(self) -> None:
         """Stop the controller abruptly (no campaign stop, no logout), like a killed process."""

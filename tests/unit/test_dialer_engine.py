@@ -28,6 +28,7 @@ class FakeControl:
         self.router: EventRouter | None = None
         self.channels: set[str] = set()
         self.refuse_originate = False
+        self.started = "2026-11-26T08:00:00.000+0000"
 
     def verbs(self, name: str) -> list[tuple[Any, ...]]:
         return [args for verb, args in self.log if verb == name]
@@ -89,6 +90,9 @@ class FakeControl:
 
     async def list_channels(self) -> list[dict[str, Any]]:
         return [{"id": c} for c in self.channels]
+
+    async def asterisk_info(self) -> dict[str, Any]:
+        return {"status": {"startup_time": self.started}}
 
     async def list_bridges(self) -> list[dict[str, Any]]:
         return [{"id": "agentbridge-a1"}, {"id": "agentbridge-a2"}]
@@ -303,3 +307,35 @@ async def test_given_calls_in_flight_when_controller_restarts_then_gone_calls_cl
     assert [e["call_id"] for e in ended] == [calls[0]]
     await second.stop()
     await store.close()
+
+
+async def test_given_asterisk_restarted_when_reconnected_then_dropped_agents_reinvited(
+    rig,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm, _ = rig
+    crm.leads.clear()
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await dialer.login("a1", "1001", "c1")
+    leg = dialer.agents.sessions["a1"].leg_id
+    await control.emit("ChannelDestroyed", leg, cause=16)  # Asterisk going down cuts the leg
+    assert dialer.agents.sessions["a1"].state is AgentState.LOGGED_OUT
+
+    control.started = "2026-11-26T09:00:00.000+0000"
+    await dialer.on_connected(Reconnected(1))
+
+    await until(lambda: dialer.agents.sessions["a1"].state is AgentState.READY)
+    assert dialer.reconciler.asterisk_restarts == 1
+    assert len([a for a in control.verbs("originate") if a[2].startswith("agent")]) == 2
+
+
+async def test_given_agent_hangs_up_without_restart_then_not_reinvited(rig) -> None:  # type: ignore[no-untyped-def]
+    dialer, control, crm, _ = rig
+    crm.leads.clear()
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await dialer.login("a1", "1001", "c1")
+    await control.emit("ChannelDestroyed", dialer.agents.sessions["a1"].leg_id, cause=16)
+
+    await dialer.on_connected(Reconnected(1))  # a plain socket reconnect, same Asterisk
+
+    assert dialer.agents.sessions["a1"].state is AgentState.LOGGED_OUT
+    assert len([a for a in control.verbs("originate") if a[2].startswith("agent")]) == 1
