@@ -38,8 +38,8 @@ class EstimatorConfig:
     talk_half_life: float = 3000.0  # talks
     p_half_life: float = 600.0  # attempts
     p_prior_weight: float = 20.0
-    risk_gain: float = 0.1
-    risk_start: float = 0.03
+    risk_gain: float = 0.05
+    risk_start: float = 0.025
     risk_min: float = 0.002
     risk_max: float = 0.6
     prior_talk_mean_s: float = 120.0

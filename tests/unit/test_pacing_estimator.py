@@ -47,6 +47,9 @@ def test_given_abandons_above_target_when_fed_then_threshold_falls() -> None:
     est = OnlineEstimator(EstimatorConfig(target_abandon=0.02, risk_start=0.05))
     for i in range(500):
         est.observe(LiveAnswerHandled(abandoned=i % 10 == 0))
+    assert est.estimates().risk_threshold < 0.05 * 0.2
+    for i in range(2000):
+        est.observe(LiveAnswerHandled(abandoned=i % 10 == 0))
     assert est.estimates().risk_threshold == pytest.approx(EstimatorConfig().risk_min, rel=0.05)
 
 
