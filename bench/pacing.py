@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-window", action="store_true", help="skip the 30-day run (full)")
     ap.add_argument("--grid-seeds", type=int, help="seeds per grid case (default: --seeds)")
     ap.add_argument("--no-grid", action="store_true", help="skip the N x p x talk grid (full)")
+    ap.add_argument("--policies", help="comma-separated subset of " + ",".join(POLICIES))
     args = ap.parse_args(argv)
     seeds = range(args.seeds or (8 if args.quick else 20))
     steps = 5 if args.quick else 6
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             if in_grid and args.no_grid:
                 continue
             case_seeds = range(args.grid_seeds) if in_grid and args.grid_seeds else seeds
+            if args.policies:
+                pols = tuple(p for p in pols if p in args.policies.split(","))
             case_rows = run_case(ex, s, case_seeds, steps, pols)
             print_rows(case_rows)
             rows += case_rows

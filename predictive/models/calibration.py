@@ -11,6 +11,7 @@ from scipy.optimize import minimize
 from predictive.errors import ModelError
 
 EPS = 1e-6
+P_FLOOR = 1e-3  # calibrated probabilities stay inside [P_FLOOR, 1 - P_FLOOR]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +31,10 @@ class Calibrator:
     def apply(self, scores: np.ndarray) -> np.ndarray:
         s = np.clip(np.asarray(scores, dtype=float), EPS, 1 - EPS)
         if self.method == "isotonic":
-            return np.clip(np.interp(s, self.xs, self.ys), EPS, 1 - EPS)
+            return np.clip(np.interp(s, self.xs, self.ys), P_FLOOR, 1 - P_FLOOR)
         if self.method == "platt":
-            return 1.0 / (1.0 + np.exp(-(self.a * np.log(s / (1 - s)) + self.b)))
+            p = 1.0 / (1.0 + np.exp(-(self.a * np.log(s / (1 - s)) + self.b)))
+            return np.clip(p, P_FLOOR, 1 - P_FLOOR)
         if self.method == "identity":
             return s
         raise ModelError(f"unknown calibration method {self.method!r}")
@@ -46,8 +48,13 @@ class Calibrator:
         return Calibrator(raw["method"], tuple(raw["xs"]), tuple(raw["ys"]), raw["a"], raw["b"])
 
 
-def fit_isotonic(scores: np.ndarray, y: np.ndarray) -> Calibrator:
-    """Pool-adjacent-violators on (score, outcome), increasing."""
+def fit_isotonic(scores: np.ndarray, y: np.ndarray, min_block: int | None = None) -> Calibrator:
+    """Pool-adjacent-violators on (score, outcome), increasing.
+
+    Blocks lighter than ``min_block`` rows (default max(30, n/100)) are merged into a
+    neighbour and each block's rate is shrunk towards the overall rate with a pseudo-count
+    of 2, so a handful of extreme rows cannot map a score to 0 or 1.
+    """
     order = np.argsort(scores, kind="mergesort")
     s, t = np.asarray(scores, float)[order], np.asarray(y, float)[order]
     blocks: list[list[float]] = []  # [sum_y, weight, min_s, max_s]
@@ -56,11 +63,28 @@ def fit_isotonic(scores: np.ndarray, y: np.ndarray) -> Calibrator:
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
             top = blocks.pop()
             blocks[-1] = [blocks[-1][0] + top[0], blocks[-1][1] + top[1], blocks[-1][2], top[3]]
+    blocks = _merge_small(blocks, min_block or max(30, len(t) // 100))
+    base = float(t.mean()) if len(t) else 0.0
     xs, ys = [], []
     for total, weight, lo, hi in blocks:
         xs.append((lo + hi) / 2)
-        ys.append(total / weight)
+        ys.append((total + 2.0 * base) / (weight + 2.0))
     return Calibrator("isotonic", tuple(xs), tuple(ys))
+
+
+def _merge_small(blocks: list[list[float]], min_weight: int) -> list[list[float]]:
+    """Merge under-weight blocks into their neighbour (keeps the means non-decreasing)."""
+    out: list[list[float]] = []
+    for b in blocks:
+        if out and (out[-1][1] < min_weight or b[1] < min_weight):
+            last = out[-1]
+            out[-1] = [last[0] + b[0], last[1] + b[1], last[2], b[3]]
+        else:
+            out.append(list(b))
+    if len(out) > 1 and out[-1][1] < min_weight:
+        last = out.pop()
+        out[-1] = [out[-1][0] + last[0], out[-1][1] + last[1], out[-1][2], last[3]]
+    return out
 
 
 def fit_platt(scores: np.ndarray, y: np.ndarray) -> Calibrator:
