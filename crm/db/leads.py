@@ -17,6 +17,7 @@ from sqlmodel import col
 from crm.db.models_ops import Campaign, Disposition, Lead
 from crm.domain.enums import AttemptOutcome, CampaignStatus, LeadStatus
 from crm.domain.leads import CallingWindow, RetryPolicy, schedule_after_attempt
+from crm.domain.phones import zones_for_number
 from crm.errors import LeadLockedError, NotFoundError
 from crm.ports import Clock, LeadView
 from crm.services._common import transaction
@@ -67,8 +68,15 @@ class SqlLeadRepository:
         self._clock = clock
         self._tz = default_timezone
 
+    def _zones(self, lead: Lead, campaign: Campaign) -> tuple[str, ...]:
+        """The lead's own zone: its override, else the number's (all candidate zones when the
+        number spans several: the window must hold in each), else the campaign's, else ours."""
+        if lead.timezone:
+            return (lead.timezone,)
+        return zones_for_number(lead.phone_e164) or (campaign.timezone or self._tz,)
+
     def _zone(self, lead: Lead, campaign: Campaign) -> str:
-        return lead.timezone or campaign.timezone or self._tz
+        return self._zones(lead, campaign)[0]
 
     def _eligible_stmt(self, campaign_id: uuid.UUID, now: datetime) -> sa.Select[Lead]:
         return (
@@ -101,9 +109,9 @@ class SqlLeadRepository:
         for page in range(_SCAN_PAGES):  # skip leads whose local time is outside the window
             rows = (await s.scalars(stmt.limit(limit * 4).offset(page * limit * 4))).all()
             for lead in rows:
-                zone = self._zone(lead, campaign)
-                if window.allows(now, zone):
-                    found.append(lead_view(lead, zone))
+                zones = self._zones(lead, campaign)
+                if all(window.allows(now, zone) for zone in zones):
+                    found.append(lead_view(lead, zones[0]))
                 if len(found) >= limit:
                     return found
             if len(rows) < limit * 4:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
+import phonenumbers.timezone
 from phonenumbers import PhoneNumberType as _T
 
 from crm.domain.enums import PhoneType
@@ -58,3 +60,17 @@ def try_normalise(raw: object, default_region: str) -> NormalisedNumber | None:
         return normalise_number(raw, default_region)
     except InvalidPhoneNumberError:
         return None
+
+
+@lru_cache(maxsize=65536)
+def zones_for_number(e164: str) -> tuple[str, ...]:
+    """The time zones a number may be in (from its country and area code), best first.
+
+    Empty when phonenumbers cannot tell (the caller falls back to the campaign's zone).
+    """
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return ()
+    zones = phonenumbers.timezone.time_zones_for_number(parsed)
+    return tuple(z for z in zones if z and z != "Etc/Unknown")
