@@ -92,7 +92,18 @@ class _Tables:
     g_tau2: np.ndarray
 
 
+_last: list[tuple[Estimates, _Tables]] = []  # one-slot memo: same Estimates -> same tables
+
+
 def _tables(est: Estimates) -> _Tables:
+    if _last and _last[0][0] is est:
+        return _last[0][1]
+    tables = _compute_tables(est)
+    _last[:] = [(est, tables)]
+    return tables
+
+
+def _compute_tables(est: Estimates) -> _Tables:
     taus, weights, cdf, future = _ring_arrays(est.ring_pmf, est.abandon_window_s)
     mu, sigma, wrap = round(est.talk_mu, 2), round(est.talk_sigma, 2), round(est.wrap_mean_s)
     free_talk, free_wrap = _free_tables(mu, sigma, wrap, est.abandon_window_s, tuple(taus))
@@ -160,9 +171,11 @@ def marginal_risks(snapshot: PacingSnapshot, est: Estimates, limit: int) -> np.n
 def _free_matrix(snapshot: PacingSnapshot, tb: _Tables) -> np.ndarray:
     """[busy agent, tau] -> P(free by now + tau + window)."""
     now, talk = snapshot.now, BusyState.TALK
-    busy = [b for b in snapshot.busy if not b.leaving]
-    talk_e = [int(now - b.since) for b in busy if b.state is talk]
-    wrap_e = [int(now - b.since) for b in busy if b.state is not talk]
+    talk_e: list[int] = []
+    wrap_e: list[int] = []
+    for b in snapshot.busy:
+        if not b.leaving:
+            (talk_e if b.state is talk else wrap_e).append(int(now - b.since))
     f = tb.free_talk[np.minimum(talk_e, _MAX_TALK - 1)] if talk_e else tb.free_talk[:0]
     if wrap_e:
         f = np.concatenate((f, tb.free_wrap[np.minimum(wrap_e, _MAX_TAU - 1)]))
