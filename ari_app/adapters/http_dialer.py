@@ -70,6 +70,10 @@ class CampaignRunIn(_In):
     ring_timeout_s: int = 25
     amd: bool = True
     machine_action: MachineAction = MachineAction.HANGUP
+    machine_message: str = Field("dialcrm/machine-message", pattern=r"^[A-Za-z0-9_/.-]{1,128}$",
+                                 description="sound left on answering machines (message action)")
+    safe_harbour: str = Field("sound:dialcrm/safe-harbour", pattern=r"^sound:[A-Za-z0-9_/.-]+$",
+                              max_length=128, description="played to abandoned customers")
     abandon_after_s: float = 2.0
     wrap_up_limit_s: float = 60.0
     record: bool = True

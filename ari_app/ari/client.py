@@ -188,6 +188,12 @@ class AriClient:
         )
         return str(result.get("value", ""))
 
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self.request(
+            "POST", f"/channels/{quote(channel_id)}/variable",
+            params={"variable": name, "value": value},
+        )
+
     async def snoop(
         self, channel_id: str, *, snoop_id: str, spy: str = "in", whisper: str = "none",
         app_args: str = "",

@@ -225,9 +225,13 @@ class CallDesk:
         self.counters[call.campaign_id].machines += 1
         await self._release_reserved(call)
         if config.machine_action is MachineAction.MESSAGE:
+            # The dialplan waits for the end of the greeting, plays, hangs up (extensions.conf).
             call.phase = CallPhase.MESSAGE
-            await self._guard(call, self.control.play(
-                "channels", call.call_id, config.machine_message, f"machine:{call.call_id}"))
+            call.extra["machine_message"] = config.machine_message
+            await self._guard(call, self.control.set_variable(
+                call.call_id, "DIALCRM_MESSAGE", config.machine_message))
+            await self._guard(call, self.control.continue_in_dialplan(
+                call.call_id, "dialer-voicemail"))
         else:
             await self._guard(call, self.control.hangup(call.call_id))
 

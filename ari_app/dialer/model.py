@@ -86,7 +86,7 @@ class CampaignConfig:
     ring_timeout_s: int = 25
     amd: bool = True
     machine_action: MachineAction = MachineAction.HANGUP
-    machine_message: str = "sound:dialcrm/machine-message"
+    machine_message: str = "dialcrm/machine-message"  # a sound name, played after the beep
     safe_harbour: str = "sound:dialcrm/safe-harbour"
     abandon_after_s: float = 2.0
     wrap_up_limit_s: float = 60.0

@@ -117,3 +117,29 @@ async def test_given_leads_outside_their_local_window_then_never_dialed(
     dialed = {p["number_dialed"] for p in await rig.store.all_payloads("call_events")
               if p["type"] == "originated"}
     assert dialed == {"+8613900000090"}
+
+
+async def test_given_message_action_when_machine_answers_then_message_left_after_greeting(
+    rig: DialerRig, sipp_phone
+) -> None:
+    from ari_app.dialer.model import MachineAction
+
+    campaign_id = await rig.campaign_with_leads("voicemail", ["+8613900000004"])
+    played: list[tuple[str, float]] = []
+
+    async def watch(event: AriEvent) -> None:
+        if event.type == "ChannelDialplan" and event.raw.get("dialplan_app") == "Playback":
+            played.append((str(event.raw.get("dialplan_app_data")), event.received_at))
+
+    rig.stream.on_event.on_any(watch)  # type: ignore[attr-defined]
+    await sipp_phone("1044")
+    await rig.dialer.login("agent1044", "1044", campaign_id)
+    await rig.dialer.start_campaign(CampaignConfig(
+        campaign_id, mode=DialMode.PROGRESSIVE, machine_action=MachineAction.MESSAGE))
+
+    async def done() -> bool:
+        return (await rig.leads(campaign_id))["+8613900000004"].attempts >= 1
+
+    await wait_until(done, timeout=60, what="the machine call to end")
+    assert [name for name, _ in played] == ["dialcrm/machine-message"]
+    assert (await rig.leads(campaign_id))["+8613900000004"].last_outcome == "machine"

@@ -60,6 +60,9 @@ class FakeControl:
                                    priority: int = 1) -> None:
         self.log.append(("continue", (channel_id, context)))
 
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        self.log.append(("set_variable", (channel_id, name, value)))
+
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.log.append(("hangup", (channel_id,)))
 
@@ -339,3 +342,21 @@ async def test_given_agent_hangs_up_without_restart_then_not_reinvited(rig) -> N
 
     assert dialer.agents.sessions["a1"].state is AgentState.LOGGED_OUT
     assert len([a for a in control.verbs("originate") if a[2].startswith("agent")]) == 1
+
+
+async def test_given_message_action_when_machine_then_sent_to_voicemail_drop(rig) -> None:  # type: ignore[no-untyped-def]
+    from ari_app.dialer.model import MachineAction
+
+    dialer, control, crm, _ = rig
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE,
+                                               machine_action=MachineAction.MESSAGE))
+    await dialer.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 2)
+    call_id = control.verbs("originate")[1][1]
+
+    await customer_answers(control, call_id, amd="MACHINE")
+
+    assert ("set_variable", (call_id, "DIALCRM_MESSAGE", "dialcrm/machine-message")) in control.log
+    assert ("continue", (call_id, "dialer-voicemail")) in control.log
+    assert ("hangup", (call_id,)) not in control.log
+    assert dialer.agents.sessions["a1"].state is AgentState.READY
