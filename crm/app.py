@@ -12,6 +12,7 @@ from crm.http import (
     handlers_campaigns,
     handlers_customers,
     handlers_dnc,
+    handlers_hopper,
     handlers_work,
 )
 from crm.http._route import SERVICE_KEY, Ctx, Route, register
@@ -41,6 +42,7 @@ def api_routes() -> list[Route]:
         *handlers_work.ROUTES,
         *handlers_campaigns.ROUTES,
         *handlers_dnc.ROUTES,
+        *handlers_hopper.ROUTES,
     ]
 
 
