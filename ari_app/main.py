@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 import web as pages
+from ari_app.adapters.crm_http import HttpCrm
 from ari_app.adapters.crm_local import LocalCrm
 from ari_app.adapters.http_dialer import dialer_routes
 from ari_app.adapters.pages import add_agent_pages
@@ -66,7 +67,13 @@ async def _dialer_ctx(app: web.Application) -> AsyncIterator[None]:
     telephony = Telephony(settings)
     store = DialerStore(Path(settings.data_dir) / "dialer.sqlite3")
     await store.open()
-    crm = LocalCrm(crm_service_of(app))
+    crm: LocalCrm | HttpCrm
+    if settings.crm_url:  # the CRM runs elsewhere: talk to it over its REST API
+        if not settings.crm_token:
+            raise ConfigurationError("DIALCRM_CRM_URL is set: DIALCRM_CRM_TOKEN is needed too")
+        crm = HttpCrm(settings.crm_url, settings.crm_token)
+    else:
+        crm = LocalCrm(crm_service_of(app))
     dialer = Dialer(telephony.ari, store, crm, crm, app[BUS], SystemClock(),
                     worker=settings.worker)
     dialer.register(telephony.router)
@@ -80,6 +87,8 @@ async def _dialer_ctx(app: web.Application) -> AsyncIterator[None]:
     await dialer.stop()
     await telephony.stop()
     await store.close()
+    if isinstance(crm, HttpCrm):
+        await crm.close()
 
 
 async def status(request: web.Request) -> web.Response:

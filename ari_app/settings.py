@@ -51,6 +51,8 @@ class DialerSettings:
     timezone: str = "Asia/Shanghai"
     data_dir: str = "var"
     worker_id: str = ""  # lead locks carry it; keep it stable across restarts (default: host)
+    crm_url: str = ""  # empty: the CRM in this process; else its base URL (dialer elsewhere)
+    crm_token: str = ""  # bearer token of a "dialer" user (DIALCRM_CRM_TOKEN; a secret)
 
     @property
     def ari(self) -> AriConfig:

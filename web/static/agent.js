@@ -76,7 +76,7 @@
       since: Date.now() / 1000 - (boot.agent.seconds_in_state || 0), call_id: boot.agent.call_id },
     pop: null, ws: null, attempts: 0, lastHeard: 0, heartbeat: 15, skew: 0, retry: null,
   };
-  window.dialcrmPops = [];  // {call_id, ts, rendered}: DOM-update times for the benchmark
+  window.dialcrmPops = [];  // {call_id, ts, received, rendered, painted}: pop timings (ms)
 
   const nowServer = () => (Date.now() + desk.skew) / 1000;
 
@@ -122,7 +122,7 @@
     tick();
   }
 
-  function renderPop(msg) {
+  function renderPop(msg, received) {
     const c = msg.customer || {};
     $('pop-empty').hidden = true;
     $('pop-body').hidden = false;
@@ -140,8 +140,10 @@
     const script = c.recommended_script;
     $('pop-script').textContent = script ? `${script.name}\n${script.body}` : S.no_script;
     renderCallState();
-    window.dialcrmPops.push({ call_id: msg.call_id, lead_id: msg.lead_id, ts: msg.ts,
-      rendered: performance.timeOrigin + performance.now() });
+    const timing = { call_id: msg.call_id, lead_id: msg.lead_id, ts: msg.ts, received,
+      rendered: performance.timeOrigin + performance.now() };
+    requestAnimationFrame(() => { timing.painted = performance.timeOrigin + performance.now(); });
+    window.dialcrmPops.push(timing);
     if (window.dialcrmPops.length > 1000) window.dialcrmPops.shift();
   }
 
@@ -180,9 +182,9 @@
       renderAgent();
       if (before !== msg.state && ['wrap_up', 'ready'].includes(msg.state)) loadTasks();
     },
-    pop(msg) {
+    pop(msg, received) {
       desk.pop = { ...msg };
-      renderPop(desk.pop);
+      renderPop(desk.pop, received);
       tick();
     },
     call_state(msg) {
@@ -209,11 +211,12 @@
     const ws = new WebSocket(`${scheme}://${location.host}/ws/agent?${query}`);
     desk.ws = ws;
     ws.onmessage = (event) => {
+      const received = performance.timeOrigin + performance.now();
       desk.lastHeard = Date.now();
       let msg;
       try { msg = JSON.parse(event.data); } catch { return; }
       const handle = handlers[msg.type];
-      if (handle) handle(msg);
+      if (handle) handle(msg, received);
     };
     ws.onclose = () => {
       if (desk.ws !== ws) return;
