@@ -1,0 +1,422 @@
+"""Screen-pop latency and customer-read throughput, through the real path.
+
+    python bench/pops.py --quick --json bench/results/pops.json
+    python bench/pops.py --json bench/results/pops_full.json      # more rounds, longer reads
+
+A server process runs the CRM app with 100 000 customers (bulk-inserted with executemany, not
+the import path), the pop hub, ``/ws/agent``, the agent page and the dialer-bus → hub bridge.
+The bench process opens 100 agent WebSockets and one headless Chromium agent page, then asks
+the server to publish ``ScreenPop`` events on the dialer's bus (the trigger, stamped with
+``time.time()`` at publish). Each pop goes bus → bridge (customer summary) → hub → socket.
+Latencies are receipt time minus publish time on the same machine clock; the browser's are
+taken with ``performance.timeOrigin + performance.now()`` in the page, at WebSocket receipt and
+right after the DOM update. Two load shapes: *steady* (one pop per agent spread over each
+round) and *burst* (every agent popped at once). Then ``GET /api/customers/{id}`` on random
+customers with 8 concurrent clients: requests/s and latency percentiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from crm.db.engine import create_all, make_engine  # noqa: E402
+from crm.db.models import metadata  # noqa: E402
+from crm.domain.enums import Role  # noqa: E402
+from crm.domain.names import name_key  # noqa: E402
+from crm.service import CrmService  # noqa: E402
+from crm.settings import CrmSettings  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静强磊洋艳勇军杰娟涛明超秀霞平刚"
+AGENTS = 100
+PASSWORD = "bench-pass-1"
+
+
+def say(what: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {what}", file=sys.stderr, flush=True)
+
+
+def settings_for(work: Path) -> CrmSettings:
+    return CrmSettings(
+        database_url=f"sqlite+aiosqlite:///{work / 'crm.sqlite3'}",
+        recordings_dir=work / "recordings",
+        password_scrypt_n=16,
+    )
+
+
+# ------------------------------------------------------------------------------ database --
+async def prepare(work: Path, customers: int) -> dict[str, Any]:
+    settings = settings_for(work)
+    engine = make_engine(settings.database_url)
+    await create_all(engine)
+    started = time.perf_counter()
+    ids = await bulk_customers(engine, customers)
+    insert_s = time.perf_counter() - started
+    service = CrmService(settings, engine)
+    tokens = []
+    for i in range(AGENTS):
+        user = await service.auth.create_user(f"bench-agent-{i:03d}", Role.AGENT, password=PASSWORD)
+        tokens.append((await service.auth.issue_token(user.id, "bench")).token)
+    await service.auth.create_user("bench-browser", Role.AGENT, password=PASSWORD)
+    reader = await service.auth.create_user("bench-reader", Role.DIALER, password=PASSWORD)
+    reader_token = (await service.auth.issue_token(reader.id, "bench")).token
+    await service.close()
+    return {"ids": ids, "tokens": tokens, "reader": reader_token, "insert_s": insert_s}
+
+
+async def bulk_customers(engine: Any, n: int, chunk: int = 10_000) -> list[str]:
+    now = datetime.now(UTC)
+    rng = random.Random(7)
+    ids: list[str] = []
+    async with engine.begin() as conn:
+        for start in range(0, n, chunk):
+            customers, numbers = [], []
+            for i in range(start, min(n, start + chunk)):
+                cid = uuid.uuid4()
+                name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
+                customers.append(
+                    {
+                        "id": cid,
+                        "name": name,
+                        "name_key": name_key(name),
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                numbers.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "customer_id": cid,
+                        "e164": f"+86139{i:08d}",
+                        "number_type": "mobile",
+                        "raw": f"139{i:08d}",
+                        "created_at": now,
+                    }
+                )
+                ids.append(str(cid))
+            await conn.execute(sa.insert(metadata.tables["customers"]), customers)  # executemany
+            await conn.execute(sa.insert(metadata.tables["phone_numbers"]), numbers)
+    return ids
+
+
+# -------------------------------------------------------------------------------- server --
+def serve(work: str, port: int, ready: Any) -> None:
+    asyncio.run(_serve(Path(work), port, ready))
+
+
+async def _serve(work: Path, port: int, ready: Any) -> None:
+    from aiohttp import web
+
+    import web as pages
+    from ari_app.adapters.pages import add_agent_pages
+    from ari_app.adapters.pops import pop_bridge_ctx
+    from ari_app.dialer.bus import EventBus
+    from crm.app import create_crm_app
+    from crm.pops import install_pops
+
+    settings = settings_for(work)
+    service = CrmService.open(settings)
+    app = create_crm_app(settings, service=service)
+    bus = EventBus()
+    app.cleanup_ctx.append(pop_bridge_ctx(bus, install_pops(app)))
+    add_agent_pages(app)
+    app.router.add_static("/static", pages.STATIC_DIR)
+    app.router.add_post("/bench/fire", _fire_handler(bus))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    ready.set()
+    await asyncio.Event().wait()
+
+
+def _fire_handler(bus: Any) -> Any:
+    from aiohttp import web
+
+    async def fire(request: web.Request) -> web.Response:
+        body = await request.json()
+        asyncio.get_running_loop().create_task(_publish(bus, **body))
+        return web.json_response({"expected": body["rounds"] * len(body["agents"])}, status=202)
+
+    return fire
+
+
+async def _publish(
+    bus: Any, agents: list[str], customers: list[str], rounds: int, round_s: float, burst: bool
+) -> None:
+    from ari_app.dialer.events import ScreenPop
+
+    rng = random.Random(11)
+    gap = 0.0 if burst else round_s / len(agents)
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for agent in agents:
+            call_id = f"call-{uuid.uuid4()}"
+            bus.publish(
+                ScreenPop(
+                    agent,
+                    call_id,
+                    rng.choice(customers),
+                    "lead",
+                    "bench",
+                    "+8613800138090",
+                    "ringing",
+                    time.time(),
+                )
+            )
+            if gap:
+                await asyncio.sleep(gap)
+        await asyncio.sleep(max(0.0, round_s - (time.perf_counter() - started)))
+
+
+# ------------------------------------------------------------------------------- clients --
+class Listener:
+    """The 100 agent sockets: pop latency (receipt − publish) and server summary time."""
+
+    def __init__(self) -> None:
+        self.latency_ms: list[float] = []
+        self.summary_ms: list[float] = []
+        self.changed = asyncio.Event()
+
+    async def listen(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                break
+            received = time.time()
+            data = json.loads(msg.data)
+            if data["type"] == "pop" and data["lead_id"] == "lead":
+                self.latency_ms.append((received - data["ts"]) * 1000)
+                self.summary_ms.append(data["summary_ms"])
+                self.changed.set()
+
+
+async def open_browser(playwright: Any, base: str) -> tuple[Any, Any]:
+    browser = await playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+    )
+    context = await browser.new_context()
+    await context.request.post(
+        f"{base}/api/auth/login", data={"username": "bench-browser", "password": PASSWORD}
+    )
+    page = await context.new_page()
+    await page.goto(f"{base}/agent")
+    await page.wait_for_selector("[data-testid=conn][data-state=live]")
+    return browser, page
+
+
+async def run_shape(
+    session: aiohttp.ClientSession,
+    base: str,
+    listener: Listener,
+    page: Any,
+    ids: list[str],
+    rounds: int,
+    burst: bool,
+) -> dict[str, Any]:
+    listener.latency_ms.clear()
+    listener.summary_ms.clear()
+    await page.evaluate("window.dialcrmPops.length = 0")
+    agents = [f"bench-agent-{i:03d}" for i in range(AGENTS)] + ["bench-browser"]
+    body = {
+        "agents": agents,
+        "customers": ids[:: max(1, len(ids) // 5000)],
+        "rounds": rounds,
+        "round_s": 0.5,
+        "burst": burst,
+    }
+    async with session.post(f"{base}/bench/fire", json=body) as resp:
+        assert resp.status == 202, await resp.text()
+    want = rounds * AGENTS
+    deadline = time.monotonic() + rounds * 0.5 + 30
+    while len(listener.latency_ms) < want and time.monotonic() < deadline:
+        listener.changed.clear()
+        try:
+            await asyncio.wait_for(listener.changed.wait(), timeout=1)
+        except TimeoutError:
+            continue
+    await page.wait_for_function(f"window.dialcrmPops.length >= {rounds}", timeout=30_000)
+    await page.wait_for_function("window.dialcrmPops.every(p => p.painted)", timeout=10_000)
+    pops = await page.evaluate("window.dialcrmPops")
+    return {
+        "ws_receipt": stats(listener.latency_ms, want),
+        "browser_receipt": stats([p["received"] - p["ts"] * 1000 for p in pops], rounds),
+        "browser_dom": stats([p["rendered"] - p["ts"] * 1000 for p in pops], rounds),
+        "browser_paint": stats([p["painted"] - p["ts"] * 1000 for p in pops], rounds),
+        "server_summary": stats(listener.summary_ms, want),
+    }
+
+
+async def read_customers(
+    base: str, token: str, ids: list[str], seconds: float, concurrency: int = 8
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random(5)
+    end = time.monotonic() + seconds
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        while time.monotonic() < end:
+            started = time.perf_counter()
+            async with session.get(f"{base}/api/customers/{rng.choice(ids)}") as resp:
+                await resp.read()
+                errors += resp.status != 200
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.monotonic()
+    async with aiohttp.ClientSession(headers=headers) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    elapsed = time.monotonic() - started
+    return {
+        **stats(latencies, len(latencies)),
+        "rps": round(len(latencies) / elapsed, 1),
+        "errors": errors,
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 1),
+    }
+
+
+async def run_clients(base: str, prep: dict[str, Any], quick: bool) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    rounds = 10 if quick else 40
+    listener = Listener()
+    sockets_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    async with (
+        sockets_session,
+        aiohttp.ClientSession() as session,
+        async_playwright() as playwright,
+    ):
+        sockets = [
+            await sockets_session.ws_connect(
+                f"{base}/ws/agent", headers={"Authorization": f"Bearer {t}"}
+            )
+            for t in prep["tokens"]
+        ]
+        readers = [asyncio.create_task(listener.listen(ws)) for ws in sockets]
+        say(f"{len(sockets)} agent sockets open; starting Chromium")
+        browser, page = await open_browser(playwright, base)
+        result = {}
+        for shape, burst in (("steady", False), ("burst", True)):
+            say(f"{shape} pops: {rounds} rounds x {AGENTS + 1} agents, one round per 0.5 s")
+            result[shape] = await run_shape(
+                session, base, listener, page, prep["ids"], rounds, burst
+            )
+        await browser.close()
+        for ws in sockets:
+            await ws.close()
+        await asyncio.gather(*readers, return_exceptions=True)
+    say("GET /api/customers/{id}")
+    reads = await read_customers(base, prep["reader"], prep["ids"], 10 if quick else 30)
+    return {"pops": result, "customers_get": reads, "rounds": rounds}
+
+
+# ------------------------------------------------------------------------------- figures --
+def stats(values: list[float], expected: int) -> dict[str, Any]:
+    if len(values) < 2:
+        return {"n": len(values), "expected": expected}
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return {
+        "n": len(values),
+        "expected": expected,
+        "p50": round(q[49], 2),
+        "p95": round(q[94], 2),
+        "p99": round(q[98], 2),
+        "max": round(max(values), 2),
+    }
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(
+        f"\n{'shape':<7} {'metric (ms from ScreenPop publish)':<34} {'n':>5} "
+        f"{'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}"
+    )
+    labels = {
+        "ws_receipt": "100 WebSockets: receipt",
+        "browser_receipt": "browser: ws receipt",
+        "browser_dom": "browser: DOM updated",
+        "browser_paint": "browser: next frame",
+        "server_summary": "server: customer summary (query)",
+    }
+    for shape, metrics in results["pops"].items():
+        for key, label in labels.items():
+            m = metrics[key]
+            print(
+                f"{shape:<7} {label:<34} {m['n']:>5} {m.get('p50', 0):>7.1f} "
+                f"{m.get('p95', 0):>7.1f} {m.get('p99', 0):>7.1f} {m.get('max', 0):>7.1f}"
+            )
+    r = results["customers_get"]
+    print(
+        f"\nGET /api/customers/{{id}} ({results['customers']} customers, "
+        f"{r['concurrency']} clients, {r['seconds']} s): {r['rps']} req/s, "
+        f"p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, p99 {r['p99']:.1f} ms, "
+        f"errors {r['errors']}"
+    )
+    print(f"bulk insert of {results['customers']} customers + numbers: {results['insert_s']:.1f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="under 2 minutes")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--customers", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-pops-") as tmp:
+        say(f"inserting {args.customers} customers, creating {AGENTS + 2} users")
+        prep = asyncio.run(prepare(Path(tmp), args.customers))
+        say("starting the server process")
+        port = free_port()
+        spawn = multiprocessing.get_context("spawn")
+        ready = spawn.Event()
+        server = spawn.Process(target=serve, args=(tmp, port, ready), daemon=True)
+        server.start()
+        try:
+            if not ready.wait(60):
+                raise RuntimeError("the bench server did not start")
+            results = asyncio.run(run_clients(f"http://127.0.0.1:{port}", prep, args.quick))
+        finally:
+            server.terminate()
+            server.join(10)
+    results.update(
+        customers=args.customers,
+        insert_s=round(prep["insert_s"], 2),
+        agents=AGENTS,
+        browsers=1,
+        quick=args.quick,
+    )
+    print_table(results)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
