@@ -93,7 +93,7 @@ async def sign_in(page: Page, desk: Desk, username: str) -> None:
     await expect(page.get_by_test_id("conn")).to_have_attribute("data-state", "live")
 
 
-async def test_given_agent_on_page_when_dialer_calls_then_pop_and_disposition_land_in_crm(
+async def test_given_agent_on_page_when_dialer_calls_then_pops_and_disposition_lands_in_crm(
     browser: Browser, desk: Desk, sipp_phone: Any
 ) -> None:
     await sipp_phone("1021")
@@ -158,7 +158,7 @@ async def test_given_agent_on_page_when_dialer_calls_then_pop_and_disposition_la
     assert [n.body for n in notes.items] == ["客户说价格太贵，下周再联系"]
 
 
-async def test_given_phone_screen_when_pop_arrives_then_fits_and_survives_reload(
+async def test_given_phone_screen_when_pops_arrive_then_page_fits_and_survives_reload(
     browser: Browser, desk: Desk
 ) -> None:
     await desk.agent("agent1022")
