@@ -72,7 +72,7 @@ class OnlineEstimator:
         self._cache = None
         if isinstance(event, AttemptEnded):
             self._attempt(event)
-        elif isinstance(event, LiveAnswerHandled):
+        elif isinstance(event, LiveAnswerHandled) and not event.machine:
             self._handled(event.abandoned)
         elif isinstance(event, TalkEnded) and not event.machine:
             self._talk(event.talk_s)

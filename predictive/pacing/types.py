@@ -135,6 +135,7 @@ class LiveAnswerHandled:
 
     abandoned: bool
     lead_id: LeadId | None = None
+    machine: bool = False  # the agent dispositioned it as an answering machine (AMD miss)
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,7 +158,7 @@ class DaySim:
         self.push(now + call.talk, TALK_END, (a.aid, call.talk, call.human))
         if call.human:
             self.tally.connects += 1
-        self.policy.observe(LiveAnswerHandled(False, call.lead), now)
+        self.policy.observe(LiveAnswerHandled(False, call.lead, not call.human), now)
 
     # -- events --------------------------------------------------------------------------
     def _handle(self, now: float, kind: int, arg: object) -> None:
