@@ -22,6 +22,7 @@ from aiohttp import web
 
 from ari_app.dialer.bus import EventBus, Subscription
 from ari_app.dialer.events import AgentStateChanged, ScreenPop
+from ari_app.dialer.model import AgentState
 from crm.app import crm_service_of
 from crm.domain.enums import Language
 from crm.errors import CrmError
@@ -53,6 +54,7 @@ class _OnScreen:
     lead_id: str
     customer_id: str
     customer: dict[str, Any]
+    state: str
 
 
 def agent_state_message(event: AgentStateChanged) -> dict[str, Any]:
@@ -159,12 +161,14 @@ class PopBridge:
     async def handle(self, event: object) -> None:
         if isinstance(event, AgentStateChanged):
             self.hub.deliver(event.agent_id, agent_state_message(event))
+            self._close_stale_screen(event)
         elif isinstance(event, ScreenPop):
             await self._on_pop(event)
 
     async def _on_pop(self, event: ScreenPop) -> None:
         shown = self._screens.get(event.agent_id)
         if shown is not None and event.call_id and shown.call_id == event.call_id:
+            shown.state = event.state
             self.hub.deliver(event.agent_id, call_state_message(event))
             return
         if event.state == "ended":  # a call the agent never saw popped: state only
@@ -180,7 +184,7 @@ class PopBridge:
             customer = await self._customer(event)
         summary_ms = (time.perf_counter() - started) * 1000
         self._screens[event.agent_id] = _OnScreen(
-            event.call_id, event.lead_id, event.customer_id, customer
+            event.call_id, event.lead_id, event.customer_id, customer, event.state
         )
         self.hub.deliver(event.agent_id, pop_message(event, customer, summary_ms))
         log.debug(
@@ -190,6 +194,27 @@ class PopBridge:
             event.agent_id,
             summary_ms,
         )
+
+    def _close_stale_screen(self, event: AgentStateChanged) -> None:
+        """The dialer publishes no ``ended`` pop when the agent logs out mid-call or a preview
+        offer is skipped or withdrawn; end what the agent still has on screen."""
+        shown = self._screens.get(event.agent_id)
+        if shown is None or shown.state == "ended":
+            return
+        offer_gone = shown.state == "offered" and event.state is not AgentState.RESERVED
+        if event.state is AgentState.LOGGED_OUT or offer_gone:
+            shown.state = "ended"
+            self.hub.deliver(
+                event.agent_id,
+                {
+                    "type": "call_state",
+                    "call_id": shown.call_id,
+                    "state": "ended",
+                    "lead_id": shown.lead_id,
+                    "ts": event.at,
+                    "reason": "agent_logged_out" if not offer_gone else "offer_withdrawn",
+                },
+            )
 
     async def _customer(self, event: ScreenPop) -> dict[str, Any]:
         lang = self.hub.language_of(event.agent_id)

@@ -151,3 +151,27 @@ async def test_given_page_in_english_when_popped_then_summary_asked_in_english(r
     await until(lambda: bool(summaries.calls))
 
     assert summaries.calls[0][1] is Language.EN
+
+
+async def test_given_call_on_screen_when_agent_logs_out_then_pop_shows_ended(rig) -> None:
+    bus, hub, _, cid = rig
+    bus.publish(screen_pop(cid, "connected"))
+    bus.publish(
+        AgentStateChanged("agent", "camp-1", AgentState.ON_CALL, AgentState.LOGGED_OUT, 9.0)
+    )
+
+    await until(lambda: len(hub.current("agent")) == 2)
+
+    state, pop = hub.current("agent")
+    assert state["state"] == "logged_out"
+    assert (pop["call_id"], pop["state"]) == ("call-1", "ended")
+
+
+async def test_given_preview_offer_when_skipped_then_offer_ends(rig) -> None:
+    bus, hub, _, cid = rig
+    bus.publish(screen_pop(cid, "offered", call_id=""))
+    bus.publish(AgentStateChanged("agent", "camp-1", AgentState.RESERVED, AgentState.READY, 9.0))
+
+    await until(
+        lambda: len(hub.current("agent")) == 2 and hub.current("agent")[1]["state"] == "ended"
+    )
