@@ -28,7 +28,8 @@ def ari_config_from_env() -> AriConfig:
         url=os.environ.get("ASTERISK_ARI_URL", "http://127.0.0.1:8088"),
         user=os.environ.get("ASTERISK_ARI_USER", "dialcrm"),
         password=os.environ.get("ASTERISK_ARI_PASSWORD", "dialcrm-sandbox-ari"),
-        app=os.environ.get("ASTERISK_ARI_APP", "dialcrm"),
+        # One Stasis app per test run: runs (and a demo) sharing one Asterisk never collide.
+        app=os.environ.get("ASTERISK_ARI_APP", f"dialcrm-test-{os.getpid()}"),
     )
 
 
@@ -48,7 +49,8 @@ def _ari_config() -> AriConfig:
         url=os.environ.get("ASTERISK_ARI_URL", "http://127.0.0.1:8088"),
         user=os.environ.get("ASTERISK_ARI_USER", "dialcrm"),
         password=os.environ.get("ASTERISK_ARI_PASSWORD", "dialcrm-sandbox-ari"),
-        app=os.environ.get("ASTERISK_ARI_APP", "dialcrm"),
+        # One Stasis app per test run: runs (and a demo) sharing one Asterisk never collide.
+        app=os.environ.get("ASTERISK_ARI_APP", f"dialcrm-test-{os.getpid()}"),
     )
 
 

@@ -153,7 +153,7 @@ class AriClient:
             "timeout": timeout_s,
             "formats": formats,
         }
-        body = {"variables": dict(variables)} if variables else None
+        body = {"variables": {"DIALCRM_APP": self.config.app, **(variables or {})}}
         result: dict[str, Any] = await self.request(
             "POST", "/channels", params=params, body=body
         )

@@ -14,6 +14,7 @@ from playwright.async_api import Browser, async_playwright
 from ari_app.main import build_app
 from ari_app.settings import DialerSettings
 from crm.settings import CrmSettings
+from tests.conftest import ari_config_from_env
 
 CHROMIUM = os.environ.get("DIALCRM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,7 +41,8 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def app_url(asterisk, tmp_path: Path) -> AsyncIterator[str]:
     """The whole app (controller + pages) on a free loopback port, on the real Asterisk."""
-    settings = DialerSettings.load({"DIALCRM_DATA_DIR": str(tmp_path)})
+    settings = DialerSettings.load({"DIALCRM_DATA_DIR": str(tmp_path),
+                                    "DIALCRM_ARI_APP": ari_config_from_env().app})
     crm = CrmSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/crm.sqlite3",
                       recordings_dir=tmp_path / "recordings", password_scrypt_n=16)
     server = TestServer(build_app(settings, crm), host="127.0.0.1")

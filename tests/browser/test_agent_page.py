@@ -29,6 +29,7 @@ from crm.domain.enums import Role
 from crm.pops import POP_HUB
 from crm.service import CrmService
 from crm.settings import CrmSettings
+from tests.conftest import ari_config_from_env
 from tests.integration.dialer_rig import wait_until
 
 PASSWORD = "agent-pass-1"
@@ -65,7 +66,8 @@ class Desk:
 
 @pytest.fixture
 async def desk(asterisk: Any, tmp_path: Path) -> AsyncIterator[Desk]:
-    settings = DialerSettings.load({"DIALCRM_DATA_DIR": str(tmp_path)})
+    settings = DialerSettings.load({"DIALCRM_DATA_DIR": str(tmp_path),
+                                    "DIALCRM_ARI_APP": ari_config_from_env().app})
     crm = CrmSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/crm.sqlite3",
         recordings_dir=tmp_path / "recordings",

@@ -128,7 +128,8 @@ async def test_given_message_action_when_machine_answers_then_message_left_after
     played: list[tuple[str, float]] = []
 
     async def watch(event: AriEvent) -> None:
-        if event.type == "ChannelDialplan" and event.raw.get("dialplan_app") == "Playback":
+        ours = (event.channel_id or "").startswith("call-") and ";2" not in (event.channel_id or "")
+        if ours and event.type == "ChannelDialplan" and event.raw.get("dialplan_app") == "Playback":
             played.append((str(event.raw.get("dialplan_app_data")), event.received_at))
 
     rig.stream.on_event.on_any(watch)  # type: ignore[attr-defined]
