@@ -9,7 +9,7 @@ dials it and whenever it is dialled; only the answer probability at the dial ins
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from functools import lru_cache
 
@@ -228,4 +228,10 @@ def agent_plans(s: Scenario, seed: int, day: int) -> tuple[AgentPlan, ...]:
         login = int(rng.integers(0, s.login_stagger_s + 1))
         starts = sorted(int(x) for x in rng.integers(lo, hi, s.pauses_per_agent))
         plans.append(AgentPlan(login, tuple((st, s.pause_s) for st in starts), s.day_s))
+    if s.early_logout_share > 0:  # own stream: other scenarios keep their draws
+        out = np.random.default_rng(np.random.SeedSequence([seed, day, 29]))
+        leave = out.random(s.agents) < s.early_logout_share
+        when = out.integers(s.day_s // 2, s.day_s - 1800, s.agents)
+        plans = [replace(p, logout_s=int(w)) if go else p
+                 for p, go, w in zip(plans, leave, when, strict=True)]
     return tuple(plans)

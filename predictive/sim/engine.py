@@ -107,6 +107,8 @@ class DaySim:
             self.push(plan.login_s, LOGIN, agent.aid)
             for start, length in plan.pauses:
                 self.push(start, PAUSE_START, (agent.aid, length))
+            if plan.logout_s < s.day_s:  # logging out = pausing until the end of the day
+                self.push(plan.logout_s, PAUSE_START, (agent.aid, s.day_s))
 
     def push(self, t: float, kind: int, arg: object) -> None:
         self.seq += 1

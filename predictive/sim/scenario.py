@@ -43,7 +43,8 @@ class Scenario:
     p_info: str = "lead"
     pauses_per_agent: int = 2
     pause_s: int = 600
-    login_stagger_s: int = 0
+    login_stagger_s: int = 0  # agents log in uniformly over the first this-many seconds
+    early_logout_share: float = 0.0  # share of agents logging out in the second half
     abandon_window_s: float = 2.0
     max_lines_per_agent: float = 4.0
     cap: float = 0.03

@@ -130,3 +130,11 @@ def test_given_unknown_key_when_loading_scenario_then_scenario_error() -> None:
     with pytest.raises(ScenarioError):
         scenario_from_dict({"name": "x", "agents": 1, "answer_rate": 0.3, "talk_mean_s": 60,
                             "talk_cv": 1.0, "colour": "red"})
+
+
+def test_given_staggered_logins_and_early_logouts_when_simulated_then_less_staffed_time() -> None:
+    churn = replace(BASE, login_stagger_s=1800, early_logout_share=0.5)
+    full = simulate_day(BASE, Progressive(), seed=4)
+    part = simulate_day(churn, Progressive(), seed=4)
+    assert part.staffed_s < full.staffed_s - BASE.agents * 0.5 * 1800 * 0.5
+    assert 0 < part.occupancy <= 1
