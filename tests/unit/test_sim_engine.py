@@ -138,3 +138,13 @@ def test_given_staggered_logins_and_early_logouts_when_simulated_then_less_staff
     part = simulate_day(churn, Progressive(), seed=4)
     assert part.staffed_s < full.staffed_s - BASE.agents * 0.5 * 1800 * 0.5
     assert 0 < part.occupancy <= 1
+
+
+def test_given_full_foresight_when_the_oracle_dials_then_near_full_occupancy() -> None:
+    from predictive.sim.oracle import Oracle
+
+    s = replace(BASE, day_s=3600, pauses_per_agent=0)
+    day = simulate_day(s, Oracle(), seed=5)
+    assert day.occupancy > 0.95
+    assert day.abandon_rate < 0.01
+    assert day.occupancy > simulate_day(s, Progressive(), seed=5).occupancy + 0.2
