@@ -136,3 +136,16 @@ def test_given_unseen_categories_when_predicting_then_still_probabilities(
                   attempted_at=datetime(2026, 3, 1) + timedelta(hours=1))
     p = model.predict_rows([row], {})
     assert 0 < p[0] < 1
+
+
+def test_given_a_scorer_when_scoring_the_hopper_then_queued_leads_in_order(
+    history: tuple[list, np.ndarray], model: AnswerModel,
+) -> None:
+    from predictive.models.answer_model import AnswerScorer
+    from predictive.models.scoring import queued_leads
+
+    rows = history[0][:5]
+    scorer = AnswerScorer(BetaBinomialPrior.fit(history[0]), model)
+    leads, source = queued_leads(scorer, [(r.lead_id, r) for r in rows], ListRateTracker())
+    assert [q.lead_id for q in leads] == [r.lead_id for r in rows]
+    assert source == model.card.version and all(0 < q.p_answer < 1 for q in leads)
