@@ -175,3 +175,14 @@ async def test_given_preview_offer_when_skipped_then_offer_ends(rig) -> None:
     await until(
         lambda: len(hub.current("agent")) == 2 and hub.current("agent")[1]["state"] == "ended"
     )
+
+
+async def test_given_predictive_bridge_when_first_event_is_connected_then_full_pop(rig) -> None:
+    bus, hub, summaries, cid = rig
+    bus.publish(screen_pop(cid, "connected", call_id="call-p"))
+
+    await until(lambda: bool(hub.current("agent")))
+
+    msg = hub.current("agent")[0]
+    assert (msg["type"], msg["state"], msg["customer"]["name"]) == ("pop", "connected", "王伟")
+    assert len(summaries.calls) == 1
