@@ -42,6 +42,7 @@ class EstimatorConfig:
     risk_start: float = 0.025
     risk_min: float = 0.002
     risk_max: float = 0.6
+    risk_warmup: float = 1500.0  # gain x sqrt(warmup / answers) (at most x4) at first
     prior_talk_mean_s: float = 120.0
     prior_talk_cv: float = 1.0
     prior_wrap_s: float = 10.0
@@ -97,8 +98,9 @@ class OnlineEstimator:
         self.n_live += 1
         self.n_abandons += abandoned
         step = -(1 - c.target_abandon) if abandoned else c.target_abandon
+        gain = c.risk_gain * min(4.0, max(1.0, math.sqrt(c.risk_warmup / self.n_live)))
         lo, hi = math.log(c.risk_min), math.log(c.risk_max)
-        self._log_risk = min(hi, max(lo, self._log_risk + c.risk_gain * step))
+        self._log_risk = min(hi, max(lo, self._log_risk + gain * step))
 
     def _talk(self, talk_s: float) -> None:
         self.n_talks += 1

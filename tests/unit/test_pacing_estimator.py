@@ -56,7 +56,7 @@ def test_given_abandons_above_target_when_fed_then_threshold_falls() -> None:
 def test_given_abandons_at_target_when_fed_then_threshold_stays() -> None:
     est = OnlineEstimator(EstimatorConfig(target_abandon=0.02, risk_start=0.05))
     for i in range(5000):
-        est.observe(LiveAnswerHandled(abandoned=i % 50 == 0))
+        est.observe(LiveAnswerHandled(abandoned=i % 50 == 49))
     assert est.estimates().risk_threshold == pytest.approx(0.05, rel=0.2)
 
 
