@@ -196,6 +196,8 @@ class DaySim:
         elif a.state in (TALK, WRAP):
             a.pause_len = length
             self._dirty = True
+        elif a.state == PAUSED and length >= self.s.day_s:
+            a.pause_len = length  # a logout during a break applies when the break ends
 
     def _outcome(self, cid: int, now: float) -> None:
         call = self.calls[cid]
