@@ -305,6 +305,9 @@ async def run_shape(
         "browser_dom": stats([p["rendered"] - p["ts"] * 1000 for p in pops], rounds),
         "browser_paint": stats([p["painted"] - p["ts"] * 1000 for p in pops], rounds),
         "server_summary": stats(listener.summary_ms, want),
+        "beyond_summary": stats(
+            [t - q for t, q in zip(listener.latency_ms, listener.summary_ms, strict=True)], want
+        ),
     }
 
 
@@ -400,6 +403,7 @@ def print_table(results: dict[str, Any]) -> None:
         "browser_dom": "browser: DOM updated",
         "browser_paint": "browser: next frame",
         "server_summary": "server: customer summary (query)",
+        "beyond_summary": "receipt minus summary (bus+hub+ws)",
     }
     for shape, metrics in results["pops"].items():
         for key, label in labels.items():
