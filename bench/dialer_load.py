@@ -87,14 +87,14 @@ async def run_level(n: int, work: Path, box: sandbox.Sandbox) -> dict[str, Any]:
     rows = [{"phone": f"+86137{n:02d}{i:03d}000", "name": f"load {i}"} for i in range(2 * n)]
     async for _ in crm.import_leads(campaign.id, rows):
         pass
-    config = AriConfig()
+    config = AriConfig(app=f"dialcrm-bench-{os.getpid()}")
     ari = AriClient(config)
     store = DialerStore(work / f"dialer-{n}.sqlite3")
     await store.open()
     local = LocalCrm(crm)
     bus = EventBus()
     dialer = Dialer(ari, store, local, local, bus, WallClock(), worker=f"bench-{n}",
-                    agent_endpoint="Local/{extension}@sim-agent")
+                    agent_endpoint="Local/{extension}@sim-agent/n")
     router = EventRouter()
     latency = Latency()
     router.on_any(latency)

@@ -20,7 +20,7 @@ from ari_app.dialer.events import AgentStateChanged
 from ari_app.dialer.model import AgentSession, AgentState
 from ari_app.dialer.ports import CallControl, Clock, Publisher
 from ari_app.dialer.store import DialerStore
-from ari_app.errors import AriNotFound, TelephonyError
+from ari_app.errors import AriNotFound, AriRequestFailed, TelephonyError
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,8 @@ class AgentDesk:
             raise
         finally:
             self._answered.pop(leg_id, None)
+        if session.state is not AgentState.CONNECTING:  # the leg hung up meanwhile
+            raise AgentPhoneUnavailable(extension, "the phone hung up during login")
         await self.move(session, AgentState.PAUSED if paused else AgentState.READY,
                         pause_code="login" if paused else None)
         log.info("agent %s logged in on %s (campaign %s)", agent_id, extension, campaign_id)
@@ -128,7 +130,11 @@ class AgentDesk:
             ok = False
         if not ok:
             raise AgentPhoneUnavailable(session.extension, "the phone did not answer")
-        await self.control.create_bridge(session.bridge_id, name=f"agent-{session.agent_id}")
+        try:
+            await self.control.create_bridge(session.bridge_id, name=f"agent-{session.agent_id}")
+        except AriRequestFailed as exc:
+            if exc.status != 409:  # 409: the agent's bridge survived a restart; reuse it
+                raise
         await self.control.add_to_bridge(session.bridge_id, session.leg_id)
 
     async def logout(self, agent_id: str) -> None:

@@ -131,6 +131,8 @@ class Reconciler:
     async def _agents(self, channels: set[str], bridges: set[str]) -> None:
         d = self.dialer
         for session in d.agents.of_all():
+            if session.state is AgentState.CONNECTING:
+                continue  # a login in progress: its own wait decides
             if session.leg_id in channels and session.bridge_id in bridges:
                 await self._fix_agent_call(session)
                 continue

@@ -40,14 +40,16 @@ async def events(ari: AriClient) -> AsyncIterator[EventLog]:
 
 
 async def _clean_asterisk(client: AriClient) -> None:
-    """Hang up every channel and destroy every bridge, so tests never leak calls."""
+    """Hang up this run's channels and destroy its bridges (only those of our Stasis app:
+    other runs or a demo may share the Asterisk), so tests never leak calls."""
     try:
-        for channel in await client.list_channels():
-            await _ignore(client.hangup(channel["id"]))
-        for bridge in await client.list_bridges():
-            await _ignore(client.destroy_bridge(bridge["id"]))
+        app = await client.request("GET", f"/applications/{client.config.app}")
     except TelephonyError:
-        pass
+        return  # the app is not registered (no events socket): nothing of ours is left
+    for channel_id in app.get("channel_ids", []):
+        await _ignore(client.hangup(channel_id))
+    for bridge_id in app.get("bridge_ids", []):
+        await _ignore(client.destroy_bridge(bridge_id))
 
 
 async def _ignore(coro: object) -> None:
