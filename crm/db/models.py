@@ -86,6 +86,7 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_tasks_status_due", "status", "due_at"),
         sa.Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),
+        sa.Index("ix_tasks_customer_status_due", "customer_id", "status", "due_at"),  # the pop
     )
 
     id: uuid.UUID = _uuid_pk()
