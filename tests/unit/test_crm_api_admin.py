@@ -179,16 +179,12 @@ def test_given_empty_db_when_cli_creates_admin_then_token_printed(
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("dcrm_")
 
 
-async def test_given_fresh_db_when_app_starts_then_migrated_and_disposed(
-    tmp_path, crm_database_url
-):
+async def test_given_fresh_db_when_app_starts_then_migrated_and_disposed(tmp_path):
     from aiohttp.test_utils import TestClient, TestServer
 
     from crm.app import create_crm_app, crm_service_of
     from crm.settings import CrmSettings
 
-    if not crm_database_url.startswith("sqlite"):
-        pytest.skip("start-up migration is exercised on a fresh SQLite file")
     settings = CrmSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
         recordings_dir=tmp_path,
