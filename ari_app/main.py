@@ -25,8 +25,10 @@ import web as pages
 from ari_app.adapters.crm_http import HttpCrm
 from ari_app.adapters.crm_local import LocalCrm
 from ari_app.adapters.http_dialer import dialer_routes
+from ari_app.adapters.metrics import install_metrics
 from ari_app.adapters.pages import add_agent_pages
 from ari_app.adapters.pops import pop_bridge_ctx
+from ari_app.adapters.wallboard import install_wallboard
 from ari_app.appkeys import BUS, DIALER_KEY, PBX_KEY, SETTINGS, TELEPHONY
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
@@ -55,6 +57,8 @@ def build_app(settings: DialerSettings, crm_settings: CrmSettings) -> web.Applic
     app[BUS] = EventBus()
     app.cleanup_ctx.append(_dialer_ctx)  # after the CRM's: it uses the CRM service
     app.cleanup_ctx.append(pop_bridge_ctx(app[BUS], install_pops(app)))  # bus → /ws/agent
+    install_wallboard(app)  # bus → /ws/wallboard, /wallboard (after the dialer's context)
+    install_metrics(app)  # /metrics (admin) and the request-latency middleware
     app.router.add_get("/", index)
     app.router.add_get("/status", status)
     add_agent_pages(app)  # /login, /agent

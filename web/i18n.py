@@ -110,3 +110,23 @@ STRINGS.update({
     "watching": {"zh": "正在查看坐席", "en": "Watching agent"},
     "error": {"zh": "出错了", "en": "Something went wrong"},
 })
+
+# --- the managers' wallboard ------------------------------------------------------------------
+STRINGS.update({
+    "wallboard": {"zh": "实时看板", "en": "Live wallboard"},
+    "wb_ringing": {"zh": "振铃中", "en": "ringing"},
+    "wb_connected": {"zh": "通话中", "en": "connected"},
+    "wb_waiting": {"zh": "等待坐席", "en": "waiting for an agent"},
+    "wb_agents": {"zh": "坐席", "en": "Agents"},
+    "wb_campaigns": {"zh": "外呼活动", "en": "Campaigns"},
+    "no_agents": {"zh": "没有已登录的坐席", "en": "No agent logged in"},
+    "wb_alarm": {"zh": "告警", "en": "ALARM"},
+    "wb_over_target": {"zh": "超过目标", "en": "over target"},
+    "wb_abandon_rate": {"zh": "放弃率", "en": "Abandon rate"},
+    "wb_connects": {"zh": "接通坐席", "en": "Connects"},
+    "wb_target": {"zh": "目标", "en": "target"},
+    "wb_dials": {"zh": "拨出", "en": "Dials"},
+    "wb_answers": {"zh": "真人接听", "en": "Live answers"},
+    "wb_hopper": {"zh": "待拨名单", "en": "Hopper"},
+    "wb_minutes_ago": {"zh": "分钟", "en": "min"},
+})

@@ -1,0 +1,217 @@
+"""The managers' live wallboard: ``/ws/wallboard`` (push) and the ``/wallboard`` page.
+
+A ``Wallboard`` task listens to the dialer's bus; after any event (screen pop, agent state,
+alarm) it pushes a fresh snapshot, debounced to at most one per ``min_interval_s`` (0.25 s:
+four a second), and at least one every ``refresh_s`` so times in state and the chart keep
+moving while nothing happens. Each push is the *whole* state (never a delta), so a socket
+that overflows or reconnects just takes the latest one.
+
+Fan-out reuses the screen-pop hub (:class:`crm.pops.PopHub`): one channel, one bounded queue
+and writer task per socket, overflow resyncs to the current snapshot, heartbeats. The chart's
+history (abandon rate and connects per campaign) is a server-side ring buffer of samples taken
+every ``sample_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+import web as pages
+from ari_app.appkeys import BUS, DIALER_KEY
+from ari_app.dialer.bus import EventBus, Subscription
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.events import CampaignAlarm
+from ari_app.dialer.model import AgentState
+from crm.domain.access import require_role
+from crm.domain.enums import Role
+from crm.errors import AuthenticationError, CrmError
+from crm.http._route import SERVICE_KEY, authenticate
+from crm.pops import PopHub
+from crm.pops.hub import Message
+from crm.pops.ws import _check_origin, _close
+from web.i18n import translator
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wallboard"
+ABANDON_TARGET = 0.03  # the regulatory ceiling the board compares against
+PHASES = {"ringing": ("dialing",), "answered": ("detecting", "message"),
+          "waiting": ("waiting_agent",), "connected": ("connected",)}
+STATES = tuple(s.value for s in AgentState if s is not AgentState.LOGGED_OUT)
+
+
+class Wallboard:
+    """Builds wallboard snapshots from the dialer and keeps the chart's ring buffer."""
+
+    def __init__(self, dialer: Dialer | None = None, *, history: int = 180,
+                 sample_s: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+        self.dialer = dialer
+        self.samples: deque[dict[str, Any]] = deque(maxlen=history)
+        self.sample_s = sample_s
+        self.clock = clock
+        self.alarms: dict[str, dict[str, Any]] = {}  # campaign → last CampaignAlarm
+
+    def note(self, event: object) -> None:
+        if isinstance(event, CampaignAlarm):
+            self.alarms[event.campaign_id] = {"kind": event.kind, "message": event.message,
+                                              "at": event.at}
+
+    def message(self) -> Message:
+        """The whole board as one ``wallboard`` message (no side effects)."""
+        now = self.clock()
+        snap = self.dialer.snapshot() if self.dialer is not None else {
+            "agents": [], "campaigns": [], "calls": []}
+        counts = {s: 0 for s in STATES}
+        for agent in snap["agents"]:
+            counts[agent["state"]] = counts.get(agent["state"], 0) + 1
+        calls = {name: sum(1 for c in snap["calls"] if c["phase"] in phases)
+                 for name, phases in PHASES.items()}
+        campaigns = [self._campaign(c) for c in snap["campaigns"]]
+        return {"type": "wallboard", "ts": now, "target": ABANDON_TARGET,
+                "agents": sorted(snap["agents"], key=lambda a: a["agent_id"]),
+                "agent_counts": counts, "calls": calls, "campaigns": campaigns,
+                "history": list(self.samples)}
+
+    def _campaign(self, c: dict[str, Any]) -> dict[str, Any]:
+        last = self.alarms.get(c["campaign_id"])  # the runner's alarm is the truth; the
+        explained = last is not None and c["alarm"] == last["kind"]  # event says why
+        return {**c, "alarm_message": last["message"] if explained and last else None,
+                "over_target": c["abandon_rate"] > ABANDON_TARGET}
+
+    def sample(self) -> None:
+        """Add a chart point if the last one is ``sample_s`` old (called on every push)."""
+        now = self.clock()
+        if self.samples and now - self.samples[-1]["t"] < self.sample_s:
+            return
+        snap = self.dialer.snapshot() if self.dialer is not None else {"campaigns": []}
+        self.samples.append({"t": round(now, 1), "campaigns": {
+            c["campaign_id"]: {"abandon_rate": c["abandon_rate"], "connects": c["connects"]}
+            for c in snap["campaigns"]}})
+
+
+class WallboardHub(PopHub):
+    """The pop hub on one channel whose current state is a freshly built board."""
+
+    def __init__(self, board: Wallboard, **options: Any) -> None:
+        super().__init__(**options)
+        self.board = board
+
+    def current(self, agent_id: str) -> list[Message]:
+        return [self.board.message()]
+
+    def push(self) -> int:
+        self.board.sample()
+        return self.deliver(CHANNEL, self.board.message())
+
+
+async def publish_loop(hub: WallboardHub, sub: Subscription, *, min_interval_s: float = 0.25,
+                       refresh_s: float = 10.0) -> None:
+    """Push after events (at most one push per ``min_interval_s``), or every ``refresh_s``."""
+    loop = asyncio.get_running_loop()
+    last = -min_interval_s
+    while True:
+        try:
+            async with asyncio.timeout(refresh_s):
+                hub.board.note(await sub.get())
+        except TimeoutError:
+            pass
+        wait = last + min_interval_s - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)  # debounce: events arriving meanwhile join this push
+        while not sub.queue.empty():
+            hub.board.note(sub.queue.get_nowait())
+        try:
+            hub.push()
+        except Exception:  # a bad snapshot must not stop the board
+            log.exception("wallboard: building the snapshot failed")
+        last = loop.time()
+
+
+# ------------------------------------------------------------------------ HTTP --
+WALLBOARD_HUB = web.AppKey("wallboard_hub", WallboardHub)
+BOARD_ROLES = (Role.MANAGER,)  # and admin (always allowed)
+JS_KEYS = ("live", "reconnecting", "no_agents", "no_campaigns", "wb_alarm", "wb_over_target",
+           "wb_abandon_rate", "wb_connects", "wb_target", "wb_dials", "wb_answers",
+           "wb_hopper", "wb_minutes_ago")
+
+
+async def wallboard_socket(request: web.Request) -> web.StreamResponse:
+    principal = await authenticate(request, request.app[SERVICE_KEY])
+    if principal is None:
+        raise AuthenticationError("authentication required")
+    require_role(principal, *BOARD_ROLES)
+    _check_origin(request)
+    hub = request.app[WALLBOARD_HUB]
+    ws = web.WebSocketResponse(heartbeat=max(hub.heartbeat_s, 1.0), max_msg_size=4096)
+    await ws.prepare(request)
+    conn = hub.connect(CHANNEL, ws.send_str, partial(_close, request, ws))
+    writer = asyncio.create_task(conn.run(), name=f"wallboard-writer-{principal.username}")
+    try:
+        async for msg in ws:  # the page sends nothing; read to see pongs and the close
+            if msg.type is WSMsgType.ERROR:
+                break
+    finally:
+        hub.disconnect(conn)
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+    return ws
+
+
+async def wallboard_page(request: web.Request) -> web.Response:
+    try:
+        principal = await authenticate(request, request.app[SERVICE_KEY])
+    except CrmError:
+        principal = None
+    if principal is None:
+        raise web.HTTPFound("/login?next=/wallboard")
+    require_role(principal, *BOARD_ROLES)
+    lang = pages.pick_language(request.query.get("lang"), request.cookies.get("lang"),
+                               request.headers.get("Accept-Language"))
+    t = translator(lang)
+    labels = {k: t(k) for k in (*JS_KEYS, *(f"state_{s}" for s in STATES))}
+    board = request.app[WALLBOARD_HUB].board.message()
+    text = pages.render("wallboard.html", lang, boot={"lang": lang, "strings": labels,
+                                                      "board": board},
+                        states=STATES, username=principal.username)
+    response = web.Response(text=text, content_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    if request.query.get("lang") == lang:
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+def install_wallboard(app: web.Application, *, min_interval_s: float = 0.25,
+                      refresh_s: float = 10.0, sample_s: float = 10.0) -> WallboardHub:
+    """Mount ``/wallboard`` and ``/ws/wallboard``. Append after the dialer's cleanup context:
+    the publisher starts once ``app[DIALER_KEY]`` and ``app[BUS]`` are there."""
+    hub = WallboardHub(Wallboard(sample_s=sample_s), queue_size=8)
+    app[WALLBOARD_HUB] = hub
+    app.router.add_get("/wallboard", wallboard_page)
+    app.router.add_get("/ws/wallboard", wallboard_socket)
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        hub.board.dialer = app[DIALER_KEY]
+        bus: EventBus = app[BUS]
+        sub = bus.subscribe(size=256)
+        tasks = [asyncio.create_task(publish_loop(hub, sub, min_interval_s=min_interval_s,
+                                                  refresh_s=refresh_s), name="wallboard"),
+                 asyncio.create_task(hub.heartbeat(), name="wallboard-heartbeat")]
+        yield
+        sub.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    app.cleanup_ctx.append(ctx)
+    app.on_shutdown.append(lambda app: hub.close_all())
+    return hub

@@ -1,0 +1,105 @@
+"""``GET /metrics``: Prometheus text exposition, the latency middleware, admin-only access."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from ari_app.adapters.metrics import Family, HttpMetrics, render, telephony_families
+from ari_app.dialer.model import CampaignConfig
+from tests.unit.test_wallboard_ws import Rig, bearer, fake_app
+
+LINE = re.compile(
+    r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? '
+    r"(-?[0-9.eE+-]+|\+Inf|-Inf|NaN)$"
+)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[tuple[Rig, TestClient]]:
+    async with fake_app(tmp_path) as rig, TestClient(TestServer(rig.app)) as client:
+        yield rig, client
+
+
+async def scrape(rig: tuple[Rig, TestClient]) -> str:
+    board, client = rig
+    resp = await client.get("/metrics", headers=bearer(board, "root"))
+    assert resp.status == 200 and resp.content_type == "text/plain"
+    return await resp.text()
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} {labels} not exposed")
+
+
+async def test_given_admin_when_scraped_then_every_line_is_a_comment_or_a_sample(
+    rig: tuple[Rig, TestClient],
+) -> None:
+    board, _ = rig
+    board.dialer.run_campaign(CampaignConfig(board.campaign_id, name="m"))
+    await board.dialer.login("agent1", "1001", board.campaign_id)
+    text = await scrape(rig)
+    for line in text.splitlines():
+        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or LINE.match(line), line
+    assert sample(text, "dialcrm_agents", state="ready") == 1
+    assert sample(text, "dialcrm_campaign_calls_total", campaign=board.campaign_id,
+                  outcome="abandon") == 0
+    assert sample(text, "dialcrm_campaign_abandon_rate", campaign=board.campaign_id) == 0
+    assert sample(text, "dialcrm_outbox_delivered_total", lane="call_events") >= 0
+    assert "# TYPE dialcrm_http_request_duration_seconds histogram" in text
+
+
+async def test_given_a_request_when_scraped_then_it_is_in_the_histogram_by_route(
+    rig: tuple[Rig, TestClient],
+) -> None:
+    board, client = rig
+    await client.get("/api/customers/3f1d7c1e-0000-4000-8000-000000000000",
+                     headers=bearer(board, "boss"))
+    text = await scrape(rig)
+    route = "/api/customers/{customer_id}"
+    assert sample(text, "dialcrm_http_request_duration_seconds_count", method="GET",
+                  route=route) == 1
+    assert sample(text, "dialcrm_http_request_duration_seconds_bucket", route=route,
+                  le="+Inf") == 1
+    assert sample(text, "dialcrm_http_requests_total", route=route, status="404") == 1
+
+
+@pytest.mark.parametrize(("who", "status"), [(None, 401), ("agent1", 403), ("boss", 403)])
+async def test_given_not_an_admin_when_scraping_then_refused_with_the_error_shape(
+    rig: tuple[Rig, TestClient], who: str | None, status: int,
+) -> None:
+    board, client = rig
+    resp = await client.get("/metrics", headers=bearer(board, who) if who else {})
+    assert resp.status == status
+    assert set(await resp.json()) == {"error", "message", "details"}
+
+
+def test_given_label_with_quotes_when_rendered_then_escaped_and_buckets_cumulative() -> None:
+    http = HttpMetrics()
+    for seconds in (0.001, 0.2, 30.0):
+        http.observe("GET", '/a"b\\', 200, seconds)
+    family = Family("x", "gauge", "help")
+    family.add(1.5, lane='q"\n')
+    text = render([*http.families(), family])
+    assert 'lane="q\\"\\n"' in text and 'route="/a\\"b\\\\"' in text
+    buckets = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if "_bucket{" in line]
+    assert buckets == sorted(buckets) and buckets[0] == 1 and buckets[-1] == 3
+
+
+def test_given_ari_connected_and_ami_down_when_rendered_then_up_gauges_and_reconnects() -> None:
+    connected = asyncio.Event()
+    connected.set()
+    telephony = SimpleNamespace(events=SimpleNamespace(connected=connected, reconnects=2),
+                                ami=SimpleNamespace(connected=False))
+    text = render(telephony_families(telephony))
+    assert "dialcrm_ari_up 1\n" in text and "dialcrm_ami_up 0\n" in text
+    assert "dialcrm_ari_reconnects_total 2\n" in text

@@ -1,0 +1,154 @@
+// The managers' wallboard: renders what /ws/wallboard pushes (whole snapshots). No polling:
+// the only timer ticks the "time in state" counters locally between pushes.
+(() => {
+  'use strict';
+  const boot = JSON.parse(document.getElementById('boot').textContent);
+  const S = boot.strings;
+  const $ = (id) => document.getElementById(id);
+  const SVG = 'http://www.w3.org/2000/svg';
+  const state = { board: null, receivedAt: 0, ws: null, attempts: 0, retry: 0 };
+
+  function el(tag, attrs = {}, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    return node;
+  }
+
+  function clock(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const mm = String(Math.floor(s / 60) % 60).padStart(2, '0');
+    const ss = String(s % 60).padStart(2, '0');
+    return s >= 3600 ? `${Math.floor(s / 3600)}:${mm}:${ss}` : `${mm}:${ss}`;
+  }
+
+  const pct = (rate) => `${(rate * 100).toFixed(1)}%`;
+
+  function renderAgents(board) {
+    for (const [st, n] of Object.entries(board.agent_counts)) {
+      const node = $(`count-${st}`);
+      if (node) node.textContent = String(n);
+    }
+    const list = $('agents');
+    list.replaceChildren();
+    if (!board.agents.length) list.append(el('li', { class: 'muted' }, S.no_agents));
+    for (const a of board.agents) {
+      const li = el('li', { class: 'row spread', 'data-agent': a.agent_id });
+      li.append(el('span', {}, a.agent_id));
+      const right = el('span', { class: 'row' });
+      const label = S[`state_${a.state}`] || a.state;
+      right.append(el('span', { class: 'badge', 'data-state': a.state, 'data-testid': 'agent-state' },
+        a.pause_code ? `${label} · ${a.pause_code}` : label));
+      right.append(el('span', { class: 'timer', 'data-since': String(a.seconds_in_state) },
+        clock(a.seconds_in_state)));
+      li.append(right);
+      list.append(li);
+    }
+  }
+
+  function chart(board, campaignId) {
+    const W = 300; const H = 80;
+    const points = board.history.filter((p) => p.campaigns[campaignId]);
+    const box = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img',
+      'aria-label': `${S.wb_abandon_rate} / ${S.wb_connects}` });
+    const maxRate = Math.max(board.target * 2, ...points.map((p) => p.campaigns[campaignId].abandon_rate));
+    const maxConn = Math.max(1, ...points.map((p) => p.campaigns[campaignId].connects));
+    const y = (v, max) => (H - 4 - (v / max) * (H - 8)).toFixed(1);
+    box.append(svg('line', { x1: 0, x2: W, y1: y(board.target, maxRate), y2: y(board.target, maxRate),
+      class: 'target' }));
+    if (points.length >= 2) {
+      const t0 = points[0].t; const span = Math.max(1, points[points.length - 1].t - t0);
+      const x = (p) => (((p.t - t0) / span) * W).toFixed(1);
+      const line = (key, max) => points.map((p) => `${x(p)},${y(p.campaigns[campaignId][key], max)}`).join(' ');
+      box.append(svg('polyline', { points: line('connects', maxConn), class: 'connects' }));
+      box.append(svg('polyline', { points: line('abandon_rate', maxRate), class: 'abandons' }));
+      const minutes = Math.round(span / 60);
+      const caption = svg('text', { x: 2, y: 10, class: 'caption' });
+      caption.textContent = `${minutes} ${S.wb_minutes_ago}`;
+      box.append(caption);
+    }
+    return box;
+  }
+
+  function renderCampaigns(board) {
+    const root = $('campaigns');
+    root.replaceChildren();
+    if (!board.campaigns.length) root.append(el('p', { class: 'muted' }, S.no_campaigns));
+    for (const c of board.campaigns) {
+      const card = el('article', { class: 'campaign', 'data-campaign': c.campaign_id,
+        'data-alarm': c.alarm ? 'on' : 'off' });
+      card.append(el('h3', {}, `${c.name || c.campaign_id} (${c.mode})`));
+      if (c.alarm) {
+        card.append(el('p', { class: 'alarm', role: 'alert', 'data-testid': 'alarm' },
+          `${S.wb_alarm}: ${c.alarm}${c.alarm_message ? ` — ${c.alarm_message}` : ''}`));
+      }
+      const stats = el('dl', { class: 'stats' });
+      const add = (label, value, attrs = {}) => {
+        stats.append(el('dt', {}, label));
+        stats.append(el('dd', attrs, value));
+      };
+      add(S.wb_dials, String(c.dials));
+      add(S.wb_answers, String(c.live_answers));
+      add(S.wb_connects, String(c.connects));
+      add(S.wb_abandon_rate, `${pct(c.abandon_rate)} / ${S.wb_target} ${pct(board.target)}`,
+        { class: c.over_target ? 'bad' : 'ok', 'data-testid': 'abandon-rate' });
+      add(S.wb_hopper, String(c.hopper), { class: c.alarm ? 'bad' : '', 'data-testid': 'hopper' });
+      card.append(stats);
+      card.append(chart(board, c.campaign_id));
+      root.append(card);
+    }
+  }
+
+  function render(board) {
+    state.board = board;
+    state.receivedAt = Date.now();
+    for (const k of ['ringing', 'connected', 'waiting']) $(`calls-${k}`).textContent = String(board.calls[k]);
+    renderAgents(board);
+    renderCampaigns(board);
+  }
+
+  function tick() {  // local only: advance the time-in-state counters since the last push
+    const elapsed = (Date.now() - state.receivedAt) / 1000;
+    for (const node of document.querySelectorAll('#agents .timer')) {
+      node.textContent = clock(Number(node.dataset.since) + elapsed);
+    }
+  }
+
+  function setConn(st) {
+    const conn = $('conn');
+    conn.dataset.state = st;
+    conn.textContent = st === 'live' ? S.live : S.reconnecting;
+  }
+
+  function connect() {
+    clearTimeout(state.retry);
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/wallboard`);
+    state.ws = ws;
+    ws.onopen = () => { state.attempts = 0; setConn('live'); };
+    ws.onmessage = (event) => {
+      let msg;
+      try { msg = JSON.parse(event.data); } catch { return; }
+      if (msg.type === 'wallboard') render(msg);
+    };
+    ws.onclose = () => {
+      if (state.ws !== ws) return;
+      state.ws = null;
+      setConn('down');
+      const wait = Math.min(30000, 500 * 2 ** Math.min(state.attempts, 6));
+      state.attempts += 1;
+      state.retry = setTimeout(connect, wait * (0.75 + Math.random() * 0.5));
+    };
+    ws.onerror = () => ws.close();
+  }
+
+  render(boot.board);
+  setInterval(tick, 1000);
+  connect();
+})();
