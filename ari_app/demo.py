@@ -167,7 +167,8 @@ class Demo:
                 print(f"demo: {c['mode']} dials={c['dials']} answers={c['live_answers']} "
                       f"connects={c['connects']} machines={c['machines']} "
                       f"abandons={c['abandons']} ({c['abandon_rate']:.1%}) "
-                      f"hopper={c['hopper']} alarm={c['alarm'] or '-'}", flush=True)
+                      f"hopper={c['hopper']} alarm={c['alarm'] or '-'} | {c['pacing_reason']}",
+                      flush=True)
 
 
 def _items(page: object) -> list[Any]:

@@ -79,6 +79,8 @@ class CampaignRunIn(_In):
     record: bool = True
     dial_ratio: float = 2.0
     max_lines: int = 50
+    pacing: Literal["model", "ratio"] = "model"
+    abandon_target: float = 0.03
 
 
 class ReloadIn(_In):

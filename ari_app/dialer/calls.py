@@ -62,6 +62,7 @@ class CallDesk:
         self.counters: dict[str, CampaignCounters] = defaultdict(CampaignCounters)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.on_finished: list[Callable[[CallAttempt], None]] = []
+        self.on_live: list[Callable[[CallAttempt, bool], None]] = []  # (call, abandoned)
 
     # -------------------------------------------------------------- outbox --
     async def emit(self, event: ev.CallEvent) -> None:
@@ -81,7 +82,8 @@ class CallDesk:
         now = self.clock.now()
         call = CallAttempt(f"call-{uuid.uuid4()}", config.campaign_id, lead.lead_id,
                            lead.customer_id, lead.number, originated_at=now,
-                           agent_id=agent.agent_id if agent else None)
+                           agent_id=agent.agent_id if agent else None,
+                           p_answer=lead.p_answer if lead.p_answer is not None else 0.3)
         self.calls[call.call_id] = call
         await self.persist(call)
         await self.emit(ev.originated(call))
@@ -186,6 +188,8 @@ class CallDesk:
         call.bridged_at = self.clock.now()
         call.phase = CallPhase.CONNECTED
         self.counters[call.campaign_id].connects += 1
+        for hook in self.on_live:
+            hook(call, False)
         await self.persist(call)
         await self.emit(ev.bridged(call))
         self._pop(call, "connected")
@@ -215,6 +219,8 @@ class CallDesk:
         call.abandoned = True
         call.phase = CallPhase.MESSAGE
         self.counters[call.campaign_id].abandons += 1
+        for hook in self.on_live:
+            hook(call, True)
         config = self.config_of(call.campaign_id)
         log.info("call %s (campaign %s): no agent within %.1f s: safe-harbour message",
                  call_id, call.campaign_id, config.abandon_after_s)

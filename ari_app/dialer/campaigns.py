@@ -10,42 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections import deque
-from dataclasses import dataclass
-from typing import Protocol
 
 from ari_app.dialer.agents import AgentDesk
-from ari_app.dialer.calls import CallDesk, CampaignCounters
+from ari_app.dialer.calls import CallDesk
 from ari_app.dialer.events import CampaignAlarm, ScreenPop
-from ari_app.dialer.model import AgentSession, AgentState, CallPhase, CampaignConfig, DialMode
+from ari_app.dialer.model import (
+    AgentSession,
+    AgentState,
+    CallAttempt,
+    CallPhase,
+    CampaignConfig,
+    DialMode,
+)
+from ari_app.dialer.pacing import ModelPacing, Pacing, PacingView, RatioPacing
 from ari_app.dialer.ports import Clock, Lead, LeadSource, Publisher
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PacingInput:
-    config: CampaignConfig
-    ready_agents: int
-    busy_agents: int
-    dialing: int  # originated, not answered yet
-    waiting: int  # answered humans waiting for an agent
-    counters: CampaignCounters
-
-
-class Pacing(Protocol):
-    def lines_to_add(self, state: PacingInput) -> int:
-        """How many more customer calls to launch now (predictive mode)."""
-        ...
-
-
-class RatioPacing:
-    """A fixed dial ratio per ready agent: the simple pacing port behind predictive mode."""
-
-    def lines_to_add(self, state: PacingInput) -> int:
-        target = math.ceil(state.ready_agents * state.config.dial_ratio)
-        return max(0, target - state.dialing - state.waiting)
 
 
 class Hopper:
@@ -57,6 +38,13 @@ class Hopper:
         self.worker = worker
         self.leads: deque[Lead] = deque()
         self.dry = False
+
+    async def fill(self, depth: int) -> None:
+        """Keep at least ``depth`` claimed leads at hand (the pacing looks at them)."""
+        if len(self.leads) < depth:
+            self.leads.extend(
+                await self.source.claim(self.campaign_id, self.worker, depth - len(self.leads)))
+        self.dry = not self.leads
 
     async def take(self, count: int) -> list[Lead]:
         if len(self.leads) < count:
@@ -78,13 +66,14 @@ class Hopper:
 
 class CampaignRunner:
     def __init__(self, config: CampaignConfig, agents: AgentDesk, calls: CallDesk,
-                 hopper: Hopper, pacing: Pacing, publisher: Publisher, clock: Clock,
+                 hopper: Hopper, publisher: Publisher, clock: Clock,
                  tick_s: float = 1.0) -> None:
         self.config = config
         self.agents = agents
         self.calls = calls
         self.hopper = hopper
-        self.pacing = pacing
+        self.pacing: Pacing = ModelPacing() if config.pacing == "model" else RatioPacing()
+        self.pacing_reason = ""
         self.publisher = publisher
         self.clock = clock
         self.tick_s = tick_s
@@ -92,6 +81,12 @@ class CampaignRunner:
         self.offers: dict[str, Lead] = {}  # preview: agent_id -> offered lead
         self.alarm: str | None = None
         self.running = True
+
+    def reconfigure(self, config: CampaignConfig) -> None:
+        if config.pacing != self.config.pacing:
+            self.pacing = ModelPacing() if config.pacing == "model" else RatioPacing()
+        self.config = config
+        self.poke()
 
     def poke(self) -> None:
         self.wake.set()
@@ -143,18 +138,28 @@ class CampaignRunner:
     async def _predictive(self) -> None:
         campaign = self.config.campaign_id
         in_flight = self.calls.in_flight(campaign)
-        dialing = sum(1 for c in in_flight if c.phase in (CallPhase.DIALING, CallPhase.DETECTING))
-        waiting = sum(1 for c in in_flight if c.phase is CallPhase.WAITING_AGENT)
-        ready = len(self.agents.ready(campaign))
-        busy = sum(1 for s in self.agents.of_campaign(campaign)
-                   if s.state in (AgentState.ON_CALL, AgentState.WRAP_UP))
-        if ready + busy == 0:
+        agents = self.agents.of_campaign(campaign)
+        if not agents:
             return
-        wanted = self.pacing.lines_to_add(PacingInput(
-            self.config, ready, busy, dialing, waiting, self.calls.counters[campaign]))
-        wanted = min(wanted, self.config.max_lines - len(in_flight))
-        for lead in await self.hopper.take(max(0, wanted)):
+        await self.hopper.fill(10 + 2 * len(agents))
+        view = self._view(in_flight, agents)
+        plan = self.pacing.plan(view)
+        self.pacing_reason = plan.reason
+        for lead in await self.hopper.take(min(plan.count, self.config.max_lines - len(in_flight))):
             await self.calls.place(lead, self.config)
+
+    def _view(self, in_flight: list[CallAttempt], agents: list[AgentSession]) -> PacingView:
+        dialing = [c for c in in_flight if c.phase in (CallPhase.DIALING, CallPhase.DETECTING)]
+        return PacingView(
+            config=self.config, now=self.clock.now(),
+            ready=tuple((a.agent_id, a.since) for a in agents if a.state is AgentState.READY),
+            busy=tuple((a.agent_id, a.state, a.since) for a in agents
+                       if a.state in (AgentState.ON_CALL, AgentState.WRAP_UP)),
+            in_flight=tuple((c.lead_id, c.p_answer, c.originated_at) for c in dialing),
+            waiting=sum(1 for c in in_flight if c.phase is CallPhase.WAITING_AGENT),
+            hopper=tuple((lead.lead_id, lead.p_answer) for lead in self.hopper.leads),
+            logged_in=len(agents), counters=self.calls.counters[self.config.campaign_id],
+        )
 
     async def _preview(self) -> None:
         ready = [a for a in self.agents.ready(self.config.campaign_id)

@@ -17,7 +17,7 @@ from ari_app.ari import AriEvent, EventRouter, Reconnected
 from ari_app.dialer import events as ev
 from ari_app.dialer.agents import LEG_ARG, AgentDesk
 from ari_app.dialer.calls import CallDesk
-from ari_app.dialer.campaigns import CampaignRunner, Hopper, Pacing, RatioPacing
+from ari_app.dialer.campaigns import CampaignRunner, Hopper
 from ari_app.dialer.errors import CampaignNotFound, Conflict, InvalidRequest
 from ari_app.dialer.model import (
     AgentState,
@@ -61,7 +61,7 @@ def complete_wav(data: bytes) -> bool:
 class Dialer:
     def __init__(self, control: CallControl, store: DialerStore, leads: LeadSource,
                  crm: CrmSink, publisher: Publisher, clock: Clock,
-                 pacing: Pacing | None = None, worker: str | None = None,
+                 worker: str | None = None,
                  agent_endpoint: str = "PJSIP/{extension}") -> None:
         self.control = control
         self.store = store
@@ -69,7 +69,6 @@ class Dialer:
         self.crm = crm
         self.publisher = publisher
         self.clock = clock
-        self.pacing = pacing or RatioPacing()
         self.worker = worker or f"dialer-{uuid.uuid4().hex[:8]}"
         self.configs: dict[str, CampaignConfig] = {}
         self.runners: dict[str, CampaignRunner] = {}
@@ -87,6 +86,8 @@ class Dialer:
         self.reconciler = Reconciler(self)
         self.agents.on_change.append(self._agent_changed)
         self.calls.on_finished.append(self._call_finished)
+        self.calls.on_live.append(self._call_live)
+        self.wrapup.on_wrap.append(self._wrap_ended)
 
     # ------------------------------------------------------------- wiring --
     def register(self, router: EventRouter) -> None:
@@ -149,7 +150,20 @@ class Dialer:
             self._poke(session.campaign_id)
 
     def _call_finished(self, call: CallAttempt) -> None:
+        runner = self.runners.get(call.campaign_id)
+        if runner is not None:
+            runner.pacing.observe_end(call)
         self._poke(call.campaign_id)
+
+    def _call_live(self, call: CallAttempt, abandoned: bool) -> None:
+        runner = self.runners.get(call.campaign_id)
+        if runner is not None:
+            runner.pacing.observe_live(call, abandoned)
+
+    def _wrap_ended(self, campaign_id: str, seconds: float) -> None:
+        runner = self.runners.get(campaign_id)
+        if runner is not None:
+            runner.pacing.observe_wrap(seconds)
 
     def _poke(self, campaign_id: str) -> None:
         runner = self.runners.get(campaign_id)
@@ -210,12 +224,11 @@ class Dialer:
         self.configs[config.campaign_id] = config
         runner = self.runners.get(config.campaign_id)
         if runner is not None:
-            runner.config = config
-            runner.poke()
+            runner.reconfigure(config)
             return
         hopper = Hopper(self.leads, config.campaign_id, self.worker)
-        runner = CampaignRunner(config, self.agents, self.calls, hopper, self.pacing,
-                                self.publisher, self.clock)
+        runner = CampaignRunner(config, self.agents, self.calls, hopper, self.publisher,
+                                self.clock)
         self.runners[config.campaign_id] = runner
         self.spawn(runner.run(), f"campaign-{config.campaign_id}")
 
@@ -322,6 +335,7 @@ class Dialer:
         return {
             "campaign_id": config.campaign_id, "name": config.name, "mode": config.mode.value,
             "running": runner is not None, "alarm": runner.alarm if runner else None,
+            "pacing": config.pacing, "pacing_reason": runner.pacing_reason if runner else "",
             "hopper": len(runner.hopper.leads) if runner else 0,
             "dials": counters.dials, "live_answers": answers, "abandons": counters.abandons,
             "machines": counters.machines, "connects": counters.connects,

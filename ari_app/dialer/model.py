@@ -91,8 +91,10 @@ class CampaignConfig:
     abandon_after_s: float = 2.0
     wrap_up_limit_s: float = 60.0
     record: bool = True
-    dial_ratio: float = 2.0  # predictive pacing fallback: lines per ready agent
+    dial_ratio: float = 2.0  # pacing "ratio": lines per ready agent
     max_lines: int = 50
+    pacing: str = "model"  # predictive mode: "model" (answer-probability pacing) or "ratio"
+    abandon_target: float = 0.03  # the regulatory cap the pacing keeps under
 
     def __post_init__(self) -> None:
         validate_config(self)
@@ -115,6 +117,10 @@ def validate_config(config: CampaignConfig) -> None:
         problems.append(("dial_ratio", "must be between 1 and 10"))
     if not 1 <= config.max_lines <= 1000:
         problems.append(("max_lines", "must be between 1 and 1000"))
+    if config.pacing not in ("model", "ratio"):
+        problems.append(("pacing", "must be model or ratio"))
+    if not 0.001 <= config.abandon_target <= 0.2:
+        problems.append(("abandon_target", "must be between 0.001 and 0.2"))
     if problems:
         raise InvalidCampaignConfig(problems)
 
@@ -171,6 +177,7 @@ class CallAttempt:
     outcome: Outcome | None = None
     hangup_cause: int | None = None
     recording: str | None = None
+    p_answer: float = 0.3  # the lead's modelled answer probability (pacing input)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -34,6 +34,7 @@ class WrapUp:
         self.config_of = config_of
         self.spawn = spawn
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.on_wrap: list[Callable[[str, float], None]] = []  # (campaign id, wrap seconds)
 
     def arm(self, session: AgentSession) -> None:
         self.cancel(session.agent_id)
@@ -91,6 +92,8 @@ class WrapUp:
         await self._close(session, call_id, None)
 
     async def _close(self, session: AgentSession, call_id: str, pause_code: str | None) -> None:
+        for hook in self.on_wrap:
+            hook(session.campaign_id, self.clock.now() - session.since)
         self.calls.calls.pop(call_id, None)
         await self.store.drop_state("call", call_id)
         if pause_code:

@@ -71,7 +71,8 @@ async def test_given_predictive_overdial_when_no_agent_free_then_safe_harbour_wi
     await rig.dialer.login("agent1042", "1042", campaign_id)
     rig.auto_dispose("not_interested")
     await rig.dialer.start_campaign(CampaignConfig(
-        campaign_id, mode=DialMode.PREDICTIVE, dial_ratio=4.0, abandon_after_s=2.0))
+        campaign_id, mode=DialMode.PREDICTIVE, pacing="ratio", dial_ratio=4.0,
+        abandon_after_s=2.0))
 
     async def all_done() -> bool:
         leads = await rig.leads(campaign_id)

@@ -286,7 +286,8 @@ async def test_given_calls_in_flight_when_controller_restarts_then_gone_calls_cl
     first.register(router)
     control.router = router
     await first.on_connected(Reconnected(0))
-    await first.start_campaign(CampaignConfig("c1", mode=DialMode.PREDICTIVE, dial_ratio=2))
+    await first.start_campaign(CampaignConfig("c1", mode=DialMode.PREDICTIVE, dial_ratio=2,
+                                              pacing="ratio"))
     await first.login("a1", "1001", "c1")
     await until(lambda: len(control.verbs("originate")) == 3)
     calls = [args[1] for args in control.verbs("originate")[1:]]
@@ -360,3 +361,20 @@ async def test_given_message_action_when_machine_then_sent_to_voicemail_drop(rig
     assert ("continue", (call_id, "dialer-voicemail")) in control.log
     assert ("hangup", (call_id,)) not in control.log
     assert dialer.agents.sessions["a1"].state is AgentState.READY
+
+
+async def test_given_model_pacing_with_no_history_then_progressive_fallback_says_so(
+    rig,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm, _ = rig
+    crm.leads.extend(lead(n) for n in range(1, 6))
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PREDICTIVE))
+    await dialer.login("a1", "1001", "c1")
+    await dialer.login("a2", "1002", "c1")
+    await until(lambda: len(control.verbs("originate")) >= 4)
+
+    status = dialer.snapshot()["campaigns"][0]
+    assert status["pacing"] == "model"
+    assert "falling back to progressive" in status["pacing_reason"]
+    customers = [a for a in control.verbs("originate") if a[2] == "customer"]
+    assert len(customers) == 2  # one per ready agent until the model has data

@@ -1,0 +1,49 @@
+"""The pacing port: the fixed ratio, and predictive's model policy behind the adapter."""
+
+from __future__ import annotations
+
+from ari_app.dialer.calls import CampaignCounters
+from ari_app.dialer.model import CallAttempt, CampaignConfig, DialMode, Outcome
+from ari_app.dialer.pacing import ModelPacing, PacingView, RatioPacing
+
+
+def view(ready: int, hopper: int = 40, counters: CampaignCounters | None = None) -> PacingView:
+    return PacingView(
+        config=CampaignConfig("c1", mode=DialMode.PREDICTIVE, dial_ratio=2.0), now=10_000.0,
+        ready=tuple((f"a{i}", 9_990.0) for i in range(ready)), busy=(), in_flight=(), waiting=0,
+        hopper=tuple((f"l{i}", 0.3) for i in range(hopper)), logged_in=ready,
+        counters=counters or CampaignCounters(),
+    )
+
+
+def test_given_ratio_pacing_then_lines_per_ready_agent() -> None:
+    assert RatioPacing().plan(view(3)).count == 6
+
+
+def warm(pacing: ModelPacing, attempts: int = 300) -> None:
+    for i in range(attempts):
+        call = CallAttempt(f"call-{i}", "c1", f"l{i}", "cust", "+8613900000000",
+                           originated_at=float(i), p_answer=0.3)
+        if i % 10 < 3:  # 30 % live answers after 8 s of ringing, 60 s talks
+            call.answered_at, call.bridged_at = i + 8.0, i + 8.0
+            pacing.observe_live(call, abandoned=False)
+            call.ended_at, call.outcome = i + 68.0, Outcome.ANSWERED
+            pacing.observe_end(call)
+            pacing.observe_wrap(10.0)
+        else:
+            call.ended_at, call.outcome = i + 25.0, Outcome.NO_ANSWER
+            pacing.observe_end(call)
+
+
+def test_given_no_history_when_planning_then_progressive_fallback() -> None:
+    plan = ModelPacing().plan(view(10))
+    assert plan.count == 10 and "falling back to progressive" in plan.reason
+
+
+def test_given_history_at_30_percent_when_ten_agents_ready_then_overdials() -> None:
+    pacing = ModelPacing()
+    warm(pacing)
+    plan = pacing.plan(view(10, counters=CampaignCounters(dials=300, live_answers=90,
+                                                          connects=90)))
+    assert plan.reason.startswith("predictive:"), plan.reason
+    assert 10 < plan.count <= 40, plan
