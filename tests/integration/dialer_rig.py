@@ -17,7 +17,7 @@ from ari_app.adapters.crm_local import LocalCrm
 from ari_app.ari import AriClient, AriConfig, AriEventStream, EventRouter
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
-from ari_app.dialer.events import AgentStateChanged
+from ari_app.dialer.events import AgentStateChanged, ScreenPop
 from ari_app.dialer.model import AgentState
 from ari_app.dialer.store import DialerStore
 from crm.db.engine import create_all, make_engine
@@ -155,6 +155,22 @@ class DialerRig:
                     await self.dialer.dispose(event.agent_id, disposition)
                 except Exception as exc:  # noqa: BLE001 - a test helper reports and goes on
                     print(f"auto-dispose {event.agent_id}: {exc}")
+
+        self._tasks.append(asyncio.create_task(run()))
+
+
+    def auto_accept(self) -> None:
+        """Preview mode: agents accept every offered lead (through the use case)."""
+        sub = self.bus.subscribe(lambda e: isinstance(e, ScreenPop) and e.state == "offered")
+
+        async def run() -> None:
+            while True:
+                event = await sub.get()
+                assert isinstance(event, ScreenPop)
+                try:
+                    await self.dialer.accept_preview(event.agent_id)
+                except Exception as exc:  # noqa: BLE001 - a test helper reports and goes on
+                    print(f"auto-accept {event.agent_id}: {exc}")
 
         self._tasks.append(asyncio.create_task(run()))
 
