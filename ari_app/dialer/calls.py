@@ -61,6 +61,7 @@ class CallDesk:
         self.waiting: dict[str, list[str]] = defaultdict(list)
         self.counters: dict[str, CampaignCounters] = defaultdict(CampaignCounters)
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # abandon timers' tasks, kept referenced
         self.on_finished: list[Callable[[CallAttempt], None]] = []
         self.on_live: list[Callable[[CallAttempt, bool], None]] = []  # (call, abandoned)
 
@@ -171,8 +172,12 @@ class CallDesk:
         self.waiting[call.campaign_id].append(call.call_id)
         loop = asyncio.get_running_loop()
         self._timers[call.call_id] = loop.call_later(
-            config.abandon_after_s, lambda: asyncio.ensure_future(self.abandon(call.call_id))
-        )
+            config.abandon_after_s, self._abandon_soon, call.call_id)
+
+    def _abandon_soon(self, call_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.abandon(call_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def connect(self, call: CallAttempt, agent: AgentSession,
                       config: CampaignConfig) -> None:
