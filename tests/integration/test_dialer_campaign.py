@@ -51,15 +51,16 @@ async def run_campaign(rig: DialerRig, sipp_phone, mode: DialMode, agents: int =
     await rig.crm.dnc.add(DNC_NUMBER, reason="test: on the do-not-call list")
     for i in range(agents):
         await sipp_phone(str(1011 + i))
+    # The simulated agents listen before anything is offered to them.
+    rig.auto_dispose("not_interested")
+    if mode is DialMode.PREVIEW:
+        rig.auto_accept()
     config = CampaignConfig(campaign_id, name="t", mode=mode, ring_timeout_s=6,
                             caller_id="4008888000", wrap_up_limit_s=30)
     await rig.dialer.start_campaign(config)
     for i in range(agents):
         ext = str(1011 + i)
         await rig.dialer.login(f"agent{ext}", ext, campaign_id)
-    rig.auto_dispose("not_interested")
-    if mode is DialMode.PREVIEW:
-        rig.auto_accept()
     return campaign_id
 
 

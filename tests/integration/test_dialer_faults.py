@@ -30,13 +30,13 @@ async def rig(ari_config: AriConfig, tmp_path: Path, ari) -> AsyncIterator[Diale
 
 async def start(rig: DialerRig, sipp_phone, agents: int = 2) -> str:
     campaign_id = await rig.campaign_with_leads("faults", NUMBERS)
+    rig.auto_dispose("not_interested")
     await rig.dialer.start_campaign(CampaignConfig(
         campaign_id, mode=DialMode.PROGRESSIVE, ring_timeout_s=6, wrap_up_limit_s=20))
     for i in range(agents):
         ext = str(1031 + i)
         await sipp_phone(ext)
         await rig.dialer.login(f"agent{ext}", ext, campaign_id)
-    rig.auto_dispose("not_interested")
     return campaign_id
 
 
