@@ -123,10 +123,7 @@ def _dialer(ctx: Ctx) -> Dialer:
 
 
 def _agent_view(dialer: Dialer, agent_id: str) -> dict[str, Any]:
-    for agent in dialer.snapshot()["agents"]:
-        if agent["agent_id"] == agent_id:
-            return agent
-    return {"agent_id": agent_id, "state": "logged_out"}
+    return dialer.agent_view(agent_id)
 
 
 async def agent_login(ctx: Ctx) -> web.Response:

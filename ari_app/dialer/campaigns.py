@@ -121,19 +121,25 @@ class CampaignRunner:
             await self._predictive()
         self._check_alarm()
 
-    async def _progressive(self) -> None:
-        ready = self.agents.ready(self.config.campaign_id)
+    async def _reserve(self, ready: list[AgentSession]) -> list[tuple[AgentSession, Lead]]:
+        """One lead per ready agent, each agent moved to reserved; unused leads go back."""
         if not ready:
-            return
+            return []
         leads = await self.hopper.take(len(ready))
+        pairs = []
         for agent in ready:
             if not leads:
                 break
             if agent.state is not AgentState.READY:  # changed while we were claiming
                 continue
             await self.agents.move(agent, AgentState.RESERVED)
-            await self.calls.place(leads.pop(0), self.config, agent)
+            pairs.append((agent, leads.pop(0)))
         self.hopper.give_back(leads)
+        return pairs
+
+    async def _progressive(self) -> None:
+        for agent, lead in await self._reserve(self.agents.ready(self.config.campaign_id)):
+            await self.calls.place(lead, self.config, agent)
 
     async def _predictive(self) -> None:
         campaign = self.config.campaign_id
@@ -164,22 +170,12 @@ class CampaignRunner:
     async def _preview(self) -> None:
         ready = [a for a in self.agents.ready(self.config.campaign_id)
                  if a.agent_id not in self.offers]
-        if not ready:
-            return
-        leads = await self.hopper.take(len(ready))
-        for agent in ready:
-            if not leads:
-                break
-            if agent.state is not AgentState.READY:
-                continue
-            lead = leads.pop(0)
-            await self.agents.move(agent, AgentState.RESERVED)
+        for agent, lead in await self._reserve(ready):
             self.offers[agent.agent_id] = lead
             self.publisher.publish(ScreenPop(
                 agent.agent_id, "", lead.customer_id, lead.lead_id, lead.campaign_id,
                 lead.number, "offered", self.clock.now(),
             ))
-        self.hopper.give_back(leads)
 
     async def accept(self, agent: AgentSession) -> str:
         lead = self.offers.pop(agent.agent_id)

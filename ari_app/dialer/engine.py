@@ -307,16 +307,24 @@ class Dialer:
         await runner.skip(session, reason)
 
     # ------------------------------------------------------------ status --
+    def agent_view(self, agent_id: str) -> dict[str, Any]:
+        session = self.agents.sessions.get(agent_id)
+        if session is None or session.state is AgentState.LOGGED_OUT:
+            return {"agent_id": agent_id, "state": AgentState.LOGGED_OUT.value}
+        return self._agent_json(session, self.clock.now())
+
+    @staticmethod
+    def _agent_json(s: Any, now: float) -> dict[str, Any]:
+        return {"agent_id": s.agent_id, "extension": s.extension, "campaign_id": s.campaign_id,
+                "state": s.state.value, "seconds_in_state": round(now - s.since, 1),
+                "pause_code": s.pause_code, "call_id": s.call_id}
+
     def snapshot(self) -> dict[str, Any]:
         now = self.clock.now()
         return {
             "worker": self.worker,
-            "agents": [
-                {"agent_id": s.agent_id, "extension": s.extension, "campaign_id": s.campaign_id,
-                 "state": s.state.value, "seconds_in_state": round(now - s.since, 1),
-                 "pause_code": s.pause_code, "call_id": s.call_id}
-                for s in self.agents.sessions.values() if s.state is not AgentState.LOGGED_OUT
-            ],
+            "agents": [self._agent_json(s, now) for s in self.agents.sessions.values()
+                       if s.state is not AgentState.LOGGED_OUT],
             "campaigns": [self._campaign_status(c) for c in self.configs.values()],
             "calls": [
                 {"call_id": c.call_id, "campaign_id": c.campaign_id, "number": c.number,
