@@ -1,4 +1,4 @@
-"""Recording encryption key ids, retention, experiments (issue 7).
+"""Recording encryption key ids and retention (issue 7).
 
 Revision ID: 0005
 Revises: 0004
