@@ -62,6 +62,14 @@ class Campaign(SQLModel, table=True):
     retry_no_answer_minutes: int = 60
     retry_busy_minutes: int = 15
     retry_failed_minutes: int = 30
+    retry_machine_minutes: int = 120
+    retry_abandoned_minutes: int = 5
+    # Retries allowed after each outcome (beyond max_attempts, which caps every lead).
+    max_retries_no_answer: int = 4
+    max_retries_busy: int = 4
+    max_retries_machine: int = 4
+    max_retries_abandoned: int = 4
+    max_retries_failed: int = 4
     created_at: datetime = _ts()
 
 
@@ -87,6 +95,8 @@ class Lead(SQLModel, table=True):
     last_outcome: str | None = Field(default=None, max_length=32)
     last_attempt_at: datetime | None = _ts(nullable=True)
     last_call_id: str | None = Field(default=None, max_length=128)
+    outcome_counts: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    close_reason: str | None = Field(default=None, max_length=128)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
