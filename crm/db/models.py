@@ -163,5 +163,7 @@ class Recording(SQLModel, table=True):
     duration_seconds: float | None = None
     sha256: str = Field(max_length=64)
     content_type: str = Field(default="application/octet-stream", max_length=100)
-    key_id: str | None = Field(default=None, max_length=64)
+    key_id: str | None = Field(default=None, max_length=64)  # None: a legacy plaintext file
     created_at: datetime = _ts()
+    purged_at: datetime | None = _ts(nullable=True)  # file deleted (retention, erasure)
+    purge_reason: str | None = Field(default=None, max_length=32)

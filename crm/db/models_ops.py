@@ -70,6 +70,8 @@ class Campaign(SQLModel, table=True):
     max_retries_machine: int = 4
     max_retries_abandoned: int = 4
     max_retries_failed: int = 4
+    # recordings of this campaign's calls are deleted after N days; None keeps them
+    retention_days: int | None = None
     created_at: datetime = _ts()
 
 
