@@ -53,6 +53,12 @@ class DialerSettings:
     worker_id: str = ""  # lead locks carry it; keep it stable across restarts (default: host)
     crm_url: str = ""  # empty: the CRM in this process; else its base URL (dialer elsewhere)
     crm_token: str = ""  # bearer token of a "dialer" user (DIALCRM_CRM_TOKEN; a secret)
+    # Live transcripts (ari_app/speech/fork.py): "lazy" starts the recogniser with the first
+    # connected call, "eager" at start-up, "off" forks nothing.
+    asr_start: str = "lazy"
+    asr_model: str = "base"  # tiny.en | base | a CTranslate2 model directory (speech/MODELS.md)
+    asr_workers: int = 1
+    asr_fork_format: str = "slin16"  # slin16 | slin | ulaw: what Asterisk sends the fork
 
     @property
     def ari(self) -> AriConfig:

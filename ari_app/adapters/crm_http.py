@@ -103,3 +103,6 @@ class HttpCrm:
     async def add_dnc(self, number: str, campaign_id: str | None, reason: str) -> None:
         await self._send("POST", "/api/dnc",
                          json={"number": number, "campaign_id": campaign_id, "reason": reason})
+
+    async def push_transcript(self, call_id: str, segment: Mapping[str, Any]) -> None:
+        await self._send("POST", f"/api/calls/{call_id}/transcript", json=dict(segment))

@@ -62,6 +62,9 @@ class LocalCrm:
         await self.crm.store_recording(call_id, audio)
         return f"/api/calls/{call_id}/recording"
 
+    async def push_transcript(self, call_id: str, segment: Mapping[str, Any]) -> None:
+        await self.crm.add_transcript_segment(call_id, dict(segment))
+
     async def add_dnc(self, number: str, campaign_id: str | None, reason: str) -> None:
         try:
             await self.crm.dnc.add(

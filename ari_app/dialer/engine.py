@@ -82,6 +82,7 @@ class Dialer:
             Forwarder(store, "attempts", self._deliver_attempt),
             Forwarder(store, "recordings", self._deliver_recording),
             Forwarder(store, "dnc", self._deliver_dnc),
+            Forwarder(store, "transcripts", self._deliver_transcript),
         ]
         self.reconciler = Reconciler(self)
         self.agents.on_change.append(self._agent_changed)
@@ -207,6 +208,14 @@ class Dialer:
 
     async def _deliver_dnc(self, job: dict[str, Any]) -> None:
         await self.crm.add_dnc(job["number"], job.get("campaign_id"), job["reason"])
+
+    async def record_transcript(self, call_id: str, segment: dict[str, Any]) -> None:
+        """A transcript segment or gap marker of a live call: durable first, then the CRM."""
+        await self.store.append(f"transcript-{segment['segment_id']}", "transcripts",
+                                {"call_id": call_id, "segment": segment})
+
+    async def _deliver_transcript(self, job: dict[str, Any]) -> None:
+        await self.crm.push_transcript(job["call_id"], job["segment"])
 
     # -------------------------------------------------------- campaigns --
     def config(self, campaign_id: str) -> CampaignConfig:

@@ -85,6 +85,13 @@ class CrmSink(Protocol):
 
     async def add_dnc(self, number: str, campaign_id: str | None, reason: str) -> None: ...
 
+    async def push_transcript(self, call_id: str, segment: Mapping[str, Any]) -> None:
+        """Store one transcript segment (or gap marker) of a call; idempotent by
+        ``segment["segment_id"]``. Segment: ``segment_id``, ``speaker`` ("customer" |
+        "agent"), ``start_s``, ``end_s`` (seconds from the customer being bridged), and either
+        ``text``, ``confidence``, ``language`` or ``gap: true`` with a ``reason``."""
+        ...
+
 
 class Publisher(Protocol):
     """In-process fan-out of events to live views (pops, wallboard). Never blocks."""
