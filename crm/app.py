@@ -13,6 +13,8 @@ from crm.http import (
     handlers_customers,
     handlers_dnc,
     handlers_hopper,
+    handlers_reports,
+    handlers_speech,
     handlers_work,
 )
 from crm.http._route import SERVICE_KEY, Ctx, Route, register
@@ -43,6 +45,8 @@ def api_routes() -> list[Route]:
         *handlers_campaigns.ROUTES,
         *handlers_dnc.ROUTES,
         *handlers_hopper.ROUTES,
+        *handlers_reports.ROUTES,
+        *handlers_speech.ROUTES,
     ]
 
 

@@ -23,12 +23,16 @@ from crm.services.auth import AuthService
 from crm.services.calls import CallService
 from crm.services.campaigns import CampaignService
 from crm.services.customers import ConflictPolicy, CustomerService
+from crm.services.dialing import DialingSettingsService
 from crm.services.dnc import DncService
 from crm.services.import_report import RowResult
 from crm.services.imports import LeadImporter
+from crm.services.lists import ListService
 from crm.services.recordings import FileRecordingStore, RecordingService
 from crm.services.reference import ReferenceService
+from crm.services.reports import ReportService
 from crm.services.summary import SummaryService
+from crm.services.transcripts import AddResult, TranscriptService
 from crm.services.work import WorkService
 from crm.settings import CrmSettings
 
@@ -64,9 +68,13 @@ class CrmService:
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         )
         self.reference = ReferenceService(sessions)
+        self.dialing = DialingSettingsService(sessions, clk)  # the manager console (issue 7)
+        self.lists = ListService(sessions, clk, settings.timezone)
+        self.reports = ReportService(sessions, settings.timezone)
         self.recordings = RecordingService(
             sessions, FileRecordingStore(settings.recordings_dir, clk)
         )
+        self.transcripts = TranscriptService(sessions, clk)
 
     @classmethod
     def open(cls, settings: CrmSettings, *, clock: Clock | None = None) -> CrmService:
@@ -81,6 +89,11 @@ class CrmService:
     async def ingest_call_event(self, event: Mapping[str, Any]) -> bool:
         """Store a call event; True if new, False if we already had its ``event_id``."""
         return (await self.calls.ingest(event)).created
+
+    async def add_transcript_segment(self, call_id: str, segment: Mapping[str, Any]) -> AddResult:
+        """Store one transcript segment or gap marker (idempotent by ``segment_id``), analyse
+        it and run the in-call rules; the call's events may arrive before or after."""
+        return await self.transcripts.add(call_id, segment)
 
     async def customer_summary(
         self, customer_id: uuid.UUID | str, *, language: Language = Language.ZH

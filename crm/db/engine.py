@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from crm.db import models, models_dialing, models_ops  # noqa: F401  (registers every table)
+from crm.db import models, models_dialing, models_ops, models_speech  # noqa: F401  (every table)
 
 metadata = models.metadata
 
