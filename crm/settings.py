@@ -14,6 +14,11 @@ DIALCRM_IMPORT_BATCH_SIZE       rows per commit in lead imports                 
 DIALCRM_MAX_UPLOAD_BYTES        largest accepted import file                        200 MiB
 DIALCRM_PASSWORD_SCRYPT_N       scrypt cost for new password hashes                 16384
 DIALCRM_AUTO_MIGRATE            app start-up applies migrations + seeds codes       true
+DIALCRM_RECORDING_KEYS          recording keyring ``id:base64,id2:base64`` (AES)    sandbox key!
+DIALCRM_RECORDING_ACTIVE_KEY    key id new recordings are encrypted with            first listed
+DIALCRM_RECORDING_URL_SECRET    HMAC secret of signed recording URLs                dev value
+DIALCRM_RECORDING_URL_TTL_SECONDS  lifetime of a signed recording URL               300
+DIALCRM_RETENTION_SWEEP_SECONDS period of the recording retention sweep (0: off)    3600
 DIALCRM_SQL_ECHO                log SQL                                             false
 DIALCRM_CONFIG_FILE             optional YAML file with the same keys (lowercase)   unset
 ==============================  ==================================================  =========
@@ -26,15 +31,18 @@ import os
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 
+from crm.crypto import SANDBOX_KEY, SANDBOX_KEY_ID, Keyring
 from crm.errors import InvalidInputError
 
 ENV_PREFIX = "DIALCRM_"
 SANDBOX_SECRET_KEY = "sandbox-only-insecure-secret-key-change-me"
+SANDBOX_RECORDING_URL_SECRET = "sandbox-only-insecure-recording-url-secret"
 
 
 def _default_var() -> Path:
@@ -57,6 +65,11 @@ class CrmSettings:
     password_scrypt_n: int = 2**14
     sql_echo: bool = False
     auto_migrate: bool = True
+    recording_keys: str = ""  # empty: the public sandbox key (crm.crypto.SANDBOX_KEY)
+    recording_active_key: str = ""
+    recording_url_secret: str = SANDBOX_RECORDING_URL_SECRET
+    recording_url_ttl_seconds: int = 300
+    retention_sweep_seconds: int = 3600
 
     def __post_init__(self) -> None:
         if self.default_region not in phonenumbers.SUPPORTED_REGIONS:
@@ -69,6 +82,28 @@ class CrmSettings:
             raise InvalidInputError("import_batch_size", "must be >= 1")
         if self.password_scrypt_n < 2 or self.password_scrypt_n & (self.password_scrypt_n - 1):
             raise InvalidInputError("password_scrypt_n", "must be a power of two")
+        if not 1 <= self.recording_url_ttl_seconds <= 86400:
+            raise InvalidInputError("recording_url_ttl_seconds", "must be between 1 and 86400")
+        if self.retention_sweep_seconds < 0:
+            raise InvalidInputError("retention_sweep_seconds", "must be >= 0 (0: off)")
+        if len(self.recording_url_secret) < 16:
+            raise InvalidInputError("recording_url_secret", "must be at least 16 characters")
+        self.keyring  # noqa: B018 - a bad keyring fails at start-up, not at the first recording
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        return Keyring.parse(self.recording_keys, self.recording_active_key)
+
+    @property
+    def uses_sandbox_recording_key(self) -> bool:
+        """New recordings would be encrypted with the public sandbox key."""
+        return self.keyring.active_id == SANDBOX_KEY_ID and (
+            self.keyring.keys[SANDBOX_KEY_ID] == SANDBOX_KEY
+        )
+
+    @property
+    def is_sandbox_recording_url_secret(self) -> bool:
+        return self.recording_url_secret == SANDBOX_RECORDING_URL_SECRET
 
     @property
     def is_sandbox_secret(self) -> bool:
