@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+import pydantic
+from aiohttp import BodyPartReader, MultipartReader, web
 
 from crm.db.models_ops import Campaign, Lead
 from crm.domain.access import Principal
@@ -175,12 +176,12 @@ async def create_lead(ctx: Ctx) -> web.Response:
     return ok(result.to_dict(), 201)
 
 
-async def _spool(request: web.Request, limit: int) -> Path:
+async def _spool(chunks: AsyncIterator[bytes], limit: int) -> Path:
     fd, name = tempfile.mkstemp(prefix="crm-import-", suffix=".upload")
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            async for chunk in request.content.iter_chunked(256 * 1024):
+            async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
                     raise InvalidInputError("body", f"file larger than {limit} bytes")
@@ -192,6 +193,59 @@ async def _spool(request: web.Request, limit: int) -> Path:
         os.unlink(name)
         raise InvalidInputError("body", "empty upload")
     return Path(name)
+
+
+async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(256 * 1024):
+        yield chunk
+
+
+_FORM_OPTIONS = frozenset(sc.ImportQuery.model_fields)
+
+
+async def _next_part(reader: MultipartReader) -> Any:
+    try:
+        return await reader.next()
+    except (AssertionError, ValueError, KeyError):  # aiohttp's words for a broken body
+        raise InvalidInputError("body", "malformed multipart body") from None
+
+
+async def _spool_multipart(
+    request: web.Request, q: sc.ImportQuery, limit: int
+) -> tuple[Path, sc.ImportQuery]:
+    """``multipart/form-data``: the file part (``file``) is streamed to disk like a raw body;
+    text parts named like the query options (``format``, ``mapping``, ...) override them."""
+    try:
+        reader = await request.multipart()
+    except (AssertionError, ValueError, KeyError):
+        raise InvalidInputError("body", "malformed multipart body") from None
+    options: dict[str, str] = {}
+    path: Path | None = None
+    try:
+        while (part := await _next_part(reader)) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise InvalidInputError("body", "nested multipart is not supported")
+            if part.name == "file":
+                if path is not None:
+                    raise InvalidInputError("file", "one file per upload")
+                path = await _spool(_part_chunks(part), limit)
+            elif part.name in _FORM_OPTIONS:
+                options[part.name] = (await part.read(decode=True))[:4096].decode(
+                    "utf-8", "replace")
+            else:
+                raise InvalidInputError(part.name or "body", "unknown form field")
+        if path is None:
+            raise InvalidInputError("file", "a 'file' part is required")
+        merged = {**q.model_dump(exclude_none=True), **options}
+        try:
+            return path, sc.ImportQuery.model_validate(merged)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            raise InvalidInputError(str(first["loc"][0]), first["msg"]) from None
+    except BaseException:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def _mapping(raw: str | None) -> dict[str, str] | None:
@@ -215,9 +269,13 @@ def _rows(path: Path, q: sc.ImportQuery) -> Iterator[dict[str, Any]]:
 async def import_leads(ctx: Ctx) -> web.StreamResponse:
     campaign = await _campaign(ctx, manage=True)
     q: sc.ImportQuery = ctx.query
-    mapping = _mapping(q.mapping)
-    path = await _spool(ctx.request, ctx.service.settings.max_upload_bytes)
+    limit = ctx.service.settings.max_upload_bytes
+    if ctx.request.content_type == "multipart/form-data":  # a browser's file upload
+        path, q = await _spool_multipart(ctx.request, q, limit)
+    else:
+        path = await _spool(ctx.request.content.iter_chunked(256 * 1024), limit)
     try:
+        mapping = _mapping(q.mapping)
         results = ctx.service.import_leads(
             campaign.id,
             _rows(path, q),
@@ -329,11 +387,13 @@ ROUTES = [
         "POST",
         "/api/campaigns/{campaign_id}/leads/import",
         import_leads,
-        "Import leads from CSV / JSON / NDJSON (raw body), streamed; per-row report",
+        "Import leads from CSV / JSON / NDJSON (raw body, or the 'file' part of a "
+        "multipart/form-data upload), streamed; per-row report",
         "leads",
         M,
         query=sc.ImportQuery,
-        raw_body_types=("text/csv", "application/json", "application/x-ndjson"),
+        raw_body_types=("text/csv", "application/json", "application/x-ndjson",
+                        "multipart/form-data"),
         responses={200: "report: {rows: [{row, status, reason, field, ...}], summary, error}"},
     ),
     Route(
