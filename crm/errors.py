@@ -15,6 +15,7 @@ The single mapper in :mod:`crm.http.errors_map` turns them into
     │   ├── NumberConflictError      a phone number already belongs to another customer
     │   ├── AlreadyExistsError       a unique name/key is taken (user name, campaign, DNC entry…)
     │   └── LeadLockedError          the lead is locked by another dialer worker
+    ├── GoneError                    existed, but no longer (a purged recording, an expired URL)
     ├── AuthenticationError          no / bad / expired credentials
     └── PermissionDeniedError        authenticated, but the role or ownership forbids it
 
@@ -95,6 +96,12 @@ class AlreadyExistsError(ConflictError):
 
 class LeadLockedError(ConflictError):
     error_id = "lead_locked"
+
+
+class GoneError(CrmError):
+    """The thing existed but is gone for good (HTTP 410)."""
+
+    error_id = "gone"
 
 
 class AuthenticationError(CrmError):

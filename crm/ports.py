@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
@@ -52,6 +52,8 @@ class LeadView:
     locked_by: str | None
     locked_until: datetime | None
     last_outcome: str | None
+    outcome_counts: dict[str, int] = field(default_factory=dict)
+    close_reason: str | None = None
 
 
 class LeadRepository(Protocol):

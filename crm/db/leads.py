@@ -16,7 +16,14 @@ from sqlmodel import col
 
 from crm.db.models_ops import Campaign, Disposition, Lead
 from crm.domain.enums import AttemptOutcome, CampaignStatus, LeadStatus
-from crm.domain.leads import CallingWindow, RetryPolicy, schedule_after_attempt
+from crm.domain.leads import (
+    CallingWindow,
+    RetryPolicy,
+    RetryRule,
+    count_outcome,
+    exhausted_reason,
+    schedule_after_attempt,
+)
 from crm.domain.phones import zones_for_number
 from crm.errors import LeadLockedError, NotFoundError
 from crm.ports import Clock, LeadView
@@ -30,9 +37,15 @@ _SCAN_PAGES = 5
 def policy_of(c: Campaign) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=c.max_attempts,
-        no_answer_minutes=c.retry_no_answer_minutes,
-        busy_minutes=c.retry_busy_minutes,
-        failed_minutes=c.retry_failed_minutes,
+        rules={
+            AttemptOutcome.NO_ANSWER: RetryRule(c.retry_no_answer_minutes, c.max_retries_no_answer),
+            AttemptOutcome.BUSY: RetryRule(c.retry_busy_minutes, c.max_retries_busy),
+            AttemptOutcome.FAILED: RetryRule(c.retry_failed_minutes, c.max_retries_failed),
+            AttemptOutcome.MACHINE: RetryRule(c.retry_machine_minutes, c.max_retries_machine),
+            AttemptOutcome.ABANDONED: RetryRule(
+                c.retry_abandoned_minutes, c.max_retries_abandoned
+            ),
+        },
     )
 
 
@@ -57,6 +70,8 @@ def lead_view(lead: Lead, zone: str) -> LeadView:
         locked_by=lead.locked_by,
         locked_until=lead.locked_until,
         last_outcome=lead.last_outcome,
+        outcome_counts=dict(lead.outcome_counts or {}),
+        close_reason=lead.close_reason,
     )
 
 
@@ -100,15 +115,27 @@ class SqlLeadRepository:
         )
 
     async def _eligible(
-        self, s: AsyncSession, campaign_id: uuid.UUID, limit: int, now: datetime
+        self,
+        s: AsyncSession,
+        campaign_id: uuid.UUID,
+        limit: int,
+        now: datetime,
+        spent: list[Lead] | None = None,
     ) -> list[LeadView]:
+        """Leads to dial now. Leads whose retries of some outcome are used up (the campaign's
+        maximum was lowered after their last attempt) are skipped, and collected in ``spent``."""
         campaign = await s.get(Campaign, campaign_id)
         if campaign is None:
             raise NotFoundError("campaign", campaign_id)
         window, stmt, found = window_of(campaign), self._eligible_stmt(campaign_id, now), []
+        policy = policy_of(campaign)
         for page in range(_SCAN_PAGES):  # skip leads whose local time is outside the window
             rows = (await s.scalars(stmt.limit(limit * 4).offset(page * limit * 4))).all()
             for lead in rows:
+                if policy.exhausted_by(lead.outcome_counts or {}) is not None:
+                    if spent is not None:
+                        spent.append(lead)
+                    continue
                 zones = self._zones(lead, campaign)
                 if all(window.allows(now, zone) for zone in zones):
                     found.append(lead_view(lead, zones[0]))
@@ -128,7 +155,10 @@ class SqlLeadRepository:
         now = self._clock.now()
         until = now + ttl
         async with transaction(self._sessions) as s:
-            ids = [v.id for v in await self._eligible(s, campaign_id, limit, now)]
+            spent: list[Lead] = []
+            ids = [v.id for v in await self._eligible(s, campaign_id, limit, now, spent)]
+            if spent:
+                await self._close_spent(s, spent, now)
             if not ids:
                 return []
             await s.execute(
@@ -156,6 +186,17 @@ class SqlLeadRepository:
                 )
             ).all()
             return [lead_view(r, self._zone(r, campaign)) for r in rows]
+
+    async def _close_spent(self, s: AsyncSession, leads: list[Lead], now: datetime) -> None:
+        campaign = await s.get(Campaign, leads[0].campaign_id)
+        assert campaign is not None
+        policy = policy_of(campaign)
+        for lead in leads:
+            outcome = policy.exhausted_by(lead.outcome_counts or {})
+            if outcome is None:
+                continue
+            lead.status, lead.next_attempt_at = LeadStatus.EXHAUSTED.value, None
+            lead.close_reason, lead.updated_at = exhausted_reason(outcome, policy), now
 
     async def unlock(self, lead_ids: Sequence[uuid.UUID], worker: str) -> int:
         if not lead_ids:
@@ -200,6 +241,7 @@ class SqlLeadRepository:
                         )
                     )
                 )
+            counts = count_outcome(lead.outcome_counts or {}, outcome)
             result = schedule_after_attempt(
                 outcome=outcome,
                 attempts_after=lead.attempts + 1,
@@ -207,8 +249,10 @@ class SqlLeadRepository:
                 policy=policy_of(campaign),
                 disposition_final=final,
                 callback_at=callback_at,
+                counts_after=counts,
             )
             lead.attempts += 1
+            lead.outcome_counts, lead.close_reason = counts, result.close_reason
             lead.status, lead.next_attempt_at = result.status.value, result.next_attempt_at
             lead.last_outcome, lead.last_attempt_at = outcome.value, now
             lead.last_call_id = call_id or lead.last_call_id

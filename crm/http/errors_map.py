@@ -15,6 +15,7 @@ from crm.errors import (
     AuthenticationError,
     ConflictError,
     CrmError,
+    GoneError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
@@ -28,6 +29,7 @@ STATUS: list[tuple[type[CrmError], int]] = [
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
+    (GoneError, 410),
     (CrmError, 400),
 ]
 

@@ -158,6 +158,13 @@ class CampaignPatch(_In):
     retry_no_answer_minutes: int | None = Field(None, ge=1, le=100_000)
     retry_busy_minutes: int | None = Field(None, ge=1, le=100_000)
     retry_failed_minutes: int | None = Field(None, ge=1, le=100_000)
+    retry_machine_minutes: int | None = Field(None, ge=1, le=100_000)
+    retry_abandoned_minutes: int | None = Field(None, ge=1, le=100_000)
+    max_retries_no_answer: int | None = Field(None, ge=0, le=100)
+    max_retries_busy: int | None = Field(None, ge=0, le=100)
+    max_retries_machine: int | None = Field(None, ge=0, le=100)
+    max_retries_abandoned: int | None = Field(None, ge=0, le=100)
+    max_retries_failed: int | None = Field(None, ge=0, le=100)
 
 
 class CampaignIn(CampaignPatch):

@@ -33,7 +33,7 @@ def lead_view_json(v: LeadView) -> dict[str, Any]:
             val.isoformat()
             if hasattr(val, "isoformat")
             else str(val)
-            if val is not None and not isinstance(val, int | str)
+            if val is not None and not isinstance(val, int | str | dict)
             else val
         )
         for k, val in data.items()

@@ -29,7 +29,18 @@ _CAMPAIGN_FIELDS = (
     "retry_no_answer_minutes",
     "retry_busy_minutes",
     "retry_failed_minutes",
+    "retry_machine_minutes",
+    "retry_abandoned_minutes",
+    "max_retries_no_answer",
+    "max_retries_busy",
+    "max_retries_machine",
+    "max_retries_abandoned",
+    "max_retries_failed",
 )
+_DELAY_FIELDS = tuple(f for f in _CAMPAIGN_FIELDS if f.startswith("retry_"))
+_MAX_RETRY_FIELDS = tuple(f for f in _CAMPAIGN_FIELDS if f.startswith("max_retries_"))
+MAX_DELAY_MINUTES = 100_000
+MAX_RETRIES = 100
 _LEAD_FIELDS = ("priority", "agent_id", "status", "next_attempt_at", "timezone")
 
 
@@ -55,10 +66,20 @@ def _check_campaign_values(values: dict[str, Any]) -> None:
             raise InvalidInputError("timezone", "unknown time zone") from None
     if "status" in values:
         values["status"] = CampaignStatus(values["status"]).value
-    if "max_attempts" in values and not 1 <= int(values["max_attempts"]) <= 100:
-        raise InvalidInputError("max_attempts", "must be 1..100")
+    _check_int(values, ("max_attempts",), 1, 100)
+    _check_int(values, _DELAY_FIELDS, 1, MAX_DELAY_MINUTES)
+    _check_int(values, _MAX_RETRY_FIELDS, 0, MAX_RETRIES)
     if "name" in values and not str(values["name"]).strip():
         raise InvalidInputError("name", "name is required")
+
+
+def _check_int(values: dict[str, Any], keys: tuple[str, ...], low: int, high: int) -> None:
+    for key in keys:
+        if key not in values:
+            continue
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidInputError(key, f"must be an integer {low}..{high}")
 
 
 async def _check_manager(s: AsyncSession, manager_id: uuid.UUID | None) -> None:
@@ -190,6 +211,9 @@ class CampaignService:
                     raise InvalidInputError("agent_id", "no such user")
                 if key == "status":
                     value = LeadStatus(value).value
+                    if LeadStatus(value).dialable and value != lead.status:
+                        # a reopened lead starts its per-outcome retry counts afresh
+                        lead.outcome_counts, lead.close_reason = {}, None
                 setattr(lead, key, value)
             lead.updated_at = self._clock.now()
             audit(s, actor_id, "lead.updated", "lead", lead.id, {"fields": sorted(values)})

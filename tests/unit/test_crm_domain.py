@@ -8,7 +8,7 @@ import pytest
 
 from crm.domain.calls import CallEventType, CallState, parse_call_event, project_call
 from crm.domain.enums import AttemptOutcome, LeadStatus, PhoneType
-from crm.domain.leads import CallingWindow, RetryPolicy, schedule_after_attempt
+from crm.domain.leads import CallingWindow, RetryPolicy, RetryRule, schedule_after_attempt
 from crm.domain.names import like_pattern, name_key
 from crm.domain.phones import normalise_number
 from crm.domain.scripts import ScriptCandidate, recommend_script
@@ -103,7 +103,7 @@ def test_given_no_answer_when_scheduling_then_retry_after_delay():
         outcome=AttemptOutcome.NO_ANSWER,
         attempts_after=1,
         now=T0,
-        policy=RetryPolicy(no_answer_minutes=60),
+        policy=RetryPolicy(rules={AttemptOutcome.NO_ANSWER: RetryRule(60, 4)}),
     )
     assert (r.status, r.next_attempt_at) == (LeadStatus.RETRY, T0 + timedelta(hours=1))
 
