@@ -272,6 +272,8 @@ async def import_leads(ctx: Ctx) -> web.StreamResponse:
     limit = ctx.service.settings.max_upload_bytes
     if ctx.request.content_type == "multipart/form-data":  # a browser's file upload
         path, q = await _spool_multipart(ctx.request, q, limit)
+    elif ctx.request.content_type == "application/x-www-form-urlencoded":
+        raise InvalidInputError("body", "send the file as multipart/form-data or as the raw body")
     else:
         path = await _spool(ctx.request.content.iter_chunked(256 * 1024), limit)
     try:

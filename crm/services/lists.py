@@ -89,7 +89,7 @@ class ListService:
             col(Lead.campaign_id) == campaign.id, col(Lead.status) != LeadStatus.DONE.value,
             reason == "due")
         fallback = campaign.timezone or self._tz
-        for phone, zone, locked in (await s.stream(stmt.execution_options(yield_per=1000))):
+        async for phone, zone, locked in await s.stream(stmt.execution_options(yield_per=1000)):
             zones = (zone,) if zone else (zones_for_number(phone) or (fallback,))
             if not all(window.allows(now, z) for z in zones):
                 reasons["outside_window"] += 1

@@ -11,14 +11,6 @@ import pytest
 from crm.db.engine import make_sessionmaker
 from crm.db.models import Call
 from crm.services.reports import CSV_COLUMNS
-from crm.testing import (  # noqa: F401
-    crm_actors,
-    crm_client,
-    crm_clock,
-    crm_database_url,
-    crm_service,
-    crm_settings,
-)
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 11:00 Asia/Shanghai, 2026-03-02
 
