@@ -12,6 +12,7 @@ from typing import Any
 
 from ari_app.ami import AmiClient
 from ari_app.dialer.errors import InvalidRequest
+from ari_app.errors import AmiActionFailed
 
 RELOADABLE = ("res_pjsip.so", "pbx_config.so", "res_ari.so", "manager", "app_amd.so", "")
 
@@ -49,7 +50,12 @@ class PbxAdmin:
         self.ami = ami
 
     async def contacts(self) -> list[Contact]:
-        return parse_contacts(await self.ami.action("PJSIPShowContacts"))
+        try:
+            return parse_contacts(await self.ami.action("PJSIPShowContacts"))
+        except AmiActionFailed as exc:
+            if "no contacts found" in str(exc).lower():  # AMI's answer for an empty list
+                return []
+            raise
 
     async def overview(self) -> dict[str, Any]:
         settings = (await self.ami.action("CoreSettings"))[0]

@@ -93,7 +93,10 @@ async def _json_body(request: web.Request) -> Any:
         raise InvalidInputError("body", "a JSON body is required")
     if request.content_type not in ("application/json", ""):
         raise InvalidInputError("body", "Content-Type must be application/json")
-    return await request.json()
+    try:
+        return await request.json()
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError("body", "the body is not UTF-8 text") from exc
 
 
 def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

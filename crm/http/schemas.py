@@ -23,7 +23,7 @@ class _Query(BaseModel):
 
 class PageQuery(_Query):
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class CustomerQuery(PageQuery):
