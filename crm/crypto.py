@@ -21,12 +21,16 @@ File layout (all integers big-endian)::
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import hmac
 import os
 import re
 import struct
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -34,7 +38,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from crm.errors import CrmError, InvalidInputError
+from crm.errors import CrmError, GoneError, InvalidInputError, PermissionDeniedError
 
 MAGIC = b"DCRA"
 VERSION = 1
@@ -331,3 +335,80 @@ def encrypt_stream(source: BinaryIO, target: BinaryIO, enc: StreamEncryptor) -> 
     while data := source.read(DEFAULT_CHUNK):
         target.write(enc.update(data))
     target.write(enc.finalize())
+
+
+# --- signed recording URLs --------------------------------------------------------------------
+
+
+class SignedUrlInvalidError(PermissionDeniedError):
+    """The token was not issued by us, was altered, or names another user."""
+
+    error_id = "url_invalid"
+
+
+class SignedUrlExpiredError(GoneError):
+    error_id = "url_expired"
+
+
+@dataclass(frozen=True)
+class UrlGrant:
+    recording_id: uuid.UUID
+    user_id: uuid.UUID
+    expires_at: datetime
+
+
+_GRANT = struct.Struct(">B16s16sq")  # version, recording id, user id, expiry (unix seconds)
+
+
+class UrlSigner:
+    """``token = base64url(version | recording id | user id | expiry) . base64url(HMAC-SHA256)``
+    with a secret from the settings. Nothing in it is guessable or reusable by another user."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = hashlib.sha256(b"dialcrm recording url|" + secret.encode()).digest()
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._secret, payload, hashlib.sha256).digest()
+
+    def sign(self, grant: UrlGrant) -> str:
+        payload = _GRANT.pack(
+            1, grant.recording_id.bytes, grant.user_id.bytes, int(grant.expires_at.timestamp())
+        )
+        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+
+    def verify(self, token: str, now: datetime) -> UrlGrant:
+        """The grant, if the signature holds and it has not expired."""
+        head, dot, tail = token.partition(".")
+        try:
+            payload, mac = _unb64(head), _unb64(tail)
+        except ValueError:
+            raise SignedUrlInvalidError("malformed recording URL") from None
+        if not dot or not hmac.compare_digest(mac, self._mac(payload)):
+            raise SignedUrlInvalidError("recording URL signature does not match")
+        if len(payload) != _GRANT.size:
+            raise SignedUrlInvalidError("malformed recording URL")
+        version, rec, user, expiry = _GRANT.unpack(payload)
+        if version != 1:
+            raise SignedUrlInvalidError("unsupported recording URL version")
+        grant = UrlGrant(
+            uuid.UUID(bytes=rec), uuid.UUID(bytes=user), datetime.fromtimestamp(expiry, UTC)
+        )
+        if now >= grant.expires_at:
+            raise SignedUrlExpiredError(
+                "recording URL expired",
+                details={"expired_at": grant.expires_at.isoformat()},
+            )
+        return grant
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    if not text or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):
+        raise ValueError("not base64url") from None

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm.crypto import UrlSigner
 from crm.db.engine import make_engine, make_sessionmaker
 from crm.db.leads import SqlLeadRepository
 from crm.db.models import Recording
@@ -28,7 +29,8 @@ from crm.services.dnc import DncService
 from crm.services.import_report import RowResult
 from crm.services.imports import LeadImporter
 from crm.services.lists import ListService
-from crm.services.recordings import FileRecordingStore, RecordingService
+from crm.services.recording_upkeep import RecordingUpkeep
+from crm.services.recordings import EncryptedFileStore, RecordingService
 from crm.services.reference import ReferenceService
 from crm.services.reports import ReportService
 from crm.services.summary import SummaryService
@@ -42,7 +44,7 @@ class CrmService:
 
     The sub-services are public attributes for the HTTP layer (``customers``, ``calls``,
     ``work``, ``dnc``, ``campaigns``, ``leads``, ``imports``, ``auth``, ``reference``,
-    ``recordings``); the methods below are the dialer's contract.
+    ``recordings``, ``recording_upkeep``); the methods below are the dialer's contract.
     """
 
     def __init__(
@@ -71,9 +73,15 @@ class CrmService:
         self.dialing = DialingSettingsService(sessions, clk)  # the manager console (issue 7)
         self.lists = ListService(sessions, clk, settings.timezone)
         self.reports = ReportService(sessions, settings.timezone)
+        store = EncryptedFileStore(settings.recordings_dir, clk, settings.keyring)
         self.recordings = RecordingService(
-            sessions, FileRecordingStore(settings.recordings_dir, clk)
+            sessions,
+            store,
+            clk,
+            UrlSigner(settings.recording_url_secret),
+            timedelta(seconds=settings.recording_url_ttl_seconds),
         )
+        self.recording_upkeep = RecordingUpkeep(sessions, store, clk)
         self.transcripts = TranscriptService(sessions, clk)
 
     @classmethod
