@@ -44,16 +44,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 _SKIP_REASON: list[str] = []
 
 
-def _ari_config() -> AriConfig:
-    return AriConfig(
-        url=os.environ.get("ASTERISK_ARI_URL", "http://127.0.0.1:8088"),
-        user=os.environ.get("ASTERISK_ARI_USER", "dialcrm"),
-        password=os.environ.get("ASTERISK_ARI_PASSWORD", "dialcrm-sandbox-ari"),
-        # One Stasis app per test run: runs (and a demo) sharing one Asterisk never collide.
-        app=os.environ.get("ASTERISK_ARI_APP", f"dialcrm-test-{os.getpid()}"),
-    )
-
-
 @pytest.fixture(scope="session")
 def asterisk() -> Iterator[sandbox.Sandbox]:
     """A running Asterisk: the sandbox (started here if needed) or ASTERISK_ARI_URL."""

@@ -64,18 +64,20 @@ class LeadImporter:
         first = next(it, None)
         if first is None:
             return
-        cols = ColumnMapping.resolve(first.keys(), mapping)
+        columns = _Columns(first, mapping)
         seen: dict[str, int] = {}
         numbered = enumerate(_chain(first, it), start=1)
         while batch := list(islice(numbered, self._batch)):
-            for result in await self._run_batch(campaign_id, batch, cols, seen, policy, actor_id):
+            for result in await self._run_batch(
+                campaign_id, batch, columns, seen, policy, actor_id
+            ):
                 yield result
 
     async def _run_batch(
         self,
         campaign_id: uuid.UUID,
         batch: Sequence[tuple[int, Any]],
-        cols: ColumnMapping,
+        columns: _Columns,
         seen: dict[str, int],
         policy: ConflictPolicy,
         actor_id: uuid.UUID | None,
@@ -83,7 +85,12 @@ class LeadImporter:
         results: dict[int, RowResult] = {}
         parsed: list[_Parsed] = []
         for n, raw in batch:
-            outcome = self._parse(n, raw, cols, seen)
+            cols = columns.for_row(raw)
+            outcome = (
+                RowResult(n, "rejected", "missing_phone", "phone")
+                if cols is None
+                else self._parse(n, raw, cols, seen)
+            )
             if isinstance(outcome, RowResult):
                 results[n] = outcome
             else:
@@ -152,6 +159,38 @@ class LeadImporter:
             cols.get(raw, "agent") or None,
             cols.get(raw, "external_ref") or None,
         )
+
+
+class _Columns:
+    """The column mapping for each row. A CSV has one header; JSON records may each carry
+    different keys, so a record with keys the first one lacked gets its own mapping (cached
+    per key set). The first row's mapping must find a phone column (else the import fails
+    with the columns it saw); a later record whose keys hold no phone is rejected alone."""
+
+    _CACHE = 256
+
+    def __init__(self, first: Any, explicit: Mapping[str, str] | None) -> None:
+        self._explicit = explicit
+        keys = frozenset(first.keys()) if isinstance(first, Mapping) else frozenset()
+        self._by_keys: dict[frozenset[str], ColumnMapping | None] = {
+            keys: ColumnMapping.resolve(keys, explicit)
+        }
+        self._first_keys = keys
+
+    def for_row(self, raw: Any) -> ColumnMapping | None:
+        if not isinstance(raw, Mapping):
+            return self._by_keys[self._first_keys]
+        keys = frozenset(k for k in raw if isinstance(k, str))
+        if keys <= self._first_keys:
+            return self._by_keys[self._first_keys]
+        if keys not in self._by_keys:
+            if len(self._by_keys) >= self._CACHE:
+                self._by_keys = {self._first_keys: self._by_keys[self._first_keys]}
+            try:
+                self._by_keys[keys] = ColumnMapping.resolve(keys, self._explicit)
+            except InvalidInputError:
+                self._by_keys[keys] = None
+        return self._by_keys[keys]
 
 
 def _chain(first: Any, rest: Iterable[Any]) -> Iterable[Any]:

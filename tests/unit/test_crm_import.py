@@ -170,3 +170,34 @@ async def test_given_single_lead_when_posting_then_created_or_409(crm_client, cr
     mine = await (await crm_client.get("/api/leads", headers=crm_actors["agent"].headers)).json()
     theirs = await (await crm_client.get("/api/leads", headers=crm_actors["agent2"].headers)).json()
     assert (mine["total"], theirs["total"]) == (1, 0)
+
+
+async def test_given_json_records_with_differing_keys_when_importing_then_each_row_mapped(
+    crm_client, crm_actors
+):
+    """JSON records are schemaless: a key only later records carry still counts."""
+    cid = await _campaign(crm_client, crm_actors)
+    body = json.dumps(
+        [
+            {"name": "甲", "phone": "13800000011"},
+            {"name": "乙", "phone": "13800000012", "timezone": "Asia/Urumqi", "email": "y@x.cn"},
+            {"姓名": "丙", "手机": "13800000013"},
+            {"name": "丁", "note": "no number here"},
+        ]
+    ).encode()
+    status, report = await _import(
+        crm_client, crm_actors["manager"], cid, body, "?format=json", "application/json"
+    )
+    assert status == 200, report
+    assert [(r["status"], r["reason"]) for r in report["rows"]] == [
+        ("created", None), ("created", None), ("created", None), ("rejected", "missing_phone"),
+    ]
+    leads = await (
+        await crm_client.get(
+            f"/api/campaigns/{cid}/leads?limit=10", headers=crm_actors["manager"].headers
+        )
+    ).json()
+    zones = {x["phone_e164"]: x["timezone"] for x in leads["items"]}
+    assert zones == {
+        "+8613800000011": None, "+8613800000012": "Asia/Urumqi", "+8613800000013": None
+    }
