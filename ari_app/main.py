@@ -26,6 +26,7 @@ from ari_app.adapters.crm_http import HttpCrm
 from ari_app.adapters.crm_local import LocalCrm
 from ari_app.adapters.http_dialer import dialer_routes
 from ari_app.adapters.http_monitor import monitor_ctx, monitor_routes
+from ari_app.adapters.live_transcripts import live_transcripts_ctx
 from ari_app.adapters.metrics import install_metrics
 from ari_app.adapters.pages import add_agent_pages
 from ari_app.adapters.pops import pop_bridge_ctx
@@ -58,6 +59,7 @@ def build_app(settings: DialerSettings, crm_settings: CrmSettings) -> web.Applic
     app[BUS] = EventBus()
     app.cleanup_ctx.append(_dialer_ctx)  # after the CRM's: it uses the CRM service
     app.cleanup_ctx.append(monitor_ctx)  # supervisor listen/whisper/barge (after the dialer's)
+    app.cleanup_ctx.append(live_transcripts_ctx)  # live audio fork → recogniser → transcripts
     app.cleanup_ctx.append(pop_bridge_ctx(app[BUS], install_pops(app)))  # bus → /ws/agent
     install_wallboard(app)  # bus → /ws/wallboard, /wallboard (after the dialer's context)
     install_metrics(app)  # /metrics (admin) and the request-latency middleware

@@ -13,12 +13,15 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp
 
 from ari_app.errors import AriNotFound, AriRequestFailed, AriUnavailable
+
+if TYPE_CHECKING:
+    from ari_app.ari.media import MediaSocket
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +221,13 @@ class AriClient:
                     "connection_type": connection_type, "external_host": host},
         )
         return result
+
+    async def open_media(self, connection_id: str, timeout: float | None = None) -> MediaSocket:
+        """Connect to an ``externalMedia`` (chan_websocket, server mode) channel's audio."""
+        from ari_app.ari.media import open_media_socket
+
+        return await open_media_socket(self.config, self.session, connection_id,
+                                       timeout or self.config.request_timeout)
 
     # ------------------------------------------------------------- bridges --
     async def create_bridge(self, bridge_id: str, name: str = "", kind: str = "mixing") -> None:

@@ -78,7 +78,7 @@ class WorkerHandle:
     def send_open(self, stream: RecogniserStream, start: float) -> None:
         self._control(p.encode_json(p.Kind.OPEN, {
             "stream": stream.number, "encoding": stream.fmt.encoding.value,
-            "sample_rate": stream.fmt.sample_rate, "start": start}))
+            "sample_rate": stream.fmt.sample_rate, "start": start, "prompt": stream.prompt}))
 
     def send_close(self, number: int) -> bool:
         if self.state is not WorkerState.READY:

@@ -65,8 +65,13 @@ class RecogniserPool:
         self._numbers = itertools.count(1)
         self._started = False
 
-    async def start(self) -> None:
-        """Spawn the workers and wait until at least one is ready (loads the model)."""
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def launch(self) -> None:
+        """Spawn the workers without waiting for them: streams opened meanwhile record the
+        audio until a worker is ready as a gap (``worker_down``)."""
         if self._started:
             return
         self._started = True
@@ -75,6 +80,12 @@ class RecogniserPool:
             task = asyncio.create_task(handle.run(), name=f"asr-worker-{handle.index}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def start(self) -> None:
+        """Spawn the workers and wait until at least one is ready (loads the model)."""
+        if self._started:
+            return
+        self.launch()
         waits = [asyncio.create_task(h.ready.wait()) for h in self._handles]
         done, pending = await asyncio.wait(waits, timeout=self._cfg.start_timeout_s,
                                            return_when=asyncio.FIRST_COMPLETED)
@@ -102,15 +113,17 @@ class RecogniserPool:
         await self.stop()
 
     async def open_stream(self, call_id: str, speaker: str, sample_rate: int,
-                          encoding: str = "slin") -> RecogniserStream:
+                          encoding: str = "slin", prompt: str | None = None) -> RecogniserStream:
         """A new stream for one speaker of one call. Works while a worker restarts too (the
-        audio until it is back is a gap)."""
+        audio until it is back is a gap). ``prompt``: this stream's initial prompt (e.g. the
+        campaign's vocabulary) instead of the pool's."""
         if not self._started or not self._handles:
             raise RecogniserUnavailableError("recogniser pool is not started")
         fmt = audio_format(encoding, sample_rate)
         handle = min(self._handles, key=lambda h: (h.state is not WorkerState.READY,
                                                    len(h.streams)))
         stream = RecogniserStream(next(self._numbers), call_id, speaker, fmt, handle)
+        stream.prompt = prompt
         handle.streams[stream.number] = stream
         handle.send_open(stream, 0.0)
         log.debug("call %s %s: stream %d on worker %d", call_id, speaker, stream.number,

@@ -33,6 +33,7 @@ class RecogniserStream:
         self._gaps: list[AudioGap] = []
         self._closing = False
         self._finished = asyncio.Event()
+        self.prompt: str | None = None  # initial prompt for this stream (None: the pool's)
 
     # ---- producer side ----------------------------------------------------------------------
 

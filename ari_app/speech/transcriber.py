@@ -47,9 +47,15 @@ class RecognitionConfig:
         return cls(**fields)
 
     def initial_prompt(self) -> str | None:
-        if not self.vocabulary:
-            return None
-        return "Call centre sales call about " + ", ".join(self.vocabulary) + "."
+        return vocabulary_prompt(self.vocabulary)
+
+
+def vocabulary_prompt(vocabulary: tuple[str, ...] | list[str]) -> str | None:
+    """The initial prompt that steers the decoder towards a campaign's words."""
+    words = [w.strip() for w in vocabulary if w.strip()]
+    if not words:
+        return None
+    return "Call centre sales call about " + ", ".join(words) + "."
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +96,15 @@ class Transcriber:
         allowed = [(p, lang) for lang, p in probs if lang in self.config.languages]
         return max(allowed)[1] if allowed else None
 
-    def transcribe(self, audio: FloatArray) -> Recognised:
+    def transcribe(self, audio: FloatArray, prompt: str | None = None) -> Recognised:
+        """``prompt``: the stream's own initial prompt (else the configured vocabulary's)."""
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         language = self._language_for(audio)
         segments, info = self._model.transcribe(
             audio,
             language=language,
             beam_size=self.config.beam_size,
-            initial_prompt=self.config.initial_prompt(),
+            initial_prompt=prompt or self.config.initial_prompt(),
             hotwords=self.config.hotwords,
             condition_on_previous_text=False,
             vad_filter=False,

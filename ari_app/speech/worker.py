@@ -31,11 +31,11 @@ PROGRESS_EVERY_S = 1.0
 
 
 class Engine(Protocol):
-    def transcribe(self, audio: FloatArray) -> Recognised: ...
+    def transcribe(self, audio: FloatArray, prompt: str | None = None) -> Recognised: ...
 
 
 class FakeEngine:
-    def transcribe(self, audio: FloatArray) -> Recognised:
+    def transcribe(self, audio: FloatArray, prompt: str | None = None) -> Recognised:
         return Recognised(f"speech {len(audio) / TARGET_RATE:.1f}s", -0.1, 0.905, "en", 0.0)
 
 
@@ -70,6 +70,7 @@ class Worker:
         self._engine, self._vad, self._w = engine, vad, writer
         self._streams: dict[int, StreamPipeline] = {}
         self._last_progress: dict[int, float] = {}
+        self._prompts: dict[int, str | None] = {}
 
     def handle(self, kind: p.Kind, payload: bytes) -> bool:
         """Process one message; False on SHUTDOWN."""
@@ -84,11 +85,13 @@ class Worker:
             fmt = audio_format(body["encoding"], int(body["sample_rate"]))
             self._streams[body["stream"]] = StreamPipeline(
                 fmt, SileroScorer(), self._vad, float(body.get("start", 0.0)))
+            self._prompts[body["stream"]] = body.get("prompt") or None
         elif kind is p.Kind.CLOSE:
             stream = p.decode_json(payload)["stream"]
             pipe = self._streams.pop(stream, None)
             tail = pipe.flush() if pipe else None
             self._emit(stream, [tail] if tail else [])
+            self._prompts.pop(stream, None)
             self._w.send(p.Kind.CLOSED, {"stream": stream})
         return kind is not p.Kind.SHUTDOWN
 
@@ -99,7 +102,7 @@ class Worker:
 
     def _emit(self, stream: int, utterances: list[Utterance]) -> None:
         for u in utterances:
-            r = self._engine.transcribe(u.audio)
+            r = self._engine.transcribe(u.audio, self._prompts.get(stream))
             if not r.text or (r.no_speech_prob > NO_SPEECH_DROP and r.avg_logprob < -1.0):
                 continue
             self._w.send(p.Kind.SEGMENT, {

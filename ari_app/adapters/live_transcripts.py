@@ -1,0 +1,169 @@
+"""Wiring of the live audio fork into the dialer (composition helpers, no logic of its own).
+
+- the recogniser pool from the settings (``asr_model``, ``asr_workers``), started lazily with
+  the first connected call (``asr_start = "lazy"``), at start-up (``"eager"``), or not at
+  all (``"off"``: nothing is forked);
+- the initial prompt per campaign: the campaign's ``vocabulary`` when it has one, else the
+  CRM lexicon's keywords (the words the rules listen for);
+- the dialer's hooks: a customer bridged to an agent starts the forks, the end stops them;
+  segments and gap markers go into the dialer's durable ``transcripts`` outbox lane.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from functools import cache
+from typing import Any
+
+from aiohttp import web
+
+from ari_app.adapters.http_dialer import DIALER_KEY
+from ari_app.ari import Reconnected
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.model import CallAttempt
+from ari_app.errors import ConfigurationError, TelephonyError
+from ari_app.settings import DialerSettings
+from ari_app.speech.fork import FORK_PREFIX, ForkConfig, ForkControl
+from ari_app.speech.live import AudioForks
+from ari_app.speech.pool import PoolConfig, RecogniserPool
+from ari_app.speech.transcriber import RecognitionConfig, vocabulary_prompt
+
+log = logging.getLogger(__name__)
+
+MAX_PROMPT_TERMS = 40  # Whisper's prompt holds ~220 tokens; keep well inside
+
+
+class LazyRecogniser:
+    """The pool, launched on first use (its workers load the model in the background: the
+    audio until one is ready is recorded as a ``worker_down`` gap)."""
+
+    def __init__(self, pool: RecogniserPool) -> None:
+        self.pool = pool
+
+    async def open_stream(self, call_id: str, speaker: str, sample_rate: int,
+                          encoding: str = "slin", prompt: str | None = None) -> Any:
+        if not self.pool.started:
+            log.info("starting the recogniser (first live call)")
+            self.pool.launch()
+        return await self.pool.open_stream(call_id, speaker, sample_rate, encoding, prompt)
+
+
+@cache
+def lexicon_terms(language: str = "en") -> tuple[str, ...]:
+    """The CRM lexicon's keywords in one language (the default vocabulary)."""
+    from crm.analysis import load_lexicon
+
+    terms: list[str] = []
+    for concept in load_lexicon().concepts.values():
+        for term in concept.terms.get(language, ()):
+            if term not in terms:
+                terms.append(term)
+    return tuple(terms)
+
+
+def prompt_for(dialer: Dialer, language: str = "en") -> Callable[[str], str | None]:
+    def prompt_of(campaign_id: str) -> str | None:
+        config = dialer.configs.get(campaign_id)
+        vocabulary = tuple(getattr(config, "vocabulary", ()) or ())
+        return vocabulary_prompt(list(vocabulary or lexicon_terms(language))[:MAX_PROMPT_TERMS])
+
+    return prompt_of
+
+
+def pool_from(settings: DialerSettings) -> RecogniserPool:
+    return RecogniserPool(PoolConfig(RecognitionConfig(model=settings.asr_model),
+                                     workers=max(1, settings.asr_workers)))
+
+
+def attach_forks(dialer: Dialer, forks: AudioForks) -> None:
+    """Start the forks when a customer is bridged to an agent; stop them at the end."""
+
+    def live(call: CallAttempt, abandoned: bool) -> None:
+        if not abandoned:
+            forks.call_live(call.call_id, call.campaign_id)
+
+    def finished(call: CallAttempt) -> None:
+        forks.call_ended(call.call_id)
+
+    dialer.calls.on_live.append(live)
+    dialer.calls.on_finished.append(finished)
+
+
+def install_live_transcripts(dialer: Dialer, control: ForkControl, settings: DialerSettings,
+                             recogniser: Any = None) -> AudioForks | None:
+    """Build the forks for ``dialer`` (``None`` when ``asr_start`` is ``"off"``)."""
+    if settings.asr_start not in ("lazy", "eager", "off"):
+        raise ConfigurationError(f"asr_start must be lazy, eager or off, not "
+                                 f"{settings.asr_start!r}")
+    if settings.asr_start == "off":
+        return None
+    try:
+        config = ForkConfig(fmt=settings.asr_fork_format)
+    except ValueError as exc:
+        raise ConfigurationError(f"asr_fork_format: {exc}") from None
+    if recogniser is None:
+        pool = pool_from(settings)
+        if settings.asr_start == "eager":
+            pool.launch()
+        recogniser = LazyRecogniser(pool)
+    forks = AudioForks(control, recogniser, dialer.record_transcript, config,
+                       prompt_for(dialer))
+    attach_forks(dialer, forks)
+    return forks
+
+
+FORKS_KEY = web.AppKey("audio_forks", AudioForks)
+
+
+async def sweep_stale_forks(forks: AudioForks, control: Any) -> int:
+    """Hang up fork channels and bridges a previous process left behind (ids we do not
+    know); they listen to nothing once their call is gone, but hold Asterisk resources."""
+    known = {cid for fork in forks.calls.values() for leg in fork.legs
+             for cid in (leg.channels or ())}
+    stale = 0
+    try:
+        channels = [c["id"] for c in await control.list_channels()]
+        bridges = [b["id"] for b in await control.list_bridges()]
+    except TelephonyError as exc:
+        log.warning("fork sweep: %s", exc)
+        return 0
+    for channel_id in channels:
+        if channel_id.startswith(FORK_PREFIX) and channel_id not in known:
+            stale += await _quietly(control.hangup(channel_id))
+    for bridge_id in bridges:
+        if bridge_id.startswith(FORK_PREFIX) and bridge_id not in known:
+            stale += await _quietly(control.destroy_bridge(bridge_id))
+    if stale:
+        log.info("fork sweep: removed %d stale fork channels/bridges", stale)
+    return stale
+
+
+async def _quietly(action: Any) -> int:
+    try:
+        await action
+        return 1
+    except TelephonyError:
+        return 0
+
+
+async def live_transcripts_ctx(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx`` (after the dialer's): the forks of live calls and their recogniser."""
+    from ari_app.appkeys import SETTINGS, TELEPHONY  # the composition root's keys
+
+    telephony = app[TELEPHONY]
+    forks = install_live_transcripts(app[DIALER_KEY], telephony.ari, app[SETTINGS])
+    if forks is None:
+        yield
+        return
+
+    async def on_connected(_marker: Reconnected) -> None:
+        await sweep_stale_forks(forks, telephony.ari)
+
+    telephony.on_connected(on_connected)
+    app[FORKS_KEY] = forks
+    yield
+    await forks.close()
+    recogniser = forks.recogniser
+    if isinstance(recogniser, LazyRecogniser):
+        await recogniser.pool.stop()
