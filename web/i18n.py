@@ -130,3 +130,8 @@ STRINGS.update({
     "wb_hopper": {"zh": "待拨名单", "en": "Hopper"},
     "wb_minutes_ago": {"zh": "分钟", "en": "min"},
 })
+
+# --- the manager console, reports and the admin status page (web/i18n_console.py) ------------
+from web.i18n_console import CONSOLE_STRINGS  # noqa: E402
+
+STRINGS.update(CONSOLE_STRINGS)

@@ -1,0 +1,239 @@
+"""The manager console's API: campaigns with their live status, every setting editable, start /
+pause / stop, and the dialing mode switched live. Managers (their own campaigns) and admins.
+
+The CRM keeps the settings (:mod:`crm.services.dialing`: validated, audited with before and
+after); this adapter turns them into the dialer's ``CampaignConfig`` and applies a change to a
+running campaign at once (the mode through ``Dialer.set_mode``, which withdraws preview offers;
+the rest through ``Dialer.start_campaign``, which reconfigures a running campaign).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from ari_app.adapters.http_dialer import DIALER_KEY, _mapped
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.errors import CampaignNotFound
+from ari_app.dialer.model import CampaignConfig, DialMode, MachineAction
+from crm.db.models_ops import Campaign
+from crm.domain.enums import CampaignStatus, Role
+from crm.errors import InvalidInputError
+from crm.http import schemas as sc
+from crm.http._route import Ctx, Route
+from crm.http.handlers_campaigns import _may_manage
+from crm.services import campaigns as campaign_rules
+from crm.services._common import parse_uuid
+from crm.services.dialing import CONFIG_FIELDS, DIALING_FIELDS, campaign_fields, check_dialing
+
+MANAGERS = (Role.MANAGER,)
+
+
+class DialingPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    mode: Literal["preview", "progressive", "predictive"] | None = None
+    pacing: Literal["model", "ratio"] | None = None
+    dial_ratio: float | None = Field(None, ge=1, le=10, description="lines per ready agent")
+    max_lines: int | None = Field(None, ge=1, le=1000)
+    abandon_target: float | None = Field(None, ge=0.001, le=0.2, description="0.03 = 3 %")
+    abandon_window: Literal["30d", "24h"] | None = Field(
+        None, description="the regulatory window the abandon rate is measured over")
+    abandon_after_s: float | None = Field(None, ge=0.5, le=10)
+    ring_timeout_s: int | None = Field(None, ge=5, le=120)
+    amd: bool | None = None
+    machine_action: Literal["hangup", "message"] | None = None
+    machine_message: str | None = Field(None, max_length=128)
+    safe_harbour: str | None = Field(None, max_length=128)
+    wrap_up_limit_s: float | None = Field(None, ge=0, le=3600)
+    caller_id: str | None = Field(None, max_length=64)
+    channel_template: str | None = Field(None, max_length=200)
+    record: bool | None = None
+
+
+class SettingsPatch(sc.CampaignPatch, DialingPatch):
+    """Every console setting, flat: the CRM campaign's fields and how it dials."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SettingsIn(SettingsPatch):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ModeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["preview", "progressive", "predictive"]
+
+
+def _split(body: BaseModel, who_is_admin: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    sent = sc.set_fields(body)
+    if "status" in sent:
+        raise InvalidInputError("status", "use start, pause or stop")
+    if "manager_id" in sent and not who_is_admin:
+        raise InvalidInputError("manager_id", "only an admin reassigns a campaign")
+    for key, value in sent.items():
+        if value is None:
+            raise InvalidInputError(key, f"{key} must not be null")
+    editable = set(campaign_fields()) | {"manager_id"}
+    unknown = [k for k in sent if k not in editable and k not in DIALING_FIELDS]
+    if unknown:
+        raise InvalidInputError(unknown[0], "not a console setting")
+    campaign = {k: v for k, v in sent.items() if k in editable}
+    dialing = {k: v for k, v in sent.items() if k in DIALING_FIELDS}
+    return campaign, dialing
+
+
+def config_of(campaign: dict[str, Any], dialing: dict[str, Any]) -> CampaignConfig:
+    values = {k: dialing[k] for k in CONFIG_FIELDS}
+    values["mode"] = DialMode(values["mode"])
+    values["machine_action"] = MachineAction(values["machine_action"])
+    return CampaignConfig(campaign["id"], name=campaign["name"], **values)
+
+
+def _dialer(ctx: Ctx) -> Dialer:
+    return ctx.request.app[DIALER_KEY]
+
+
+async def _managed(ctx: Ctx) -> Campaign:
+    campaign = await ctx.service.campaigns.get(
+        parse_uuid(ctx.path_param("campaign_id"), "campaign_id"))
+    _may_manage(ctx.who, campaign)
+    return campaign
+
+
+def live_status(dialer: Dialer | None) -> dict[str, dict[str, Any]]:
+    if dialer is None:
+        return {}
+    snap = dialer.snapshot()
+    agents: dict[str, int] = {}
+    for a in snap["agents"]:
+        agents[a["campaign_id"]] = agents.get(a["campaign_id"], 0) + 1
+    return {c["campaign_id"]: {**c, "agents": agents.get(c["campaign_id"], 0)}
+            for c in snap["campaigns"] if c["running"]}
+
+
+async def _view(ctx: Ctx, campaign_id: uuid.UUID) -> dict[str, Any]:
+    settings = await ctx.service.dialing.get(campaign_id)
+    live = live_status(ctx.request.app.get(DIALER_KEY)).get(str(campaign_id))
+    return {**settings, "live": live, "running": live is not None}
+
+
+async def list_campaigns(ctx: Ctx) -> web.Response:
+    manager = None if ctx.who.is_admin else ctx.who.user_id
+    page = await ctx.service.campaigns.list(manager_id=manager, limit=500)
+    live = live_status(ctx.request.app.get(DIALER_KEY))
+    items = []
+    for c in page.items:
+        settings = await ctx.service.dialing.get(c.id)
+        items.append({**settings, "live": live.get(str(c.id)), "running": str(c.id) in live})
+    return web.json_response({"items": items, "total": page.total})
+
+
+async def get_campaign(ctx: Ctx) -> web.Response:
+    campaign = await _managed(ctx)
+    return web.json_response(await _view(ctx, campaign.id))
+
+
+async def create_campaign(ctx: Ctx) -> web.Response:
+    body: SettingsIn = ctx.body
+    values, dialing = _split(body, ctx.who.is_admin)
+    check_dialing(dialing)  # every check before anything is written
+    campaign_rules._check_campaign_values(dict(values))
+    if values.get("window_start", "09:00") == values.get("window_end", "21:00"):
+        raise InvalidInputError("window_end", "the calling window is empty (start = end)")
+    values.setdefault("manager_id", ctx.who.user_id)
+    campaign = await ctx.service.campaigns.create(
+        {"name": values.pop("name"), "manager_id": values.pop("manager_id")},
+        actor_id=ctx.who.user_id)
+    await ctx.service.dialing.update(campaign.id, values, dialing, actor_id=ctx.who.user_id)
+    return web.json_response(await _view(ctx, campaign.id), status=201)
+
+
+async def update_campaign(ctx: Ctx) -> web.Response:
+    campaign = await _managed(ctx)
+    values, dialing = _split(ctx.body, ctx.who.is_admin)
+    result = await ctx.service.dialing.update(campaign.id, values, dialing,
+                                              actor_id=ctx.who.user_id)
+    applied = await _apply_live(ctx, result)
+    return web.json_response({**await _view(ctx, campaign.id), "changed": result["changed"],
+                              "applied_live": applied})
+
+
+async def _apply_live(ctx: Ctx, result: dict[str, Any]) -> bool:
+    """Give a running campaign its new settings now; False when it is not running."""
+    dialer = ctx.request.app.get(DIALER_KEY)
+    campaign_id = result["campaign"]["id"]
+    if dialer is None or campaign_id not in dialer.runners:
+        return False
+    changed = set(result["changed"])
+    if "mode" in changed:
+        await dialer.set_mode(campaign_id, result["dialing"]["mode"])
+    if changed & (set(CONFIG_FIELDS) - {"mode"}) or "name" in changed:
+        await dialer.start_campaign(config_of(result["campaign"], result["dialing"]))
+    return True
+
+
+async def set_mode(ctx: Ctx) -> web.Response:
+    campaign = await _managed(ctx)
+    result = await ctx.service.dialing.update(campaign.id, {}, {"mode": ctx.body.mode},
+                                              actor_id=ctx.who.user_id)
+    applied = await _apply_live(ctx, result)
+    return web.json_response({**await _view(ctx, campaign.id), "applied_live": applied})
+
+
+async def _set_status(ctx: Ctx, campaign: Campaign, status: CampaignStatus) -> None:
+    await ctx.service.dialing.update(campaign.id, {"status": status.value}, {},
+                                     actor_id=ctx.who.user_id)
+
+
+async def start(ctx: Ctx) -> web.Response:
+    campaign = await _managed(ctx)
+    settings = await ctx.service.dialing.get(campaign.id)
+    config = config_of(settings["campaign"], settings["dialing"])  # may refuse: 400
+    await _set_status(ctx, campaign, CampaignStatus.ACTIVE)
+    await _dialer(ctx).start_campaign(config)
+    return web.json_response(await _view(ctx, campaign.id))
+
+
+async def _halt(ctx: Ctx, status: CampaignStatus) -> web.Response:
+    campaign = await _managed(ctx)
+    try:
+        await _dialer(ctx).stop_campaign(str(campaign.id))
+    except CampaignNotFound:
+        pass  # not dialing here: the status change is all there is to do
+    await _set_status(ctx, campaign, status)
+    return web.json_response(await _view(ctx, campaign.id))
+
+
+async def pause(ctx: Ctx) -> web.Response:
+    return await _halt(ctx, CampaignStatus.PAUSED)
+
+
+async def stop(ctx: Ctx) -> web.Response:
+    return await _halt(ctx, CampaignStatus.ARCHIVED)
+
+
+def console_routes() -> list[Route]:
+    def r(method: str, path: str, handler: Any, summary: str,
+          body: type[BaseModel] | None = None, **extra: Any) -> Route:
+        return Route(method, path, _mapped(handler), summary, "console", MANAGERS, body=body,
+                     **extra)
+
+    base = "/api/console/campaigns"
+    return [
+        r("GET", base, list_campaigns, "Campaigns with their settings and live dialing status"),
+        r("POST", base, create_campaign, "Create a campaign with its dialing settings",
+          SettingsIn, responses={201: "created"}),
+        r("GET", base + "/{campaign_id}", get_campaign, "A campaign's settings and live status"),
+        r("PATCH", base + "/{campaign_id}", update_campaign,
+          "Change settings (validated, audited, applied live when running)", SettingsPatch),
+        r("POST", base + "/{campaign_id}/mode", set_mode,
+          "Switch the dialing mode (live when running; persisted)", ModeIn),
+        r("POST", base + "/{campaign_id}/start", start, "Start dialing with the saved settings"),
+        r("POST", base + "/{campaign_id}/pause", pause, "Stop dialing; status paused"),
+        r("POST", base + "/{campaign_id}/stop", stop, "Stop dialing; status archived"),
+    ]
