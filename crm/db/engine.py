@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from crm.db import models, models_dialing, models_ops, models_speech  # noqa: F401  (every table)
+from crm.db import (  # noqa: F401  (registers every table on the metadata)
+    models,
+    models_dialing,
+    models_experiments,
+    models_ops,
+    models_speech,
+)
 
 metadata = models.metadata
 

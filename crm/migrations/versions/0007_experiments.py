@@ -6,6 +6,12 @@ Revises: 0006
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+from crm.db.types import UtcDateTime
+
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels = None
@@ -13,8 +19,42 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "experiments",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("feature", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("unit", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("variants", sa.JSON(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
+        sa.Column("created_by", sa.Uuid(), nullable=True),
+        sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", UtcDateTime(timezone=True), nullable=False),
+        sa.Column("stopped_at", UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["created_by"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
+    )
+    op.create_index("ix_experiments_feature", "experiments", ["feature"], unique=False)
+    op.create_table(
+        "experiment_assignments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("experiment_id", sa.Uuid(), nullable=False),
+        sa.Column("unit_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("variant", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("assigned_at", UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["experiment_id"], ["experiments.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("experiment_id", "unit_id", name="uq_experiment_unit"),
+    )
+    op.create_index("ix_experiment_assignments_experiment_id", "experiment_assignments",
+                    ["experiment_id"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_experiment_assignments_experiment_id", table_name="experiment_assignments")
+    op.drop_table("experiment_assignments")
+    op.drop_index("ix_experiments_feature", table_name="experiments")
+    op.drop_table("experiments")
