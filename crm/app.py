@@ -13,6 +13,7 @@ from crm.http import (
     handlers_customers,
     handlers_dnc,
     handlers_hopper,
+    handlers_privacy,
     handlers_reports,
     handlers_speech,
     handlers_work,
@@ -45,6 +46,7 @@ def api_routes() -> list[Route]:
         *handlers_campaigns.ROUTES,
         *handlers_dnc.ROUTES,
         *handlers_hopper.ROUTES,
+        *handlers_privacy.ROUTES,
         *handlers_reports.ROUTES,
         *handlers_speech.ROUTES,
     ]
@@ -79,6 +81,9 @@ def create_crm_app(
                 await svc.close()
 
     app.cleanup_ctx.append(service_ctx)
+    app.cleanup_ctx.append(
+        handlers_privacy.retention_sweeper_ctx(settings.retention_sweep_seconds)
+    )
     return app
 
 

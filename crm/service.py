@@ -29,6 +29,7 @@ from crm.services.dnc import DncService
 from crm.services.import_report import RowResult
 from crm.services.imports import LeadImporter
 from crm.services.lists import ListService
+from crm.services.privacy import PrivacyService
 from crm.services.recording_upkeep import RecordingUpkeep
 from crm.services.recordings import EncryptedFileStore, RecordingService
 from crm.services.reference import ReferenceService
@@ -44,7 +45,7 @@ class CrmService:
 
     The sub-services are public attributes for the HTTP layer (``customers``, ``calls``,
     ``work``, ``dnc``, ``campaigns``, ``leads``, ``imports``, ``auth``, ``reference``,
-    ``recordings``, ``recording_upkeep``); the methods below are the dialer's contract.
+    ``recordings``, ``recording_upkeep``, ``privacy``); the methods below are the dialer's contract.
     """
 
     def __init__(
@@ -82,6 +83,7 @@ class CrmService:
             timedelta(seconds=settings.recording_url_ttl_seconds),
         )
         self.recording_upkeep = RecordingUpkeep(sessions, store, clk)
+        self.privacy = PrivacyService(sessions, store, clk)
         self.transcripts = TranscriptService(sessions, clk)
 
     @classmethod

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from aiohttp import web
 
+from crm.db.models import Call
 from crm.domain.access import Principal, require_owner_or
 from crm.domain.enums import Role
 from crm.errors import InvalidInputError, PermissionDeniedError
 from crm.http import schemas as sc
 from crm.http._route import Ctx, Route
+from crm.http.handlers_privacy import public_recording_url
 from crm.http.views import ok, page_json, row
 from crm.services._common import parse_uuid
+from crm.services.recordings import MAX_RECORDING, recording_json
 from crm.services.work import TaskChanges, TaskInput
-
-MAX_RECORDING = 512 * 1024 * 1024
 
 
 async def post_call_event(ctx: Ctx) -> web.Response:
@@ -47,35 +49,41 @@ async def list_calls(ctx: Ctx) -> web.Response:
         limit=q.limit,
         offset=q.offset,
     )
-    return ok(page_json(page))
+    return ok(page_json(page, call_json))
+
+
+def call_json(call: Call) -> dict[str, Any]:
+    return {**row(call), "recording_url": public_recording_url(call)}
 
 
 async def get_call(ctx: Ctx) -> web.Response:
     call, events = await ctx.service.calls.get(ctx.path_param("call_id"))
     require_owner_or(ctx.who, call.agent_id, Role.MANAGER, Role.DIALER)
-    return ok({**row(call), "events": [row(e) for e in events]})
+    return ok({**call_json(call), "events": [row(e) for e in events]})
 
 
 async def put_recording(ctx: Ctx) -> web.Response:
+    """The body is streamed into the encrypted store (never held whole in memory)."""
     request = ctx.request
     if (request.content_length or 0) > MAX_RECORDING:
         raise InvalidInputError("body", "recording too large")
-    data = await request.read()
-    if not data:
+    if request.content_length == 0 or not request.can_read_body:
         raise InvalidInputError("body", "empty recording")
     duration = request.query.get("duration_seconds")
     try:
         seconds = float(duration) if duration else None
     except ValueError:
         raise InvalidInputError("duration_seconds", "not a number") from None
+    if seconds is not None and not 0 <= seconds < 1e7:
+        raise InvalidInputError("duration_seconds", "out of range")
     rec = await ctx.service.recordings.store(
         ctx.path_param("call_id"),
-        data,
+        request.content.iter_chunked(64 * 1024),
         duration_seconds=seconds,
         content_type=request.content_type or "application/octet-stream",
         actor_id=ctx.who.user_id,
     )
-    return ok(row(rec), 201)
+    return ok(recording_json(rec), 201)
 
 
 async def list_tasks(ctx: Ctx) -> web.Response:

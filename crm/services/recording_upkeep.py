@@ -228,3 +228,18 @@ class RecordingUpkeep:
             out.flush()
             os.fsync(out.fileno())
         return enc.sha256.hexdigest(), enc.size
+
+
+async def sweep_forever(upkeep: RecordingUpkeep, interval: float, first_delay: float) -> None:
+    """The app's periodic retention sweep; a failed run is logged and retried next period."""
+    delay = first_delay
+    while True:
+        await asyncio.sleep(delay)
+        delay = interval
+        try:
+            result = await upkeep.sweep()
+        except Exception:
+            log.exception("retention sweep failed; retrying in %.0f s", interval)
+            continue
+        if result.purged:
+            log.info("retention sweep: %d recordings purged", result.purged)

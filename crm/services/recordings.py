@@ -214,6 +214,8 @@ class RecordingService:
         raw = str(source) if isinstance(source, Path) else source
         stored = await self.files.put(f"{rec_id.hex}{ext}", raw)
         try:
+            if stored.size == 0:
+                raise InvalidInputError("body", "empty recording")
             if duration_seconds is None and ext == ".wav":
                 duration_seconds = await self._duration(stored.path)
             async with transaction(self._sessions) as s:

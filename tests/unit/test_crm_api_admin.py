@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
+import uuid
 import wave
-from pathlib import Path
 
 import pytest
 
@@ -105,7 +105,9 @@ def _wav(seconds: float) -> bytes:
     return buf.getvalue()
 
 
-async def test_given_wav_when_uploading_recording_then_stored_with_checksum(crm_client, crm_actors):
+async def test_given_wav_when_uploading_recording_then_stored_with_checksum(
+    crm_client, crm_actors, crm_service
+):
     dialer = crm_actors["dialer"].headers
     await crm_client.post(
         "/api/calls", json={"event_id": "e", "call_id": "rec-1", "type": "ended"}, headers=dialer
@@ -117,7 +119,9 @@ async def test_given_wav_when_uploading_recording_then_stored_with_checksum(crm_
     )
     rec = await resp.json()
     assert resp.status == 201 and rec["duration_seconds"] == 1.5 and len(rec["sha256"]) == 64
-    assert len(Path(rec["path"]).read_bytes()) == rec["size_bytes"]  # noqa: ASYNC240
+    assert "path" not in rec and rec["encrypted"] is True  # no path on disk leaves the CRM
+    plain = await crm_service.recordings.plaintext(uuid.UUID(rec["id"]))
+    assert len(plain) == rec["size_bytes"] and plain == _wav(1.5)
     call = await (await crm_client.get("/api/calls/rec-1", headers=dialer)).json()
     assert call["recording_id"] == rec["id"] and len(call["events"]) == 1
     agent = crm_actors["agent"].headers

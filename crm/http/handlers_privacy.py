@@ -1,0 +1,276 @@
+"""Recordings (signed URLs, playback), retention, and the data-subject rights (export, erasure).
+
+- ``POST /api/recordings/{id}/url`` and ``GET /api/calls/{call_id}/recording`` issue a signed URL
+  (managers, admins, the call's agent); ``GET /recordings/{token}`` streams the decrypted audio
+  to the user it was issued to, until it expires (410) — a tampered token is refused (403).
+- ``GET/PUT /api/campaigns/{id}/retention``; ``POST /api/admin/recordings/sweep`` runs the
+  retention sweep now (it also runs periodically in the app).
+- ``GET /api/customers/{id}/export`` (managers, admins); ``POST /api/customers/{id}/erase`` and
+  ``DELETE /api/customers/{id}?erase=true`` (admins only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm.crypto import RecordingCryptoError
+from crm.db.models import Call
+from crm.domain.enums import Role
+from crm.http._route import SERVICE_KEY, Ctx, Route
+from crm.http.views import ok
+from crm.services._common import parse_uuid
+from crm.services.recording_upkeep import sweep_forever
+from crm.services.recordings import SignedUrl, recording_json
+
+log = logging.getLogger(__name__)
+
+MANAGERS = (Role.MANAGER,)
+LISTENERS = (Role.AGENT, Role.MANAGER)
+ADMIN_ONLY: tuple[Role, ...] = ()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RetentionIn(_Strict):
+    retention_days: int | None = Field(
+        ..., ge=1, le=36500, description="delete recordings after N days; null keeps them"
+    )
+
+
+class EraseIn(_Strict):
+    add_to_dnc: bool = Field(
+        True, description="put the customer's numbers on the global DNC list (default: yes)"
+    )
+
+
+class EraseQuery(_Strict):
+    erase: Literal["true"] = Field(description="must be 'true': DELETE erases the customer")
+    add_to_dnc: Literal["true", "false"] = "true"
+
+
+def public_recording_url(call: Call) -> str | None:
+    """A call's recording link as shown by the API: the authorised CRM endpoint, never a path
+    on disk (a pushed value is only kept when it is an http(s) URL or an /api/ path)."""
+    if call.recording_id is not None:
+        return f"/api/calls/{call.call_id}/recording"
+    url = call.recording_url
+    if url and (url.startswith(("https://", "http://")) or url.startswith("/api/")):
+        return url
+    return None
+
+
+def _url_json(signed: SignedUrl) -> dict[str, Any]:
+    return {
+        "url": signed.url,
+        "expires_at": signed.expires_at.isoformat(),
+        "recording": recording_json(signed.recording),
+    }
+
+
+async def issue_recording_url(ctx: Ctx) -> web.Response:
+    signed = await ctx.service.recordings.issue_url(ctx.who, ctx.path_param("recording_id"))
+    return ok(_url_json(signed), 201)
+
+
+async def call_recording(ctx: Ctx) -> web.Response:
+    rec = await ctx.service.recordings.for_call(ctx.path_param("call_id"))
+    return ok(_url_json(await ctx.service.recordings.issue_url(ctx.who, rec.id)))
+
+
+async def play_recording(ctx: Ctx) -> web.StreamResponse:
+    playback = await ctx.service.recordings.open_signed(ctx.who, ctx.path_param("token"))
+    rec = playback.recording
+    ext = ".wav" if "wav" in rec.content_type else ".bin"
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": rec.content_type,
+            "Content-Length": str(rec.size_bytes),
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'inline; filename="recording-{rec.id}{ext}"',
+            "Referrer-Policy": "no-referrer",
+        }
+    )
+    await resp.prepare(ctx.request)
+    try:
+        async for data in playback.chunks:
+            await resp.write(data)
+    except (RecordingCryptoError, OSError) as exc:  # headers are gone: cut the connection
+        log.error("recording %s: stream aborted: %s", rec.id, exc)
+        resp.force_close()
+        return resp
+    await resp.write_eof()
+    return resp
+
+
+async def get_retention(ctx: Ctx) -> web.Response:
+    campaign = await ctx.service.campaigns.get(_campaign_id(ctx))
+    return ok({"campaign_id": str(campaign.id), "retention_days": campaign.retention_days})
+
+
+async def put_retention(ctx: Ctx) -> web.Response:
+    b: RetentionIn = ctx.body
+    campaign = await ctx.service.recording_upkeep.set_retention(
+        _campaign_id(ctx), b.retention_days, actor_id=ctx.who.user_id
+    )
+    return ok({"campaign_id": str(campaign.id), "retention_days": campaign.retention_days})
+
+
+async def sweep_now(ctx: Ctx) -> web.Response:
+    result = await ctx.service.recording_upkeep.sweep(actor_id=ctx.who.user_id)
+    return ok({"purged": result.purged, "campaigns": result.campaigns})
+
+
+def _campaign_id(ctx: Ctx) -> uuid.UUID:
+    return parse_uuid(ctx.path_param("campaign_id"), "campaign_id")
+
+
+def _customer_id(ctx: Ctx) -> uuid.UUID:
+    return parse_uuid(ctx.path_param("customer_id"), "customer_id")
+
+
+async def export_customer(ctx: Ctx) -> web.Response:
+    cid = _customer_id(ctx)
+    doc = await ctx.service.privacy.export(cid, actor_id=ctx.who.user_id)
+    resp = ok(doc)
+    resp.headers["Content-Disposition"] = f'attachment; filename="customer-{cid}.json"'
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+async def erase_customer(ctx: Ctx) -> web.Response:
+    b: EraseIn = ctx.body
+    counts = await ctx.service.privacy.erase(
+        _customer_id(ctx), add_to_dnc=b.add_to_dnc, actor_id=ctx.who.user_id
+    )
+    return ok({"erased": True, "counts": counts})
+
+
+async def delete_customer(ctx: Ctx) -> web.Response:
+    q: EraseQuery = ctx.query
+    counts = await ctx.service.privacy.erase(
+        _customer_id(ctx), add_to_dnc=q.add_to_dnc == "true", actor_id=ctx.who.user_id
+    )
+    return ok({"erased": True, "counts": counts})
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/api/recordings/{recording_id}/url",
+        issue_recording_url,
+        "Issue a short-lived signed URL to hear a recording (managers, admins, the call's agent)",
+        "recordings",
+        LISTENERS,
+        responses={201: "issued", 410: "the recording was purged"},
+    ),
+    Route(
+        "GET",
+        "/api/calls/{call_id}/recording",
+        call_recording,
+        "The call's recording (metadata, no path) with a fresh signed URL",
+        "recordings",
+        LISTENERS,
+        responses={200: "metadata and URL", 410: "the recording was purged"},
+    ),
+    Route(
+        "GET",
+        "/recordings/{token}",
+        play_recording,
+        "Stream a recording (decrypted) through a signed URL issued to the caller",
+        "recordings",
+        LISTENERS,
+        responses={
+            200: "the audio (audio/wav)",
+            403: "tampered token, or issued to another user",
+            410: "URL expired or recording purged",
+        },
+    ),
+    Route(
+        "GET",
+        "/api/campaigns/{campaign_id}/retention",
+        get_retention,
+        "A campaign's recording retention (days; null keeps them)",
+        "recordings",
+        MANAGERS,
+    ),
+    Route(
+        "PUT",
+        "/api/campaigns/{campaign_id}/retention",
+        put_retention,
+        "Set a campaign's recording retention (audited)",
+        "recordings",
+        MANAGERS,
+        body=RetentionIn,
+    ),
+    Route(
+        "POST",
+        "/api/admin/recordings/sweep",
+        sweep_now,
+        "Run the recording retention sweep now (admins)",
+        "recordings",
+        ADMIN_ONLY,
+    ),
+    Route(
+        "GET",
+        "/api/customers/{customer_id}/export",
+        export_customer,
+        "Export everything held about a customer (PIPL access/portability; audited)",
+        "privacy",
+        MANAGERS,
+    ),
+    Route(
+        "POST",
+        "/api/customers/{customer_id}/erase",
+        erase_customer,
+        "Erase a customer: personal data and recordings deleted, call statistics kept "
+        "anonymised, numbers on the DNC list unless add_to_dnc=false (admins; audited)",
+        "privacy",
+        ADMIN_ONLY,
+        body=EraseIn,
+    ),
+    Route(
+        "DELETE",
+        "/api/customers/{customer_id}",
+        delete_customer,
+        "Erase a customer (same as POST …/erase; requires ?erase=true; admins)",
+        "privacy",
+        ADMIN_ONLY,
+        query=EraseQuery,
+    ),
+]
+
+
+def retention_sweeper_ctx(
+    interval_seconds: int, first_delay: float = 60.0
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` running the retention sweep every ``interval_seconds`` (0: never),
+    the first run ``first_delay`` seconds after start-up; cancelled on clean-up."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task: asyncio.Task[None] | None = None
+        if interval_seconds > 0:
+            upkeep = app[SERVICE_KEY].recording_upkeep
+            task = asyncio.create_task(
+                sweep_forever(upkeep, interval_seconds, min(first_delay, interval_seconds)),
+                name="crm-retention-sweep",
+            )
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    return ctx
