@@ -22,6 +22,8 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 import web as pages
+from ari_app.adapters.console import console_routes
+from ari_app.adapters.console_pages import add_console_pages
 from ari_app.adapters.crm_http import HttpCrm
 from ari_app.adapters.crm_local import LocalCrm
 from ari_app.adapters.http_dialer import dialer_routes
@@ -30,6 +32,8 @@ from ari_app.adapters.live_transcripts import live_transcripts_ctx
 from ari_app.adapters.metrics import install_metrics
 from ari_app.adapters.pages import add_agent_pages
 from ari_app.adapters.pops import pop_bridge_ctx
+from ari_app.adapters.status import status as health_status
+from ari_app.adapters.status import status_routes
 from ari_app.adapters.wallboard import install_wallboard
 from ari_app.appkeys import BUS, DIALER_KEY, PBX_KEY, SETTINGS, TELEPHONY
 from ari_app.dialer.bus import EventBus
@@ -54,7 +58,8 @@ class SystemClock:
 
 
 def build_app(settings: DialerSettings, crm_settings: CrmSettings) -> web.Application:
-    app = create_crm_app(crm_settings, extra_routes=[*dialer_routes(), *monitor_routes()])
+    app = create_crm_app(crm_settings, extra_routes=[*dialer_routes(), *monitor_routes(),
+                                                     *console_routes(), *status_routes()])
     app[SETTINGS] = settings
     app[BUS] = EventBus()
     app.cleanup_ctx.append(_dialer_ctx)  # after the CRM's: it uses the CRM service
@@ -64,8 +69,9 @@ def build_app(settings: DialerSettings, crm_settings: CrmSettings) -> web.Applic
     install_wallboard(app)  # bus → /ws/wallboard, /wallboard (after the dialer's context)
     install_metrics(app)  # /metrics (admin) and the request-latency middleware
     app.router.add_get("/", index)
-    app.router.add_get("/status", status)
+    app.router.add_get("/status", health_status)  # 200 all ok / 503, per component
     add_agent_pages(app)  # /login, /agent
+    add_console_pages(app)  # /console, /console/campaigns/{id}, /console/reports, /admin
     app.router.add_static("/static", pages.STATIC_DIR)
     return app
 
@@ -97,10 +103,6 @@ async def _dialer_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
     if isinstance(crm, HttpCrm):
         await crm.close()
-
-
-async def status(request: web.Request) -> web.Response:
-    return web.json_response(await _status(request.app))
 
 
 async def _status(app: web.Application) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from ari_app.adapters.live_transcripts import FORKS_KEY
 from ari_app.adapters.metrics import BUCKETS, HTTP_METRICS, HttpMetrics
 from ari_app.appkeys import DIALER_KEY, PBX_KEY, TELEPHONY
 from ari_app.errors import TelephonyError
@@ -90,8 +92,20 @@ async def _outbox(app: web.Application) -> dict[str, Any]:
             "error": f"an event has waited {oldest:.0f} s for the CRM" if stale else None}
 
 
-async def _recogniser_missing() -> dict[str, Any]:
-    return {"ok": True, "detail": {"enabled": False}, "error": None}
+async def _recogniser(app: web.Application) -> dict[str, Any]:
+    """The live-transcript recogniser: off (not an error), lazy and not started yet (starts
+    with the first connected call), or its pool's health (a worker is ready)."""
+    forks = app.get(FORKS_KEY)
+    if forks is None:
+        return {"ok": True, "detail": {"enabled": False}, "error": None}
+    pool = getattr(forks.recogniser, "pool", None)
+    detail: dict[str, Any] = {"enabled": True, "forks": forks.status()}
+    if pool is None:
+        return {"ok": True, "detail": detail, "error": None}
+    if not pool.started:
+        return {"ok": True, "detail": {**detail, "started": False}, "error": None}
+    result = await pool_check(pool)()
+    return {**result, "detail": {**detail, "started": True, **result["detail"]}}
 
 
 async def _guarded(name: str, check: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
@@ -108,7 +122,7 @@ async def _guarded(name: str, check: Callable[[], Awaitable[dict[str, Any]]]) ->
 
 
 async def health(app: web.Application) -> dict[str, Any]:
-    checks: dict[str, Check] = {"recogniser": _recogniser_missing,
+    checks: dict[str, Check] = {"recogniser": lambda: _recogniser(app),
                                 **app.get(HEALTH_CHECKS, {})}
     names = ["telephony", "database", "outbox", *checks]
     results = await asyncio.gather(
@@ -181,10 +195,20 @@ async def dashboard(ctx: Ctx) -> web.Response:
     body["sync"] = sync_table(dialer, await dialer.store.outbox_stats()) if dialer else []
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S * 2):
-            body["asterisk"] = await app[PBX_KEY].overview()
+            overview = await app[PBX_KEY].overview()
+        body["asterisk"] = {**overview, "uptime_s": _uptime(overview.get("startup"))}
     except (TelephonyError, TimeoutError, KeyError) as exc:
         body["asterisk"] = {"error": str(exc) or type(exc).__name__}
     return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def _uptime(startup: str | None) -> float | None:
+    """Seconds since Asterisk's start-up date and time (AMI gives them in local time)."""
+    try:
+        started = time.mktime(time.strptime(startup or "", "%Y-%m-%d %H:%M:%S"))
+    except ValueError:
+        return None
+    return max(0.0, round(time.time() - started, 1))
 
 
 def status_routes() -> list[Route]:

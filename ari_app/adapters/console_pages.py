@@ -1,0 +1,154 @@
+"""The manager console's pages (jinja2 + ``/static/console.js``), zh and en:
+
+- ``/console`` campaigns with their live status (pushed by ``/ws/wallboard``), a new-campaign
+  form;
+- ``/console/campaigns/{id}`` every setting, start / pause / stop, the mode switch, the lists
+  (CSV import with the per-row report, penetration, recycling);
+- ``/console/reports`` per campaign / agent / day, with a CSV download;
+- ``/admin`` (admins) health, interface response times, CRM sync, Asterisk (``/static/status.js``).
+
+The handlers only render: the initial data is embedded as JSON, every action goes through the
+JSON API (``/api/console/*``, ``/api/campaigns/*``, ``/api/reports/*``, ``/api/admin/*``).
+Signed-out visitors are sent to ``/login``; agents get a 403 page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+import web as pages
+from ari_app.adapters.console import live_status
+from ari_app.appkeys import DIALER_KEY
+from crm.domain.access import Principal
+from crm.domain.enums import Role
+from crm.errors import CrmError, NotFoundError, PermissionDeniedError
+from crm.http._route import SERVICE_KEY, authenticate
+from crm.http.handlers_campaigns import _may_manage
+from crm.services._common import parse_uuid
+from crm.services.lists import REASONS, RECYCLABLE
+from web.i18n import translator
+
+CONSOLE_ROLES = (Role.MANAGER, Role.ADMIN)
+RETRY_OUTCOMES = ("no_answer", "busy", "failed", "machine", "abandoned")
+JS_KEYS = (
+    "saved", "saved_live", "no_changes", "fix_errors", "error", "dialing", "not_dialing",
+    "mode_switched", "uploading", "created", "merged", "rejected", "recycled", "no_rows",
+    "confirm_stop", "ok", "failing", "no_registrations", "reloaded", "live", "reconnecting",
+    "status_active", "status_paused", "status_archived",
+    *(f"reason_{r}" for r in REASONS), *(f"mode_{m}" for m in ("preview", "progressive",
+                                                                  "predictive")),
+    *(f"comp_{c}" for c in ("ari", "ami", "database", "outbox", "recogniser")),
+)
+
+
+def _language(request: web.Request) -> str:
+    return pages.pick_language(request.query.get("lang"), request.cookies.get("lang"),
+                               request.headers.get("Accept-Language"))
+
+
+def _strings(lang: str) -> dict[str, str]:
+    t = translator(lang)
+    return {k: t(k) for k in JS_KEYS}
+
+
+def _render(request: web.Request, template: str, status: int = 200,
+            **context: Any) -> web.Response:
+    lang = _language(request)
+    response = web.Response(text=pages.render(template, lang, **context), status=status,
+                            content_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    if request.query.get("lang") == lang:
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+async def _gate(request: web.Request, roles: tuple[Role, ...]) -> Principal | web.Response:
+    """The principal, or the response to send instead (login redirect, 403 page)."""
+    try:
+        principal = await authenticate(request, request.app[SERVICE_KEY])
+    except CrmError:
+        principal = None
+    if principal is None:
+        raise web.HTTPFound(f"/login?next={request.path}")
+    if principal.role not in roles:
+        return _render(request, "console_forbidden.html", status=403,
+                       username=principal.username, role=principal.role.value)
+    return principal
+
+
+def _boot(request: web.Request, who: Principal, **data: Any) -> dict[str, Any]:
+    lang = _language(request)
+    return {"lang": lang, "username": who.username, "role": who.role.value,
+            "strings": _strings(lang), **data}
+
+
+async def _campaign_items(request: web.Request, who: Principal) -> list[dict[str, Any]]:
+    service = request.app[SERVICE_KEY]
+    page = await service.campaigns.list(manager_id=None if who.is_admin else who.user_id,
+                                        limit=500)
+    live = live_status(request.app.get(DIALER_KEY))
+    items = []
+    for c in page.items:
+        settings = await service.dialing.get(c.id)
+        items.append({**settings, "live": live.get(str(c.id)), "running": str(c.id) in live})
+    return items
+
+
+async def console_page(request: web.Request) -> web.Response:
+    who = await _gate(request, CONSOLE_ROLES)
+    if isinstance(who, web.Response):
+        return who
+    items = await _campaign_items(request, who)
+    return _render(request, "console_campaigns.html", username=who.username, is_admin=who.is_admin,
+                   campaigns=items, boot=_boot(request, who, campaigns=items))
+
+
+async def campaign_page(request: web.Request) -> web.Response:
+    who = await _gate(request, CONSOLE_ROLES)
+    if isinstance(who, web.Response):
+        return who
+    service = request.app[SERVICE_KEY]
+    try:
+        campaign = await service.campaigns.get(
+            parse_uuid(request.match_info["campaign_id"], "campaign_id"))
+        _may_manage(who, campaign)
+    except (NotFoundError, PermissionDeniedError, CrmError):
+        raise web.HTTPNotFound() from None
+    settings = await service.dialing.get(campaign.id)
+    live = live_status(request.app.get(DIALER_KEY)).get(str(campaign.id))
+    view = {**settings, "live": live, "running": live is not None}
+    return _render(request, "console_campaign.html", username=who.username,
+                   is_admin=who.is_admin, c=settings["campaign"], d=settings["dialing"],
+                   retry_outcomes=RETRY_OUTCOMES, recyclable=RECYCLABLE, reasons=REASONS,
+                   boot=_boot(request, who, campaign=view))
+
+
+async def reports_page(request: web.Request) -> web.Response:
+    who = await _gate(request, CONSOLE_ROLES)
+    if isinstance(who, web.Response):
+        return who
+    service = request.app[SERVICE_KEY]
+    page = await service.campaigns.list(manager_id=None if who.is_admin else who.user_id,
+                                        limit=500)
+    today = service.clock.now().astimezone(ZoneInfo(service.settings.timezone)).date()
+    return _render(request, "console_reports.html", username=who.username,
+                   is_admin=who.is_admin, campaigns=page.items, today=today.isoformat(),
+                   boot=_boot(request, who, today=today.isoformat()))
+
+
+async def admin_page(request: web.Request) -> web.Response:
+    who = await _gate(request, (Role.ADMIN,))
+    if isinstance(who, web.Response):
+        return who
+    return _render(request, "status.html", username=who.username, is_admin=True,
+                   boot=_boot(request, who))
+
+
+def add_console_pages(app: web.Application) -> None:
+    app.router.add_get("/console", console_page)
+    app.router.add_get("/console/campaigns/{campaign_id}", campaign_page)
+    app.router.add_get("/console/reports", reports_page)
+    app.router.add_get("/admin", admin_page)

@@ -1,0 +1,241 @@
+"""The console API and pages, and ``/status``, through aiohttp's test client on a dialer built
+with fakes (no Asterisk): settings validated and audited, applied live to a running campaign,
+start / pause / stop, agents refused."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+import web as pages
+from ari_app.adapters.console import console_routes
+from ari_app.adapters.console_pages import add_console_pages
+from ari_app.adapters.crm_local import LocalCrm
+from ari_app.adapters.http_dialer import dialer_routes
+from ari_app.adapters.metrics import install_metrics
+from ari_app.adapters.pages import add_agent_pages
+from ari_app.adapters.status import add_health_check, status, status_routes
+from ari_app.appkeys import BUS, DIALER_KEY
+from ari_app.ari import EventRouter, Reconnected
+from ari_app.dialer.bus import EventBus
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.store import DialerStore
+from crm.app import create_crm_app
+from crm.db.engine import create_all, make_engine, make_sessionmaker
+from crm.db.models_ops import AuditLog
+from crm.domain.enums import Role
+from crm.http._route import SESSION_COOKIE
+from crm.service import CrmService
+from crm.settings import CrmSettings
+from tests.unit.test_dialer_engine import Clock, FakeControl
+
+PASSWORD = "pw-123456789"
+
+
+@contextlib.asynccontextmanager
+async def console_app(tmp_path: Path) -> AsyncIterator[tuple[web.Application, CrmService, Dialer,
+                                                             dict[str, str]]]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"
+    engine = make_engine(url)
+    await create_all(engine)
+    settings = CrmSettings(database_url=url, recordings_dir=tmp_path / "rec",
+                           password_scrypt_n=16, auto_migrate=False)
+    crm = CrmService(settings, engine)
+    await crm.reference.seed_dispositions()
+    tokens = {}
+    for name, role in (("agent1", Role.AGENT), ("boss", Role.MANAGER), ("boss2", Role.MANAGER),
+                       ("root", Role.ADMIN)):
+        user = await crm.auth.create_user(name, role, password=PASSWORD)
+        tokens[name] = (await crm.auth.issue_token(user.id)).token
+    control = FakeControl()
+    store = DialerStore(tmp_path / "dialer.sqlite3")
+    await store.open()
+    local = LocalCrm(crm)
+    bus = EventBus()
+    dialer = Dialer(control, store, local, local, bus, Clock(), worker="w")
+    router = EventRouter()
+    dialer.register(router)
+    control.router = router
+    await dialer.on_connected(Reconnected(0))
+    app = create_crm_app(settings, service=crm,
+                         extra_routes=[*dialer_routes(), *console_routes(), *status_routes()])
+    app[DIALER_KEY] = dialer
+    app[BUS] = bus
+    install_metrics(app)
+    app.router.add_get("/status", status)
+    add_agent_pages(app)
+    add_console_pages(app)
+    app.router.add_static("/static", pages.STATIC_DIR)
+    try:
+        yield app, crm, dialer, tokens
+    finally:
+        await dialer.stop()
+        await store.close()
+        await crm.close()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path):
+    async with console_app(tmp_path) as (app, crm, dialer, tokens), \
+            TestClient(TestServer(app)) as client:
+        yield client, crm, dialer, tokens
+
+
+def auth(tokens: dict[str, str], who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens[who]}"}
+
+
+async def _create(client, tokens, **values):
+    resp = await client.post("/api/console/campaigns", headers=auth(tokens, "boss"),
+                             json={"name": "Spring", **values})
+    assert resp.status == 201, await resp.text()
+    return await resp.json()
+
+
+async def test_given_manager_when_creating_with_settings_then_saved_with_dialing(rig):
+    client, crm, _, tokens = rig
+    view = await _create(client, tokens, mode="predictive", abandon_window="24h",
+                         window_start="10:00", retry_busy_minutes=7, record=False)
+    assert view["dialing"]["mode"] == "predictive" and view["dialing"]["record"] is False
+    assert view["campaign"]["window_start"] == "10:00"
+    assert view["campaign"]["retry_busy_minutes"] == 7 and view["running"] is False
+    listed = await (await client.get("/api/console/campaigns",
+                                     headers=auth(tokens, "boss"))).json()
+    assert [i["campaign"]["name"] for i in listed["items"]] == ["Spring"]
+    other = await (await client.get("/api/console/campaigns",
+                                    headers=auth(tokens, "boss2"))).json()
+    assert other["items"] == []
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"ring_timeout_s": 500}, "ring_timeout_s"),
+    ({"channel_template": "Local/nothing"}, "channel_template"),
+    ({"timezone": "Nowhere/City"}, "timezone"),
+    ({"mode": "turbo"}, "mode"),
+    ({"colour": "red"}, "colour"),
+])
+async def test_given_bad_value_when_creating_then_400_naming_field_and_nothing_created(
+    rig, body, field
+):
+    client, crm, _, tokens = rig
+    resp = await client.post("/api/console/campaigns", headers=auth(tokens, "boss"),
+                             json={"name": "Bad", **body})
+    assert resp.status == 400
+    assert (await resp.json())["details"]["field"] == field
+    assert (await crm.campaigns.list()).total == 0
+
+
+async def test_given_running_campaign_when_settings_change_then_applied_live_and_audited(rig):
+    client, crm, dialer, tokens = rig
+    view = await _create(client, tokens)
+    cid = view["campaign"]["id"]
+    started = await client.post(f"/api/console/campaigns/{cid}/start",
+                                headers=auth(tokens, "boss"))
+    assert started.status == 200, await started.text()
+    assert (await started.json())["running"] is True
+    assert dialer.config(cid).mode.value == "progressive"
+
+    resp = await client.patch(f"/api/console/campaigns/{cid}", headers=auth(tokens, "boss"),
+                              json={"ring_timeout_s": 40, "caller_id": "4008001234"})
+    body = await resp.json()
+    assert resp.status == 200 and body["applied_live"] is True
+    assert dialer.config(cid).ring_timeout_s == 40
+    assert dialer.config(cid).caller_id == "4008001234"
+
+    mode = await client.post(f"/api/console/campaigns/{cid}/mode", headers=auth(tokens, "boss"),
+                             json={"mode": "predictive"})
+    assert (await mode.json())["dialing"]["mode"] == "predictive"
+    assert dialer.config(cid).mode.value == "predictive"
+    assert (await crm.dialing.get(uuid.UUID(cid)))["dialing"]["mode"] == "predictive"
+
+    bad = await client.patch(f"/api/console/campaigns/{cid}", headers=auth(tokens, "boss"),
+                             json={"ring_timeout_s": 2})
+    assert bad.status == 400 and (await bad.json())["details"]["field"] == "ring_timeout_s"
+    assert dialer.config(cid).ring_timeout_s == 40
+
+    async with make_sessionmaker(crm.engine)() as s:
+        entries = (await s.scalars(sa.select(AuditLog).where(
+            AuditLog.action == "campaign.settings_changed").order_by(AuditLog.id))).all()
+    changes = [e.details for e in entries]
+    assert {"before": {"ring_timeout_s": 25, "caller_id": ""},
+            "after": {"ring_timeout_s": 40, "caller_id": "4008001234"}} in changes
+    assert {"before": {"mode": "progressive"}, "after": {"mode": "predictive"}} in changes
+
+
+async def test_given_running_campaign_when_paused_then_stopped_then_status_follows(rig):
+    client, crm, dialer, tokens = rig
+    cid = (await _create(client, tokens))["campaign"]["id"]
+    await client.post(f"/api/console/campaigns/{cid}/start", headers=auth(tokens, "boss"))
+    paused = await (await client.post(f"/api/console/campaigns/{cid}/pause",
+                                      headers=auth(tokens, "boss"))).json()
+    assert paused["running"] is False and paused["campaign"]["status"] == "paused"
+    assert cid not in dialer.runners
+    stopped = await (await client.post(f"/api/console/campaigns/{cid}/stop",
+                                       headers=auth(tokens, "boss"))).json()
+    assert stopped["campaign"]["status"] == "archived"
+    foreign = await client.post(f"/api/console/campaigns/{cid}/start",
+                                headers=auth(tokens, "boss2"))
+    assert foreign.status == 403
+
+
+async def test_given_agent_when_opening_console_pages_or_api_then_refused(rig):
+    client, crm, _, tokens = rig
+    assert (await client.get("/api/console/campaigns", headers=auth(tokens, "agent1"))).status \
+        == 403
+    session_id, _ = await crm.auth.login("agent1", PASSWORD)
+    for path in ("/console", "/console/reports", "/admin"):
+        resp = await client.get(path, cookies={SESSION_COOKIE: session_id},
+                                allow_redirects=False)
+        assert resp.status == 403, path
+        assert 'data-testid="forbidden"' in await resp.text()
+    anonymous = await client.get("/console", allow_redirects=False)
+    assert anonymous.status == 302 and anonymous.headers["Location"].startswith("/login")
+    manager, _ = await crm.auth.login("boss", PASSWORD)
+    assert (await client.get("/admin", cookies={SESSION_COOKIE: manager},
+                             allow_redirects=False)).status == 403
+    page = await client.get("/console?lang=en", cookies={SESSION_COOKIE: manager})
+    assert page.status == 200 and "Manager console" in await page.text()
+
+
+async def test_given_campaign_when_opening_its_page_in_chinese_then_every_setting_rendered(rig):
+    client, crm, _, tokens = rig
+    cid = (await _create(client, tokens))["campaign"]["id"]
+    session_id, _ = await crm.auth.login("boss", PASSWORD)
+    resp = await client.get(f"/console/campaigns/{cid}?lang=zh",
+                            cookies={SESSION_COOKIE: session_id})
+    text = await resp.text()
+    assert resp.status == 200 and "拨号模式" in text
+    for name in ("ring_timeout_s", "abandon_target", "abandon_window", "safe_harbour",
+                 "window_start", "timezone", "retry_busy_minutes", "max_retries_no_answer",
+                 "machine_action", "wrap_up_limit_s", "caller_id", "channel_template", "record"):
+        assert f'data-testid="f-{name}"' in text, name
+
+
+async def test_given_no_asterisk_when_status_then_503_naming_the_failing_components(rig):
+    client, *_ = rig
+    resp = await client.get("/status")
+    body = await resp.json()
+    assert resp.status == 503 and body["ok"] is False
+    assert body["components"]["database"]["ok"] is True
+    assert body["components"]["outbox"]["ok"] is True
+    assert body["components"]["ari"]["ok"] is False and body["components"]["ari"]["error"]
+    assert body["components"]["recogniser"] == {"ok": True, "detail": {"enabled": False},
+                                                "error": None}
+
+
+async def test_given_failing_registered_check_when_status_then_reported(tmp_path: Path):
+    async with console_app(tmp_path) as (app, *_):
+        async def broken() -> dict:
+            raise RuntimeError("pool exploded")
+        add_health_check(app, "recogniser", broken)
+        async with TestClient(TestServer(app)) as client:
+            body = await (await client.get("/status")).json()
+    assert body["components"]["recogniser"]["ok"] is False
+    assert "pool exploded" in body["components"]["recogniser"]["error"]

@@ -1,0 +1,298 @@
+// The manager console: campaigns (live status pushed by /ws/wallboard), one campaign's settings,
+// lists (CSV import, penetration, recycling) and reports. Every action goes through the JSON API;
+// a refused value is shown next to its field (the API names the field in details.field).
+(() => {
+  'use strict';
+  const boot = JSON.parse(document.getElementById('boot').textContent);
+  const S = boot.strings;
+  const $ = (id) => document.getElementById(id);
+  const root = document.querySelector('.console');
+  const page = root.dataset.page;
+
+  function el(tag, attrs = {}, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  async function api(method, url, body) {
+    const init = { method, credentials: 'same-origin', headers: {} };
+    if (body instanceof FormData) init.body = body;
+    else if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let resp;
+    try { resp = await fetch(url, init); } catch (e) {
+      return { ok: false, status: 0, data: { message: S.error } };
+    }
+    let data = null;
+    try { data = await resp.json(); } catch (e) { data = { message: S.error }; }
+    return { ok: resp.ok, status: resp.status, data };
+  }
+
+  const pct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
+  const mins = (s) => `${(s / 60).toFixed(1)} min`;
+
+  // ------------------------------------------------------------------ field errors --
+  function clearErrors(form) {
+    form.querySelectorAll('.fielderror').forEach((n) => { n.textContent = ''; });
+    form.querySelectorAll('[aria-invalid]').forEach((n) => n.removeAttribute('aria-invalid'));
+  }
+
+  function showErrors(form, data) {
+    const details = (data && data.details) || {};
+    const problems = details.problems && Array.isArray(details.problems)
+      ? details.problems : [{ field: details.field, message: data.message }];
+    let shown = 0;
+    for (const p of problems) {
+      const name = String(p.field || '').split('.').pop();
+      const slot = form.querySelector(`.fielderror[data-for="${name}"]`);
+      if (!slot) continue;
+      slot.textContent = String(p.message || '').replace(new RegExp(`^${name}: `), '');
+      const input = form.querySelector(`[name="${name}"]`);
+      if (input) { input.setAttribute('aria-invalid', 'true'); if (!shown) input.focus(); }
+      shown += 1;
+    }
+    return shown;
+  }
+
+  function formValues(form, initial) {
+    const out = {};
+    for (const input of form.querySelectorAll('input[name], select[name]')) {
+      if (input.type === 'file' || input.name === 'outcomes') continue;
+      let value;
+      if (input.type === 'checkbox') value = input.checked;
+      else if (input.type === 'number') value = input.value === '' ? null : Number(input.value);
+      else value = input.value.trim();
+      if (input.name === 'timezone' && value === '') continue;
+      if (initial && initial[input.name] === value) continue;
+      out[input.name] = value;
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------- campaigns list --
+  function liveFigures(c) {
+    return `${S[`mode_${c.mode}`] || c.mode} · ${c.dials} / ${c.connects} · ${pct(c.abandon_rate)}`
+      + (c.alarm ? ` · ⚠ ${c.alarm}` : '');
+  }
+
+  function listPage() {
+    const conn = $('conn');
+    const rows = () => document.querySelectorAll('tr[data-campaign]');
+    function render(board) {
+      const running = new Map(board.campaigns.filter((c) => c.running)
+        .map((c) => [c.campaign_id, c]));
+      for (const tr of rows()) {
+        const c = running.get(tr.dataset.campaign);
+        const badge = tr.querySelector('[data-testid="running"]');
+        badge.dataset.state = c ? 'connected' : 'none';
+        badge.textContent = c ? S.dialing : S.not_dialing;
+        tr.querySelector('.figures').textContent = c ? liveFigures(c) : '';
+        if (c) tr.querySelector('[data-testid="mode"]').textContent = S[`mode_${c.mode}`] || c.mode;
+      }
+    }
+    let attempts = 0;
+    function connect() {  // the wallboard's push channel: no polling
+      const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/wallboard`);
+      ws.onopen = () => { attempts = 0; conn.dataset.state = 'live'; conn.textContent = S.live; };
+      ws.onmessage = (ev) => {
+        const msg = JSON.parse(ev.data);
+        if (msg.type === 'wallboard') render(msg);
+      };
+      ws.onclose = () => {
+        conn.dataset.state = 'reconnecting'; conn.textContent = S.reconnecting;
+        attempts += 1;
+        setTimeout(connect, Math.min(10000, 500 * 2 ** Math.min(attempts, 5)));
+      };
+    }
+    connect();
+    const form = $('new-campaign');
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearErrors(form);
+      const status = form.querySelector('[data-testid="form-error"]');
+      status.textContent = '';
+      const res = await api('POST', '/api/console/campaigns', formValues(form));
+      if (res.ok) { location.href = `/console/campaigns/${res.data.campaign.id}`; return; }
+      if (!showErrors(form, res.data)) status.textContent = res.data.message || S.error;
+      else status.textContent = S.fix_errors;
+    });
+  }
+
+  // --------------------------------------------------------------- one campaign --
+  function campaignPage() {
+    const id = root.dataset.campaign;
+    const base = `/api/console/campaigns/${id}`;
+    const form = $('settings');
+    let initial = formValues(form);
+    const controlError = $('control-error');
+
+    function showState(view) {
+      const c = view.campaign;
+      $('status').dataset.state = c.status;
+      $('status').textContent = S[`status_${c.status}`] || c.status;
+      $('running').dataset.state = view.running ? 'connected' : 'none';
+      $('running').textContent = view.running ? S.dialing : S.not_dialing;
+      $('live').textContent = view.live ? liveFigures(view.live) : '';
+      $('mode-switch').value = view.dialing.mode;
+      $('start').disabled = view.running;
+      $('pause').disabled = !view.running && c.status === 'paused';
+      $('stop').disabled = c.status === 'archived' && !view.running;
+    }
+    showState(boot.campaign);
+
+    async function control(action, body) {
+      controlError.textContent = '';
+      const res = await api('POST', `${base}/${action}`, body);
+      if (!res.ok) { controlError.textContent = res.data.message || S.error; return null; }
+      showState(res.data);
+      return res.data;
+    }
+    $('start').addEventListener('click', () => control('start'));
+    $('pause').addEventListener('click', () => control('pause'));
+    $('stop').addEventListener('click', () => { if (confirm(S.confirm_stop)) control('stop'); });
+    $('mode-switch').addEventListener('change', async (ev) => {
+      const done = await control('mode', { mode: ev.target.value });
+      if (done) $('live').textContent = `${S.mode_switched}: ${S[`mode_${done.dialing.mode}`]}`;
+    });
+
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearErrors(form);
+      const result = $('save-result');
+      const changes = formValues(form, initial);
+      if (!Object.keys(changes).length) { result.textContent = S.no_changes; return; }
+      result.textContent = '…';
+      const res = await api('PATCH', base, changes);
+      if (!res.ok) {
+        result.dataset.state = 'error';
+        result.textContent = showErrors(form, res.data) ? S.fix_errors : (res.data.message || S.error);
+        return;
+      }
+      initial = formValues(form);
+      result.dataset.state = 'saved';
+      result.textContent = res.data.applied_live ? S.saved_live : S.saved;
+      document.querySelector('[data-testid="campaign-name"]').textContent = res.data.campaign.name;
+      showState(res.data);
+    });
+
+    // lists: import, penetration, recycling
+    const importForm = $('import');
+    importForm.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const status = $('import-status');
+      const data = new FormData();
+      const file = importForm.querySelector('[name="file"]').files[0];
+      if (!file) { status.textContent = S.error; return; }
+      data.append('on_conflict', importForm.querySelector('[name="on_conflict"]').value);
+      const mapping = importForm.querySelector('[name="mapping"]').value.trim();
+      if (mapping) data.append('mapping', mapping);
+      data.append('file', file, file.name);
+      status.textContent = S.uploading;
+      const res = await api('POST', `/api/campaigns/${id}/leads/import`, data);
+      if (!res.ok) { status.textContent = res.data.message || S.error; return; }
+      status.textContent = res.data.error ? res.data.error.message : '';
+      renderImport(res.data);
+      loadPenetration();
+    });
+
+    function renderImport(report) {
+      const summary = importForm.querySelector('[data-testid="import-summary"]');
+      summary.replaceChildren();
+      for (const key of ['created', 'merged', 'rejected']) {
+        summary.append(el('span', { class: 'badge', 'data-testid': `import-${key}` },
+          `${S[key]}: ${report.summary[key] || 0}`));
+      }
+      const body = $('import-rows');
+      body.replaceChildren();
+      for (const r of report.rows) {
+        const tr = el('tr', { 'data-status': r.status });
+        tr.append(el('td', {}, r.row), el('td', {}, S[r.status] || r.status),
+          el('td', {}, [r.reason, r.field, r.e164].filter(Boolean).join(' · ')));
+        body.append(tr);
+      }
+      $('import-report').hidden = false;
+    }
+
+    async function loadPenetration() {
+      const res = await api('GET', `/api/campaigns/${id}/penetration`);
+      if (!res.ok) return;
+      for (const k of ['total', 'dialed', 'contacted', 'done', 'remaining']) {
+        $(`pen-${k}`).textContent = String(res.data[k]);
+      }
+      for (const [k, n] of Object.entries(res.data.remaining_by_reason)) {
+        const node = $(`rem-${k}`);
+        if (node) node.textContent = String(n);
+      }
+    }
+    loadPenetration();
+
+    $('recycle').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const outcomes = [...ev.target.querySelectorAll('[name="outcomes"]:checked')].map((n) => n.value);
+      const res = await api('POST', `/api/campaigns/${id}/recycle`, { outcomes });
+      $('recycle-result').textContent = res.ok ? `${res.data.recycled} ${S.recycled}`
+        : (res.data.message || S.error);
+      if (res.ok) loadPenetration();
+    });
+  }
+
+  // -------------------------------------------------------------------- reports --
+  function reportsPage() {
+    const form = $('report-form');
+    const from = form.querySelector('[name="from"]');
+    if (!from.value) {
+      const d = new Date(`${boot.today}T12:00:00Z`);
+      d.setUTCDate(d.getUTCDate() - 6);
+      from.value = d.toISOString().slice(0, 10);
+    }
+    function query(extra) {
+      const q = new URLSearchParams();
+      for (const name of ['from', 'to', 'campaign_id']) {
+        const v = form.querySelector(`[name="${name}"]`).value;
+        if (v) q.set(name, v);
+      }
+      for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
+      return `/api/reports/${form.querySelector('[name="group"]').value}?${q}`;
+    }
+    function syncLink() { $('csv').href = query({ format: 'csv' }); }
+    form.addEventListener('change', syncLink);
+    async function show() {
+      clearErrors(form);
+      $('report-error').textContent = '';
+      syncLink();
+      const res = await api('GET', query());
+      const body = $('report-rows');
+      body.replaceChildren();
+      if (!res.ok) {
+        if (!showErrors(form, res.data)) $('report-error').textContent = res.data.message || S.error;
+        return;
+      }
+      if (!res.data.rows.length) {
+        body.append(el('tr', {}, null));
+        body.lastChild.append(el('td', { colspan: '10', class: 'muted' }, S.no_rows));
+      }
+      for (const r of res.data.rows) {
+        const tr = el('tr', { 'data-key': r.key });
+        const disp = Object.entries(r.dispositions).map(([k, n]) => `${k}: ${n}`).join(', ');
+        tr.append(el('td', { 'data-testid': 'row-label' }, r.label),
+          el('td', { class: 'num', 'data-testid': 'row-calls' }, r.calls),
+          el('td', { class: 'num' }, r.answered), el('td', { class: 'num' }, r.connects),
+          el('td', { class: 'num' }, mins(r.talk_seconds)), el('td', { class: 'num' }, mins(r.wrap_seconds)),
+          el('td', { class: 'num', 'data-testid': 'row-sales' }, r.sales),
+          el('td', { class: 'num' }, pct(r.abandon_rate)), el('td', { class: 'num' }, pct(r.occupancy)),
+          el('td', {}, disp));
+        body.append(tr);
+      }
+    }
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); show(); });
+    show();
+  }
+
+  if (page === 'campaigns') listPage();
+  else if (page === 'campaign') campaignPage();
+  else if (page === 'reports') reportsPage();
+})();
