@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from panoramisk import Manager
@@ -141,3 +142,57 @@ class AmiClient:
                     await handler(event)
                 except Exception:
                     log.exception("AMI handler failed on %s", event.name)
+
+
+@dataclass(frozen=True)
+class CdrRecord:
+    """One CDR as ``cdr_manager`` sends it (event ``Cdr``), in our own names.
+
+    Times are Asterisk's local wall clock at one-second resolution; only their differences are
+    used. ``answer`` is ``None`` for a leg that was never answered.
+    """
+
+    unique_id: str
+    linked_id: str | None
+    channel: str
+    destination_channel: str | None
+    start: datetime | None
+    answer: datetime | None
+    end: datetime | None
+    duration_s: int
+    billsec: int
+    disposition: str
+
+
+def _cdr_time(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def _cdr_int(raw: str | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
+def cdr_record(event: AmiEvent) -> CdrRecord | None:
+    """The CDR carried by an AMI ``Cdr`` event, or ``None`` for anything else."""
+    if event.name != "Cdr" or not event.get("UniqueID"):
+        return None
+    return CdrRecord(
+        unique_id=event.get("UniqueID") or "",
+        linked_id=event.get("LinkedID") or None,
+        channel=event.get("Channel") or "",
+        destination_channel=event.get("DestinationChannel") or None,
+        start=_cdr_time(event.get("StartTime")),
+        answer=_cdr_time(event.get("AnswerTime")),
+        end=_cdr_time(event.get("EndTime")),
+        duration_s=_cdr_int(event.get("Duration")),
+        billsec=_cdr_int(event.get("BillableSeconds")),
+        disposition=(event.get("Disposition") or "").strip(),
+    )

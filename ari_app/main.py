@@ -91,6 +91,7 @@ async def _dialer_ctx(app: web.Application) -> AsyncIterator[None]:
     dialer = Dialer(telephony.ari, store, crm, crm, app[BUS], SystemClock(),
                     worker=settings.worker)
     dialer.register(telephony.router)
+    dialer.register_ami(telephony.ami)  # Cdr events: durations cross-checked
     telephony.on_connected(dialer.on_connected)
     app[TELEPHONY] = telephony
     app[DIALER_KEY] = dialer

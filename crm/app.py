@@ -12,6 +12,7 @@ from crm.http import (
     handlers_campaigns,
     handlers_customers,
     handlers_dnc,
+    handlers_experiments,
     handlers_hopper,
     handlers_privacy,
     handlers_reports,
@@ -48,6 +49,7 @@ def api_routes() -> list[Route]:
         *handlers_hopper.ROUTES,
         *handlers_privacy.ROUTES,
         *handlers_reports.ROUTES,
+        *handlers_experiments.ROUTES,
         *handlers_speech.ROUTES,
     ]
 

@@ -19,6 +19,7 @@ from crm.db.engine import make_engine, make_sessionmaker
 from crm.db.leads import SqlLeadRepository
 from crm.db.models import Recording
 from crm.domain.enums import AttemptOutcome, Language
+from crm.experiments import ExperimentService
 from crm.ports import Clock, LeadView, SystemClock
 from crm.services.auth import AuthService
 from crm.services.calls import CallService
@@ -71,6 +72,7 @@ class CrmService:
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         )
         self.reference = ReferenceService(sessions)
+        self.experiments = ExperimentService(sessions, clk)
         self.dialing = DialingSettingsService(sessions, clk)  # the manager console (issue 7)
         self.lists = ListService(sessions, clk, settings.timezone)
         self.reports = ReportService(sessions, settings.timezone)

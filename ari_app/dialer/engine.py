@@ -13,11 +13,13 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
+from ari_app.ami import AmiClient
 from ari_app.ari import AriEvent, EventRouter, Reconnected
 from ari_app.dialer import events as ev
 from ari_app.dialer.agents import LEG_ARG, AgentDesk
 from ari_app.dialer.calls import CallDesk
 from ari_app.dialer.campaigns import CampaignRunner, Hopper
+from ari_app.dialer.cdr import CdrCrossCheck
 from ari_app.dialer.errors import CampaignNotFound, Conflict, InvalidRequest
 from ari_app.dialer.model import (
     AgentState,
@@ -87,6 +89,8 @@ class Dialer:
         self.reconciler = Reconciler(self)
         self.agents.on_change.append(self._agent_changed)
         self.calls.on_finished.append(self._call_finished)
+        self.cdr = CdrCrossCheck(self.calls.emit, clock)
+        self.calls.on_finished.append(self.cdr.call_finished)
         self.calls.on_live.append(self._call_live)
         self.wrapup.on_wrap.append(self._wrap_ended)
 
@@ -96,6 +100,10 @@ class Dialer:
         router.on("ChannelDestroyed", self._on_destroyed)
         router.on("Dial", self.calls.on_dial)
         router.on("PlaybackFinished", self.calls.on_playback_finished)
+
+    def register_ami(self, ami: AmiClient) -> None:
+        """CDR events (``cdr_manager``) to cross-check our durations."""
+        ami.on("Cdr", self.cdr.on_ami_event)
 
     async def on_connected(self, marker: Reconnected) -> None:
         await self.reconciler.reconcile(marker)
@@ -110,6 +118,7 @@ class Dialer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.cdr.close()
 
     def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
@@ -343,6 +352,7 @@ class Dialer:
             "forwarders": {f.lane: {"delivered": f.delivered, "failures": f.failures,
                                     "last_error": f.last_error, "last_lag_s": f.last_lag_s}
                            for f in self.forwarders},
+            "cdr": self.cdr.snapshot(),
         }
 
     def _campaign_status(self, config: CampaignConfig) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class CallEventType(StrEnum):
     INTENT_SCORED = "intent_scored"
     WRAPUP_ENDED = "wrapup_ended"
     UPDATED = "updated"
+    CDR_CHECKED = "cdr_checked"  # Asterisk's CDR compared with our durations (not projected)
 
 
 _ALIASES = {
@@ -73,6 +74,11 @@ _STR_LIMITS = {
 }
 _STR_FIELDS = tuple(_STR_LIMITS)
 _NUM_FIELDS = ("talk_seconds", "wrap_seconds", "intent_score")
+# kept in the event stream only (the CDR cross-check), never projected onto the call row
+_EVENT_ONLY_NUM = ("cdr_billsec", "answered_seconds", "cdr_delta_seconds", "cdr_records")
+_EVENT_ONLY_STR = {"cdr_disposition": 32}
+_EVENT_ONLY_BOOL = ("cdr_mismatch",)
+_EVENT_ONLY = (*_EVENT_ONLY_NUM, *_EVENT_ONLY_STR, *_EVENT_ONLY_BOOL)
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,33 @@ def _attrs(data: Mapping[str, Any]) -> dict[str, Any]:
         if value < 0 or (key == "intent_score" and value > 1):
             raise InvalidInputError(key, f"{key} is out of range")
         attrs[key] = float(value)
+    _event_only_attrs(data, attrs)
     return attrs
+
+
+def _event_only_attrs(data: Mapping[str, Any], attrs: dict[str, Any]) -> None:
+    for key in _EVENT_ONLY_NUM:
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool) \
+                or not math.isfinite(value):
+            raise InvalidInputError(key, f"{key} must be a number")
+        attrs[key] = float(value)
+    for key, limit in _EVENT_ONLY_STR.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > limit:
+            raise InvalidInputError(key, f"{key} must be a string of at most {limit}")
+        attrs[key] = value
+    for key in _EVENT_ONLY_BOOL:
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, bool):
+            raise InvalidInputError(key, f"{key} must be true or false")
+        attrs[key] = value
 
 
 def parse_call_event(data: Mapping[str, Any], now: datetime) -> CallEvent:
@@ -199,7 +231,7 @@ def parse_call_event(data: Mapping[str, Any], now: datetime) -> CallEvent:
 
 
 def _apply(call: CallProjection, event: CallEvent) -> CallProjection:
-    changes: dict[str, Any] = {k: v for k, v in event.attrs.items()}
+    changes: dict[str, Any] = {k: v for k, v in event.attrs.items() if k not in _EVENT_ONLY}
     stage = _STAGE.get(event.type)
     if stage is not None:
         stamp = f"{stage.value}_at"
