@@ -7,7 +7,7 @@
 - abandon rate: abandoned / (connects + abandoned) (Wilson / Newcombe). Only for experiments on
   leads: an abandoned call never reaches an agent, so it has no agent variant.
 
-Calls count when they ended and started between the experiment's start and its stop (or now).
+Calls count when they ended and started after the experiment's start (and before its stop).
 Each unit's variant is its recorded assignment, or the same deterministic assignment for a unit
 that was never asked for (e.g. a lead dialed before the hook ran). Calls of one unit are not
 independent (an agent's calls share the agent): with few units the intervals are too narrow.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,7 +54,6 @@ class Arm:
 @dataclass(frozen=True)
 class Report:
     experiment: Experiment
-    until: datetime
     arms: list[Arm]
 
     def _metrics(self, arm: Arm, control: Arm) -> dict[str, dict[str, Any] | None]:
@@ -98,7 +96,7 @@ class Report:
             "experiment": {"id": str(exp.id), "key": exp.key, "name": exp.name,
                            "feature": exp.feature, "unit": exp.unit, "status": exp.status,
                            "started_at": exp.started_at.isoformat(),
-                           "until": self.until.isoformat()},
+                           "stopped_at": exp.stopped_at.isoformat() if exp.stopped_at else None},
             "control": control.name,
             "confidence": 0.95,
             "methods": {"talk_seconds_mean": "t interval; difference: Welch t",
@@ -142,18 +140,18 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-async def build_report(s: AsyncSession, exp: Experiment, until: datetime) -> Report:
+async def build_report(s: AsyncSession, exp: Experiment) -> Report:
     variants = [Variant(str(v["name"]), float(v["weight"])) for v in exp.variants]
     arms = {v.name: Arm(v.name, v.weight) for v in variants}
-    recorded: dict[str, str] = dict((await s.execute(
+    recorded: dict[str, str] = {str(u): str(v) for u, v in (await s.execute(
         sa.select(col(ExperimentAssignment.unit_id), col(ExperimentAssignment.variant))
-        .where(col(ExperimentAssignment.experiment_id) == exp.id))).tuples().all())
+        .where(col(ExperimentAssignment.experiment_id) == exp.id))).all()}
     for variant_name in recorded.values():
         if variant_name in arms:
             arms[variant_name].assigned += 1
     success = set((await s.scalars(
         sa.select(col(Disposition.code)).where(col(Disposition.is_success)))).all())
-    for unit, bridged, talk, disposition, outcome in await _calls(s, exp, until):
+    for unit, bridged, talk, disposition, outcome in await _calls(s, exp):
         name = recorded.get(unit) or assign_variant(str(exp.id), unit, variants)
         arm = arms.get(name)
         if arm is None:
@@ -165,10 +163,10 @@ async def build_report(s: AsyncSession, exp: Experiment, until: datetime) -> Rep
             arm.sales += disposition in success
         elif outcome == ABANDONED:
             arm.abandoned += 1
-    return Report(exp, until, [arms[v.name] for v in variants])
+    return Report(exp, [arms[v.name] for v in variants])
 
 
-async def _calls(s: AsyncSession, exp: Experiment, until: datetime) -> list[tuple[Any, ...]]:
+async def _calls(s: AsyncSession, exp: Experiment) -> list[tuple[Any, ...]]:
     when = sa.func.coalesce(col(Call.originated_at), col(Call.bridged_at), col(Call.ended_at))
     fields = (col(Call.bridged_at).is_not(None), col(Call.talk_seconds), col(Call.disposition),
               col(Call.outcome))
@@ -177,6 +175,8 @@ async def _calls(s: AsyncSession, exp: Experiment, until: datetime) -> list[tupl
         stmt = sa.select(col(User.username), *fields).join(User, col(User.id) == Call.agent_id)
     else:
         stmt = sa.select(col(Call.lead_id), *fields).where(col(Call.lead_id).is_not(None))
-    stmt = stmt.where(col(Call.ended_at).is_not(None), when >= exp.started_at, when <= until)
+    stmt = stmt.where(col(Call.ended_at).is_not(None), when >= exp.started_at)
+    if exp.stopped_at is not None:
+        stmt = stmt.where(when <= exp.stopped_at)
     rows = (await s.execute(stmt)).all()
     return [(str(r[0]), *r[1:]) for r in rows]

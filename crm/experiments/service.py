@@ -12,7 +12,6 @@ import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -210,8 +209,7 @@ class ExperimentService:
         async with self._sessions() as s:
             return await paginate(s, stmt, limit, offset)
 
-    async def report(self, experiment_id: uuid.UUID, *, until: datetime | None = None
-                     ) -> Report:
+    async def report(self, experiment_id: uuid.UUID) -> Report:
         exp = await self.get(experiment_id)
         async with self._sessions() as s:
-            return await build_report(s, exp, until or exp.stopped_at or self._clock.now())
+            return await build_report(s, exp)

@@ -66,7 +66,8 @@ def decide(snapshot: PacingSnapshot) -> DialDecision:
         f"predictive: dial {n}; next call's abandon risk {nxt} vs threshold {theta:.3f} "
         f"(p scale {est.p_scale:.2f}, window abandon {snapshot.stats.abandon_rate:.2%})"
     )
-    return dial_prefix(snapshot, n, reason)
+    d = dial_prefix(snapshot, n, reason)
+    return DialDecision(d.count, d.lead_ids, d.reason, tuple(risks[: d.count].tolist()))
 
 
 def risk_threshold(snapshot: PacingSnapshot, est: Estimates) -> float:
@@ -93,12 +94,20 @@ class _Tables:
 
 
 _last: list[tuple[Estimates, _Tables]] = []  # one-slot memo: same Estimates -> same tables
+_by_key: dict[tuple, _Tables] = {}  # same rounded inputs -> same tables
 
 
 def _tables(est: Estimates) -> _Tables:
     if _last and _last[0][0] is est:
         return _last[0][1]
-    tables = _compute_tables(est)
+    key = (est.ring_pmf, round(est.talk_mu, 2), round(est.talk_sigma, 2),
+           round(est.wrap_mean_s), est.abandon_window_s, est.future_weight)
+    tables = _by_key.get(key)
+    if tables is None:
+        tables = _compute_tables(est)
+        if len(_by_key) >= 64:
+            _by_key.clear()
+        _by_key[key] = tables
     _last[:] = [(est, tables)]
     return tables
 
@@ -152,7 +161,8 @@ def marginal_risks(snapshot: PacingSnapshot, est: Estimates, limit: int) -> np.n
     var0 = np.ones(len(fh)) @ q + m_f + 1e-9
     third0 = sign @ (q - 2.0 * fh * q) - m_f
     scale = est.p_scale
-    p_new = np.array([min(x.p_answer * scale, 0.99) for x in snapshot.hopper[:limit]])
+    hop = snapshot.hopper[:limit]
+    p_new = np.minimum(np.fromiter([x.p_answer for x in hop], float, len(hop)) * scale, 0.99)
     before = (np.cumsum(p_new) - p_new)[:, None]
     before2 = (np.cumsum(p_new * p_new) - p_new * p_new)[:, None]
     m_n = before * tb.g_tau
@@ -187,9 +197,10 @@ def _claim_matrix(snapshot: PacingSnapshot, est: Estimates, tb: _Tables) -> np.n
     flight = snapshot.in_flight
     if not flight:
         return tb.free_talk[:0]
-    now, scale, top = snapshot.now, est.p_scale, _MAX_TAU - 1
-    ei = np.array([min(int(now - c.dialed_at), top) for c in flight])
-    p = np.array([min(c.p_answer * scale, 0.99) for c in flight])
+    n, top = len(flight), _MAX_TAU - 1
+    elapsed = snapshot.now - np.fromiter([c.dialed_at for c in flight], float, n)
+    ei = np.minimum(elapsed, top).astype(np.intp)  # whole seconds, elapsed >= 0
+    p = np.minimum(np.fromiter([c.p_answer for c in flight], float, n) * est.p_scale, 0.99)
     g_e = tb.cdf[ei]
     g_et = tb.cdf[ei[:, None] + tb.taus[None, :]]
     return (p / np.maximum(1.0 - p * g_e, 1e-9))[:, None] * (g_et - g_e[:, None])

@@ -35,6 +35,7 @@ class EstimatorConfig:
     ring_bins: int = 32
     ring_half_life: float = 3000.0  # live answers
     ring_prior_weight: float = 3.0
+    ring_publish_every: int = 10  # live answers between refreshes of the published pmf
     talk_half_life: float = 3000.0  # talks
     p_half_life: float = 600.0  # attempts
     p_prior_weight: float = 20.0
@@ -64,6 +65,8 @@ class OnlineEstimator:
         sigma2 = math.log(1 + c.prior_talk_cv**2)
         self._lm, self._lv = math.log(c.prior_talk_mean_s) - sigma2 / 2, sigma2
         self._wrap = c.prior_wrap_s
+        self._ring_pub = self._ring_pmf()
+        self._ring_new = 0
         self._obs = self._pred = 0.0
         self._log_risk = math.log(c.risk_start)
         self.n_attempts = self.n_talks = self.n_live = self.n_abandons = 0
@@ -92,6 +95,13 @@ class OnlineEstimator:
             k = min(int(round(e.duration_s)), self.cfg.ring_bins - 1)
             self._ring = [x * d for x in self._ring]
             self._ring[k] += 1.0
+            self._ring_new += 1
+            if self._ring_new >= self.cfg.ring_publish_every or self.n_attempts < 1000:
+                self._ring_pub, self._ring_new = self._ring_pmf(), 0
+
+    def _ring_pmf(self) -> tuple[float, ...]:
+        total = sum(self._ring)
+        return tuple(x / total for x in self._ring)
 
     def _handled(self, abandoned: bool) -> None:
         c = self.cfg
@@ -113,10 +123,9 @@ class OnlineEstimator:
     def estimates(self) -> Estimates:
         if self._cache is None:
             c = self.cfg
-            total = sum(self._ring)
             k = c.p_prior_weight
             self._cache = Estimates(
-                ring_pmf=tuple(x / total for x in self._ring),
+                ring_pmf=self._ring_pub,
                 talk_mu=self._lm, talk_sigma=math.sqrt(max(self._lv, 1e-4)),
                 wrap_mean_s=self._wrap,
                 p_scale=(self._obs + k) / (self._pred + k),

@@ -119,6 +119,7 @@ class DialDecision:
     count: int
     lead_ids: tuple[LeadId, ...]
     reason: str
+    risks: tuple[float, ...] = ()  # predictive: each dialled call's estimated abandon risk
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,11 +60,12 @@ class _Agent:
 
 
 class _Call:
-    __slots__ = ("lead", "dialed_at", "p", "seen", "human", "live", "talk", "at")
+    __slots__ = ("lead", "dialed_at", "p", "seen", "human", "live", "talk", "at", "flight")
 
     def __init__(self, lead: int, dialed_at: int, p: float, resolved: tuple) -> None:
         self.lead, self.dialed_at, self.p = lead, dialed_at, p
         self.seen, self.human, self.live, self.talk, self.at = resolved
+        self.flight = CallInFlight(lead, p, dialed_at)  # built once, reused by every snapshot
 
 
 class SimView:
@@ -245,10 +246,7 @@ class DaySim:
                 )
                 for a in ag if a.state == TALK or a.state == WRAP
             )
-            flight = tuple(
-                CallInFlight(c.lead, c.p, c.dialed_at)
-                for c in self.calls.values() if c.at > now
-            )
+            flight = tuple(c.flight for c in self.calls.values() if c.at > now)
             logged = sum(1 for a in ag if a.state != OFF)
             stats = WindowStats(self.win_live, self.win_abandon, float(now))
             self._cache = (ready, busy, flight, logged, stats)

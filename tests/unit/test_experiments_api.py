@@ -210,8 +210,9 @@ async def test_given_lead_experiment_when_calls_abandoned_then_abandon_rate_per_
     rows = [{"phone": f"+86138001381{i:02d}", "name": f"L{i}"} for i in range(12)]
     async for _ in crm_service.import_leads(campaign.id, rows):
         pass
-    from crm.db.models_ops import Lead
     import sqlalchemy as sa
+
+    from crm.db.models_ops import Lead
     async with crm_service.engine.connect() as conn:
         lead_ids = [str(r[0]) for r in (await conn.execute(
             sa.select(Lead.id).where(Lead.campaign_id == campaign.id))).all()]
