@@ -5,6 +5,8 @@
     python -m crm.cli create-user dialer --role dialer --no-password
     python -m crm.cli create-token admin --name ops # prints the token once
     python -m crm.cli seed                          # default disposition codes
+    python -m crm.cli rotate-recording-keys         # re-encrypt recordings under the active key
+    python -m crm.cli sweep-recordings              # purge recordings past campaign retention
 
 ``DIALCRM_ADMIN_PASSWORD`` supplies the password non-interactively.
 """
@@ -82,6 +84,30 @@ async def _seed(settings: CrmSettings) -> None:
         await service.close()
 
 
+async def _rotate(settings: CrmSettings) -> int:
+    service = CrmService.open(settings)
+    try:
+        result = await service.recording_upkeep.rotate()
+    finally:
+        await service.close()
+    print(f"re-encrypted {result.rotated} recordings under key {result.active_key}")
+    for rec_id, why in result.failed.items():
+        print(f"error: recording {rec_id}: {why}", file=sys.stderr)
+    if result.failed:
+        print(f"{len(result.failed)} recordings NOT rotated: keep their keys", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+async def _sweep(settings: CrmSettings) -> int:
+    service = CrmService.open(settings)
+    try:
+        result = await service.recording_upkeep.sweep()
+    finally:
+        await service.close()
+    print(f"purged {result.purged} recordings past retention ({result.campaigns} campaigns)")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m crm.cli", description="dialcrm CRM admin")
     sub = p.add_subparsers(dest="command", required=True)
@@ -97,13 +123,21 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("username")
     token.add_argument("--name", default="cli")
     sub.add_parser("seed", help="insert default reference data")
+    sub.add_parser(
+        "rotate-recording-keys",
+        help="re-encrypt every recording not under DIALCRM_RECORDING_ACTIVE_KEY (old keys must "
+        "still be in DIALCRM_RECORDING_KEYS; remove them afterwards)",
+    )
+    sub.add_parser(
+        "sweep-recordings", help="purge recordings older than their campaign's retention"
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = CrmSettings.from_env()
     try:
+        settings = CrmSettings.from_env()
         if args.command in ("migrate", "create-admin"):
             upgrade(settings.database_url)
             print("schema is at head")
@@ -118,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_create_token(settings, args.username, args.name))
         elif args.command == "seed":
             asyncio.run(_seed(settings))
+        elif args.command == "rotate-recording-keys":
+            return asyncio.run(_rotate(settings))
+        elif args.command == "sweep-recordings":
+            return asyncio.run(_sweep(settings))
     except CrmError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
