@@ -161,5 +161,7 @@ CONSOLE_STRINGS: dict[str, dict[str, str]] = {
     "no_registrations": {"zh": "没有注册的话机", "en": "No phone registered"},
     "reload_config": {"zh": "重载 Asterisk 配置", "en": "Reload Asterisk configuration"},
     "reloaded": {"zh": "已重载", "en": "Reloaded"},
+    "reload_module": {"zh": "模块", "en": "Module"},
+    "reload_all": {"zh": "全部配置", "en": "everything"},
     "updated_at": {"zh": "更新于", "en": "Updated"},
 }

@@ -22,6 +22,7 @@ from aiohttp import web
 import web as pages
 from ari_app.adapters.console import live_status
 from ari_app.appkeys import DIALER_KEY
+from ari_app.pbx_admin import RELOADABLE
 from crm.domain.access import Principal
 from crm.domain.enums import Role
 from crm.errors import CrmError, NotFoundError, PermissionDeniedError
@@ -144,7 +145,7 @@ async def admin_page(request: web.Request) -> web.Response:
     if isinstance(who, web.Response):
         return who
     return _render(request, "status.html", username=who.username, is_admin=True,
-                   boot=_boot(request, who))
+                   reloadable=RELOADABLE, boot=_boot(request, who))
 
 
 def add_console_pages(app: web.Application) -> None:

@@ -100,7 +100,7 @@
     out.textContent = '…';
     const resp = await fetch('/api/admin/asterisk/reload', {
       method: 'POST', credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ module: '' }),
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ module: $('reload-module').value }),
     });
     const data = await resp.json().catch(() => ({}));
     out.textContent = resp.ok ? `${S.reloaded}: ${data.message}` : (data.message || S.error);
