@@ -5,8 +5,11 @@
 
 Quick: the target scenario (N=20, p=0.30, talk 120 s cv 1.0), 8 seeds x one 8-hour day.
 Full: target, scale (N=10, 50), non-stationary and heterogeneous cases (per-lead true p,
-per-lead p from an XGBoost model learned on simulated history, one pooled rate), the
-issue's grid, 20 seeds each, and one 30-day warm run of ``predictive`` on the target.
+per-lead p from an XGBoost model learned on simulated history, one pooled rate), 20 seeds
+each, one 30-day warm run of ``predictive`` on the target, then the issue's grid
+(N x p x talk) with every policy but the hindsight static ratio, run in batches of seeds
+across all grid cases (the JSON is rewritten after each batch, so a run stopped early
+leaves every case with the same number of seeds, recorded per row).
 The static-ratio row is the best ratio *in hindsight*: the highest level whose mean
 abandon rate is <= 2.5 % and P(day > 3 %) <= 5 % on these very seeds.
 """
@@ -17,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -104,12 +108,41 @@ def _policies(s: Scenario) -> tuple[str, ...]:
 
 
 def cases(quick: bool) -> list[tuple[Scenario, tuple[str, ...]]]:
+    """The non-grid cases (the grid runs separately, seed batch by seed batch)."""
     target = load_named("target")
     if quick:
         return [(s, POLICIES) for s in target]
-    out = [(s, _policies(s)) for s in target + load_named("scale") + load_named("special")]
-    out += [(s, POLICIES) for s in grid()]
-    return out
+    return [(s, _policies(s)) for s in target + load_named("scale") + load_named("special")]
+
+
+GRID_POLICIES = tuple(p for p in POLICIES if p != "static_ratio")
+
+
+def run_grid(ex: Executor, scenarios: list[Scenario], seeds: range, policies: tuple[str, ...],
+             batch: int, on_batch: Callable[[list[dict]], None]) -> list[dict]:
+    """Every grid case x policy, ``batch`` seeds at a time across all cases.
+
+    After each batch the rows (over all seeds run so far) go to ``on_batch``, so a run
+    stopped early still leaves every case with the same, stated number of seeds.
+    """
+    days: dict[tuple[str, str], list] = {(s.name, p): [] for s in scenarios for p in policies}
+    rows: list[dict] = []
+    for start in range(seeds.start, seeds.stop, batch):
+        chunk = range(start, min(start + batch, seeds.stop))
+        t0 = time.time()
+        # the slowest jobs (many agents, predictive) first so the two workers end together
+        jobs = sorted(((s, p, sd) for s in scenarios for p in policies for sd in chunk),
+                      key=lambda j: -j[0].agents * (4 if j[1] in ("predictive", "oracle") else 1))
+        futs = [(s, p, ex.submit(run_job, Job(s, p, sd))) for s, p, sd in jobs]
+        for s, p, f in futs:
+            days[(s.name, p)].extend(f.result())
+        done = chunk.stop - seeds.start
+        rows = [_row(s, p, summarize(days[(s.name, p)], s.cap), done, seed_range=[
+            seeds.start, chunk.stop - 1]) for s in scenarios for p in policies]
+        print(f"# grid: seeds {seeds.start}..{chunk.stop - 1} done "
+              f"({time.time() - t0:.0f} s for this batch)", flush=True)
+        on_batch(rows)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,35 +154,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma-separated case names to run")
     ap.add_argument("--no-window", action="store_true", help="skip the 30-day run (full)")
     ap.add_argument("--grid-seeds", type=int, help="seeds per grid case (default: --seeds)")
+    ap.add_argument("--grid-batch", type=int, default=5,
+                    help="grid seeds run across all cases before the JSON is rewritten")
     ap.add_argument("--no-grid", action="store_true", help="skip the N x p x talk grid (full)")
+    ap.add_argument("--grid-only", action="store_true", help="only the grid (full)")
     ap.add_argument("--policies", help="comma-separated subset of " + ",".join(POLICIES))
     args = ap.parse_args(argv)
     seeds = range(args.seeds or (8 if args.quick else 20))
     steps = 5 if args.quick else 6
+    only = set(args.only.split(",")) if args.only else None
+    wanted = set(args.policies.split(",")) if args.policies else None
     rows: list[dict] = []
     t0 = time.time()
+
+    def write(extra: list[dict]) -> None:
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(rows + extra, indent=1))
+
     with ProcessPoolExecutor(args.workers) as ex:
-        for s, pols in cases(args.quick):
-            if args.only and s.name not in args.only.split(","):
+        for s, pols in ([] if args.grid_only else cases(args.quick)):
+            if only and s.name not in only:
                 continue
-            in_grid = s.name.startswith("grid_")
-            if in_grid and args.no_grid:
-                continue
-            case_seeds = range(args.grid_seeds) if in_grid and args.grid_seeds else seeds
-            if args.policies:
-                pols = tuple(p for p in pols if p in args.policies.split(","))
-            case_rows = run_case(ex, s, case_seeds, steps, pols)
+            if wanted:
+                pols = tuple(p for p in pols if p in wanted)
+            case_rows = run_case(ex, s, seeds, steps, pols)
             print_rows(case_rows)
             rows += case_rows
-        if not args.quick and not args.no_window:
+            write([])
+        if not args.quick and not args.no_window and not args.grid_only and not only:
             s = load_named("target")[0]
             m = _summ(ex, s, "predictive", range(1000, 1001), days=30)
             rows.append(_row(s, "predictive", m, 1, variant="30_day_warm_window"))
             print_rows(rows[-1:])
+            write([])
+        if not args.quick and not args.no_grid:
+            scen = [s for s in grid() if not only or s.name in only]
+            pols = tuple(p for p in GRID_POLICIES if not wanted or p in wanted)
+            grid_seeds = range(args.grid_seeds) if args.grid_seeds else seeds
+            if scen and pols:
+                grid_rows = run_grid(ex, scen, grid_seeds, pols, args.grid_batch, write)
+                print_rows(grid_rows)
+                rows += grid_rows
     print(f"# {len(rows)} rows in {time.time() - t0:.0f} s; seeds {seeds.start}..{seeds.stop - 1}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1))
+    write([])
     return 0
 
 

@@ -45,3 +45,19 @@ def test_given_the_learned_lead_model_when_drawing_then_it_tracks_the_true_p() -
     s = next(x for x in load_named("special") if x.p_info == "model")
     ch, _ = LeadBook(replace(s, name="m"), 0, 0).chunk(0)
     assert np.corrcoef(ch.p_model, ch.p_base)[0, 1] > 0.9
+
+
+def test_given_grid_cases_when_run_in_seed_batches_then_each_batch_rewrites_all_rows() -> None:
+    bench = _bench()
+    cases = [Scenario(name=f"tiny{n}", agents=n, answer_rate=0.3, talk_mean_s=60, talk_cv=1.0,
+                      day_s=600, pauses_per_agent=0) for n in (2, 3)]
+    seen: list[list[dict]] = []
+    with ThreadPoolExecutor(2) as ex:
+        rows = bench.run_grid(ex, cases, range(3), ("progressive", "oracle"), 2, seen.append)
+    assert [len(b) for b in seen] == [4, 4]  # two batches (seeds 0-1, then 2), 2 cases x 2
+    assert [r["seeds"] for r in seen[0]] == [2] * 4 and [r["seeds"] for r in rows] == [3] * 4
+    assert all(r["days"] == 3 and r["seed_range"] == [0, 2] for r in rows)
+    assert {(r["case"], r["policy"]) for r in rows} == {
+        (c.name, p) for c in cases for p in ("progressive", "oracle")}
+    for r in rows:
+        assert REQUIRED <= set(r)
