@@ -43,6 +43,9 @@ class ReportFilter:
     agent_id: uuid.UUID | None = None
 
     def check(self) -> None:
+        for name, day in (("from", self.start), ("to", self.end)):
+            if not date(1970, 1, 2) <= day <= date(9998, 12, 30):
+                raise InvalidInputError(name, "date out of range")
         if self.end < self.start:
             raise InvalidInputError("to", "'to' is before 'from'")
         if (self.end - self.start).days >= MAX_DAYS:
