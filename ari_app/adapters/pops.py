@@ -46,6 +46,14 @@ class SummarySource(Protocol):
     async def customer_summary(self, customer_id: str, *, language: Language) -> dict[str, Any]: ...
 
 
+class PopGate(Protocol):
+    """The A/B hook (``crm.experiments.ExperimentService``): the variant of the running
+    ``pop`` experiment for an agent or a lead; variant ``off`` means no pop is pushed."""
+
+    async def feature_variant(self, feature: str, unit: str, unit_id: str
+                              ) -> tuple[str, str] | None: ...
+
+
 @dataclass
 class _OnScreen:
     """The call (or preview offer) an agent currently has on screen."""
@@ -102,10 +110,12 @@ class PopBridge:
         *,
         default_language: Language = Language.ZH,
         queue_size: int = 4096,
+        gate: PopGate | None = None,
     ) -> None:
         self.bus = bus
         self.hub = hub
         self.summaries = summaries
+        self.gate = gate
         self.default_language = default_language
         self.queue_size = queue_size
         self._screens: dict[str, _OnScreen] = {}
@@ -174,6 +184,13 @@ class PopBridge:
         if event.state == "ended":  # a call the agent never saw popped: state only
             self.hub.deliver(event.agent_id, call_state_message(event))
             return
+        experiment = await self._pop_off(event)
+        if experiment is not None:  # A/B: this agent (or lead) gets no pop, the state only
+            self._screens[event.agent_id] = _OnScreen(
+                event.call_id, event.lead_id, event.customer_id, {}, event.state)
+            self.hub.deliver(event.agent_id, {**call_state_message(event), "pop": "off",
+                                              "experiment": experiment})
+            return
         started = time.perf_counter()
         if shown is not None and (shown.lead_id, shown.customer_id) == (
             event.lead_id,
@@ -194,6 +211,22 @@ class PopBridge:
             event.agent_id,
             summary_ms,
         )
+
+    async def _pop_off(self, event: ScreenPop) -> str | None:
+        """The key of the pop experiment that switches this pop off, if any."""
+        if self.gate is None:
+            return None
+        for unit, unit_id in (("agent", event.agent_id), ("lead", event.lead_id)):
+            if not unit_id:
+                continue
+            try:
+                found = await self.gate.feature_variant("pop", unit, unit_id)
+            except CrmError as exc:
+                log.warning("pops: call %s: experiment lookup failed: %s", event.call_id, exc)
+                return None
+            if found is not None and found[1] == "off":
+                return found[0]
+        return None
 
     def _close_stale_screen(self, event: AgentStateChanged) -> None:
         """The dialer publishes no ``ended`` pop when the agent logs out mid-call or a preview
@@ -245,7 +278,8 @@ def pop_bridge_ctx(bus: EventBus, hub: PopHub) -> Callable[[web.Application], As
     """A ``cleanup_ctx`` running the bridge for the app's CRM service (after the CRM's ctx)."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        bridge = PopBridge(bus, hub, crm_service_of(app))
+        service = crm_service_of(app)
+        bridge = PopBridge(bus, hub, service, gate=service.experiments)
         bridge.start()
         yield
         await bridge.stop()
