@@ -131,6 +131,18 @@ STRINGS.update({
     "wb_minutes_ago": {"zh": "分钟", "en": "min"},
 })
 
+# --- supervisor monitoring on the wallboard (listen / whisper / barge) --------------------------
+STRINGS.update({
+    "mon_extension": {"zh": "我的分机", "en": "My extension"},
+    "mon_listen": {"zh": "监听", "en": "Listen"},
+    "mon_whisper": {"zh": "密语", "en": "Whisper"},
+    "mon_barge": {"zh": "强插", "en": "Barge in"},
+    "mon_stop": {"zh": "停止监听", "en": "Stop"},
+    "mon_active": {"zh": "正在监控", "en": "Monitoring"},
+    "mon_stopped": {"zh": "已停止监控", "en": "Monitoring stopped"},
+    "mon_failed": {"zh": "监控失败", "en": "Monitoring failed"},
+})
+
 # --- the manager console, reports and the admin status page (web/i18n_console.py) ------------
 from web.i18n_console import CONSOLE_STRINGS  # noqa: E402
 

@@ -141,7 +141,8 @@ WALLBOARD_HUB = web.AppKey("wallboard_hub", WallboardHub)
 BOARD_ROLES = (Role.MANAGER,)  # and admin (always allowed)
 JS_KEYS = ("live", "reconnecting", "no_agents", "no_campaigns", "wb_alarm", "wb_over_target",
            "wb_abandon_rate", "wb_connects", "wb_target", "wb_dials", "wb_answers",
-           "wb_hopper", "wb_minutes_ago")
+           "wb_hopper", "wb_minutes_ago", "mon_listen", "mon_whisper", "mon_barge", "mon_stop",
+           "mon_active", "mon_stopped", "mon_failed")
 
 
 async def wallboard_socket(request: web.Request) -> web.StreamResponse:

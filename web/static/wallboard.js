@@ -6,7 +6,7 @@
   const S = boot.strings;
   const $ = (id) => document.getElementById(id);
   const SVG = 'http://www.w3.org/2000/svg';
-  const state = { board: null, receivedAt: 0, ws: null, attempts: 0, retry: 0 };
+  const state = { board: null, receivedAt: 0, ws: null, attempts: 0, retry: 0, monitor: null };
 
   function el(tag, attrs = {}, text) {
     const node = document.createElement(tag);
@@ -30,7 +30,58 @@
 
   const pct = (rate) => `${(rate * 100).toFixed(1)}%`;
 
+  // Supervisor monitoring: listen / whisper / barge on an agent's live call (POST), stop (DELETE).
+  const MODES = ['listen', 'whisper', 'barge'];
+
+  function monitorMsg(text, bad = false) {
+    const node = $('mon-msg');
+    node.textContent = text;
+    node.classList.toggle('bad', bad);
+  }
+
+  async function monitorCall(callId, mode) {
+    const ext = $('mon-ext').value.trim();
+    if (ext) localStorage.setItem('dialcrm.monitor.ext', ext);
+    const path = `/api/dialer/calls/${encodeURIComponent(callId)}/monitor`;
+    const init = mode
+      ? { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(ext ? { mode, extension: ext } : { mode }) }
+      : { method: 'DELETE' };
+    monitorMsg('…');
+    let data = {};
+    try {
+      const resp = await fetch(path, { ...init, credentials: 'same-origin' });
+      data = await resp.json();
+      if (!resp.ok) throw new Error(data.message || String(resp.status));
+    } catch (err) {
+      monitorMsg(`${S.mon_failed}: ${err.message}`, true);
+      return;
+    }
+    state.monitor = mode ? { call_id: callId, mode: data.mode } : null;
+    monitorMsg(mode ? `${S.mon_active}: ${S[`mon_${data.mode}`]} · ${data.extension}` : S.mon_stopped);
+    if (state.board) renderAgents(state.board);
+  }
+
+  function monitorButtons(callId) {
+    const box = el('span', { class: 'row monitor', 'data-testid': 'monitor' });
+    const mine = state.monitor && state.monitor.call_id === callId;
+    for (const mode of MODES) {
+      const button = el('button', { type: 'button', class: 'small', 'data-testid': `mon-${mode}`,
+        'aria-pressed': mine && state.monitor.mode === mode ? 'true' : 'false' }, S[`mon_${mode}`]);
+      button.addEventListener('click', () => monitorCall(callId, mode));
+      box.append(button);
+    }
+    if (mine) {
+      const stop = el('button', { type: 'button', class: 'small', 'data-testid': 'mon-stop' }, S.mon_stop);
+      stop.addEventListener('click', () => monitorCall(callId, null));
+      box.append(stop);
+    }
+    return box;
+  }
+
   function renderAgents(board) {
+    const live = new Set(board.agents.filter((a) => a.state === 'on_call').map((a) => a.call_id));
+    if (state.monitor && !live.has(state.monitor.call_id)) state.monitor = null;  // call ended
     for (const [st, n] of Object.entries(board.agent_counts)) {
       const node = $(`count-${st}`);
       if (node) node.textContent = String(n);
@@ -47,6 +98,7 @@
         a.pause_code ? `${label} · ${a.pause_code}` : label));
       right.append(el('span', { class: 'timer', 'data-since': String(a.seconds_in_state) },
         clock(a.seconds_in_state)));
+      if (a.state === 'on_call' && a.call_id) right.append(monitorButtons(a.call_id));
       li.append(right);
       list.append(li);
     }
@@ -148,6 +200,7 @@
     ws.onerror = () => ws.close();
   }
 
+  $('mon-ext').value = localStorage.getItem('dialcrm.monitor.ext') || '';
   render(boot.board);
   setInterval(tick, 1000);
   connect();
