@@ -10,6 +10,7 @@ the rest through ``Dialer.start_campaign``, which reconfigures a running campaig
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any, Literal
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from crm.errors import InvalidInputError
 from crm.http import schemas as sc
 from crm.http._route import Ctx, Route
 from crm.http.handlers_campaigns import _may_manage
+from crm.service import CrmService
 from crm.services import campaigns as campaign_rules
 from crm.services._common import parse_uuid
 from crm.services.dialing import CONFIG_FIELDS, DIALING_FIELDS, campaign_fields, check_dialing
@@ -116,20 +118,49 @@ def live_status(dialer: Dialer | None) -> dict[str, dict[str, Any]]:
             for c in snap["campaigns"] if c["running"]}
 
 
+WINDOWS = {"30d": timedelta(days=30), "24h": timedelta(hours=24)}
+
+
+async def with_regulatory(service: CrmService, items: list[dict[str, Any]]) -> None:
+    """Add each campaign's abandon rate over its regulatory window (30 days or 24 hours, from
+    the CRM's call records) against its target: ``item["regulatory"]``."""
+    now = service.clock.now()
+    for window, span in WINDOWS.items():
+        chosen = [i for i in items if i["dialing"]["abandon_window"] == window]
+        if not chosen:
+            continue
+        rates = await service.reports.abandon_rates(
+            [uuid.UUID(i["campaign"]["id"]) for i in chosen], now - span)
+        for item in chosen:
+            rate = rates[item["campaign"]["id"]]
+            target = item["dialing"]["abandon_target"]
+            item["regulatory"] = {**rate, "window": window, "target": target,
+                                  "over_target": rate["rate"] is not None
+                                  and rate["rate"] > target}
+
+
+async def campaign_views(service: CrmService, dialer: Dialer | None,
+                         campaigns: list[Campaign]) -> list[dict[str, Any]]:
+    """Settings, live dialing status and the regulatory abandon rate of each campaign."""
+    live = live_status(dialer)
+    items = []
+    for c in campaigns:
+        settings = await service.dialing.get(c.id)
+        items.append({**settings, "live": live.get(str(c.id)), "running": str(c.id) in live})
+    await with_regulatory(service, items)
+    return items
+
+
 async def _view(ctx: Ctx, campaign_id: uuid.UUID) -> dict[str, Any]:
-    settings = await ctx.service.dialing.get(campaign_id)
-    live = live_status(ctx.request.app.get(DIALER_KEY)).get(str(campaign_id))
-    return {**settings, "live": live, "running": live is not None}
+    campaign = await ctx.service.campaigns.get(campaign_id)
+    views = await campaign_views(ctx.service, ctx.request.app.get(DIALER_KEY), [campaign])
+    return views[0]
 
 
 async def list_campaigns(ctx: Ctx) -> web.Response:
     manager = None if ctx.who.is_admin else ctx.who.user_id
     page = await ctx.service.campaigns.list(manager_id=manager, limit=500)
-    live = live_status(ctx.request.app.get(DIALER_KEY))
-    items = []
-    for c in page.items:
-        settings = await ctx.service.dialing.get(c.id)
-        items.append({**settings, "live": live.get(str(c.id)), "running": str(c.id) in live})
+    items = await campaign_views(ctx.service, ctx.request.app.get(DIALER_KEY), list(page.items))
     return web.json_response({"items": items, "total": page.total})
 
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 import web as pages
-from ari_app.adapters.console import live_status
+from ari_app.adapters.console import campaign_views
 from ari_app.appkeys import DIALER_KEY
 from ari_app.pbx_admin import RELOADABLE
 from crm.domain.access import Principal
@@ -38,7 +38,8 @@ JS_KEYS = (
     "saved", "saved_live", "no_changes", "fix_errors", "error", "dialing", "not_dialing",
     "mode_switched", "uploading", "created", "merged", "rejected", "recycled", "no_rows",
     "confirm_stop", "ok", "failing", "no_registrations", "reloaded", "live", "reconnecting",
-    "status_active", "status_paused", "status_archived",
+    "status_active", "status_paused", "status_archived", "col_abandon_rate", "window_30d",
+    "window_24h", "wb_target", "wb_over_target",
     *(f"reason_{r}" for r in REASONS), *(f"mode_{m}" for m in ("preview", "progressive",
                                                                   "predictive")),
     *(f"comp_{c}" for c in ("ari", "ami", "database", "outbox", "recogniser")),
@@ -90,12 +91,7 @@ async def _campaign_items(request: web.Request, who: Principal) -> list[dict[str
     service = request.app[SERVICE_KEY]
     page = await service.campaigns.list(manager_id=None if who.is_admin else who.user_id,
                                         limit=500)
-    live = live_status(request.app.get(DIALER_KEY))
-    items = []
-    for c in page.items:
-        settings = await service.dialing.get(c.id)
-        items.append({**settings, "live": live.get(str(c.id)), "running": str(c.id) in live})
-    return items
+    return await campaign_views(service, request.app.get(DIALER_KEY), list(page.items))
 
 
 async def console_page(request: web.Request) -> web.Response:
@@ -118,11 +114,9 @@ async def campaign_page(request: web.Request) -> web.Response:
         _may_manage(who, campaign)
     except (NotFoundError, PermissionDeniedError, CrmError):
         raise web.HTTPNotFound() from None
-    settings = await service.dialing.get(campaign.id)
-    live = live_status(request.app.get(DIALER_KEY)).get(str(campaign.id))
-    view = {**settings, "live": live, "running": live is not None}
+    view = (await campaign_views(service, request.app.get(DIALER_KEY), [campaign]))[0]
     return _render(request, "console_campaign.html", username=who.username,
-                   is_admin=who.is_admin, c=settings["campaign"], d=settings["dialing"],
+                   is_admin=who.is_admin, c=view["campaign"], d=view["dialing"],
                    retry_outcomes=RETRY_OUTCOMES, recyclable=RECYCLABLE, reasons=REASONS,
                    boot=_boot(request, who, campaign=view))
 

@@ -147,6 +147,28 @@ class ReportService:
                                                         else r.key))
         return [r.to_dict(group is GroupBy.AGENT) for r in ordered]
 
+    async def abandon_rates(self, campaign_ids: Sequence[uuid.UUID],
+                            since: datetime) -> dict[str, dict[str, Any]]:
+        """Abandons / human answers per campaign since ``since`` (the regulatory window)."""
+        outcome = col(Call.outcome)
+        stmt = (
+            sa.select(col(Call.campaign_id),
+                      sa.func.sum(sa.case((outcome.in_(("answered", "abandoned")), 1),
+                                          else_=0)),
+                      sa.func.sum(sa.case((outcome == "abandoned", 1), else_=0)))
+            .where(col(Call.campaign_id).in_(list(campaign_ids)),
+                   col(Call.originated_at) >= since)
+            .group_by(col(Call.campaign_id))
+        )
+        found = {str(i): {"answered": 0, "abandoned": 0, "rate": None} for i in campaign_ids}
+        async with self._sessions() as s:
+            for campaign_id, answered, abandoned in (await s.execute(stmt)).all():
+                answered, abandoned = int(answered or 0), int(abandoned or 0)
+                found[str(campaign_id)] = {
+                    "answered": answered, "abandoned": abandoned,
+                    "rate": round(abandoned / answered, 4) if answered else None}
+        return found
+
     def _key(self, group: GroupBy, dialect: str, start: datetime) -> sa.ColumnElement[Any]:
         if group is GroupBy.CAMPAIGN:
             return sa.cast(col(Call.campaign_id), sa.String)

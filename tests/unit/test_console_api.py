@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from ari_app.dialer.engine import Dialer
 from ari_app.dialer.store import DialerStore
 from crm.app import create_crm_app
 from crm.db.engine import create_all, make_engine, make_sessionmaker
+from crm.db.models import Call
 from crm.db.models_ops import AuditLog
 from crm.domain.enums import Role
 from crm.http._route import SESSION_COOKIE
@@ -239,3 +241,26 @@ async def test_given_failing_registered_check_when_status_then_reported(tmp_path
             body = await (await client.get("/status")).json()
     assert body["components"]["recogniser"]["ok"] is False
     assert "pool exploded" in body["components"]["recogniser"]["error"]
+
+
+async def test_given_abandons_when_listing_then_regulatory_rate_over_chosen_window(rig):
+    client, crm, _, tokens = rig
+    cid = (await _create(client, tokens, abandon_target=0.05))["campaign"]["id"]
+    now = datetime.now(UTC)
+    calls = [("answered", timedelta(hours=1)), ("abandoned", timedelta(hours=2)),
+             ("answered", timedelta(days=3)), ("answered", timedelta(days=3)),
+             ("no_answer", timedelta(hours=1)), ("abandoned", timedelta(days=40))]
+    async with make_sessionmaker(crm.engine).begin() as s:
+        for i, (outcome, ago) in enumerate(calls):
+            s.add(Call(call_id=f"a{i}", campaign_id=uuid.UUID(cid), state="ended",
+                       originated_at=now - ago, outcome=outcome))
+    items = (await (await client.get("/api/console/campaigns",
+                                     headers=auth(tokens, "boss"))).json())["items"]
+    assert items[0]["regulatory"] == {"window": "30d", "answered": 4, "abandoned": 1,
+                                      "rate": 0.25, "target": 0.05, "over_target": True}
+    await client.patch(f"/api/console/campaigns/{cid}", headers=auth(tokens, "boss"),
+                       json={"abandon_window": "24h", "abandon_target": 0.2})
+    view = await (await client.get(f"/api/console/campaigns/{cid}",
+                                   headers=auth(tokens, "boss"))).json()
+    assert view["regulatory"] == {"window": "24h", "answered": 2, "abandoned": 1, "rate": 0.5,
+                                  "target": 0.2, "over_target": True}

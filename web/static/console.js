@@ -137,6 +137,15 @@
       $('running').dataset.state = view.running ? 'connected' : 'none';
       $('running').textContent = view.running ? S.dialing : S.not_dialing;
       $('live').textContent = view.live ? liveFigures(view.live) : '';
+      const r = view.regulatory;
+      if (r) {
+        const reg = $('regulatory');
+        reg.className = r.over_target ? 'bad' : 'ok';
+        reg.dataset.over = r.over_target ? 'yes' : 'no';
+        reg.textContent = `${S.col_abandon_rate} (${S[`window_${r.window}`]}): ${pct(r.rate)} · `
+          + `${S.wb_target} ${pct(r.target)} · ${r.abandoned} / ${r.answered}`
+          + (r.over_target ? ` · ${S.wb_over_target}` : '');
+      }
       $('mode-switch').value = view.dialing.mode;
       $('start').disabled = view.running;
       $('pause').disabled = !view.running && c.status === 'paused';
