@@ -25,31 +25,46 @@ from ari_app.dialer.model import (
 )
 from ari_app.dialer.pacing import ModelPacing, Pacing, PacingView, RatioPacing
 from ari_app.dialer.ports import Clock, Lead, LeadSource, Publisher
+from ari_app.dialer.store import DialerStore
 
 log = logging.getLogger(__name__)
 
 
-class Hopper:
-    """Claimed leads at hand for one campaign."""
+HOPPER_STATE = "hopper"
 
-    def __init__(self, source: LeadSource, campaign_id: str, worker: str) -> None:
+
+class Hopper:
+    """Claimed leads at hand for one campaign.
+
+    With a ``store``, the ids of the leads claimed and not yet known to be dialed are persisted
+    (state ``hopper``), so that a restarted controller releases the claims of the killed one at
+    once instead of leaving those leads locked until their claim expires."""
+
+    def __init__(self, source: LeadSource, campaign_id: str, worker: str,
+                 store: DialerStore | None = None) -> None:
         self.source = source
         self.campaign_id = campaign_id
         self.worker = worker
+        self.store = store
         self.leads: deque[Lead] = deque()
         self.dry = False
+
+    async def _claim(self, count: int, taking: int = 0) -> None:
+        claimed = await self.source.claim(self.campaign_id, self.worker, count)
+        self.leads.extend(claimed)
+        if claimed and self.store is not None:
+            held = [lead.lead_id for lead in self.leads]  # includes the ones about to be taken
+            await self.store.save_state(HOPPER_STATE, self.campaign_id, {"lead_ids": held})
 
     async def fill(self, depth: int) -> None:
         """Keep at least ``depth`` claimed leads at hand (the pacing looks at them)."""
         if len(self.leads) < depth:
-            self.leads.extend(
-                await self.source.claim(self.campaign_id, self.worker, depth - len(self.leads)))
+            await self._claim(depth - len(self.leads))
         self.dry = not self.leads
 
     async def take(self, count: int) -> list[Lead]:
         if len(self.leads) < count:
-            wanted = max(count - len(self.leads), 2 * count)
-            self.leads.extend(await self.source.claim(self.campaign_id, self.worker, wanted))
+            await self._claim(max(count - len(self.leads), 2 * count))
         taken = [self.leads.popleft() for _ in range(min(count, len(self.leads)))]
         self.dry = count > 0 and not taken
         return taken
@@ -62,6 +77,8 @@ class Hopper:
         if self.leads:
             await self.source.release([lead.lead_id for lead in self.leads], self.worker)
             self.leads.clear()
+        if self.store is not None:
+            await self.store.drop_state(HOPPER_STATE, self.campaign_id)
 
 
 class CampaignRunner:

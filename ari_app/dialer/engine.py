@@ -244,7 +244,7 @@ class Dialer:
         if runner is not None:
             runner.reconfigure(config)
             return
-        hopper = Hopper(self.leads, config.campaign_id, self.worker)
+        hopper = Hopper(self.leads, config.campaign_id, self.worker, self.store)
         runner = CampaignRunner(config, self.agents, self.calls, hopper, self.publisher,
                                 self.clock)
         self.runners[config.campaign_id] = runner

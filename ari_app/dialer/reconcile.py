@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ari_app.ari import Reconnected
+from ari_app.dialer.campaigns import HOPPER_STATE
 from ari_app.dialer.errors import DialerUseCaseError
 from ari_app.dialer.events import AgentStateChanged
 from ari_app.dialer.model import (
@@ -107,12 +108,29 @@ class Reconciler:
 
     async def _load(self) -> None:
         d = self.dialer
+        calls = await d.store.load_state("call")
+        await self._release_stale_claims({str(body.get("lead_id")) for body in calls.values()})
         for body in (await d.store.load_state("campaign")).values():
             d.run_campaign(config_from_state(body))
-        for call_id, body in (await d.store.load_state("call")).items():
+        for call_id, body in calls.items():
             if call_id not in d.calls.calls:
                 d.calls.calls[call_id] = call_from_state(body)
         await d.agents.load()
+
+    async def _release_stale_claims(self, dialed: set[str]) -> None:
+        """Leads the previous process claimed but never dialed go back to the CRM now (not
+        when their claim expires); the leads of persisted calls stay with their calls."""
+        d = self.dialer
+        for campaign_id, body in (await d.store.load_state(HOPPER_STATE)).items():
+            stale = [i for i in body.get("lead_ids", []) if i not in dialed]
+            try:
+                if stale:
+                    await d.leads.release(stale, d.worker)
+                    log.info("campaign %s: released %d leads claimed before the restart",
+                             campaign_id, len(stale))
+            except Exception as exc:  # noqa: BLE001 - the claims then expire on their own
+                log.warning("campaign %s: releasing old claims failed: %s", campaign_id, exc)
+            await d.store.drop_state(HOPPER_STATE, campaign_id)
 
     async def _calls(self, channels: set[str]) -> None:
         d = self.dialer
