@@ -7,6 +7,7 @@ card holds the held-out metrics, so every stored version carries how well it did
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,9 +15,15 @@ from pathlib import Path
 import xgboost as xgb
 
 from predictive.errors import ModelError
-from predictive.models.answer_model import AnswerModel, ModelCard
+from predictive.models.answer_model import (
+    MIN_TRAIN_ROWS,
+    AnswerModel,
+    ModelCard,
+    train_answer_model,
+)
 from predictive.models.calibration import Calibrator, ReliabilityBin
 from predictive.models.features import Vocab
+from predictive.models.history import CallHistoryRow
 from predictive.models.metrics import ModelMetrics
 
 
@@ -71,3 +78,35 @@ def should_retrain(card: ModelCard, now: datetime, rows_since: int, max_age_days
         trained = trained.replace(tzinfo=now.tzinfo)
     too_old = now - trained > timedelta(days=max_age_days)
     return too_old or rows_since > max_new_fraction * card.n_train
+
+
+def retrain_if_due(
+    registry: ModelRegistry, rows: Sequence[CallHistoryRow], now: datetime,
+    max_age_days: float = 7, max_new_fraction: float = 0.25,
+) -> tuple[AnswerModel | None, str]:
+    """One run of the periodic retraining job (the scheduler calls it, e.g. hourly).
+
+    Loads the newest stored version; when none exists or :func:`should_retrain` says so
+    (counting the ``rows`` newer than that version's training data), trains on all
+    ``rows``, stores the new version with its held-out metrics and returns it. Returns
+    ``(model, why)``; ``model`` is None while history is too thin (the scorer then uses
+    the Beta-Binomial prior) and ``why`` says which case applied.
+    """
+    current = registry.load() if registry.versions() else None
+    if current is not None:
+        trained = datetime.fromisoformat(current.card.trained_at)
+        if trained.tzinfo is None and now.tzinfo is not None:
+            trained = trained.replace(tzinfo=now.tzinfo)
+        since = sum(1 for r in rows if _aware(r.attempted_at, now) > trained)
+        if not should_retrain(current.card, now, since, max_age_days, max_new_fraction):
+            return current, f"kept {current.card.version} ({since} new rows)"
+    if len(rows) < MIN_TRAIN_ROWS:
+        return current, f"too little history to train ({len(rows)}/{MIN_TRAIN_ROWS} rows)"
+    model = train_answer_model(rows, now=now)
+    registry.save(model)
+    old = current.card.version if current else "none"
+    return model, f"trained {model.card.version} (replaces {old})"
+
+
+def _aware(t: datetime, like: datetime) -> datetime:
+    return t.replace(tzinfo=like.tzinfo) if t.tzinfo is None and like.tzinfo else t

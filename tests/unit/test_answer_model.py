@@ -149,3 +149,31 @@ def test_given_a_scorer_when_scoring_the_hopper_then_queued_leads_in_order(
     leads, source = queued_leads(scorer, [(r.lead_id, r) for r in rows], ListRateTracker())
     assert [q.lead_id for q in leads] == [r.lead_id for r in rows]
     assert source == model.card.version and all(0 < q.p_answer < 1 for q in leads)
+
+
+def test_given_the_retraining_job_when_run_over_time_then_versions_follow_the_schedule(
+    tmp_path: Path,
+) -> None:
+    from predictive.models.registry import retrain_if_due
+
+    rows, _ = generate_history(2500, seed=4)
+    reg = ModelRegistry(tmp_path / "models")
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)  # after all of the history
+    model, why = retrain_if_due(reg, rows[:1500], t0)
+    assert model is None and "too little history" in why and reg.versions() == []
+    first, why = retrain_if_due(reg, rows, t0)
+    assert first is not None and why.startswith("trained") and reg.versions() == [
+        first.card.version]
+    kept, why = retrain_if_due(reg, rows, t0 + timedelta(days=1))
+    assert kept is not None and kept.card.version == first.card.version and "kept" in why
+    naive = t0.replace(tzinfo=None)  # the history rows are naive UTC
+    newer = [replace(r, attempted_at=naive + timedelta(hours=1 + i % 20)) for i, r in
+             enumerate(rows[:1500])]  # new rows: more than 25 % of those trained on
+    second, why = retrain_if_due(reg, rows + newer, t0 + timedelta(days=1, hours=1))
+    assert second is not None and second.card.version != first.card.version
+    assert reg.versions() == sorted([first.card.version, second.card.version])
+    stored = reg.load(second.card.version).card.metrics  # metrics stored with the version
+    assert 0 < stored.brier < 0.25 and sum(b.n for b in stored.reliability) == stored.n
+    weekly, why = retrain_if_due(reg, rows + newer, t0 + timedelta(days=9))
+    assert weekly is not None and weekly.card.version not in (first.card.version,
+                                                             second.card.version)
