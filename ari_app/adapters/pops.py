@@ -6,6 +6,10 @@ customer, or the call ended) becomes a ``pop`` message with the customer essenti
 ``call_state`` message for a call the agent already has on screen. ``AgentStateChanged``
 becomes an ``agent_state`` message. Events of one agent are handled in order; agents never
 wait for each other (each agent has its own chain of tasks).
+
+Summaries are prefetched when the dialer claims leads (``LeadsClaimed``), so the pop at dial
+time costs no database round trip: a cached summary is pushed at once and re-read right after;
+if the customer changed meanwhile (a note, a task, a call), a ``pop_refresh`` follows.
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from ari_app.dialer.bus import EventBus, Subscription
-from ari_app.dialer.events import AgentStateChanged, ScreenPop
+from ari_app.dialer.events import AgentStateChanged, LeadsClaimed, ScreenPop
 from ari_app.dialer.model import AgentState
 from crm.app import crm_service_of
 from crm.domain.enums import Language
@@ -111,6 +116,8 @@ class PopBridge:
         default_language: Language = Language.ZH,
         queue_size: int = 4096,
         gate: PopGate | None = None,
+        cache_size: int = 20_000,
+        cache_max_age_s: float = 600.0,
     ) -> None:
         self.bus = bus
         self.hub = hub
@@ -122,18 +129,29 @@ class PopBridge:
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._sub: Subscription | None = None
         self._reader: asyncio.Task[None] | None = None
+        # (customer id, language) → (monotonic time read, essentials): prefetched summaries
+        self._cache: OrderedDict[tuple[str, Language], tuple[float, dict[str, Any]]] = (
+            OrderedDict())
+        self.cache_size = cache_size
+        self.cache_max_age_s = cache_max_age_s
+        self._prefetch: asyncio.Queue[str] = asyncio.Queue(maxsize=cache_size)
+        self._prefetcher: asyncio.Task[None] | None = None
+        self._refreshes: set[asyncio.Task[None]] = set()
+        self.stats = {"cache_hits": 0, "cache_misses": 0, "refreshed": 0, "prefetched": 0}
 
     # ------------------------------------------------------------ lifecycle --
     def start(self) -> None:
         self._sub = self.bus.subscribe(
-            lambda e: isinstance(e, ScreenPop | AgentStateChanged), self.queue_size
+            lambda e: isinstance(e, ScreenPop | AgentStateChanged | LeadsClaimed), self.queue_size
         )
         self._reader = asyncio.create_task(self._read(self._sub), name="pops-bridge")
+        self._prefetcher = asyncio.create_task(self._prefetch_loop(), name="pops-prefetch")
 
     async def stop(self) -> None:
         if self._sub is not None:
             self._sub.close()
-        tasks = [t for t in (self._reader, *self._tails.values()) if t is not None]
+        tasks = [t for t in (self._reader, self._prefetcher, *self._tails.values(),
+                             *self._refreshes) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -144,7 +162,47 @@ class PopBridge:
             if sub.dropped:
                 log.warning("pops: the bridge fell behind; %d events dropped", sub.dropped)
                 sub.dropped = 0
-            self.schedule(event)
+            if isinstance(event, LeadsClaimed):
+                self.prefetch(event.customer_ids)
+            else:
+                self.schedule(event)
+
+    # ------------------------------------------------------------- prefetch --
+    def prefetch(self, customer_ids: Iterable[str]) -> None:
+        """Read these customers' summaries ahead of their pops (never blocks; a full queue
+        drops the surplus: those pops read the database as before)."""
+        for customer_id in customer_ids:
+            if customer_id and not self._prefetch.full():
+                self._prefetch.put_nowait(customer_id)
+
+    def _languages(self) -> set[Language]:
+        langs = {self.default_language}
+        for conn in self.hub.connections():
+            if conn.language in ("zh", "en"):
+                langs.add(Language(conn.language))
+        return langs
+
+    async def _prefetch_loop(self) -> None:
+        while True:
+            customer_id = await self._prefetch.get()
+            for language in self._languages():
+                key = (customer_id, language)
+                cached = self._cache.get(key)
+                if cached is not None and time.monotonic() - cached[0] < self.cache_max_age_s:
+                    continue
+                try:
+                    self._remember(key, await self._read_summary(customer_id, language))
+                    self.stats["prefetched"] += 1
+                except CrmError as exc:
+                    log.debug("pops: prefetch of %s failed: %s", customer_id, exc)
+                except Exception:  # noqa: BLE001 - prefetch is best effort, pops read anyway
+                    log.exception("pops: prefetch of %s failed", customer_id)
+
+    def _remember(self, key: tuple[str, Language], customer: dict[str, Any]) -> None:
+        self._cache[key] = (time.monotonic(), customer)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     # ------------------------------------------------------------- ordering --
     def schedule(self, event: object) -> None:
@@ -198,7 +256,9 @@ class PopBridge:
         ):
             customer = shown.customer  # preview offer accepted: same lead, now dialing
         else:
-            customer = await self._customer(event)
+            customer, cached = await self._customer(event)
+            if cached:  # pushed at once from the prefetch; re-read behind it
+                self._refresh_soon(event, customer)
         summary_ms = (time.perf_counter() - started) * 1000
         self._screens[event.agent_id] = _OnScreen(
             event.call_id, event.lead_id, event.customer_id, customer, event.state
@@ -249,11 +309,48 @@ class PopBridge:
                 },
             )
 
-    async def _customer(self, event: ScreenPop) -> dict[str, Any]:
-        lang = self.hub.language_of(event.agent_id)
-        language = Language(lang) if lang in ("zh", "en") else self.default_language
+    def _language_of(self, agent_id: str) -> Language:
+        lang = self.hub.language_of(agent_id)
+        return Language(lang) if lang in ("zh", "en") else self.default_language
+
+    async def _read_summary(self, customer_id: str, language: Language) -> dict[str, Any]:
+        summary = await self.summaries.customer_summary(customer_id, language=language)
+        return {k: summary.get(k) for k in CUSTOMER_FIELDS}
+
+    def _refresh_soon(self, event: ScreenPop, shown: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._refresh(event, shown),
+                                   name=f"pops-refresh-{event.call_id}")
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
+    async def _refresh(self, event: ScreenPop, shown: dict[str, Any]) -> None:
+        language = self._language_of(event.agent_id)
         try:
-            summary = await self.summaries.customer_summary(event.customer_id, language=language)
+            fresh = await self._read_summary(event.customer_id, language)
+        except CrmError as exc:
+            log.warning("pops: call %s: refresh of %s failed: %s", event.call_id,
+                        event.customer_id, exc)
+            return
+        self._remember((event.customer_id, language), fresh)
+        screen = self._screens.get(event.agent_id)
+        if fresh == shown or screen is None or screen.call_id != event.call_id:
+            return
+        screen.customer = fresh
+        self.stats["refreshed"] += 1
+        self.hub.deliver(event.agent_id, {"type": "pop_refresh", "call_id": event.call_id,
+                                          "lead_id": event.lead_id, "customer": fresh})
+
+    async def _customer(self, event: ScreenPop) -> tuple[dict[str, Any], bool]:
+        """The essentials to pop, and whether they came from the prefetch cache."""
+        language = self._language_of(event.agent_id)
+        key = (event.customer_id, language)
+        cached = self._cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_max_age_s:
+            self.stats["cache_hits"] += 1
+            return cached[1], True
+        self.stats["cache_misses"] += 1
+        try:
+            customer = await self._read_summary(event.customer_id, language)
         except CrmError as exc:
             log.warning(
                 "pops: call %s: no customer summary for %s: %s",
@@ -270,8 +367,9 @@ class PopBridge:
                 "open_tasks": [],
                 "recommended_script": None,
                 "error": exc.message,
-            }
-        return {k: summary.get(k) for k in CUSTOMER_FIELDS}
+            }, False
+        self._remember(key, customer)
+        return customer, False
 
 
 def pop_bridge_ctx(bus: EventBus, hub: PopHub) -> Callable[[web.Application], AsyncIterator[None]]:

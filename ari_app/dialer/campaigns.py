@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable, Sequence
 
 from ari_app.dialer.agents import AgentDesk
 from ari_app.dialer.calls import CallDesk
-from ari_app.dialer.events import CampaignAlarm, ScreenPop
+from ari_app.dialer.events import CampaignAlarm, LeadsClaimed, ScreenPop
 from ari_app.dialer.model import (
     AgentSession,
     AgentState,
@@ -48,10 +49,13 @@ class Hopper:
         self.store = store
         self.leads: deque[Lead] = deque()
         self.dry = False
+        self.on_claimed: Callable[[Sequence[Lead]], None] | None = None
 
     async def _claim(self, count: int, taking: int = 0) -> None:
         claimed = await self.source.claim(self.campaign_id, self.worker, count)
         self.leads.extend(claimed)
+        if claimed and self.on_claimed is not None:
+            self.on_claimed(claimed)
         if claimed and self.store is not None:
             held = [lead.lead_id for lead in self.leads]  # includes the ones about to be taken
             await self.store.save_state(HOPPER_STATE, self.campaign_id, {"lead_ids": held})
@@ -89,6 +93,8 @@ class CampaignRunner:
         self.agents = agents
         self.calls = calls
         self.hopper = hopper
+        hopper.on_claimed = lambda leads: publisher.publish(LeadsClaimed(
+            config.campaign_id, tuple(lead.customer_id for lead in leads), clock.now()))
         self.pacing: Pacing = ModelPacing() if config.pacing == "model" else RatioPacing()
         self.pacing_reason = ""
         self.publisher = publisher

@@ -135,3 +135,12 @@ class CampaignAlarm:
     kind: str
     message: str
     at: float
+
+
+@dataclass(frozen=True)
+class LeadsClaimed:
+    """The hopper claimed these customers' leads: their pops are coming (prefetch them)."""
+
+    campaign_id: str
+    customer_ids: tuple[str, ...]
+    at: float

@@ -51,6 +51,9 @@ class AgentView:
             self.agent_state = message
         elif kind == "pop":
             self.pop = message
+        elif kind == "pop_refresh" and self.pop is not None:
+            if self.pop.get("call_id") == message.get("call_id"):
+                self.pop = {**self.pop, "customer": message.get("customer")}
         elif kind == "call_state" and self.pop is not None:
             if self.pop.get("call_id") == message.get("call_id"):
                 self.pop = {

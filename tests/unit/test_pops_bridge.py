@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from ari_app.adapters.pops import PopBridge
 from ari_app.dialer.bus import EventBus
-from ari_app.dialer.events import AgentStateChanged, ScreenPop
+from ari_app.dialer.events import AgentStateChanged, LeadsClaimed, ScreenPop
 from ari_app.dialer.model import AgentState
 from crm.domain.enums import Language
 from crm.pops import PopHub
@@ -186,3 +187,42 @@ async def test_given_predictive_bridge_when_first_event_is_connected_then_full_p
     msg = hub.current("agent")[0]
     assert (msg["type"], msg["state"], msg["customer"]["name"]) == ("pop", "connected", "王伟")
     assert len(summaries.calls) == 1
+
+
+async def test_given_claimed_lead_when_popped_then_prefetched_summary_without_a_read(rig) -> None:
+    """The hopper's claim prefetches the summary; the pop itself reads nothing."""
+    bus, hub, summaries, cid = rig
+    bus.publish(LeadsClaimed("camp-1", (cid,), time.time()))
+    await until(lambda: len(summaries.calls) == 1)
+    bus.publish(screen_pop(cid, "ringing"))
+    await until(lambda: len(hub.current("agent")) == 1)
+    assert hub.current("agent")[0]["customer"]["name"] == "王伟"
+    await asyncio.sleep(0.1)  # the re-read behind the cached pop
+    assert len(summaries.calls) == 2 and not [
+        m for m in hub.current("agent") if m.get("type") == "pop_refresh"
+    ]
+
+
+async def test_given_customer_changed_after_prefetch_when_popped_then_pop_refresh(
+    rig, crm_service: CrmService
+) -> None:
+    bus, hub, summaries, cid = rig
+    bus.publish(LeadsClaimed("camp-1", (cid,), time.time()))
+    await until(lambda: len(summaries.calls) == 1)
+    await crm_service.work.create_task(TaskInput("回电", customer_id=uuid.UUID(cid)))
+    conn_msgs: list[dict[str, Any]] = []
+    original = hub.deliver
+
+    def spy(agent_id: str, message: Any) -> int:
+        conn_msgs.append(dict(message))
+        return original(agent_id, message)
+
+    hub.deliver = spy  # type: ignore[method-assign]
+    bus.publish(screen_pop(cid, "ringing"))
+    await until(lambda: any(m["type"] == "pop_refresh" for m in conn_msgs))
+    first, refresh = conn_msgs[0], next(m for m in conn_msgs if m["type"] == "pop_refresh")
+    assert [t["title"] for t in first["customer"]["open_tasks"]] == ["发送报价"]
+    assert sorted(t["title"] for t in refresh["customer"]["open_tasks"]) == ["发送报价", "回电"]
+    pop = hub.current("agent")[0]  # a reconnecting page gets the refreshed customer
+    assert pop["type"] == "pop" and pop["state"] == "ringing"
+    assert sorted(t["title"] for t in pop["customer"]["open_tasks"]) == ["发送报价", "回电"]

@@ -187,6 +187,11 @@
       renderPop(desk.pop, received);
       tick();
     },
+    pop_refresh(msg) {  // the customer changed since the (prefetched) pop: same call, new data
+      if (!desk.pop || desk.pop.call_id !== msg.call_id) return;
+      desk.pop.customer = msg.customer;
+      renderPop(desk.pop, performance.timeOrigin + performance.now());
+    },
     call_state(msg) {
       if (!desk.pop || desk.pop.call_id !== msg.call_id) return;
       desk.pop.state = msg.state;
