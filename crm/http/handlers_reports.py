@@ -23,13 +23,16 @@ from crm.services.lists import RECYCLABLE
 from crm.services.reports import GroupBy, ReportFilter, report_csv
 
 DEFAULT_DAYS = 7
+FIRST_DAY, LAST_DAY = date(1970, 1, 8), date(9998, 12, 30)
 
 
 class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: date | None = Field(None, alias="from", description="first local day (YYYY-MM-DD)")
-    to: date | None = Field(None, description="last local day, inclusive (default: today)")
+    from_: date | None = Field(None, alias="from", ge=FIRST_DAY, le=LAST_DAY,
+                               description="first local day (YYYY-MM-DD)")
+    to: date | None = Field(None, ge=FIRST_DAY, le=LAST_DAY,
+                            description="last local day, inclusive (default: today)")
     campaign_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
     format: Literal["json", "csv"] = "json"

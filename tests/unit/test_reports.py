@@ -122,6 +122,7 @@ async def test_given_csv_format_when_reporting_then_text_csv_with_header_and_sam
     ("from=2024-01-01&to=2026-03-01", "to"),
     ("campaign_id=nope", "campaign_id"),
     ("from=0001-01-01&to=0001-01-02", "from"),
+    ("to=0001-01-01", "to"),
 ])
 async def test_given_bad_query_when_reporting_then_400_naming_the_field(
     crm_client, crm_actors, query, field
