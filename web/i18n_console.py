@@ -74,6 +74,8 @@ CONSOLE_STRINGS: dict[str, dict[str, str]] = {
     "machine_message": {"zh": "留言音频", "en": "Message sound"},
     "wrap_up_limit_s": {"zh": "话后处理上限（秒）", "en": "Wrap-up limit (s)"},
     "record": {"zh": "通话录音", "en": "Record calls"},
+    "retention_days": {"zh": "录音保留天数（空 = 永久）",
+                       "en": "Keep recordings (days; empty = forever)"},
     "live_figures": {"zh": "实时数据", "en": "Live"},
     "lists": {"zh": "名单", "en": "Lists"},
     "import_csv": {"zh": "导入 CSV 名单", "en": "Import a CSV list"},

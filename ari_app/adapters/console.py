@@ -32,6 +32,7 @@ from crm.services._common import parse_uuid
 from crm.services.dialing import CONFIG_FIELDS, DIALING_FIELDS, campaign_fields, check_dialing
 
 MANAGERS = (Role.MANAGER,)
+NULLABLE = frozenset({"retention_days"})  # None: keep recordings forever
 
 
 class DialingPatch(BaseModel):
@@ -78,7 +79,7 @@ def _split(body: BaseModel, who_is_admin: bool) -> tuple[dict[str, Any], dict[st
     if "manager_id" in sent and not who_is_admin:
         raise InvalidInputError("manager_id", "only an admin reassigns a campaign")
     for key, value in sent.items():
-        if value is None:
+        if value is None and key not in NULLABLE:
             raise InvalidInputError(key, f"{key} must not be null")
     editable = set(campaign_fields()) | {"manager_id"}
     unknown = [k for k in sent if k not in editable and k not in DIALING_FIELDS]

@@ -42,8 +42,9 @@ PASSWORD = "pw-123456789"
 
 
 @contextlib.asynccontextmanager
-async def console_app(tmp_path: Path) -> AsyncIterator[tuple[web.Application, CrmService, Dialer,
-                                                             dict[str, str]]]:
+async def console_app(
+    tmp_path: Path, *, seed: bool = True
+) -> AsyncIterator[tuple[web.Application, CrmService, Dialer, dict[str, str]]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"
     engine = make_engine(url)
     await create_all(engine)
@@ -52,8 +53,9 @@ async def console_app(tmp_path: Path) -> AsyncIterator[tuple[web.Application, Cr
     crm = CrmService(settings, engine)
     await crm.reference.seed_dispositions()
     tokens = {}
-    for name, role in (("agent1", Role.AGENT), ("boss", Role.MANAGER), ("boss2", Role.MANAGER),
-                       ("root", Role.ADMIN)):
+    users = (("agent1", Role.AGENT), ("boss", Role.MANAGER), ("boss2", Role.MANAGER),
+             ("root", Role.ADMIN))
+    for name, role in users if seed else ():
         user = await crm.auth.create_user(name, role, password=PASSWORD)
         tokens[name] = (await crm.auth.issue_token(user.id)).token
     control = FakeControl()
@@ -264,3 +266,20 @@ async def test_given_abandons_when_listing_then_regulatory_rate_over_chosen_wind
                                    headers=auth(tokens, "boss"))).json()
     assert view["regulatory"] == {"window": "24h", "answered": 2, "abandoned": 1, "rate": 0.5,
                                   "target": 0.2, "over_target": True}
+
+
+async def test_given_running_campaign_when_controller_restarts_then_saved_settings_kept(
+    tmp_path: Path,
+):
+    async with console_app(tmp_path) as (app, crm, dialer, tokens), \
+            TestClient(TestServer(app)) as client:
+        cid = (await _create(client, tokens, ring_timeout_s=33))["campaign"]["id"]
+        await client.post(f"/api/console/campaigns/{cid}/start", headers=auth(tokens, "boss"))
+        await client.post(f"/api/console/campaigns/{cid}/mode", headers=auth(tokens, "boss"),
+                          json={"mode": "preview"})
+    async with console_app(tmp_path, seed=False) as (app, crm, dialer, _):
+        assert cid in dialer.runners
+        assert dialer.config(cid).mode.value == "preview"
+        assert dialer.config(cid).ring_timeout_s == 33
+        saved = await crm.dialing.get(uuid.UUID(cid))
+        assert saved["dialing"]["mode"] == "preview" and saved["dialing"]["ring_timeout_s"] == 33
