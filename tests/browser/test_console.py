@@ -186,6 +186,14 @@ async def test_given_csv_when_importing_from_page_then_per_row_report_and_penetr
     assert (await console.crm.campaigns.list_leads(campaign_id=campaign.id)).total == 2
     await no_horizontal_overflow(page)
 
+    await page.get_by_test_id("f-ring_timeout_s").fill("500")
+    await page.get_by_test_id("save").click()
+    await expect(page.get_by_test_id("err-ring_timeout_s")).to_have_text("不能大于 120")
+    await page.get_by_test_id("f-ring_timeout_s").fill("30")
+    await page.get_by_test_id("f-window_end").fill("09:00")
+    await page.get_by_test_id("save").click()
+    await expect(page.get_by_test_id("err-window_end")).to_have_text("拨打时段为空（开始 = 结束）")
+
 
 async def test_given_calls_when_downloading_report_then_csv_matches_table(
     browser: Browser, console: Console,

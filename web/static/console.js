@@ -35,6 +35,35 @@
   const pct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
   const mins = (s) => `${(s / 60).toFixed(1)} min`;
 
+  // The API's messages are English; the common ones are said in Chinese on a zh page.
+  const ZH = [
+    [/^Input should be less than or equal to (.+)$/, '不能大于 $1'],
+    [/^Input should be greater than or equal to (.+)$/, '不能小于 $1'],
+    [/^Input should be less than (.+)$/, '须小于 $1'],
+    [/^Input should be greater than (.+)$/, '须大于 $1'],
+    [/^Input should be a valid (number|integer).*$/, '请输入数字'],
+    [/^Input should be (.+)$/, '只能是 $1'],
+    [/^String should have at least 1 character$/, '不能为空'],
+    [/^String should have at most (\d+) characters?$/, '最多 $1 个字符'],
+    [/^String should match pattern .*$/, '格式不正确'],
+    [/^Extra inputs are not permitted$/, '不支持此字段'],
+    [/^must be between (.+) and (.+?)( seconds)?$/, '须在 $1 到 $2 之间'],
+    [/^must be one of (.+)$/, '只能是 $1'],
+    [/^must be an integer (.+)$/, '须为整数 $1'],
+    [/^unknown time zone$/, '未知时区'],
+    [/^expected HH:MM$/, '格式须为 HH:MM'],
+    [/^the calling window is empty \(start = end\)$/, '拨打时段为空（开始 = 结束）'],
+    [/^name is required$/, '名称必填'],
+    [/^'to' is before 'from'$/, '结束日期早于开始日期'],
+    [/^expected (.+)$/, '格式须为 $1'],
+  ];
+  function say(message) {
+    const text = String(message || '');
+    if (boot.lang !== 'zh') return text;
+    for (const [re, zh] of ZH) if (re.test(text)) return text.replace(re, zh);
+    return text;
+  }
+
   // ------------------------------------------------------------------ field errors --
   function clearErrors(form) {
     form.querySelectorAll('.fielderror').forEach((n) => { n.textContent = ''; });
@@ -50,7 +79,7 @@
       const name = String(p.field || '').split('.').pop();
       const slot = form.querySelector(`.fielderror[data-for="${name}"]`);
       if (!slot) continue;
-      slot.textContent = String(p.message || '').replace(new RegExp(`^${name}: `), '');
+      slot.textContent = say(String(p.message || '').replace(new RegExp(`^${name}: `), ''));
       const input = form.querySelector(`[name="${name}"]`);
       if (input) { input.setAttribute('aria-invalid', 'true'); if (!shown) input.focus(); }
       shown += 1;
