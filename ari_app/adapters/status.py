@@ -34,7 +34,7 @@ from crm.http._route import SERVICE_KEY, Ctx, Route
 log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[dict[str, Any]]]
-HEALTH_CHECKS = web.AppKey("health_checks", dict)
+HEALTH_CHECKS: web.AppKey[dict[str, Check]] = web.AppKey("health_checks", dict)
 CHECK_TIMEOUT_S = 3.0
 OUTBOX_STALE_S = 300.0  # an event this old still undelivered means the CRM sync is stuck
 
@@ -122,8 +122,10 @@ async def _guarded(name: str, check: Callable[[], Awaitable[dict[str, Any]]]) ->
 
 
 async def health(app: web.Application) -> dict[str, Any]:
-    checks: dict[str, Check] = {"recogniser": lambda: _recogniser(app),
-                                **app.get(HEALTH_CHECKS, {})}
+    checks: dict[str, Check] = {"recogniser": lambda: _recogniser(app)}
+    if HEALTH_CHECKS in app:
+        registered: dict[str, Check] = app[HEALTH_CHECKS]
+        checks.update(registered)
     names = ["telephony", "database", "outbox", *checks]
     results = await asyncio.gather(
         _guarded("telephony", lambda: _ari(app)), _guarded("database", lambda: _database(app)),

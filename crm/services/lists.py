@@ -124,7 +124,8 @@ class ListService:
                         outcome_counts={}, close_reason=None, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-            count = (await s.execute(stmt)).rowcount or 0
+            result: Any = await s.execute(stmt)
+            count = int(result.rowcount or 0)
             audit(s, actor_id, "campaign.leads_recycled", "campaign", campaign_id,
                   {"outcomes": chosen, "leads": count})
         return {"campaign_id": str(campaign_id), "outcomes": chosen, "recycled": count}

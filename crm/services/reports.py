@@ -136,7 +136,7 @@ class ReportService:
     async def report(self, group: GroupBy, f: ReportFilter) -> list[dict[str, Any]]:
         f.check()
         async with self._sessions() as s:
-            dialect = s.bind.dialect.name
+            dialect = s.get_bind().dialect.name
             start, end = _utc_bounds(f, self._tz)
             key = self._key(group, dialect, start)
             where = self._where(f, start, end)
@@ -160,7 +160,8 @@ class ReportService:
                    col(Call.originated_at) >= since)
             .group_by(col(Call.campaign_id))
         )
-        found = {str(i): {"answered": 0, "abandoned": 0, "rate": None} for i in campaign_ids}
+        found: dict[str, dict[str, Any]] = {
+            str(i): {"answered": 0, "abandoned": 0, "rate": None} for i in campaign_ids}
         async with self._sessions() as s:
             for campaign_id, answered, abandoned in (await s.execute(stmt)).all():
                 answered, abandoned = int(answered or 0), int(abandoned or 0)
