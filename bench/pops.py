@@ -12,7 +12,9 @@ the server to publish ``ScreenPop`` events on the dialer's bus (the trigger, sta
 Latencies are receipt time minus publish time on the same machine clock; the browser's are
 taken with ``performance.timeOrigin + performance.now()`` in the page, at WebSocket receipt and
 right after the DOM update. Two load shapes: *steady* (one pop per agent spread over each
-round) and *burst* (every agent popped at once). Then ``GET /api/customers/{id}`` on random
+round) and *burst* (every agent popped at once), each run twice on customers of their own: as
+the dialer runs (summaries prefetched when the hopper claims the leads, one round ahead) and
+cold (``*_cold``: every pop reads the database). Then ``GET /api/customers/{id}`` on random
 customers with 8 concurrent clients: requests/s and latency percentiles.
 """
 
@@ -50,6 +52,9 @@ CHROMIUM = "/usr/bin/chromium"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静强磊洋艳勇军杰娟涛明超秀霞平刚"
 AGENTS = 100
+# One pop per agent per round: 50 pops/s, some 15 times a busy 100-seat predictive floor
+# (a pop per agent every 30 s). The burst shape pops every agent at the same instant.
+ROUND_S = 2.0
 PASSWORD = "bench-pass-1"
 
 
@@ -202,21 +207,34 @@ def _fire_handler(bus: Any) -> Any:
 
 
 async def _publish(
-    bus: Any, agents: list[str], customers: list[str], rounds: int, round_s: float, burst: bool
+    bus: Any, agents: list[str], customers: list[str], rounds: int, round_s: float, burst: bool,
+    prefetch: bool = False,
 ) -> None:
-    from ari_app.dialer.events import ScreenPop
+    """``rounds`` rounds of one pop per agent, each to a customer not popped before in this
+    shape. With ``prefetch``, the way the dialer's hopper works: leads are claimed
+    (``LeadsClaimed``) ahead of their pops; a predictive hopper holds 10 + 2 N leads for N
+    agents, i.e. two rounds of pops here."""
+    from ari_app.dialer.events import LeadsClaimed, ScreenPop
 
     rng = random.Random(11)
+    picks = rng.sample(customers, rounds * len(agents))
+    plan = [picks[r * len(agents):(r + 1) * len(agents)] for r in range(rounds)]
     gap = 0.0 if burst else round_s / len(agents)
-    for _ in range(rounds):
+    if prefetch:
+        for r in range(min(2, rounds)):
+            bus.publish(LeadsClaimed("bench", tuple(plan[r]), time.time()))
+        await asyncio.sleep(2 * round_s)
+    for r in range(rounds):
         started = time.perf_counter()
-        for agent in agents:
+        if prefetch and r + 2 < rounds:
+            bus.publish(LeadsClaimed("bench", tuple(plan[r + 2]), time.time()))
+        for agent, customer in zip(agents, plan[r], strict=True):
             call_id = f"call-{uuid.uuid4()}"
             bus.publish(
                 ScreenPop(
                     agent,
                     call_id,
-                    rng.choice(customers),
+                    customer,
                     "lead",
                     "bench",
                     "+8613800138090",
@@ -274,6 +292,7 @@ async def run_shape(
     ids: list[str],
     rounds: int,
     burst: bool,
+    prefetch: bool,
 ) -> dict[str, Any]:
     listener.latency_ms.clear()
     listener.summary_ms.clear()
@@ -281,15 +300,16 @@ async def run_shape(
     agents = [f"bench-agent-{i:03d}" for i in range(AGENTS)] + ["bench-browser"]
     body = {
         "agents": agents,
-        "customers": ids[:: max(1, len(ids) // 5000)],
+        "customers": ids[: 2 * rounds * len(agents)],
         "rounds": rounds,
-        "round_s": 0.5,
+        "round_s": ROUND_S,
         "burst": burst,
+        "prefetch": prefetch,
     }
     async with session.post(f"{base}/bench/fire", json=body) as resp:
         assert resp.status == 202, await resp.text()
     want = rounds * AGENTS
-    deadline = time.monotonic() + rounds * 0.5 + 30
+    deadline = time.monotonic() + rounds * ROUND_S + 30
     while len(listener.latency_ms) < want and time.monotonic() < deadline:
         listener.changed.clear()
         try:
@@ -363,10 +383,15 @@ async def run_clients(base: str, prep: dict[str, Any], quick: bool) -> dict[str,
         say(f"{len(sockets)} agent sockets open; starting Chromium")
         browser, page = await open_browser(playwright, base)
         result = {}
-        for shape, burst in (("steady", False), ("burst", True)):
-            say(f"{shape} pops: {rounds} rounds x {AGENTS + 1} agents, one round per 0.5 s")
+        shapes = (("steady", False, True), ("burst", True, True),
+                  ("steady_cold", False, False), ("burst_cold", True, False))
+        part = len(prep["ids"]) // len(shapes)  # every shape pops customers of its own
+        for n, (shape, burst, prefetch) in enumerate(shapes):
+            say(f"{shape} pops: {rounds} rounds x {AGENTS + 1} agents, one round per {ROUND_S} s"
+                f"{', summaries prefetched at claim time' if prefetch else ', no prefetch'}")
+            ids = prep["ids"][n * part:(n + 1) * part]
             result[shape] = await run_shape(
-                session, base, listener, page, prep["ids"], rounds, burst
+                session, base, listener, page, ids, rounds, burst, prefetch
             )
         await browser.close()
         for ws in sockets:
@@ -394,7 +419,7 @@ def stats(values: list[float], expected: int) -> dict[str, Any]:
 
 def print_table(results: dict[str, Any]) -> None:
     print(
-        f"\n{'shape':<7} {'metric (ms from ScreenPop publish)':<34} {'n':>5} "
+        f"\n{'shape':<11} {'metric (ms from ScreenPop publish)':<34} {'n':>5} "
         f"{'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}"
     )
     labels = {
@@ -409,7 +434,7 @@ def print_table(results: dict[str, Any]) -> None:
         for key, label in labels.items():
             m = metrics[key]
             print(
-                f"{shape:<7} {label:<34} {m['n']:>5} {m.get('p50', 0):>7.1f} "
+                f"{shape:<11} {label:<34} {m['n']:>5} {m.get('p50', 0):>7.1f} "
                 f"{m.get('p95', 0):>7.1f} {m.get('p99', 0):>7.1f} {m.get('max', 0):>7.1f}"
             )
     r = results["customers_get"]

@@ -118,6 +118,8 @@ class PopBridge:
         gate: PopGate | None = None,
         cache_size: int = 20_000,
         cache_max_age_s: float = 600.0,
+        prefetchers: int = 4,
+        refresh_after_s: float = 1.0,
     ) -> None:
         self.bus = bus
         self.hub = hub
@@ -135,7 +137,9 @@ class PopBridge:
         self.cache_size = cache_size
         self.cache_max_age_s = cache_max_age_s
         self._prefetch: asyncio.Queue[str] = asyncio.Queue(maxsize=cache_size)
-        self._prefetcher: asyncio.Task[None] | None = None
+        self._prefetchers: list[asyncio.Task[None]] = []
+        self.prefetcher_count = prefetchers
+        self.refresh_after_s = refresh_after_s  # a summary read this recently is not re-read
         self._refreshes: set[asyncio.Task[None]] = set()
         self.stats = {"cache_hits": 0, "cache_misses": 0, "refreshed": 0, "prefetched": 0}
 
@@ -145,12 +149,13 @@ class PopBridge:
             lambda e: isinstance(e, ScreenPop | AgentStateChanged | LeadsClaimed), self.queue_size
         )
         self._reader = asyncio.create_task(self._read(self._sub), name="pops-bridge")
-        self._prefetcher = asyncio.create_task(self._prefetch_loop(), name="pops-prefetch")
+        self._prefetchers = [asyncio.create_task(self._prefetch_loop(), name=f"pops-prefetch-{i}")
+                             for i in range(self.prefetcher_count)]
 
     async def stop(self) -> None:
         if self._sub is not None:
             self._sub.close()
-        tasks = [t for t in (self._reader, self._prefetcher, *self._tails.values(),
+        tasks = [t for t in (self._reader, *self._prefetchers, *self._tails.values(),
                              *self._refreshes) if t is not None]
         for task in tasks:
             task.cancel()
@@ -256,8 +261,8 @@ class PopBridge:
         ):
             customer = shown.customer  # preview offer accepted: same lead, now dialing
         else:
-            customer, cached = await self._customer(event)
-            if cached:  # pushed at once from the prefetch; re-read behind it
+            customer, age = await self._customer(event)
+            if age is not None and age > self.refresh_after_s:  # re-read behind the pop
                 self._refresh_soon(event, customer)
         summary_ms = (time.perf_counter() - started) * 1000
         self._screens[event.agent_id] = _OnScreen(
@@ -340,14 +345,15 @@ class PopBridge:
         self.hub.deliver(event.agent_id, {"type": "pop_refresh", "call_id": event.call_id,
                                           "lead_id": event.lead_id, "customer": fresh})
 
-    async def _customer(self, event: ScreenPop) -> tuple[dict[str, Any], bool]:
-        """The essentials to pop, and whether they came from the prefetch cache."""
+    async def _customer(self, event: ScreenPop) -> tuple[dict[str, Any], float | None]:
+        """The essentials to pop, and their age in seconds if they came from the cache."""
         language = self._language_of(event.agent_id)
         key = (event.customer_id, language)
         cached = self._cache.get(key)
-        if cached is not None and time.monotonic() - cached[0] < self.cache_max_age_s:
+        age = None if cached is None else time.monotonic() - cached[0]
+        if cached is not None and age is not None and age < self.cache_max_age_s:
             self.stats["cache_hits"] += 1
-            return cached[1], True
+            return cached[1], age
         self.stats["cache_misses"] += 1
         try:
             customer = await self._read_summary(event.customer_id, language)
@@ -367,9 +373,9 @@ class PopBridge:
                 "open_tasks": [],
                 "recommended_script": None,
                 "error": exc.message,
-            }, False
+            }, None
         self._remember(key, customer)
-        return customer, False
+        return customer, None
 
 
 def pop_bridge_ctx(bus: EventBus, hub: PopHub) -> Callable[[web.Application], AsyncIterator[None]]:

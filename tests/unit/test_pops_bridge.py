@@ -39,7 +39,7 @@ async def rig(crm_service: CrmService) -> AsyncIterator[tuple[EventBus, PopHub, 
     await crm_service.work.create_task(TaskInput("发送报价", customer_id=customer.id))
     bus, hub = EventBus(), PopHub()
     summaries = CountingSummaries(crm_service)
-    bridge = PopBridge(bus, hub, summaries)
+    bridge = PopBridge(bus, hub, summaries, refresh_after_s=0.0)
     bridge.start()
     yield bus, hub, summaries, str(customer.id)
     await bridge.stop()
