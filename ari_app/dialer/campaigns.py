@@ -193,7 +193,14 @@ class CampaignRunner:
     async def _preview(self) -> None:
         ready = [a for a in self.agents.ready(self.config.campaign_id)
                  if a.agent_id not in self.offers]
-        for agent, lead in await self._reserve(ready):
+        pairs = await self._reserve(ready)
+        if self.config.mode is not DialMode.PREVIEW:  # switched while we were claiming
+            for agent, lead in pairs:
+                self.hopper.give_back([lead])
+                if agent.state is AgentState.RESERVED:
+                    await self.agents.move(agent, AgentState.READY)
+            return
+        for agent, lead in pairs:
             self.offers[agent.agent_id] = lead
             self.publisher.publish(ScreenPop(
                 agent.agent_id, "", lead.customer_id, lead.lead_id, lead.campaign_id,

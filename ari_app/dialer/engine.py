@@ -264,10 +264,12 @@ class Dialer:
             raise InvalidRequest("mode", "must be preview, progressive or predictive") from None
         config = replace(self.config(campaign_id), mode=new_mode)
         runner = self.runners.get(campaign_id)
+        if runner is not None:
+            runner.reconfigure(config)  # first: the loop makes no new offer from now on
+        await self.start_campaign(config)
         if runner is not None and new_mode is not DialMode.PREVIEW:
             for agent_id in list(runner.offers):
                 await runner.withdraw_offer(agent_id)
-        await self.start_campaign(config)
         return config
 
     # ------------------------------------------------------------ agents --
