@@ -30,8 +30,8 @@ from scipy.special import ndtr
 from predictive.pacing.baselines import dial_prefix, progressive_count
 from predictive.pacing.types import BusyState, DialDecision, Estimates, PacingSnapshot
 
-MIN_ATTEMPTS = 100
-MIN_TALKS = 30
+MIN_ATTEMPTS = 40
+MIN_TALKS = 8  # the configured talk prior weighs as 5 talks in the estimator
 GUARD_MIN_ANSWERS = 100
 _PMF_FLOOR = 1e-3
 _MAX_TALK = 3600  # talk elapsed beyond this is treated as this

@@ -67,6 +67,16 @@ def test_given_thin_data_when_deciding_then_falls_back_to_progressive() -> None:
     assert d.count == 2 and "too little data" in d.reason
 
 
+def test_given_data_just_past_the_gates_when_deciding_then_predictive_not_fallback() -> None:
+    from predictive.pacing.decide import MIN_ATTEMPTS, MIN_TALKS
+
+    thin = decide(_snapshot(ready=2, estimates=_estimates(n_attempts=500, n_talks=MIN_TALKS - 1)))
+    assert "too little data" in thin.reason and f"{MIN_TALKS - 1}/{MIN_TALKS} talks" in thin.reason
+    enough = decide(_snapshot(ready=2, p=0.1, estimates=_estimates(n_attempts=MIN_ATTEMPTS,
+                                                                   n_talks=MIN_TALKS)))
+    assert enough.reason.startswith("predictive: dial") and enough.count > 2
+
+
 def test_given_ready_agents_and_nothing_in_flight_when_deciding_then_at_least_one_each() -> None:
     d = decide(_snapshot(ready=4))
     assert d.count >= 4
