@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="grid seeds run across all cases before the JSON is rewritten")
     ap.add_argument("--no-grid", action="store_true", help="skip the N x p x talk grid (full)")
     ap.add_argument("--grid-only", action="store_true", help="only the grid (full)")
+    ap.add_argument("--grid-policies", help="grid policies (default: all but static_ratio)")
     ap.add_argument("--policies", help="comma-separated subset of " + ",".join(POLICIES))
     args = ap.parse_args(argv)
     seeds = range(args.seeds or (8 if args.quick else 20))
@@ -190,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             write([])
         if not args.quick and not args.no_grid:
             scen = [s for s in grid() if not only or s.name in only]
-            pols = tuple(p for p in GRID_POLICIES if not wanted or p in wanted)
+            gp = set(args.grid_policies.split(",")) if args.grid_policies else wanted
+            pols = tuple(p for p in GRID_POLICIES if not gp or p in gp)
             grid_seeds = range(args.grid_seeds) if args.grid_seeds else seeds
             if scen and pols:
                 grid_rows = run_grid(ex, scen, grid_seeds, pols, args.grid_batch, write)
