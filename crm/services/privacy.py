@@ -195,15 +195,16 @@ class PrivacyService:
             "numbers": await models(
                 sa.select(PhoneNumber).where(col(PhoneNumber.customer_id).in_(ids))
             ),
-            "tags": list(
-                await s.scalars(
-                    sa.select(col(Tag.name))
+            "tags": [
+                name
+                for name, _ in await s.execute(
+                    sa.select(col(Tag.name), col(Tag.name_key))
                     .join(CustomerTag, col(CustomerTag.tag_id) == col(Tag.id))
                     .where(col(CustomerTag.customer_id).in_(ids))
-                    .order_by(col(Tag.name_key))
                     .distinct()
+                    .order_by(col(Tag.name_key))
                 )
-            ),
+            ],
             "notes": await models(
                 sa.select(Note).where(col(Note.customer_id).in_(ids)).order_by(col(Note.created_at))
             ),
