@@ -117,7 +117,7 @@ async def _subject(s: AsyncSession, customer_id: uuid.UUID) -> Subject:
         frontier = [m for m in merged if m not in ids]
         ids.extend(frontier)
     leads = list(await s.scalars(sa.select(col(Lead.id)).where(col(Lead.customer_id).in_(ids))))
-    of_person = col(Call.customer_id).in_(ids)
+    of_person: sa.ColumnElement[bool] = col(Call.customer_id).in_(ids)
     if leads:
         of_person = sa.or_(of_person, col(Call.lead_id).in_(leads))
     calls = list(await s.scalars(sa.select(col(Call.call_id)).where(of_person)))

@@ -121,7 +121,7 @@ class RecordingUpkeep:
                 )
             ).all()
         for campaign_id, days in rows:
-            cutoff = now - timedelta(days=int(days))
+            cutoff = now - timedelta(days=int(days or 0))
             purged = await self._sweep_campaign(campaign_id, cutoff, actor_id)
             if purged:
                 result.campaigns += 1
