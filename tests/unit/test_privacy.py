@@ -253,3 +253,27 @@ async def test_given_other_customer_when_one_is_erased_then_the_other_is_untouch
     assert summary["name"] == "韩梅梅" and summary["tags"] == ["VIP"]
     notes = await crm_service.work.list_notes(other.id)
     assert [n.body for n in notes.items] == ["keep me"]
+
+
+async def test_given_openapi_document_when_read_then_privacy_and_recording_routes_are_in_it(
+    crm_client,
+):
+    doc = await (await crm_client.get("/api/openapi.json")).json()
+    paths = doc["paths"]
+    expected = {
+        "/api/customers/{customer_id}/export": "get",
+        "/api/customers/{customer_id}/erase": "post",
+        "/api/customers/{customer_id}": "delete",
+        "/api/recordings/{recording_id}/url": "post",
+        "/api/calls/{call_id}/recording": "get",
+        "/recordings/{token}": "get",
+        "/api/campaigns/{campaign_id}/retention": "put",
+        "/api/admin/recordings/sweep": "post",
+    }
+    for path, method in expected.items():
+        assert method in paths[path], (path, method)
+    erase = paths["/api/customers/{customer_id}/erase"]["post"]
+    assert erase["x-roles"] == ["admin"]
+    assert "410" in paths["/recordings/{token}"]["get"]["responses"]
+    delete = paths["/api/customers/{customer_id}"]["delete"]
+    assert {p["name"] for p in delete["parameters"]} >= {"customer_id", "erase", "add_to_dnc"}
