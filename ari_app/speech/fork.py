@@ -163,6 +163,7 @@ class LegFork:
         self.history: list[ForkState] = [self.state]
         self.rebuilds = 0
         self.frames = 0
+        self.stopped_at: float | None = None  # call time when the call ended
         self.channels: tuple[str, str, str] | None = None  # snoop, media, bridge of this build
         self.built: list[tuple[str, str, str]] = []
         self.timeline = Timeline()
@@ -231,6 +232,8 @@ class LegFork:
 
     async def stop(self) -> None:
         """The call ended: stop reading (the run loop tears down and flushes)."""
+        if self.stopped_at is None:
+            self.stopped_at = self.now()
         self._stopping.set()
         if self._socket is not None:
             await self._socket.close()

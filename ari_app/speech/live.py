@@ -84,7 +84,12 @@ class AudioForks:
     async def _stop(self, fork: CallFork) -> None:
         for leg in fork.legs:
             await leg.stop()
-        await asyncio.gather(*fork.tasks, return_exceptions=True)
+        results = await asyncio.gather(*fork.tasks, return_exceptions=True)
+        for leg, result in zip(fork.legs, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result,
+                                                                  asyncio.CancelledError):
+                log.error("call %s %s: fork failed", fork.call_id, leg.speaker,
+                          exc_info=result)
         self.calls.pop(fork.call_id, None)
         self.finished[fork.call_id] = fork
         while len(self.finished) > 50:

@@ -1,0 +1,184 @@
+"""The live audio fork on the real sandbox: a progressive call to a sim-pstn human, bridged to a
+SIPp agent phone; the customer's words come back as transcript segments while the call is up.
+
+Prints the figures the issue asks for: utterance end → segment in the CRM, and CPU per second
+of call (controller process and recogniser worker).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ari_app.adapters.live_transcripts import attach_forks, prompt_for
+from ari_app.ari import AriConfig, AriEvent
+from ari_app.dialer.model import CampaignConfig, DialMode
+from ari_app.speech import PoolConfig, RecogniserPool, RecognitionConfig, VadConfig
+from ari_app.speech.fork import FORK_PREFIX, ForkConfig
+from ari_app.speech.live import AudioForks
+from tests.integration.dialer_rig import DialerRig, wait_until
+
+# Human, answers after 1 s, stays 10 s after the sentence ("...the price is too expensive...").
+HUMAN = "+8613900000100"
+
+
+@dataclass
+class RecordingCrm:
+    """The rig's CRM port, noting when each transcript segment reached it (``arrived``) and
+    when the CRM accepted it (``segments``)."""
+
+    inner: Any
+    arrived: dict[str, tuple[float, str, dict[str, Any]]] = field(default_factory=dict)
+    accepted: dict[str, float] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def push_transcript(self, call_id: str, segment: Mapping[str, Any]) -> None:
+        self.arrived.setdefault(str(segment["segment_id"]), (time.time(), call_id, dict(segment)))
+        await self.inner.push_transcript(call_id, segment)
+        self.accepted.setdefault(str(segment["segment_id"]), time.time())
+
+    def of_call(self, call_id: str) -> list[tuple[float, dict[str, Any]]]:
+        return sorted((at, seg) for at, cid, seg in self.arrived.values() if cid == call_id)
+
+
+@pytest.fixture
+async def rig(ari_config: AriConfig, tmp_path: Path, ari) -> AsyncIterator[DialerRig]:
+    rig = DialerRig(ari_config, tmp_path)
+    await rig.start()
+    yield rig
+    await rig.close()
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _one_call(rig: DialerRig, forks: AudioForks, extension: str, sipp_phone
+                    ) -> tuple[str, float, RecordingCrm]:
+    """Dial HUMAN progressively to ``extension``; return the call id and when it ended."""
+    crm = RecordingCrm(rig.dialer.crm)
+    rig.dialer.crm = crm
+    attach_forks(rig.dialer, forks)
+    ended: dict[str, float] = {}
+
+    async def watch(event: AriEvent) -> None:
+        if event.type == "ChannelDestroyed" and (event.channel_id or "").startswith("call-") \
+                and ";2" not in (event.channel_id or ""):
+            ended[event.channel_id or ""] = time.time()
+
+    rig.stream.on_event.on_any(watch)  # type: ignore[attr-defined]
+    campaign_id = await rig.campaign_with_leads("fork", [HUMAN])
+    await sipp_phone(extension)
+    await rig.dialer.login(f"agent{extension}", extension, campaign_id)
+    rig.auto_dispose("not_interested")
+    await rig.dialer.start_campaign(CampaignConfig(campaign_id, mode=DialMode.PROGRESSIVE))
+
+    async def call_ended() -> bool:
+        return bool(ended)
+
+    await wait_until(call_ended, timeout=90, what="the call to end")
+    call_id = next(iter(ended))
+    await forks.wait_stopped(call_id, timeout=60)
+
+    async def delivered() -> bool:
+        stats = (await rig.store.outbox_stats()).get("transcripts")
+        return stats is not None and stats["pending"] == 0
+
+    async def first_arrived() -> bool:  # the lane delivers to the CRM port, in order
+        recorded = await rig.store.all_payloads("transcripts")
+        return bool(recorded) and recorded[0]["segment"]["segment_id"] in crm.arrived
+
+    await wait_until(first_arrived, timeout=30, what="transcript segments to reach the CRM")
+    leads = await rig.leads(campaign_id)
+    assert leads[HUMAN].last_outcome == "answered", "the fork must never disturb the call"
+    return call_id, ended[call_id], crm
+
+
+async def _no_fork_left(rig: DialerRig, forks: AudioForks, call_id: str) -> None:
+    built = {cid for leg in forks.finished[call_id].legs for ids in leg.built for cid in ids}
+    channels = {c["id"] for c in await rig.dialer.control.list_channels()}
+    bridges = {b["id"] for b in await rig.dialer.control.list_bridges()}
+    assert not built & (channels | bridges), f"fork channels left behind: {built & channels}"
+
+
+async def test_given_connected_call_when_customer_speaks_then_transcript_arrives_during_call(
+    rig: DialerRig, sipp_phone
+) -> None:
+    # One worker per speaker, one thread each (2 cores): the agent's talk never queues the
+    # customer's; utterances capped at 8 s keep the text coming while someone talks on.
+    pool = RecogniserPool(PoolConfig(RecognitionConfig(model="base", cpu_threads=1), workers=2,
+                                     vad=VadConfig(max_utterance_s=8.0)))
+    await pool.start()  # the model is loaded before the call (the demo starts it eagerly)
+    forks = AudioForks(rig.dialer.control, pool, rig.dialer.record_transcript,  # type: ignore[arg-type]
+                       ForkConfig(), prompt_for(rig.dialer))
+    try:
+        workers = pool.worker_pids()
+        cpu_worker0 = sum(_cpu_seconds(w) for w in workers)
+        cpu_self0, wall0 = time.process_time(), time.time()
+        call_id, ended_at, crm = await _one_call(rig, forks, "1003", sipp_phone)
+        cpu_worker = sum(_cpu_seconds(w) for w in workers) - cpu_worker0
+        cpu_self = time.process_time() - cpu_self0
+        wall = time.time() - wall0
+    finally:
+        await forks.close()
+        await pool.stop()
+
+    mine = crm.of_call(call_id)
+    customer = [(at, s) for at, s in mine if s["speaker"] == "customer" and not s.get("gap")]
+    agent = [(at, s) for at, s in mine if s["speaker"] == "agent" and not s.get("gap")]
+    for at, seg in mine:
+        print(f"  {at - ended_at:+6.2f} s vs end  {seg}")
+    said = " ".join(s["text"].lower() for _, s in customer)
+    assert "price" in said or "expensive" in said, f"customer transcript: {said!r}"
+    hit = next(s["segment_id"] for _, s in customer
+               if "price" in s["text"].lower() or "expensive" in s["text"].lower())
+    assert hit in crm.accepted, "the CRM stored the keyword segment"
+    assert crm.accepted[hit] < ended_at, \
+        f"the keyword segment was stored {crm.accepted[hit] - ended_at:.2f} s after the call ended"
+    assert agent, "the agent's side is forked and transcribed too"
+    assert all(s["segment_id"].startswith(f"{call_id}:") for _, s in mine)
+    fork = forks.finished[call_id]
+    assert all(leg.frames > 100 for leg in fork.legs), [leg.frames for leg in fork.legs]
+    await _no_fork_left(rig, forks, call_id)
+
+    lat = sorted(forks.stats.latencies_s or [])
+    seconds = fork.legs[0].stopped_at or wall
+    print(f"\nFORK FIGURES: {len(customer)} customer / {len(agent)} agent segments; "
+          f"utterance end -> segment in outbox: p50 {lat[len(lat) // 2]:.2f} s, "
+          f"max {lat[-1]:.2f} s (n={len(lat)}); "
+          f"CPU per call-second: controller {cpu_self / wall:.3f} s/s over {wall:.0f} s "
+          f"(includes the test's own event handling), recogniser workers "
+          f"{cpu_worker / max(seconds, 1):.3f} s/s over {seconds:.1f} s of talk")
+
+
+async def test_given_recogniser_down_when_call_connected_then_call_completes_and_gap_recorded(
+    rig: DialerRig, sipp_phone
+) -> None:
+    pool = RecogniserPool(PoolConfig(engine="fake"))  # never started: the recogniser is down
+    forks = AudioForks(rig.dialer.control, pool, rig.dialer.record_transcript,  # type: ignore[arg-type]
+                       ForkConfig(recogniser_retry_s=1.0))
+    try:
+        call_id, ended_at, crm = await _one_call(rig, forks, "1004", sipp_phone)
+    finally:
+        await forks.close()
+    mine = [p["segment"] for p in await rig.store.all_payloads("transcripts")
+            if p["call_id"] == call_id]  # durable: the outbox delivers them (in order, retried)
+    assert mine and all(seg.get("gap") for seg in mine), mine
+    assert {seg["speaker"] for seg in mine} == {"customer", "agent"}
+    for seg in mine:
+        assert seg["reason"] == "recogniser_unavailable"
+        assert seg["start_s"] == 0.0 and seg["end_s"] > 5.0, seg
+    assert all(not leg.built for leg in forks.finished[call_id].legs), "nothing forked"
+    channels = {c["id"] for c in await rig.dialer.control.list_channels()}
+    assert not any(c.startswith(FORK_PREFIX) and call_id in c for c in channels)
