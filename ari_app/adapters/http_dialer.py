@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.errors import (
@@ -81,6 +81,9 @@ class CampaignRunIn(_In):
     max_lines: int = 50
     pacing: Literal["model", "ratio"] = "model"
     abandon_target: float = 0.03
+    vocabulary: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=100,
+        description="words that steer live speech recognition (empty: the CRM lexicon's)")
 
 
 class ReloadIn(_In):

@@ -95,8 +95,11 @@ class CampaignConfig:
     max_lines: int = 50
     pacing: str = "model"  # predictive mode: "model" (answer-probability pacing) or "ratio"
     abandon_target: float = 0.03  # the regulatory cap the pacing keeps under
+    # words the recogniser is steered towards (its initial prompt); empty: the CRM lexicon's
+    vocabulary: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "vocabulary", tuple(self.vocabulary))  # JSON gives a list
         validate_config(self)
 
     def endpoint(self, number: str) -> str:
@@ -121,6 +124,9 @@ def validate_config(config: CampaignConfig) -> None:
         problems.append(("pacing", "must be model or ratio"))
     if not 0.001 <= config.abandon_target <= 0.2:
         problems.append(("abandon_target", "must be between 0.001 and 0.2"))
+    if len(config.vocabulary) > 100 or not all(
+            isinstance(w, str) and 1 <= len(w.strip()) <= 64 for w in config.vocabulary):
+        problems.append(("vocabulary", "at most 100 words or phrases of 1 to 64 characters"))
     if problems:
         raise InvalidCampaignConfig(problems)
 
