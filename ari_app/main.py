@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -28,7 +29,7 @@ from ari_app.adapters.crm_http import HttpCrm
 from ari_app.adapters.crm_local import LocalCrm
 from ari_app.adapters.http_dialer import dialer_routes
 from ari_app.adapters.http_monitor import monitor_ctx, monitor_routes
-from ari_app.adapters.live_transcripts import live_transcripts_ctx
+from ari_app.adapters.live_transcripts import FORKS_KEY, live_transcripts_ctx
 from ari_app.adapters.metrics import install_metrics
 from ari_app.adapters.pages import add_agent_pages
 from ari_app.adapters.pops import pop_bridge_ctx
@@ -109,6 +110,8 @@ async def _dialer_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _status(app: web.Application) -> dict[str, Any]:
     state: dict[str, Any] = await app[TELEPHONY].status()
     state["outbox"] = await app[DIALER_KEY].store.outbox_stats()
+    if FORKS_KEY in app:
+        state["transcripts"] = app[FORKS_KEY].status()
     try:
         async with crm_service_of(app).engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
@@ -148,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigurationError, CrmError) as exc:
         print(f"dialcrm: configuration error: {exc}", file=sys.stderr)
         return 2
-    overrides = {k: v for k, v in (("http_host", args.host), ("http_port", args.port)) if v}
+    overrides: dict[str, Any] = {
+        k: v for k, v in (("http_host", args.host), ("http_port", args.port)) if v}
+    if args.command == "demo" and "DIALCRM_ASR_START" not in os.environ:
+        overrides["asr_start"] = "eager"  # the demo's first call is transcribed from its start
     settings = settings.merged(overrides, source="command line")
     app = build_app(settings, crm_settings)
     if args.command == "demo":

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from functools import cache
 from typing import Any
@@ -21,7 +22,7 @@ from aiohttp import web
 from ari_app.adapters.http_dialer import DIALER_KEY
 from ari_app.ari import Reconnected
 from ari_app.dialer.engine import Dialer
-from ari_app.dialer.model import CallAttempt
+from ari_app.dialer.model import CallAttempt, CallPhase
 from ari_app.errors import ConfigurationError, TelephonyError
 from ari_app.settings import DialerSettings
 from ari_app.speech.fork import FORK_PREFIX, ForkConfig, ForkControl
@@ -116,6 +117,19 @@ def install_live_transcripts(dialer: Dialer, control: ForkControl, settings: Dia
 FORKS_KEY = web.AppKey("audio_forks", AudioForks)
 
 
+def adopt_live_calls(dialer: Dialer, forks: AudioForks) -> int:
+    """After a (re)connection: connected calls the controller adopted (it restarted mid-call)
+    get their forks back; the part of the call they missed is a ``controller_restart`` gap."""
+    adopted = 0
+    now = time.time()
+    for call in list(dialer.calls.calls.values()):
+        if call.phase is CallPhase.CONNECTED and call.call_id not in forks.calls \
+                and call.bridged_at is not None:
+            forks.call_live(call.call_id, call.campaign_id, elapsed_s=now - call.bridged_at)
+            adopted += 1
+    return adopted
+
+
 async def sweep_stale_forks(forks: AudioForks, control: Any) -> int:
     """Hang up fork channels and bridges a previous process left behind (ids we do not
     know); they listen to nothing once their call is gone, but hold Asterisk resources."""
@@ -158,6 +172,7 @@ async def live_transcripts_ctx(app: web.Application) -> AsyncIterator[None]:
         return
 
     async def on_connected(_marker: Reconnected) -> None:
+        adopt_live_calls(app[DIALER_KEY], forks)
         await sweep_stale_forks(forks, telephony.ari)
 
     telephony.on_connected(on_connected)

@@ -154,7 +154,8 @@ class LegFork:
     def __init__(self, call_id: str, channel_id: str, speaker: str, spy: str,
                  control: ForkControl, recogniser: RecogniserLike, sink: Sink,
                  config: ForkConfig, prompt: str | None, stats: ForkStats,
-                 t0: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 t0: float | None = None, clock: Callable[[], float] = time.monotonic,
+                 lost_reason: str = "fork_starting") -> None:
         self.call_id, self.channel_id, self.speaker, self.spy = call_id, channel_id, speaker, spy
         self._control, self._recogniser, self._sink = control, recogniser, sink
         self._cfg, self._prompt, self._stats, self._clock = config, prompt, stats, clock
@@ -168,7 +169,7 @@ class LegFork:
         self.built: list[tuple[str, str, str]] = []
         self.timeline = Timeline()
         self._covered = 0.0  # call time up to which audio went to the recogniser (or a gap)
-        self._gap_reason = "recogniser_unavailable"
+        self._gap_reason = lost_reason  # why audio before the next frame was lost
         self._seq = itertools.count(1)
         self._stream: Any = None
         self._socket: Any = None
@@ -251,6 +252,7 @@ class LegFork:
             self._stream = await self._recogniser.open_stream(
                 self.call_id, self.speaker, rate, encoding, self._prompt)
         except SpeechError as exc:
+            self._gap_reason = "recogniser_unavailable"
             if self.state is ForkState.WAITING_RECOGNISER and self._covered == 0.0:
                 log.warning("call %s %s: recogniser unavailable (%s); audio not transcribed",
                             self.call_id, self.speaker, exc)

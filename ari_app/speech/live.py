@@ -56,15 +56,20 @@ class AudioForks:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ----------------------------------------------------------------- hooks --
-    def call_live(self, call_id: str, campaign_id: str, channel_id: str | None = None) -> None:
-        """A customer was bridged to an agent: fork both speakers (never blocks)."""
+    def call_live(self, call_id: str, campaign_id: str, channel_id: str | None = None,
+                  elapsed_s: float = 0.0) -> None:
+        """A customer was bridged to an agent: fork both speakers (never blocks).
+
+        ``elapsed_s``: the call has been live this long already (a call adopted after a
+        controller restart): times stay relative to the bridging, the missed part is a gap."""
         if call_id in self.calls:
             return
         prompt = self._prompt_of(campaign_id)
-        t0 = self._clock()
+        t0 = self._clock() - max(0.0, elapsed_s)
+        reason = "controller_restart" if elapsed_s > 0 else "fork_starting"
         legs = [LegFork(call_id, channel_id or call_id, speaker, spy, self._control,
                         self.recogniser, self._sink, self.config, prompt, self.stats,
-                        t0=t0, clock=self._clock)
+                        t0=t0, clock=self._clock, lost_reason=reason)
                 for speaker, spy in self._legs]
         fork = CallFork(call_id, legs)
         self.calls[call_id] = fork

@@ -338,3 +338,29 @@ async def test_given_abandoned_call_then_not_forked_and_connected_call_forked_un
     dialer.calls.on_finished[0](_Call("call-b"))
     await forks.wait_stopped("call-b")
     assert forks.status()["live"] == 0 and forks.status()["forks"] == 1
+
+
+async def test_given_controller_restarted_mid_call_when_adopting_then_forked_with_restart_gap():
+    import time
+
+    from ari_app.adapters.live_transcripts import adopt_live_calls
+    from ari_app.dialer.model import CallAttempt, CallPhase
+
+    ari, rec, sink = FakeAri(), FakeRecogniser(), Sink()
+    forks = forks_of(ari, rec, sink, speakers=("customer",))
+    dialer = _Dialer()
+    up = CallAttempt("call-r", "camp", "lead", "cust", "+8613900000100",
+                     phase=CallPhase.CONNECTED, bridged_at=time.time() - 5.0)
+    over = CallAttempt("call-x", "camp", "lead", "cust", "+8613900000100",
+                       phase=CallPhase.ENDED, bridged_at=time.time() - 50.0)
+    dialer.calls.calls = {"call-r": up, "call-x": over}  # type: ignore[attr-defined]
+    assert adopt_live_calls(dialer, forks) == 1  # type: ignore[arg-type]
+    assert adopt_live_calls(dialer, forks) == 0, "adopted once"  # type: ignore[arg-type]
+    await until(lambda: ari.sockets)
+    await feed(ari, 0, 10)
+    await until(lambda: rec.streams["customer"].fed == 10 * len(FRAME))
+    forks.call_ended("call-r")
+    await forks.wait_stopped("call-r")
+    (_, gap), = sink.segments
+    assert gap["reason"] == "controller_restart"
+    assert gap["start_s"] == 0.0 and 5.0 <= gap["end_s"] < 7.0
