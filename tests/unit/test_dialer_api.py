@@ -147,3 +147,18 @@ async def test_given_campaign_without_leads_when_run_then_hopper_alarm_visible(a
             break
         await asyncio.sleep(0.02)
     assert campaign["alarm"] == "hopper_empty"
+
+
+async def test_given_unregistered_agent_phone_when_login_then_409_naming_extension(
+    api: Api,
+) -> None:
+    api.control.refuse_originate = True  # what ARI answers for a PJSIP endpoint without contact
+    status, body = await api.call("POST", "/api/agent/login", body={
+        "extension": "1099", "campaign_id": api.campaign_id})
+    assert status == 409, body
+    assert body["error"] == "agent_phone_unavailable" and body["details"]["field"] == "extension"
+    assert "1099" in body["message"]
+    api.control.refuse_originate = False
+    status, body = await api.call("POST", "/api/agent/login", body={
+        "extension": "1001", "campaign_id": api.campaign_id})
+    assert status == 200, "a failed login leaves nothing behind that blocks the next one"
