@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,9 +64,11 @@ def _cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _one_call(rig: DialerRig, forks: AudioForks, extension: str, sipp_phone
+async def _one_call(rig: DialerRig, forks: AudioForks, extension: str, sipp_phone,
+                    during: Callable[[], Awaitable[None]] | None = None,
                     ) -> tuple[str, float, RecordingCrm]:
-    """Dial HUMAN progressively to ``extension``; return the call id and when it ended."""
+    """Dial HUMAN progressively to ``extension`` (running ``during`` meanwhile); return the
+    call id and when it ended."""
     crm = RecordingCrm(rig.dialer.crm)
     rig.dialer.crm = crm
     attach_forks(rig.dialer, forks)
@@ -83,6 +85,8 @@ async def _one_call(rig: DialerRig, forks: AudioForks, extension: str, sipp_phon
     await rig.dialer.login(f"agent{extension}", extension, campaign_id)
     rig.auto_dispose("not_interested")
     await rig.dialer.start_campaign(CampaignConfig(campaign_id, mode=DialMode.PROGRESSIVE))
+    if during is not None:
+        await during()
 
     async def call_ended() -> bool:
         return bool(ended)
@@ -182,3 +186,39 @@ async def test_given_recogniser_down_when_call_connected_then_call_completes_and
     assert all(not leg.built for leg in forks.finished[call_id].legs), "nothing forked"
     channels = {c["id"] for c in await rig.dialer.control.list_channels()}
     assert not any(c.startswith(FORK_PREFIX) and call_id in c for c in channels)
+
+
+async def test_given_recogniser_crashes_mid_call_when_restarted_then_gap_and_call_goes_on(
+    rig: DialerRig, sipp_phone
+) -> None:
+    pool = RecogniserPool(PoolConfig(engine="fake"))  # the plumbing, without a model
+    await pool.start()
+    forks = AudioForks(rig.dialer.control, pool, rig.dialer.record_transcript,  # type: ignore[arg-type]
+                       ForkConfig())
+    killed: list[float] = []
+
+    async def kill_while_customer_talks() -> None:
+        async def streaming_4s() -> bool:
+            legs = [leg for fork in forks.calls.values() for leg in fork.legs]
+            return bool(legs) and all(leg.frames >= 200 for leg in legs)
+
+        await wait_until(streaming_4s, timeout=60, what="4 s of forked audio")
+        killed.append(forks.calls[next(iter(forks.calls))].legs[0].now())
+        pool.kill_worker(0)
+
+    try:
+        call_id, _, _ = await _one_call(rig, forks, "1004", sipp_phone, kill_while_customer_talks)
+    finally:
+        await forks.close()
+        await pool.stop()
+    mine = [p["segment"] for p in await rig.store.all_payloads("transcripts")
+            if p["call_id"] == call_id]
+    gaps = [s for s in mine if s.get("gap")]
+    assert gaps and {g["reason"] for g in gaps} <= {"worker_crashed", "worker_down"}, mine
+    assert all(g["start_s"] <= killed[0] + 0.5 for g in gaps)
+    later = [s for s in mine if not s.get("gap") and s["start_s"] > max(g["end_s"] for g in gaps)]
+    assert later, f"recognition resumed after the restart: {mine}"
+    fork = forks.finished[call_id]
+    assert all(leg.rebuilds == 0 for leg in fork.legs), "the ARI fork itself was never touched"
+    assert pool.health().workers[0].restarts == 1
+    await _no_fork_left(rig, forks, call_id)
