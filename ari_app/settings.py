@@ -57,7 +57,7 @@ class DialerSettings:
     # connected call, "eager" at start-up, "off" forks nothing.
     asr_start: str = "lazy"
     asr_model: str = "base"  # tiny.en | base | a CTranslate2 model directory (speech/MODELS.md)
-    asr_workers: int = 1
+    asr_workers: int = 2  # one per speaker: the agent's talk never queues the customer's
     asr_fork_format: str = "slin16"  # slin16 | slin | ulaw: what Asterisk sends the fork
 
     @property

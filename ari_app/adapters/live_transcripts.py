@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from functools import cache
@@ -29,6 +30,7 @@ from ari_app.speech.fork import FORK_PREFIX, ForkConfig, ForkControl
 from ari_app.speech.live import AudioForks
 from ari_app.speech.pool import PoolConfig, RecogniserPool
 from ari_app.speech.transcriber import RecognitionConfig, vocabulary_prompt
+from ari_app.speech.vad import VadConfig
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +74,16 @@ def prompt_for(dialer: Dialer, language: str = "en") -> Callable[[str], str | No
     return prompt_of
 
 
+LIVE_MAX_UTTERANCE_S = 8.0  # someone talking on still gets text every few seconds
+
+
 def pool_from(settings: DialerSettings) -> RecogniserPool:
-    return RecogniserPool(PoolConfig(RecognitionConfig(model=settings.asr_model),
-                                     workers=max(1, settings.asr_workers)))
+    """Workers share the cores (threads per worker = cores / workers)."""
+    workers = max(1, settings.asr_workers)
+    threads = max(1, (os.cpu_count() or 2) // workers)
+    return RecogniserPool(PoolConfig(
+        RecognitionConfig(model=settings.asr_model, cpu_threads=threads), workers=workers,
+        vad=VadConfig(max_utterance_s=LIVE_MAX_UTTERANCE_S)))
 
 
 def attach_forks(dialer: Dialer, forks: AudioForks) -> None:

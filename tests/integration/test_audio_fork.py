@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from ari_app.adapters.live_transcripts import attach_forks, prompt_for
+from ari_app.adapters.live_transcripts import attach_forks, pool_from, prompt_for
 from ari_app.ari import AriConfig, AriEvent
 from ari_app.dialer.model import CampaignConfig, DialMode
-from ari_app.speech import PoolConfig, RecogniserPool, RecognitionConfig, VadConfig
+from ari_app.settings import DialerSettings
+from ari_app.speech import PoolConfig, RecogniserPool
 from ari_app.speech.fork import FORK_PREFIX, ForkConfig
 from ari_app.speech.live import AudioForks
 from tests.integration.dialer_rig import DialerRig, wait_until
@@ -119,10 +120,8 @@ async def _no_fork_left(rig: DialerRig, forks: AudioForks, call_id: str) -> None
 async def test_given_connected_call_when_customer_speaks_then_transcript_arrives_during_call(
     rig: DialerRig, sipp_phone
 ) -> None:
-    # One worker per speaker, one thread each (2 cores): the agent's talk never queues the
-    # customer's; utterances capped at 8 s keep the text coming while someone talks on.
-    pool = RecogniserPool(PoolConfig(RecognitionConfig(model="base", cpu_threads=1), workers=2,
-                                     vad=VadConfig(max_utterance_s=8.0)))
+    # The app's defaults: base model, one worker per speaker, utterances capped at 8 s.
+    pool = pool_from(DialerSettings())
     await pool.start()  # the model is loaded before the call (the demo starts it eagerly)
     forks = AudioForks(rig.dialer.control, pool, rig.dialer.record_transcript,  # type: ignore[arg-type]
                        ForkConfig(), prompt_for(rig.dialer))
