@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from ari_app.ari import AriEvent
 from ari_app.dialer import events as ev
@@ -45,6 +46,22 @@ class CampaignCounters:
     abandons: int = 0
     machines: int = 0
     connects: int = 0
+
+
+def event_time(event: AriEvent, now: float) -> float:
+    """When Asterisk says the event happened (its ``timestamp``), on our wall clock; ``now``
+    (the time we handle it) when it has none or when our clock is not a wall clock (tests).
+
+    Under load the events queue up: stamping them when handled makes answers and hang-ups
+    late (seen by the CDR cross-check), so durations use Asterisk's own times."""
+    raw = event.raw.get("timestamp")
+    if not isinstance(raw, str) or now < 1e9:
+        return now
+    try:
+        at = datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except ValueError:
+        return now
+    return at if abs(now - at) < 600 else now  # a clock far off: trust our own
 
 
 class CallDesk:
@@ -122,7 +139,7 @@ class CallDesk:
             return
         config = self.config_of(call.campaign_id)
         if event.args[:1] == (CUSTOMER_ARG,):
-            call.answered_at = self.clock.now()
+            call.answered_at = event_time(event, self.clock.now())
             call.phase = CallPhase.DETECTING
             if config.amd:
                 await self._guard(call, self.control.continue_in_dialplan(call.call_id,
@@ -146,7 +163,7 @@ class CallDesk:
         if call is None or call.phase is CallPhase.ENDED:
             return
         call.hangup_cause = event.cause
-        await self.finish(call)
+        await self.finish(call, at=event_time(event, self.clock.now()))
 
     async def on_playback_finished(self, event: AriEvent) -> None:
         playback = event.playback_id or ""
@@ -250,8 +267,9 @@ class CallDesk:
         await self.control.hangup(call_id)
 
     # -------------------------------------------------------------- finish --
-    async def finish(self, call: CallAttempt) -> Outcome:
-        call.ended_at = self.clock.now()
+    async def finish(self, call: CallAttempt, at: float | None = None) -> Outcome:
+        """End the call (``at``: when Asterisk says it ended, else now)."""
+        call.ended_at = self.clock.now() if at is None else at
         call.phase = CallPhase.ENDED
         self._cancel_timer(call.call_id)
         self._unqueue(call)
