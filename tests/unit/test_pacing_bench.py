@@ -61,3 +61,20 @@ def test_given_grid_cases_when_run_in_seed_batches_then_each_batch_rewrites_all_
         (c.name, p) for c in cases for p in ("progressive", "oracle")}
     for r in rows:
         assert REQUIRED <= set(r)
+
+
+def test_given_bench_rows_when_reported_then_tables_and_the_cap_check() -> None:
+    from predictive.sim.report import cap_check, case_table, grid_table
+
+    rows = []
+    for name, rate in (("target_x", 0.021), ("grid_n5_p10_t45", 0.034)):
+        for p in ("progressive", "predictive"):
+            rows.append({"case": name, "policy": p, "days": 3, "occupancy": 0.8,
+                         "occupancy_min_day": 0.7, "talk_min_per_agent_hour": 40.0,
+                         "abandon_mean": rate, "abandon_p95_day": rate, "abandon_max_day": rate,
+                         "p_day_over_cap": 0.0, "worst_hour_abandon": rate,
+                         "abandon_30d_max": rate, "wait_mean_s": 9.0, "wait_p90_s": 20.0,
+                         "dials_per_connect": 3.3, "lead_probabilities": "homogeneous"})
+    assert "| target_x | predictive | 3 | 0.800 (0.700) |" in case_table(rows[:2])
+    assert "| n5_p10_t45 | 3 | 0.800 | - | - | 0.800 | - | 3.40% /" in grid_table(rows[2:])
+    assert cap_check(rows).endswith("cases over the 3% cap: grid_n5_p10_t45")
