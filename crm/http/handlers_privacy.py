@@ -105,6 +105,9 @@ async def play_recording(ctx: Ctx) -> web.StreamResponse:
     try:
         async for data in playback.chunks:
             await resp.write(data)
+    except ConnectionError:  # the listener went away (seeked, closed the page): not an error
+        log.debug("recording %s: client left mid-stream", rec.id)
+        return resp
     except (RecordingCryptoError, OSError) as exc:  # headers are gone: cut the connection
         log.error("recording %s: stream aborted: %s", rec.id, exc)
         resp.force_close()
