@@ -157,9 +157,13 @@ async def test_given_connected_call_when_customer_speaks_then_transcript_arrives
 
     lat = sorted(forks.stats.latencies_s or [])
     seconds = fork.legs[0].stopped_at or wall
+    t0_wall = time.time() - (time.monotonic() - fork.legs[0].t0)
+    stored = sorted(round(crm.accepted[s["segment_id"]] - (t0_wall + s["end_s"]), 2)
+                    for _, s in customer + agent if s["segment_id"] in crm.accepted)
     print(f"\nFORK FIGURES: {len(customer)} customer / {len(agent)} agent segments; "
           f"utterance end -> segment in outbox: p50 {lat[len(lat) // 2]:.2f} s, "
-          f"max {lat[-1]:.2f} s (n={len(lat)}); "
+          f"max {lat[-1]:.2f} s (n={len(lat)}); utterance end -> stored by the CRM: "
+          f"{stored} s; "
           f"CPU per call-second: controller {cpu_self / wall:.3f} s/s over {wall:.0f} s "
           f"(includes the test's own event handling), recogniser workers "
           f"{cpu_worker / max(seconds, 1):.3f} s/s over {seconds:.1f} s of talk")
