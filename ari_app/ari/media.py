@@ -37,8 +37,12 @@ class MediaSocket:
 
     async def receive(self, timeout: float) -> bytes | str | None:
         """The next frame; ``None`` once the socket is closed. Raises ``TimeoutError``."""
-        async with asyncio.timeout(timeout):
-            msg = await self._ws.receive()
+        try:
+            async with asyncio.timeout(timeout):
+                msg = await self._ws.receive()
+        except (aiohttp.ClientError, OSError) as exc:
+            log.info("media socket %s: %s", self.connection_id, exc)
+            return None
         if msg.type is aiohttp.WSMsgType.BINARY:
             return bytes(msg.data)
         if msg.type is aiohttp.WSMsgType.TEXT:
