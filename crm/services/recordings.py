@@ -33,6 +33,7 @@ from crm.crypto import (
     MAGIC,
     Keyring,
     RecordingCryptoError,
+    SignedUrlInvalidError,
     StreamEncryptor,
     UrlGrant,
     UrlSigner,
@@ -357,7 +358,7 @@ class RecordingService:
             await self._refused(
                 who.user_id if who else None, str(grant.recording_id), "play", "other_user"
             )
-            raise PermissionDeniedError("this recording URL was issued to another user")
+            raise SignedUrlInvalidError("this recording URL was issued to another user")
         rec = await self._authorise(who, grant.recording_id, "play")
         chunks = self.files.stream(rec.path)
         try:

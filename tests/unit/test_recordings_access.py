@@ -165,7 +165,7 @@ async def test_given_url_issued_to_manager_when_someone_else_uses_it_then_refuse
     _, body = await issue(crm_client, crm_actors["manager"], rec.id)
     for thief in ("admin", "agent"):  # even the call's own agent needs their own URL
         resp = await crm_client.get(body["url"], headers=crm_actors[thief].headers)
-        assert resp.status == 403, thief
+        assert resp.status == 403 and (await resp.json())["error"] == "url_invalid", thief
     assert (await crm_client.get(body["url"])).status == 401  # no credentials at all
     refused = await audit_rows(crm_service, "recording.access_refused")
     assert {r.details["reason"] for r in refused} == {"other_user"}
