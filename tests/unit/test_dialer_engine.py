@@ -107,6 +107,7 @@ class FakeCrm:
         self.attempts: list[dict[str, Any]] = []
         self.events: list[Mapping[str, Any]] = []
         self.dnc: list[str] = []
+        self.transcripts: list[tuple[str, Mapping[str, Any]]] = []
         self.changed = asyncio.Event()
 
     async def claim(self, campaign_id: str, worker: str, limit: int) -> Sequence[Lead]:
@@ -132,6 +133,9 @@ class FakeCrm:
     async def add_dnc(self, number: str, campaign_id: str | None, reason: str) -> None:
         self.dnc.append(number)
         self.changed.set()
+
+    async def push_transcript(self, call_id: str, segment: Mapping[str, Any]) -> None:
+        self.transcripts.append((call_id, segment))
 
 
 class Clock:
