@@ -364,3 +364,19 @@ async def test_given_controller_restarted_mid_call_when_adopting_then_forked_wit
     (_, gap), = sink.segments
     assert gap["reason"] == "controller_restart"
     assert gap["start_s"] == 0.0 and 5.0 <= gap["end_s"] < 7.0
+
+
+def test_given_campaign_vocabulary_then_prompt_from_it_else_from_crm_lexicon():
+    from ari_app.adapters.live_transcripts import MAX_PROMPT_TERMS, prompt_for
+    from ari_app.dialer.model import CampaignConfig
+
+    class Configs:
+        configs = {"a": CampaignConfig("a", vocabulary=("solar panel", "kilowatt")),
+                   "b": CampaignConfig("b")}
+
+    prompt_of = prompt_for(Configs())  # type: ignore[arg-type]
+    assert prompt_of("a") == "Call centre sales call about solar panel, kilowatt."
+    default = prompt_of("b") or ""
+    assert "price" in default and "too expensive" in default, default
+    assert default.count(",") == MAX_PROMPT_TERMS - 1, "bounded: Whisper's prompt is short"
+    assert prompt_of("unknown campaign") == default
