@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -87,9 +87,29 @@ class LeadRepository(Protocol):
         ...
 
 
-class RecordingStore(Protocol):
-    """Where recording bytes live (the DB only keeps the reference)."""
+@dataclass(frozen=True)
+class StoredFile:
+    """A stored recording: where, and size / SHA-256 of the *plaintext*; the key it is under."""
 
-    async def put(self, name: str, source: bytes | str) -> tuple[str, int, str]:
-        """Store bytes (or copy a file path); returns (path, size_bytes, sha256 hex)."""
+    path: str
+    size: int
+    sha256: str
+    key_id: str
+
+
+class RecordingStore(Protocol):
+    """Where recording bytes live, encrypted (the DB only keeps the reference)."""
+
+    async def put(
+        self, name: str, source: bytes | str | AsyncIterable[bytes], *, max_bytes: int = ...
+    ) -> StoredFile:
+        """Store bytes, a file path's content, or a stream of bytes."""
         ...
+
+    def stream(self, path: str) -> AsyncIterator[bytes]:
+        """The decrypted audio, chunk by chunk (authenticated as it goes)."""
+        ...
+
+    async def read_all(self, path: str) -> bytes: ...
+
+    async def delete(self, path: str) -> None: ...

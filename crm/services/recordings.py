@@ -43,21 +43,13 @@ from crm.db.models import Call, Recording
 from crm.domain.access import Principal
 from crm.domain.enums import Role
 from crm.errors import GoneError, InvalidInputError, NotFoundError, PermissionDeniedError
-from crm.ports import Clock
+from crm.ports import Clock, RecordingStore, StoredFile
 from crm.services._common import audit, parse_uuid, transaction
 
 log = logging.getLogger(__name__)
 
 MAX_RECORDING = 512 * 1024 * 1024
 CONTENT_TYPES = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav"}
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    path: str
-    size: int
-    sha256: str
-    key_id: str
 
 
 class RecordingPurgedError(GoneError):
@@ -187,7 +179,7 @@ class RecordingService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        store: EncryptedFileStore,
+        store: RecordingStore,
         clock: Clock,
         signer: UrlSigner,
         url_ttl: timedelta = timedelta(minutes=5),
