@@ -22,7 +22,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.crypto import RecordingCryptoError
-from crm.db.models import Call
 from crm.domain.enums import Role
 from crm.http._route import SERVICE_KEY, Ctx, Route
 from crm.http.views import ok
@@ -56,17 +55,6 @@ class EraseIn(_Strict):
 class EraseQuery(_Strict):
     erase: Literal["true"] = Field(description="must be 'true': DELETE erases the customer")
     add_to_dnc: Literal["true", "false"] = "true"
-
-
-def public_recording_url(call: Call) -> str | None:
-    """A call's recording link as shown by the API: the authorised CRM endpoint, never a path
-    on disk (a pushed value is only kept when it is an http(s) URL or an /api/ path)."""
-    if call.recording_id is not None:
-        return f"/api/calls/{call.call_id}/recording"
-    url = call.recording_url
-    if url and (url.startswith(("https://", "http://")) or url.startswith("/api/")):
-        return url
-    return None
 
 
 def _url_json(signed: SignedUrl) -> dict[str, Any]:

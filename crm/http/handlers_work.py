@@ -13,10 +13,9 @@ from crm.domain.enums import Role
 from crm.errors import InvalidInputError, PermissionDeniedError
 from crm.http import schemas as sc
 from crm.http._route import Ctx, Route
-from crm.http.handlers_privacy import public_recording_url
 from crm.http.views import ok, page_json, row
 from crm.services._common import parse_uuid
-from crm.services.recordings import MAX_RECORDING, recording_json
+from crm.services.recordings import MAX_RECORDING, public_recording_url, recording_json
 from crm.services.work import TaskChanges, TaskInput
 
 

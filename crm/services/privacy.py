@@ -52,7 +52,7 @@ from crm.ports import Clock
 from crm.services._common import audit, transaction
 from crm.services.customers import resolve_customer
 from crm.services.recording_upkeep import purge_files
-from crm.services.recordings import EncryptedFileStore, recording_json
+from crm.services.recordings import EncryptedFileStore, public_recording_url, recording_json
 
 # the call-event fields that say nothing about who was called
 _EVENT_KEEP = (
@@ -182,7 +182,13 @@ class PrivacyService:
         for call in await s.scalars(
             sa.select(Call).where(col(Call.call_id).in_(calls)).order_by(col(Call.originated_at))
         ):
-            call_rows.append({**_model(call), "events": events.get(call.call_id, [])})
+            call_rows.append(
+                {
+                    **_model(call),
+                    "recording_url": public_recording_url(call),
+                    "events": events.get(call.call_id, []),
+                }
+            )
 
         async def models(stmt: sa.Select[Any]) -> list[dict[str, Any]]:
             return [_model(x) for x in await s.scalars(stmt)]

@@ -154,6 +154,17 @@ def may_hear(who: Principal, call_agent_id: uuid.UUID | None) -> bool:
     return who.role is Role.AGENT and call_agent_id is not None and call_agent_id == who.user_id
 
 
+def public_recording_url(call: Call) -> str | None:
+    """A call's recording link as shown by the API: the authorised CRM endpoint, never a path
+    on disk (a pushed value is only kept when it is an http(s) URL or an /api/ path)."""
+    if call.recording_id is not None:
+        return f"/api/calls/{call.call_id}/recording"
+    url = call.recording_url
+    if url and (url.startswith(("https://", "http://")) or url.startswith("/api/")):
+        return url
+    return None
+
+
 def recording_json(rec: Recording) -> dict[str, Any]:
     """What the API shows of a recording: never its path on disk."""
     data = rec.model_dump(mode="json", exclude={"path"})
