@@ -28,8 +28,9 @@ import logging
 import time
 import uuid
 from bisect import bisect_right
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ari_app.errors import AriNotFound, TelephonyError
@@ -121,10 +122,8 @@ class ForkStats:
     gaps: int = 0
     rebuilds: int = 0
     frames: int = 0
-    latencies_s: list[float] | None = None  # utterance end (in call time) -> handed to the sink
-
-    def __post_init__(self) -> None:
-        self.latencies_s = [] if self.latencies_s is None else self.latencies_s
+    # utterance end (in call time) -> handed to the sink, the last 1000 segments
+    latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
 
 
 class Timeline:
@@ -381,5 +380,4 @@ class LegFork:
                 self._stats.gaps += 1
             else:
                 self._stats.segments += 1
-                assert self._stats.latencies_s is not None
                 self._stats.latencies_s.append(round(self.now() - segment["end_s"], 3))

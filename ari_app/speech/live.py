@@ -127,7 +127,7 @@ class AudioForks:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def status(self) -> dict[str, Any]:
-        lat = sorted(self.stats.latencies_s or [])
+        lat = sorted(self.stats.latencies_s)
         return {
             "live": len(self.calls), "forks": self.stats.forks, "segments": self.stats.segments,
             "gaps": self.stats.gaps, "rebuilds": self.stats.rebuilds,

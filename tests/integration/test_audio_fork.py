@@ -155,7 +155,7 @@ async def test_given_connected_call_when_customer_speaks_then_transcript_arrives
     assert all(leg.frames > 100 for leg in fork.legs), [leg.frames for leg in fork.legs]
     await _no_fork_left(rig, forks, call_id)
 
-    lat = sorted(forks.stats.latencies_s or [])
+    lat = sorted(forks.stats.latencies_s)
     seconds = fork.legs[0].stopped_at or wall
     t0_wall = time.time() - (time.monotonic() - fork.legs[0].t0)
     stored = sorted(round(crm.accepted[s["segment_id"]] - (t0_wall + s["end_s"]), 2)
