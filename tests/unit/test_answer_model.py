@@ -41,6 +41,13 @@ def test_given_simulated_history_when_trained_then_beats_one_pooled_rate(
     assert m.auc > 0.65
     assert m.ece < 0.03
     assert sum(b.n for b in m.reliability) == m.n
+    pooled = -(m.base_rate * np.log(m.base_rate)
+               + (1 - m.base_rate) * np.log(1 - m.base_rate))  # log-loss of the test's own rate
+    assert m.log_loss < pooled - 0.01  # beats even the hindsight pooled rate on log-loss
+    for b in m.reliability:  # reliability table: well-populated bins predict what they observe
+        assert b.lo <= b.mean_predicted <= b.hi
+        if b.n >= 300:
+            assert abs(b.observed - b.mean_predicted) < 0.05
 
 
 def test_given_simulated_history_when_trained_then_close_to_the_true_probabilities(
