@@ -23,6 +23,7 @@ from crm.http._route import SERVICE_KEY, Ctx, Route, register
 from crm.http.errors_map import error_middleware
 from crm.http.openapi import build_openapi
 from crm.migrations import upgrade
+from crm.pops.ws import POP_HUB
 from crm.ports import Clock
 from crm.service import CrmService
 from crm.settings import CrmSettings
@@ -83,10 +84,21 @@ def create_crm_app(
                 await svc.close()
 
     app.cleanup_ctx.append(service_ctx)
+    app.cleanup_ctx.append(service_ctx)
     app.cleanup_ctx.append(
         handlers_privacy.retention_sweeper_ctx(settings.retention_sweep_seconds)
     )
+    app.on_startup.append(_speech_startup)  # runs after every cleanup_ctx has started
     return app
+
+
+async def _speech_startup(app: web.Application) -> None:
+    """Load the default workflow rules into an empty table; push live transcript lines and
+    suggestions through the screen-pop hub when one is mounted (``install_pops``)."""
+    svc = app[SERVICE_KEY]
+    await svc.rules.seed_defaults_if_empty()
+    if POP_HUB in app:
+        svc.attach_live(app[POP_HUB])
 
 
 def crm_service_of(app: web.Application) -> CrmService:

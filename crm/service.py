@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm.analysis import load_lexicon
 from crm.crypto import UrlSigner
 from crm.db.engine import make_engine, make_sessionmaker
 from crm.db.leads import SqlLeadRepository
 from crm.db.models import Recording
+from crm.domain.calls import CallEvent, CallEventType
 from crm.domain.enums import AttemptOutcome, Language
 from crm.experiments import ExperimentService
 from crm.ports import Clock, LeadView, SystemClock
@@ -30,13 +32,15 @@ from crm.services.dnc import DncService
 from crm.services.import_report import RowResult
 from crm.services.imports import LeadImporter
 from crm.services.lists import ListService
+from crm.services.live_rules import LiveRules
 from crm.services.privacy import PrivacyService
 from crm.services.recording_upkeep import RecordingUpkeep
 from crm.services.recordings import EncryptedFileStore, RecordingService
 from crm.services.reference import ReferenceService
 from crm.services.reports import ReportService
+from crm.services.rules_store import RuleAudit, RulesStore
 from crm.services.summary import SummaryService
-from crm.services.transcripts import AddResult, TranscriptService
+from crm.services.transcripts import AddResult, LivePublisher, TranscriptService
 from crm.services.work import WorkService
 from crm.settings import CrmSettings
 
@@ -86,7 +90,14 @@ class CrmService:
         )
         self.recording_upkeep = RecordingUpkeep(sessions, store, clk)
         self.privacy = PrivacyService(sessions, store, clk)
+        self.lexicon = load_lexicon()
+        self.rules = RulesStore(sessions, clk, self.lexicon.concept_names())
+        self.live = LiveRules(sessions, clk, self.lexicon, self.rules, settings.timezone,
+                              self.calls)
+        self.rule_audit = RuleAudit(sessions)
         self.transcripts = TranscriptService(sessions, clk)
+        self.transcripts.processor = self.live
+        self.calls.listeners.append(self._on_call_event)
 
     @classmethod
     def open(cls, settings: CrmSettings, *, clock: Clock | None = None) -> CrmService:
@@ -106,6 +117,15 @@ class CrmService:
         """Store one transcript segment or gap marker (idempotent by ``segment_id``), analyse
         it and run the in-call rules; the call's events may arrive before or after."""
         return await self.transcripts.add(call_id, segment)
+
+    def attach_live(self, publisher: LivePublisher) -> None:
+        """Push transcript lines, suggestions and rule tasks to agents (the ``/ws/agent`` hub)."""
+        self.live.publisher = publisher
+
+    async def _on_call_event(self, event: CallEvent) -> None:
+        await self.transcripts.on_call_event(event.call_id)
+        if event.type is CallEventType.ENDED:
+            await self.live.post_call(event.call_id)
 
     async def customer_summary(
         self, customer_id: uuid.UUID | str, *, language: Language = Language.ZH

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ from crm.services._common import Page, paginate, transaction
 from crm.services.customers import resolve_customer
 
 log = logging.getLogger(__name__)
+
+EventListener = Callable[[CallEvent], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -47,16 +49,30 @@ class CallService:
         self._sessions = sessions
         self._clock = clock
         self._region = default_region
+        # called after a new event is committed (e.g. the transcript analysis); a failing
+        # listener is logged, never undoes the stored event
+        self.listeners: list[EventListener] = []
 
     async def ingest(self, data: Mapping[str, Any]) -> IngestResult:
         """Store one event exactly once and rebuild its call. Safe to retry, any order."""
         event = parse_call_event(data, self._clock.now())
         try:
-            return await self._ingest(event)
+            result = await self._ingest(event)
         except ConflictError:
             if await self._have_event(event.event_id):  # lost a race with the same event
                 return IngestResult(False, event.call_id, event.event_id)
             raise
+        if result.created:
+            await self._notify(event)
+        return result
+
+    async def _notify(self, event: CallEvent) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(event)
+            except Exception:  # noqa: BLE001 - one listener's failure must not fail ingestion
+                log.exception("call %s: listener failed on event %s", event.call_id,
+                              event.event_id)
 
     async def _have_event(self, event_id: str) -> bool:
         async with self._sessions() as s:

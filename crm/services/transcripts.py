@@ -3,8 +3,9 @@
 ``add(call_id, data)`` stores a segment once per ``(call_id, segment_id)``. When the call is
 known (its row exists: it is built from the dialer's events), the segment is analysed at once
 (keywords, sentiment, dates) and the ``in_call`` rules run; when it is not known yet, the
-segment waits and :meth:`TranscriptService.on_call_event` processes it as soon as the call's
-first event lands. The transcript line and any suggestion are pushed to the call's agent.
+segment waits and :meth:`TranscriptService.on_call_event` processes it as soon as the call has
+its agent (the ``bridged`` event) or has ended. The transcript line and any suggestion are
+pushed to the call's agent.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class SegmentProcessor(Protocol):
 
     async def process(self, call_id: str, rows: Sequence[TranscriptSegmentRow]) -> list[
         dict[str, Any]]: ...
+
+    async def post_call(self, call_id: str) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -82,17 +85,20 @@ class TranscriptService:
 
         Segments of one call are handled one at a time (in arrival order)."""
         segment = parse_segment(call_id, data)
+        firings: list[dict[str, Any]] = []
+        processed = ended = False
         with self._counted(segment.call_id) as lock:
             async with lock:
                 created, row = await self._store(segment)
                 if not created:
                     return AddResult(False, row, row.processed_at is not None, [])
-                firings: list[dict[str, Any]] = []
-                processed = False
-                if self.processor is not None and await self._call_exists(segment.call_id):
+                ready, ended = await self._call_ready(segment.call_id)
+                if self.processor is not None and ready:
                     firings = await self.processor.process(segment.call_id, [row])
                     processed = True
-                return AddResult(True, row, processed, firings)
+        if processed and ended and self.processor is not None:
+            await self.processor.post_call(segment.call_id)  # a late segment: redo the analysis
+        return AddResult(True, row, processed, firings)
 
     async def _store(self, seg: Segment) -> tuple[bool, TranscriptSegmentRow]:
         existing = await self._find(seg.call_id, seg.segment_id)
@@ -119,13 +125,19 @@ class TranscriptService:
             )
             return found
 
-    async def _call_exists(self, call_id: str) -> bool:
+    async def _call_ready(self, call_id: str) -> tuple[bool, bool]:
+        """(ready, ended): a segment is analysed once the call has its agent (the live push
+        and the tasks need them) or has ended without one."""
         async with self._sessions() as s:
-            return await s.get(Call, call_id) is not None
+            call = await s.get(Call, call_id)
+        if call is None:
+            return False, False
+        ended = call.state == "ended"
+        return call.agent_id is not None or ended, ended
 
     async def on_call_event(self, call_id: str) -> list[dict[str, Any]]:
         """The call's row now exists (or changed): process the segments that waited for it."""
-        if self.processor is None:
+        if self.processor is None or not (await self._call_ready(call_id))[0]:
             return []
         with self._counted(call_id) as lock:
             async with lock:
