@@ -84,7 +84,6 @@ def create_crm_app(
                 await svc.close()
 
     app.cleanup_ctx.append(service_ctx)
-    app.cleanup_ctx.append(service_ctx)
     app.cleanup_ctx.append(
         handlers_privacy.retention_sweeper_ctx(settings.retention_sweep_seconds)
     )
