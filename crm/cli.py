@@ -7,6 +7,7 @@
     python -m crm.cli seed                          # default disposition codes
     python -m crm.cli rotate-recording-keys         # re-encrypt recordings under the active key
     python -m crm.cli sweep-recordings              # purge recordings past campaign retention
+    python -m crm.cli load-rules rules.yaml         # upsert workflow rules (--replace: only these)
 
 ``DIALCRM_ADMIN_PASSWORD`` supplies the password non-interactively.
 """
@@ -131,7 +132,27 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "sweep-recordings", help="purge recordings older than their campaign's retention"
     )
+    rules = sub.add_parser("load-rules", help="load workflow rules from a YAML file (upsert)")
+    rules.add_argument("path")
+    rules.add_argument("--replace", action="store_true", help="delete rules the file lacks")
     return p
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CrmError(f"cannot read {path}: {exc}") from None
+
+
+async def _load_rules(settings: CrmSettings, text: str, replace: bool) -> None:
+    service = CrmService.open(settings)
+    try:
+        rows = await service.rules.import_yaml(text, replace=replace, actor_id=None)
+        print(f"loaded {len(rows)} rules: {', '.join(r.id for r in rows)}")
+    finally:
+        await service.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_rotate(settings))
         elif args.command == "sweep-recordings":
             return asyncio.run(_sweep(settings))
+        elif args.command == "load-rules":
+            asyncio.run(_load_rules(settings, _read_text(args.path), args.replace))
     except CrmError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
