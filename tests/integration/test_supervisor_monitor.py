@@ -86,7 +86,10 @@ class RtpTap:
         self.payload = bytearray()
         self.packets = 0
         self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
+        try:
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
+        except PermissionError:
+            raise AssertionError("the RTP tap needs root (CAP_NET_RAW), like the sandbox") from None
         self._sock.bind(("lo", 0))
         self._sock.settimeout(0.2)
         self._thread = threading.Thread(target=self._run, daemon=True)
