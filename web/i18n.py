@@ -147,3 +147,16 @@ STRINGS.update({
 from web.i18n_console import CONSOLE_STRINGS  # noqa: E402
 
 STRINGS.update(CONSOLE_STRINGS)
+
+# --- the agent page: live transcript and rule suggestions (issue 6) ---------------------------
+STRINGS.update({
+    "live_transcript": {"zh": "实时通话转写", "en": "Live transcript"},
+    "no_transcript": {"zh": "通话中的转写将显示在这里",
+                      "en": "What is said on the call shows here"},
+    "speaker_customer": {"zh": "客户", "en": "Customer"},
+    "speaker_agent": {"zh": "坐席", "en": "Agent"},
+    "transcript_gap": {"zh": "（音频中断：{reason}）", "en": "(audio gap: {reason})"},
+    "suggestions": {"zh": "智能提示", "en": "Suggestions"},
+    "suggested_script": {"zh": "建议话术", "en": "Suggested script"},
+    "task_created": {"zh": "已创建任务", "en": "Task created"},
+})

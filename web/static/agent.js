@@ -186,6 +186,7 @@
       desk.pop = { ...msg };
       renderPop(desk.pop, received);
       tick();
+      liveFor(msg.call_id, true);
     },
     pop_refresh(msg) {  // the customer changed since the (prefetched) pop: same call, new data
       if (!desk.pop || desk.pop.call_id !== msg.call_id) return;
@@ -201,6 +202,66 @@
     },
     heartbeat() {},
   };
+
+  // -- live transcript and rule suggestions (pushed: transcript, suggestion, task_created) --
+  const live = { call_id: null, seen: new Set() };
+
+  function liveFor(callId, backfill) {
+    if (!callId || live.call_id === callId) return;
+    live.call_id = callId;
+    live.seen = new Set();
+    $('live').dataset.call = callId;
+    $('suggestions').replaceChildren();
+    $('transcript').replaceChildren($('transcript-empty') || el('li', '', 'muted'));
+    $('transcript-empty').hidden = false;
+    if (backfill && !boot.watching) {  // a reload mid-call: what was said so far
+      api('GET', `/api/calls/${encodeURIComponent(callId)}/transcript`)
+        .then((data) => (data.segments || []).forEach((seg) => addLine({ ...seg, call_id: callId })))
+        .catch(() => {});
+    }
+  }
+
+  function addLine(msg) {
+    liveFor(msg.call_id, false);
+    if (msg.call_id !== live.call_id || live.seen.has(msg.segment_id)) return;
+    live.seen.add(msg.segment_id);
+    const list = $('transcript');
+    $('transcript-empty').hidden = true;
+    const li = el('li', null, `line ${msg.speaker}${msg.gap ? ' gap' : ''}`);
+    li.dataset.start = msg.start_s;
+    li.dataset.testid = 'transcript-line';
+    li.append(el('span', list.dataset[msg.speaker] || msg.speaker, 'speaker'));
+    li.append(el('span', msg.gap
+      ? list.dataset.gap.replace('{reason}', msg.reason || '') : msg.text, 'text'));
+    (msg.concepts || []).forEach((c) => li.append(el('span', c, 'chip')));
+    const later = [...list.children].find((n) => Number(n.dataset.start) > msg.start_s);
+    list.insertBefore(li, later || null);
+  }
+
+  function addSuggestion(text, detail, cls) {
+    const li = el('li', null, `suggestion ${cls}`);
+    li.dataset.testid = cls;
+    li.append(el('strong', text));
+    if (detail) li.append(el('span', detail, 'muted'));
+    $('suggestions').prepend(li);
+  }
+
+  Object.assign(handlers, {
+    transcript(msg) { addLine(msg); },
+    suggestion(msg) {
+      liveFor(msg.call_id, false);
+      const m = msg.message || {};
+      addSuggestion(m[boot.lang] || m.en || msg.script,
+        `${$('suggestions').dataset.title}: ${msg.script}`, 'suggestion-script');
+    },
+    task_created(msg) {
+      liveFor(msg.call_id, false);
+      const t = msg.task || {};
+      const due = t.due_at ? ` · ${$('suggestions').dataset.due} ${when(t.due_at)}` : '';
+      addSuggestion(`${$('suggestions').dataset.task}: ${t.title}${due}`, null, 'suggestion-task');
+      loadTasks();
+    },
+  });
 
   function setConn(state) {
     const conn = $('conn');
