@@ -32,6 +32,7 @@ KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 POP_VARIANTS = {"on", "off"}
 CACHE_S = 5.0
+CACHE_MAX = 100_000  # entries per cache; cleared whole when full (assignments are recomputable)
 
 
 def variants_of(exp: Experiment) -> list[Variant]:
@@ -163,6 +164,8 @@ class ExperimentService:
         async with self._sessions() as s:
             exp = await s.scalar(sa.select(Experiment).where(
                 col(Experiment.key) == key, col(Experiment.status) == "running"))
+        if len(self._defs) >= CACHE_MAX:
+            self._defs.clear()
         self._defs[key] = (time.monotonic(), exp)
         return exp
 
@@ -196,6 +199,8 @@ class ExperimentService:
                     variant = recorded
         except IntegrityError:
             pass  # another process recorded the same (deterministic) variant first
+        if len(self._assigned) >= CACHE_MAX:
+            self._assigned.clear()
         self._assigned[(exp.id, unit_id)] = variant
         return variant
 
