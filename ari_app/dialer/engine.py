@@ -41,6 +41,7 @@ class RecordingNotReady(Exception):
     """Asterisk has not finished writing the file (the outbox retries)."""
 
 
+TRANSCRIPT_DELIVERY_TIMEOUT_S = 10.0
 RECORDING_PATIENCE = 12  # tries (with the outbox's back-off: about a minute)
 
 
@@ -224,7 +225,9 @@ class Dialer:
                                 {"call_id": call_id, "segment": segment})
 
     async def _deliver_transcript(self, job: dict[str, Any]) -> None:
-        await self.crm.push_transcript(job["call_id"], job["segment"])
+        # Bounded: a CRM call that hangs must not hold every later segment (retried, idempotent).
+        async with asyncio.timeout(TRANSCRIPT_DELIVERY_TIMEOUT_S):
+            await self.crm.push_transcript(job["call_id"], job["segment"])
 
     # -------------------------------------------------------- campaigns --
     def config(self, campaign_id: str) -> CampaignConfig:

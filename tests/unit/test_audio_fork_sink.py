@@ -117,3 +117,38 @@ async def test_given_dialer_elsewhere_when_segments_recorded_then_posted_to_crm_
         await crm.close()
     texts = {r.segment_id: r.text for r in rows}
     assert texts["call-t:customer:1"] == "The price is too expensive for us."
+
+
+class Hangs(Flaky):
+    """The first delivery never returns (a CRM call stuck on a lock)."""
+
+    async def push_transcript(self, call_id: str, segment: Any) -> None:
+        self.tries += 1
+        if self.tries == 1:
+            await asyncio.Event().wait()
+        await self.inner.push_transcript(call_id, segment)
+
+
+async def test_given_crm_call_hangs_when_delivering_then_timed_out_and_retried(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import ari_app.dialer.engine as engine
+
+    monkeypatch.setattr(engine, "TRANSCRIPT_DELIVERY_TIMEOUT_S", 0.2)
+    crm, _ = await _crm(tmp_path)
+    store = DialerStore(tmp_path / "dialer.sqlite3")
+    await store.open()
+    sink = Hangs(LocalCrm(crm), fails=0)
+    dialer = Dialer(FakeControl(), store, sink, sink, EventBus(), Clock(),  # type: ignore[arg-type]
+                    worker="w3")
+    lane = next(f for f in dialer.forwarders if f.lane == "transcripts")
+    lane.backoff = (0.05, 0.1)
+    await dialer.start()
+    try:
+        for segment in SEGMENTS:
+            await dialer.record_transcript("call-t", segment)
+        rows = await _delivered(crm, 2)
+    finally:
+        await dialer.stop()
+        await store.close()
+        await crm.close()
+    assert len(rows) == 2 and lane.failures == 1 and "TimeoutError" in (lane.last_error or "")
