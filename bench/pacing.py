@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the rows here")
     ap.add_argument("--seeds", type=int, help="seeds per case (default 8 quick, 20 full)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", help="comma-separated case names to run")
+    ap.add_argument("--only", help="comma-separated case names to run (30_day_warm_window: "
+                    "the 30-day run)")
     ap.add_argument("--no-window", action="store_true", help="skip the 30-day run (full)")
     ap.add_argument("--grid-seeds", type=int, help="seeds per grid case (default: --seeds)")
     ap.add_argument("--grid-batch", type=int, default=5,
@@ -183,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             print_rows(case_rows)
             rows += case_rows
             write([])
-        if not args.quick and not args.no_window and not args.grid_only and not only:
+        window = not only or "30_day_warm_window" in only
+        if not args.quick and not args.no_window and not args.grid_only and window:
             s = load_named("target")[0]
             m = _summ(ex, s, "predictive", range(1000, 1001), days=30)
             rows.append(_row(s, "predictive", m, 1, variant="30_day_warm_window"))
