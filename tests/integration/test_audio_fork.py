@@ -100,11 +100,16 @@ async def _one_call(rig: DialerRig, forks: AudioForks, extension: str, sipp_phon
         stats = (await rig.store.outbox_stats()).get("transcripts")
         return stats is not None and stats["pending"] == 0
 
-    async def first_arrived() -> bool:  # the lane delivers to the CRM port, in order
+    async def stored() -> bool:  # every segment the forks recorded was stored by the CRM
         recorded = await rig.store.all_payloads("transcripts")
-        return bool(recorded) and recorded[0]["segment"]["segment_id"] in crm.arrived
+        return bool(recorded) and all(p["segment"]["segment_id"] in crm.accepted
+                                      for p in recorded)
 
-    await wait_until(first_arrived, timeout=30, what="transcript segments to reach the CRM")
+    await wait_until(stored, timeout=60, what="the transcript segments to be stored by the CRM")
+    async def answered() -> bool:  # the attempt reaches the CRM through its own outbox lane
+        return (await rig.leads(campaign_id))[HUMAN].last_outcome is not None
+
+    await wait_until(answered, timeout=30, what="the call's outcome in the CRM")
     leads = await rig.leads(campaign_id)
     assert leads[HUMAN].last_outcome == "answered", "the fork must never disturb the call"
     return call_id, ended[call_id], crm
