@@ -130,9 +130,11 @@ class CrmService:
     async def customer_summary(
         self, customer_id: uuid.UUID | str, *, language: Language = Language.ZH
     ) -> dict[str, Any]:
-        """The screen-pop data: name, numbers, tags, recent contacts, open tasks, script."""
+        """The screen-pop data: name, numbers, tags, recent contacts, open tasks, script (the
+        pre-call rules' choice when its template exists)."""
         cid = customer_id if isinstance(customer_id, uuid.UUID) else _uuid(customer_id)
-        return await self.summaries.customer_summary(cid, language=language)
+        summary = await self.summaries.customer_summary(cid, language=language)
+        return await self.live.apply_pre_call(summary, language.value)
 
     async def is_dnc(self, e164: str, campaign_id: uuid.UUID | None = None) -> bool:
         return await self.dnc.is_dnc(e164, campaign_id)

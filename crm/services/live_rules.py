@@ -31,7 +31,7 @@ from crm.analysis import (
     analyse_utterance,
 )
 from crm.db.models import Call, Customer, Task
-from crm.db.models_ops import Campaign, Lead, User
+from crm.db.models_ops import Campaign, Lead, ScriptTemplate, User
 from crm.db.models_speech import CallAnalysisRow, RuleFiringRow, TranscriptSegmentRow
 from crm.domain.enums import TaskOrigin
 from crm.ports import Clock
@@ -233,6 +233,28 @@ class LiveRules:
                 return {"script": f.action.script, "rule_id": f.rule_id,
                         "evidence": list(f.evidence)}
         return None
+
+    async def apply_pre_call(self, summary: dict[str, Any], language: str) -> dict[str, Any]:
+        """The pop's script: a pre-call rule's recommendation, when a script template of that
+        name exists (the caller's language first), replaces the tag-matched template. Before
+        the rules are loaded (start-up seeds them) the pop is not held up by loading them."""
+        if not self.rules.ready:
+            summary["script_rule"] = None
+            return summary
+        rec = await self.recommended_script(summary.get("tags") or [], summary.get("customer_id"))
+        summary["script_rule"] = rec
+        if rec is None:
+            return summary
+        async with self._sessions() as s:
+            found = list(await s.scalars(sa.select(ScriptTemplate).where(
+                col(ScriptTemplate.name) == rec["script"], col(ScriptTemplate.active).is_(True))))
+        if found:
+            best = max(found, key=lambda t: (t.language == language, t.priority))
+            summary["recommended_script"] = {
+                "id": str(best.id), "name": best.name, "language": best.language,
+                "body": best.body, "matched_tags": [], "rule_id": rec["rule_id"],
+                "evidence": rec["evidence"]}
+        return summary
 
     # ---- applying firings ------------------------------------------------------------------
     async def _apply_all(self, s: AsyncSession, ctx: CallContext,

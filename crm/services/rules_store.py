@@ -120,6 +120,11 @@ class RulesStore:
             self._cache = tuple(parsed)
         return self._cache
 
+    @property
+    def ready(self) -> bool:
+        """True once the table was checked (seeded at start-up) or rules were loaded."""
+        return self._seed_checked or self._cache is not None
+
     def invalidate(self) -> None:
         self._cache = None
 

@@ -254,3 +254,21 @@ async def test_given_pre_call_rules_when_price_sensitive_then_value_script(world
     got = await world["svc"].live.recommended_script(["Price_Sensitive"])
     assert got is not None and got["script"] == "value_first" and got["rule_id"] == (
         "script-price-sensitive")
+
+
+async def test_given_pre_call_rule_and_its_template_when_pop_then_rule_script_recommended(world):
+    svc = world["svc"]
+    from crm.domain.enums import Language
+
+    await svc.reference.add_script(name="generic", body="您好", language=Language.ZH,
+                                   tags=["price_sensitive"], priority=5)
+    plain = await svc.customer_summary(world["customer"].id)
+    assert plain["recommended_script"]["name"] == "generic"  # no template for the rule's script
+    assert plain["script_rule"]["script"] == "value_first"
+    await svc.reference.add_script(name="value_first", body="先讲价值", language=Language.ZH)
+    await svc.reference.add_script(name="value_first", body="Value first", language=Language.EN)
+    pop = await svc.customer_summary(world["customer"].id, language=Language.EN)
+    script = pop["recommended_script"]
+    assert (script["name"], script["body"]) == ("value_first", "Value first")
+    assert script["rule_id"] == "script-price-sensitive" and script["evidence"] == [
+        "tags: price_sensitive"]
