@@ -25,7 +25,7 @@ class TranscriptSegmentRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     call_id: str = Field(max_length=128)
-    segment_id: str = Field(max_length=128)
+    segment_id: str = Field(max_length=255)
     speaker: str = Field(max_length=16)
     start_s: float
     end_s: float
@@ -81,12 +81,12 @@ class RuleFiringRow(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_rule_firings_call", "call_id", "fired_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    dedupe_key: str = Field(max_length=400, unique=True)
+    dedupe_key: str = Field(max_length=600, unique=True)
     rule_id: str = Field(max_length=64, index=True)
     rule_name: str = Field(max_length=200)
     trigger: str = Field(max_length=16)
     call_id: str | None = Field(default=None, max_length=128)
-    segment_id: str | None = Field(default=None, max_length=128)
+    segment_id: str | None = Field(default=None, max_length=255)
     customer_id: uuid.UUID | None = None
     action: str = Field(max_length=32)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)

@@ -16,6 +16,7 @@ from crm.errors import InvalidInputError
 
 SPEAKERS = ("customer", "agent")
 MAX_ID = 128
+MAX_SEGMENT_ID = 255  # the dialer uses "{call_id}:{speaker}:{seq}"
 MAX_TEXT = 10_000
 MAX_REASON = 200
 MAX_LANGUAGE = 16
@@ -37,12 +38,12 @@ class Segment:
     reason: str | None = None
 
 
-def _ident(value: Any, field: str) -> str:
+def _ident(value: Any, field: str, limit: int = MAX_ID) -> str:
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
         raise InvalidInputError(field, f"{field} is required (a non-empty string)")
     text = str(value).strip()
-    if len(text) > MAX_ID:
-        raise InvalidInputError(field, f"{field} is longer than {MAX_ID}")
+    if len(text) > limit:
+        raise InvalidInputError(field, f"{field} is longer than {limit}")
     return text
 
 
@@ -94,8 +95,9 @@ def parse_segment(call_id: str, data: Any) -> Segment:
     gap = data.get("gap", False)
     if not isinstance(gap, bool):
         raise InvalidInputError("gap", "gap must be true or false")
-    base = {"call_id": call, "segment_id": _ident(data.get("segment_id"), "segment_id"),
-            "speaker": speaker, "start_s": start, "end_s": end}
+    segment_id = _ident(data.get("segment_id"), "segment_id", MAX_SEGMENT_ID)
+    base = {"call_id": call, "segment_id": segment_id, "speaker": speaker, "start_s": start,
+            "end_s": end}
     if gap:
         reason = _optional_str(data, "reason", MAX_REASON)
         if reason is None:

@@ -25,7 +25,7 @@ class TranscriptSegmentIn(BaseModel):
     """One recognised utterance, or a gap marker (``gap: true`` + ``reason``)."""
 
     model_config = ConfigDict(extra="forbid")
-    segment_id: str = Field(min_length=1, max_length=128, description="idempotency key (per call)")
+    segment_id: str = Field(min_length=1, max_length=255, description="idempotency key (per call)")
     speaker: Literal["customer", "agent"]
     start_s: float = Field(ge=0, description="seconds from the start of the call")
     end_s: float = Field(ge=0)
