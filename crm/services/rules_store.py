@@ -145,7 +145,7 @@ class RulesStore:
         """Validate a whole document, then upsert its rules in one transaction (``replace``:
         delete the rules the document does not name)."""
         doc, rules = parse_yaml_document(text, self.concepts)
-        items = doc.get("rules") if isinstance(doc, Mapping) else doc
+        items: list[Any] = doc["rules"] if isinstance(doc, Mapping) else doc  # parse_rules checked
         rows: list[WorkflowRuleRow] = []
         async with transaction(self._sessions) as s:
             if replace:

@@ -88,3 +88,15 @@ async def test_given_openapi_when_fetched_then_transcript_paths_documented(crm_c
     path = doc["paths"]["/api/calls/{call_id}/transcript"]
     assert set(path) == {"get", "post"}
     assert "TranscriptSegmentIn" in doc["components"]["schemas"]
+
+
+async def test_given_malformed_json_when_posting_segment_then_400_body(crm_client, crm_actors):
+    headers = {**crm_actors["dialer"].headers, "Content-Type": "application/json"}
+    resp = await crm_client.post("/api/calls/c-x/transcript", data=b"{not json", headers=headers)
+    assert resp.status == 400 and (await resp.json())["details"]["field"] == "body"
+    resp = await crm_client.post("/api/calls/c-x/transcript", json=[1, 2], headers=headers)
+    assert resp.status == 400 and (await resp.json())["details"]["field"] == "body"
+    too_long = "x" * 129
+    resp = await crm_client.post(f"/api/calls/{too_long}/transcript", headers=headers,
+                                 json=_seg(1))
+    assert resp.status == 400 and (await resp.json())["details"]["field"] == "call_id"
