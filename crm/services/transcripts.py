@@ -90,15 +90,16 @@ class TranscriptService:
         with self._counted(segment.call_id) as lock:
             async with lock:
                 created, row = await self._store(segment)
-                if not created:
-                    return AddResult(False, row, row.processed_at is not None, [])
+                if not created and row.processed_at is not None:
+                    return AddResult(False, row, True, [])
+                # new, or a retry of one whose processing failed: (re)process when ready
                 ready, ended = await self._call_ready(segment.call_id)
                 if self.processor is not None and ready:
                     firings = await self.processor.process(segment.call_id, [row])
                     processed = True
-        if processed and ended and self.processor is not None:
+        if created and processed and ended and self.processor is not None:
             await self.processor.post_call(segment.call_id)  # a late segment: redo the analysis
-        return AddResult(True, row, processed, firings)
+        return AddResult(created, row, processed, firings)
 
     async def _store(self, seg: Segment) -> tuple[bool, TranscriptSegmentRow]:
         existing = await self._find(seg.call_id, seg.segment_id)

@@ -272,3 +272,26 @@ async def test_given_pre_call_rule_and_its_template_when_pop_then_rule_script_re
     assert (script["name"], script["body"]) == ("value_first", "Value first")
     assert script["rule_id"] == "script-price-sensitive" and script["evidence"] == [
         "tags: price_sensitive"]
+
+
+async def test_given_processing_failed_when_segment_retried_then_processed_once(world):
+    svc = world["svc"]
+    await _bridged_call(world)
+    real = svc.transcripts.processor
+
+    class Broken:
+        async def process(self, call_id, rows):
+            raise RuntimeError("analysis down")
+
+        async def post_call(self, call_id):
+            return None
+
+    svc.transcripts.processor = Broken()
+    with pytest.raises(RuntimeError):
+        await svc.add_transcript_segment("call-live", _said(1, "what is the price?"))
+    svc.transcripts.processor = real
+    retry = await svc.add_transcript_segment("call-live", _said(1, "what is the price?"))
+    assert retry.created is False and retry.processed
+    assert [f["rule_id"] for f in retry.firings] == ["quote-on-price"]
+    again = await svc.add_transcript_segment("call-live", _said(1, "what is the price?"))
+    assert again.firings == [] and len(await _tasks(svc, "call-live")) == 1
