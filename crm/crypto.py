@@ -412,3 +412,33 @@ def _unb64(text: str) -> bytes:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, binascii.Error):
         raise ValueError("not base64url") from None
+
+
+def decrypt_file_range(
+    path: str | os.PathLike[str], keyring: Keyring, start: int, stop: int
+) -> Iterator[bytes]:
+    """Plaintext bytes ``[start, stop)`` of an encrypted file, reading and authenticating only
+    the chunks that hold them (for HTTP range requests: seeking in a long call). Which chunk is
+    the last follows from the file's size, so a file cut at a chunk boundary is still refused."""
+    with open(path, "rb") as f:
+        dec = StreamDecryptor(keyring)
+        dec._buf += f.read(6 + 255 + SALT_BYTES + PREFIX_BYTES + 4)
+        if not dec._parse_header():
+            raise RecordingTruncatedError("recording header incomplete")
+        assert dec._header is not None
+        header_len, block = len(dec._header), dec._block
+        chunk = block - TAG_BYTES
+        body = os.fstat(f.fileno()).st_size - header_len
+        chunks = max(1, -(-body // block))
+        if stop <= start:
+            return
+        for i in range(start // chunk, min((stop - 1) // chunk, chunks - 1) + 1):
+            f.seek(header_len + i * block)
+            sealed = f.read(block)
+            dec._index = i
+            try:
+                plain = dec._open(sealed, i == chunks - 1)
+            except InvalidTag:
+                raise RecordingIntegrityError(f"chunk {i} failed authentication") from None
+            base = i * chunk
+            yield plain[max(start - base, 0) : stop - base]

@@ -106,8 +106,9 @@ class RecordingStore(Protocol):
         """Store bytes, a file path's content, or a stream of bytes."""
         ...
 
-    def stream(self, path: str) -> AsyncIterator[bytes]:
-        """The decrypted audio, chunk by chunk (authenticated as it goes)."""
+    def stream(self, path: str, byte_range: tuple[int, int] | None = None) -> AsyncIterator[bytes]:
+        """The decrypted audio (or bytes ``[start, stop)`` of it), chunk by chunk,
+        authenticated as it goes."""
         ...
 
     async def read_all(self, path: str) -> bytes: ...

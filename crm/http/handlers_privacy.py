@@ -24,10 +24,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm.crypto import RecordingCryptoError
 from crm.domain.enums import Role
 from crm.http._route import SERVICE_KEY, Ctx, Route
+from crm.http.errors_map import error_response
 from crm.http.views import ok
 from crm.services._common import parse_uuid
 from crm.services.recording_upkeep import sweep_forever
-from crm.services.recordings import SignedUrl, recording_json
+from crm.services.recordings import (
+    ByteRange,
+    RangeNotSatisfiableError,
+    SignedUrl,
+    recording_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,32 +82,46 @@ async def call_recording(ctx: Ctx) -> web.Response:
 
 
 async def play_recording(ctx: Ctx) -> web.StreamResponse:
-    playback = await ctx.service.recordings.open_signed(ctx.who, ctx.path_param("token"))
+    byte_range = ByteRange.parse(ctx.request.headers.get("Range"))
+    try:
+        playback = await ctx.service.recordings.open_signed(
+            ctx.who, ctx.path_param("token"), byte_range
+        )
+    except RangeNotSatisfiableError as exc:
+        resp = error_response(416, exc.error_id, exc.message, exc.details)
+        resp.headers["Content-Range"] = f"bytes */{exc.details['size']}"
+        return resp
     rec = playback.recording
     ext = ".wav" if "wav" in rec.content_type else ".bin"
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": rec.content_type,
-            "Content-Length": str(rec.size_bytes),
-            "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": f'inline; filename="recording-{rec.id}{ext}"',
-            "Referrer-Policy": "no-referrer",
-        }
-    )
-    await resp.prepare(ctx.request)
+    headers = {
+        "Content-Type": rec.content_type,
+        "Content-Length": str(rec.size_bytes),
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'inline; filename="recording-{rec.id}{ext}"',
+        "Referrer-Policy": "no-referrer",
+    }
+    status = 200
+    if playback.byte_range is not None:
+        start, stop = playback.byte_range
+        status = 206
+        headers["Content-Length"] = str(stop - start)
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{rec.size_bytes}"
+    out = web.StreamResponse(status=status, headers=headers)
+    await out.prepare(ctx.request)
     try:
         async for data in playback.chunks:
-            await resp.write(data)
+            await out.write(data)
     except ConnectionError:  # the listener went away (seeked, closed the page): not an error
         log.debug("recording %s: client left mid-stream", rec.id)
-        return resp
+        return out
     except (RecordingCryptoError, OSError) as exc:  # headers are gone: cut the connection
         log.error("recording %s: stream aborted: %s", rec.id, exc)
-        resp.force_close()
-        return resp
-    await resp.write_eof()
-    return resp
+        out.force_close()
+        return out
+    await out.write_eof()
+    return out
 
 
 async def get_retention(ctx: Ctx) -> web.Response:
@@ -183,6 +203,8 @@ ROUTES = [
         LISTENERS,
         responses={
             200: "the audio (audio/wav)",
+            206: "part of the audio (Range: bytes=…)",
+            416: "range starts beyond the recording",
             403: "tampered token, or issued to another user",
             410: "URL expired or recording purged",
         },

@@ -16,6 +16,7 @@ import asyncio
 import io
 import logging
 import os
+import re
 import uuid
 import wave
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
@@ -38,11 +39,12 @@ from crm.crypto import (
     UrlGrant,
     UrlSigner,
     decrypt_file,
+    decrypt_file_range,
 )
 from crm.db.models import Call, Recording
 from crm.domain.access import Principal
 from crm.domain.enums import Role
-from crm.errors import GoneError, InvalidInputError, NotFoundError, PermissionDeniedError
+from crm.errors import CrmError, GoneError, InvalidInputError, NotFoundError, PermissionDeniedError
 from crm.ports import Clock, RecordingStore, StoredFile
 from crm.services._common import audit, parse_uuid, transaction
 
@@ -134,8 +136,26 @@ class EncryptedFileStore:
             while data := f.read(self._chunk):
                 yield data
 
-    async def stream(self, path: str) -> AsyncIterator[bytes]:
-        chunks = self.plaintext(path)
+    def plaintext_range(self, path: str, start: int, stop: int) -> Iterator[bytes]:
+        """Bytes ``[start, stop)`` of the audio, reading only what holds them (blocking)."""
+        with open(path, "rb") as f:
+            encrypted = f.read(len(MAGIC)) == MAGIC
+        if encrypted:
+            yield from decrypt_file_range(path, self.keyring, start, stop)
+            return
+        with open(path, "rb") as f:
+            f.seek(start)
+            left = stop - start
+            while left > 0 and (data := f.read(min(self._chunk, left))):
+                left -= len(data)
+                yield data
+
+    async def stream(
+        self, path: str, byte_range: tuple[int, int] | None = None
+    ) -> AsyncIterator[bytes]:
+        chunks = (
+            self.plaintext(path) if byte_range is None else self.plaintext_range(path, *byte_range)
+        )
         while (data := await asyncio.to_thread(next, chunks, None)) is not None:
             yield data
 
@@ -173,6 +193,51 @@ def recording_json(rec: Recording) -> dict[str, Any]:
     return data
 
 
+class RangeNotSatisfiableError(CrmError):
+    """The requested byte range starts beyond the recording (HTTP 416)."""
+
+    error_id = "range_not_satisfiable"
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """One HTTP ``Range: bytes=…`` request: ``first-last``, ``first-`` or the suffix ``-n``."""
+
+    first: int | None
+    last: int | None
+
+    @classmethod
+    def parse(cls, header: str | None) -> ByteRange | None:
+        """None for no header, several ranges, other units or nonsense: the whole file is sent
+        (what RFC 9110 allows a server to do)."""
+        m = _RANGE.match((header or "").strip())
+        if m is None or m.group(1) == m.group(2) == "":
+            return None
+        first = int(m.group(1)) if m.group(1) else None
+        last = int(m.group(2)) if m.group(2) else None
+        if first is not None and last is not None and last < first:
+            return None
+        if first is None and last == 0:
+            return None
+        return cls(first, last)
+
+    def resolve(self, size: int) -> tuple[int, int]:
+        """``[start, stop)`` within a file of ``size`` bytes."""
+        if self.first is None:
+            start, stop = max(0, size - (self.last or 0)), size
+        else:
+            start = self.first
+            stop = size if self.last is None else min(self.last + 1, size)
+        if start >= size:
+            raise RangeNotSatisfiableError(
+                "range starts beyond the recording", details={"size": size}
+            )
+        return start, stop
+
+
 @dataclass(frozen=True)
 class SignedUrl:
     url: str
@@ -184,6 +249,7 @@ class SignedUrl:
 class Playback:
     recording: Recording
     chunks: AsyncIterator[bytes]
+    byte_range: tuple[int, int] | None = None  # [start, stop) of the plaintext, when asked
 
 
 class RecordingService:
@@ -350,8 +416,11 @@ class RecordingService:
             )
         return SignedUrl(f"/recordings/{token}", expires, rec)
 
-    async def open_signed(self, who: Principal | None, token: str) -> Playback:
-        """Check a signed URL for ``who`` and open the audio stream (audited either way)."""
+    async def open_signed(
+        self, who: Principal | None, token: str, byte_range: ByteRange | None = None
+    ) -> Playback:
+        """Check a signed URL for ``who`` and open the audio stream (audited either way);
+        ``byte_range`` (an HTTP range) is resolved against the recording's size."""
         try:
             grant = self._signer.verify(token, self._clock.now())
         except (PermissionDeniedError, GoneError) as exc:
@@ -363,7 +432,8 @@ class RecordingService:
             )
             raise SignedUrlInvalidError("this recording URL was issued to another user")
         rec = await self._authorise(who, grant.recording_id, "play")
-        chunks = self.files.stream(rec.path)
+        span = byte_range.resolve(rec.size_bytes) if byte_range is not None else None
+        chunks = self.files.stream(rec.path, span)
         try:
             first = await anext(chunks, b"")  # fail before any byte is sent if key/file is bad
         except (RecordingCryptoError, OSError) as exc:
@@ -372,7 +442,7 @@ class RecordingService:
             raise
         async with transaction(self._sessions) as s:
             audit(s, who.user_id, "recording.served", "recording", rec.id, {"call_id": rec.call_id})
-        return Playback(rec, _prepend(first, chunks))
+        return Playback(rec, _prepend(first, chunks), span)
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

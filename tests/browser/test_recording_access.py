@@ -30,6 +30,18 @@ PLAY = """async (url) => {
     audio.src = url;
     return await result;
 }"""
+SEEK = """async (url) => {
+    const audio = new Audio();
+    audio.muted = true;
+    audio.preload = 'auto';
+    const seeked = new Promise((resolve) => {
+        audio.onseeked = () => resolve({ok: true, at: audio.currentTime});
+        audio.onerror = () => resolve({ok: false});
+    });
+    audio.onloadedmetadata = () => { audio.currentTime = 1.5; };
+    audio.src = url;
+    return await seeked;
+}"""
 FETCH = """async ([method, url]) => {
     const r = await fetch(url, {method});
     return {status: r.status, body: await r.json()};
@@ -81,6 +93,8 @@ async def test_given_agent_browser_when_playing_own_call_then_audio_loads_others
     url = got["body"]["url"]
     played = await agent.evaluate(PLAY, url)
     assert played["ok"] and abs(played["duration"] - 2.0) < 0.01, played
+    sought = await agent.evaluate(SEEK, url)  # seeking: range requests on the signed URL
+    assert sought["ok"] and abs(sought["at"] - 1.5) < 0.01, sought
 
     refused = await other.evaluate(FETCH, ["GET", "/api/calls/browser-1/recording"])
     assert refused["status"] == 403 and refused["body"]["error"] == "forbidden"
@@ -91,4 +105,5 @@ async def test_given_agent_browser_when_playing_own_call_then_audio_loads_others
     crm_clock.advance(timedelta(minutes=6))
     expired = await agent.evaluate(FETCH, ["GET", url])
     assert expired["status"] == 410 and expired["body"]["error"] == "url_expired"
-    assert not (await agent.evaluate(PLAY, url))["ok"]
+    fresh = await signed_in(browser, crm_url, "agent")  # no media cache of the earlier play
+    assert not (await fresh.evaluate(PLAY, url))["ok"]

@@ -261,3 +261,33 @@ async def test_given_upload_over_http_when_streamed_then_stored_encrypted_with_p
     assert empty.status == 400 and (await empty.json())["details"]["field"] == "body"
     async with crm_service.engine.connect() as conn:
         assert (await conn.scalar(sa.select(sa.func.count()).select_from(Recording))) == 1
+
+
+async def test_given_range_request_when_playing_then_206_with_exact_bytes_or_416(
+    crm_client, crm_service, crm_actors
+):
+    rec = await call_with_recording(crm_client, crm_service, crm_actors, "range-1")
+    audio, manager = wav(), crm_actors["manager"]
+    _, body = await issue(crm_client, manager, rec.id)
+    size = len(audio)
+    cases = {
+        "bytes=0-99": (0, 100),
+        f"bytes={size - 10}-": (size - 10, size),
+        "bytes=-44": (size - 44, size),
+        f"bytes=7000-{size + 500}": (7000, size),
+    }
+    for header, (start, stop) in cases.items():
+        resp = await crm_client.get(body["url"], headers={**manager.headers, "Range": header})
+        assert resp.status == 206, header
+        assert resp.headers["Content-Range"] == f"bytes {start}-{stop - 1}/{size}", header
+        assert await resp.read() == audio[start:stop], header
+    whole = await crm_client.get(body["url"], headers={**manager.headers, "Range": "bytes=5-1"})
+    assert whole.status == 200 and whole.headers["Accept-Ranges"] == "bytes"
+    assert await whole.read() == audio
+    beyond = await crm_client.get(
+        body["url"], headers={**manager.headers, "Range": f"bytes={size}-"}
+    )
+    err = await beyond.json()
+    assert beyond.status == 416 and err["error"] == "range_not_satisfiable"
+    assert beyond.headers["Content-Range"] == f"bytes */{size}"
+    assert len(await audit_rows(crm_service, "recording.served")) == len(cases) + 1

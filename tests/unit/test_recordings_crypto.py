@@ -18,6 +18,7 @@ from crm.crypto import (
     RecordingTruncatedError,
     UnknownKeyError,
     decrypt_file,
+    decrypt_file_range,
     encrypt_stream,
     read_key_id,
 )
@@ -175,3 +176,33 @@ def test_given_default_settings_when_loaded_then_sandbox_secrets_are_flagged():
         {"DIALCRM_RECORDING_KEYS": f"p1:{key}", "DIALCRM_RECORDING_URL_SECRET": "x" * 32}
     )
     assert not prod.uses_sandbox_recording_key and not prod.is_sandbox_recording_url_secret
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK, CHUNK + 1, 5 * CHUNK, 5 * CHUNK + 13])
+def test_given_any_range_when_decrypting_part_then_bytes_equal_the_plaintext_slice(
+    size: int, tmp_path: Path
+):
+    ring = _ring("k1")
+    plain = os.urandom(size)
+    path = tmp_path / "r.bin"
+    path.write_bytes(_encrypt(ring, plain))
+    for start in range(0, size + 2, 137):
+        for stop in range(start, size + 3, 251):
+            got = b"".join(decrypt_file_range(path, ring, start, stop))
+            assert got == plain[start:stop], (start, stop)
+
+
+def test_given_file_cut_at_a_chunk_boundary_when_reading_a_range_then_refused(tmp_path: Path):
+    ring = _ring("k1")
+    blob = _encrypt(ring, os.urandom(3 * CHUNK + 5))
+    header = len(blob) - (3 * (CHUNK + TAG_BYTES) + 5 + TAG_BYTES)
+    path = tmp_path / "cut.bin"
+    path.write_bytes(blob[: header + 2 * (CHUNK + TAG_BYTES)])
+    assert len(b"".join(decrypt_file_range(path, ring, 0, 10))) == 10  # chunk 0 is intact
+    with pytest.raises(RecordingIntegrityError):  # chunk 1 now claims to be the last: refused
+        b"".join(decrypt_file_range(path, ring, CHUNK, CHUNK + 10))
+    bad = bytearray(blob)
+    bad[header + 5] ^= 1
+    path.write_bytes(bytes(bad))
+    with pytest.raises(RecordingIntegrityError):
+        b"".join(decrypt_file_range(path, ring, 0, 1))
