@@ -295,3 +295,27 @@ async def test_given_processing_failed_when_segment_retried_then_processed_once(
     assert [f["rule_id"] for f in retry.firings] == ["quote-on-price"]
     again = await svc.add_transcript_segment("call-live", _said(1, "what is the price?"))
     assert again.firings == [] and len(await _tasks(svc, "call-live")) == 1
+
+
+async def test_given_todos_of_two_managers_when_manager_lists_then_own_and_unowned_only(
+    world, crm_client, crm_actors
+):
+    svc = world["svc"]
+    await _bridged_call(world)  # campaign managed by "boss"
+    await svc.ingest_call_event({"event_id": "o-1", "call_id": "call-orphan", "type": "bridged",
+                                 "agent_id": "agent1005",
+                                 "customer_id": str(world["customer"].id)})
+    for call_id in ("call-live", "call-orphan"):
+        await svc.add_transcript_segment(call_id, _said(
+            1, "We are very interested in a cooperation, what is the price? Sounds great."))
+        await svc.ingest_call_event({"event_id": f"{call_id}-answered", "call_id": call_id,
+                                     "type": "answered"})
+        await svc.ingest_call_event({"event_id": f"{call_id}-end", "call_id": call_id,
+                                     "type": "ended", "talk_seconds": 240})
+    listed = await crm_client.get("/api/supervisor/todo", headers=crm_actors["manager"].headers)
+    items = (await listed.json())["items"]
+    assert [i["call_id"] for i in items] == ["call-orphan"]  # no campaign: unowned
+    everyone = await crm_client.get("/api/supervisor/todo?status=all",
+                                    headers=crm_actors["admin"].headers)
+    assert sorted(i["call_id"] for i in (await everyone.json())["items"]) == [
+        "call-live", "call-orphan"]
