@@ -251,8 +251,8 @@ class LegFork:
             self._stream = await self._recogniser.open_stream(
                 self.call_id, self.speaker, rate, encoding, self._prompt)
         except SpeechError as exc:
-            self._gap_reason = "recogniser_unavailable"
-            if self.state is ForkState.WAITING_RECOGNISER and self._covered == 0.0:
+            if self._gap_reason != "recogniser_unavailable":  # once per outage, not per retry
+                self._gap_reason = "recogniser_unavailable"
                 log.warning("call %s %s: recogniser unavailable (%s); audio not transcribed",
                             self.call_id, self.speaker, exc)
             return False
