@@ -335,7 +335,7 @@ class LegFork:
                 log.debug("call %s %s: teardown: %s", self.call_id, self.speaker, exc)
 
     async def _finish(self) -> None:
-        now = self.now()
+        now = self.stopped_at if self.stopped_at is not None else self.now()  # the call's end
         if self.state is not ForkState.STREAMING and now - self._covered >= self._cfg.min_gap_s:
             self._gap(self._covered, now, self._gap_reason)
         if self.state is not ForkState.STOPPED:
