@@ -61,14 +61,14 @@ class FiringQuery(BaseModel):
     call_id: str | None = Field(None, max_length=128)
     rule_id: str | None = Field(None, max_length=64)
     limit: int = Field(50, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class TodoQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["open", "done", "cancelled", "all"] = "open"
     limit: int = Field(50, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class ImportQuery(BaseModel):
