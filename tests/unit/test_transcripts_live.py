@@ -319,3 +319,14 @@ async def test_given_todos_of_two_managers_when_manager_lists_then_own_and_unown
                                     headers=crm_actors["admin"].headers)
     assert sorted(i["call_id"] for i in (await everyone.json())["items"]) == [
         "call-live", "call-orphan"]
+
+
+async def test_given_negative_mood_without_keyword_when_added_then_sentiment_rule_suggests(world):
+    svc = world["svc"]
+    await _bridged_call(world)
+    result = await svc.add_transcript_segment("call-live", _said(1, "我很失望，真的很烦"))
+    assert [f["rule_id"] for f in result.firings] == ["discount-on-objection"]
+    assert result.firings[0]["evidence"][0].startswith("sentiment -0.9")
+    (line,) = world["pushed"].of("transcript")
+    assert line["concepts"] == [] and line["sentiment"] < -0.5
+    assert world["pushed"].of("suggestion")[0]["script"] == "discount_offer"
