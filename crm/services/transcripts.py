@@ -137,26 +137,31 @@ class TranscriptService:
         return call.agent_id is not None or ended, ended
 
     async def on_call_event(self, call_id: str) -> list[dict[str, Any]]:
-        """The call's row now exists (or changed): process the segments that waited for it."""
-        if self.processor is None or not (await self._call_ready(call_id))[0]:
+        """The call's row now exists (or changed): process the segments that waited for it.
+        One indexed query for a call with nothing waiting (the common case)."""
+        if self.processor is None or not await self._waiting(call_id):
+            return []
+        if not (await self._call_ready(call_id))[0]:
             return []
         with self._counted(call_id) as lock:
             async with lock:
-                async with self._sessions() as s:
-                    waiting = list(
-                        await s.scalars(
-                            sa.select(TranscriptSegmentRow)
-                            .where(
-                                col(TranscriptSegmentRow.call_id) == call_id,
-                                col(TranscriptSegmentRow.processed_at).is_(None),
-                            )
-                            .order_by(col(TranscriptSegmentRow.start_s),
-                                      col(TranscriptSegmentRow.id))
-                        )
-                    )
+                waiting = await self._waiting(call_id)
                 if not waiting:
                     return []
                 return await self.processor.process(call_id, waiting)
+
+    async def _waiting(self, call_id: str) -> list[TranscriptSegmentRow]:
+        async with self._sessions() as s:
+            return list(
+                await s.scalars(
+                    sa.select(TranscriptSegmentRow)
+                    .where(
+                        col(TranscriptSegmentRow.call_id) == call_id,
+                        col(TranscriptSegmentRow.processed_at).is_(None),
+                    )
+                    .order_by(col(TranscriptSegmentRow.start_s), col(TranscriptSegmentRow.id))
+                )
+            )
 
     async def segments(self, call_id: str) -> list[TranscriptSegmentRow]:
         async with self._sessions() as s:
