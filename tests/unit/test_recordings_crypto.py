@@ -53,7 +53,7 @@ def test_given_any_size_when_encrypted_and_decrypted_then_plaintext_is_identical
     ring = _ring("k1")
     plain = os.urandom(size)
     blob = _encrypt(ring, plain)
-    assert plain not in blob or size == 0
+    assert size < 16 or plain not in blob  # a byte or two may occur in ciphertext by chance
     assert _decrypt(ring, blob) == plain
     assert _decrypt(ring, blob, feed=1) == plain
 
