@@ -172,9 +172,9 @@ class ReportService:
 
     def _key(self, group: GroupBy, dialect: str, start: datetime) -> sa.ColumnElement[Any]:
         if group is GroupBy.CAMPAIGN:
-            return sa.cast(col(Call.campaign_id), sa.String)
+            return col(Call.campaign_id)
         if group is GroupBy.AGENT:
-            return sa.cast(col(Call.agent_id), sa.String)
+            return col(Call.agent_id)
         return _local_day(dialect, self._tz, start)
 
     @staticmethod
