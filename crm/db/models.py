@@ -112,6 +112,7 @@ class Call(SQLModel, table=True):
         sa.Index("ix_calls_customer_originated", "customer_id", "originated_at"),
         sa.Index("ix_calls_campaign_originated", "campaign_id", "originated_at"),
         sa.Index("ix_calls_agent_originated", "agent_id", "originated_at"),
+        sa.Index("ix_calls_originated", "originated_at"),  # reports across all campaigns
     )
 
     call_id: str = Field(primary_key=True, max_length=128)
