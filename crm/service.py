@@ -7,7 +7,7 @@ is one transaction and raises only :mod:`crm.errors` types.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,12 @@ class CrmService:
     def attach_live(self, publisher: LivePublisher) -> None:
         """Push transcript lines, suggestions and rule tasks to agents (the ``/ws/agent`` hub)."""
         self.live.publisher = publisher
+
+    def on_task_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (in-process, no arguments) after a task is created or updated by
+        the task API or by a rule (the wallboard's supervisor to-do list)."""
+        self.work.task_listeners.append(listener)
+        self.live.task_listeners.append(listener)
 
     async def _on_call_event(self, event: CallEvent) -> None:
         await self.transcripts.on_call_event(event.call_id)

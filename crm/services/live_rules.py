@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -102,6 +102,7 @@ class LiveRules:
         self.calls = calls
         self.publisher: LivePublisher | None = None
         self.pushed = 0
+        self.task_listeners: list[Callable[[], None]] = []  # "a rule made tasks" (wallboard)
 
     # ---- context ---------------------------------------------------------------------------
     async def _context(self, s: AsyncSession, call_id: str) -> CallContext | None:
@@ -146,7 +147,7 @@ class LiveRules:
                     tags=ctx.tags, already_fired=already))
                 already |= r.fired_rule_ids(firings)
                 await self._apply_all(s, ctx, firings, by_id, row.segment_id, out)
-        self._push(ctx.agent_username, out.messages)
+        self._push(ctx.agent_username, out.messages, out.firings)
         return out.firings
 
     def _analyse(self, row: TranscriptSegmentRow, ctx: CallContext) -> UtteranceAnalysis | None:
@@ -209,7 +210,7 @@ class LiveRules:
             await self._apply_all(s, ctx, firings, by_id, None, out)
         log.info("call %s: intent %.1f/10, sentiment %+.2f, %d post-call firings", call_id,
                  analysis.intent_score, analysis.sentiment, len(out.firings))
-        self._push(ctx.agent_username, out.messages)
+        self._push(ctx.agent_username, out.messages, out.firings)
         await self._record_intent(call_id, analysis)
         return analysis
 
@@ -355,7 +356,14 @@ class LiveRules:
                 "concepts": row.concepts, "sentiment": row.sentiment,
                 "ts": self._clock.now().timestamp()}
 
-    def _push(self, agent: str | None, messages: list[dict[str, Any]]) -> None:
+    def _push(self, agent: str | None, messages: list[dict[str, Any]],
+              firings: Sequence[Mapping[str, Any]] = ()) -> None:
+        if any(f.get("task_id") for f in firings):
+            for listener in self.task_listeners:  # after the commit; in-process, no I/O
+                try:
+                    listener()
+                except Exception:
+                    log.exception("task listener failed")
         if agent is None or self.publisher is None:
             return
         for message in messages:

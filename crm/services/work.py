@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -48,6 +50,14 @@ class WorkService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessions = sessions
         self._clock = clock
+        self.task_listeners: list[Callable[[], None]] = []  # called after a task commit
+
+    def _changed(self) -> None:
+        for listener in self.task_listeners:
+            try:
+                listener()
+            except Exception:
+                logging.getLogger(__name__).exception("task listener failed")
 
     async def create_task(self, data: TaskInput, *, actor_id: uuid.UUID | None = None) -> Task:
         title = (data.title or "").strip()
@@ -71,7 +81,8 @@ class WorkService:
             s.add(task)
             await s.flush()
             audit(s, actor_id, "task.created", "task", task.id, {"origin": data.origin.value})
-            return task
+        self._changed()
+        return task
 
     async def get_task(self, task_id: uuid.UUID) -> Task:
         async with self._sessions() as s:
@@ -102,7 +113,8 @@ class WorkService:
             audit(
                 s, actor_id, "task.updated", "task", task.id, {"fields": sorted(changes.fields_set)}
             )
-            return task
+        self._changed()
+        return task
 
     async def list_tasks(
         self,
