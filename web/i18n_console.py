@@ -166,4 +166,13 @@ CONSOLE_STRINGS: dict[str, dict[str, str]] = {
     "reload_module": {"zh": "模块", "en": "Module"},
     "reload_all": {"zh": "全部配置", "en": "everything"},
     "updated_at": {"zh": "更新于", "en": "Updated"},
+    # the wallboard's supervisor to-do list
+    "todo_title": {"zh": "主管待办", "en": "Supervisor to-do"},
+    "todo_none": {"zh": "没有待办事项", "en": "Nothing to do"},
+    "todo_due": {"zh": "截止", "en": "Due"},
+    "todo_owner": {"zh": "负责人", "en": "Owner"},
+    "todo_unowned": {"zh": "未分配", "en": "unassigned"},
+    "todo_more": {"zh": "另有", "en": "more"},
+    "todo_evidence": {"zh": "依据", "en": "Evidence"},
+    "todo_customer": {"zh": "客户", "en": "Customer"},
 }

@@ -10,6 +10,11 @@ Fan-out reuses the screen-pop hub (:class:`crm.pops.PopHub`): one channel, one b
 and writer task per socket, overflow resyncs to the current snapshot, heartbeats. The chart's
 history (abandon rate and connects per campaign) is a server-side ring buffer of samples taken
 every ``sample_s``.
+
+The supervisor to-do list (open tasks of ``supervisor_todo`` rule firings) rides on the same
+snapshots: the CRM calls :meth:`crm.service.CrmService.on_task_change` listeners after a task
+commit (rule firing or task API), which marks the list dirty; one loader task re-reads it from
+the database (coalescing bursts) and pushes a board. No polling.
 """
 
 from __future__ import annotations
@@ -23,7 +28,10 @@ from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp import WSMsgType, web
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 import web as pages
 from ari_app.appkeys import BUS, DIALER_KEY
@@ -31,6 +39,8 @@ from ari_app.dialer.bus import EventBus, Subscription
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import CampaignAlarm
 from ari_app.dialer.model import AgentState
+from crm.db.models import Customer
+from crm.db.models_ops import User
 from crm.domain.access import require_role
 from crm.domain.enums import Role
 from crm.errors import AuthenticationError, CrmError
@@ -38,6 +48,7 @@ from crm.http._route import SERVICE_KEY, authenticate
 from crm.pops import PopHub
 from crm.pops.hub import Message
 from crm.pops.ws import _check_origin, _close
+from crm.service import CrmService
 from web.i18n import translator
 
 log = logging.getLogger(__name__)
@@ -47,6 +58,7 @@ ABANDON_TARGET = 0.03  # the regulatory ceiling the board compares against
 PHASES = {"ringing": ("dialing",), "answered": ("detecting", "message"),
           "waiting": ("waiting_agent",), "connected": ("connected",)}
 STATES = tuple(s.value for s in AgentState if s is not AgentState.LOGGED_OUT)
+TODO_LIMIT = 25  # items shown on the board (the total is shown too)
 
 
 class Wallboard:
@@ -59,6 +71,7 @@ class Wallboard:
         self.sample_s = sample_s
         self.clock = clock
         self.alarms: dict[str, dict[str, Any]] = {}  # campaign → last CampaignAlarm
+        self.todo: dict[str, Any] = {"items": [], "total": 0}  # set by the to-do loader
 
     def note(self, event: object) -> None:
         if isinstance(event, CampaignAlarm):
@@ -79,7 +92,7 @@ class Wallboard:
         return {"type": "wallboard", "ts": now, "target": ABANDON_TARGET,
                 "agents": sorted(snap["agents"], key=lambda a: a["agent_id"]),
                 "agent_counts": counts, "calls": calls, "campaigns": campaigns,
-                "history": list(self.samples)}
+                "history": list(self.samples), "todo": self.todo}
 
     def _campaign(self, c: dict[str, Any]) -> dict[str, Any]:
         last = self.alarms.get(c["campaign_id"])  # the runner's alarm is the truth; the
@@ -96,6 +109,54 @@ class Wallboard:
         self.samples.append({"t": round(now, 1), "campaigns": {
             c["campaign_id"]: {"abandon_rate": c["abandon_rate"], "connects": c["connects"]}
             for c in snap["campaigns"]}})
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def load_todo(svc: CrmService, limit: int = TODO_LIMIT) -> dict[str, Any]:
+    """The open supervisor to-do items (all managers'; the board is shared), newest and most
+    urgent first, with the customer's name and the owner's user name."""
+    page = await svc.rule_audit.supervisor_todo(owner_id=None, include_unowned=True,
+                                                status="open", limit=limit)
+    customers = {t.customer_id for t, _ in page.items if t.customer_id is not None}
+    owners = {t.owner_id for t, _ in page.items if t.owner_id is not None}
+    names: dict[Any, str] = {}
+    users: dict[Any, str] = {}
+    async with AsyncSession(svc.engine) as s:
+        if customers:
+            rows = await s.execute(sa.select(col(Customer.id), col(Customer.name)).where(
+                col(Customer.id).in_(customers)))
+            names = {k: v for k, v in rows.all()}
+        if owners:
+            rows = await s.execute(sa.select(col(User.id), col(User.username)).where(
+                col(User.id).in_(owners)))
+            users = {k: v for k, v in rows.all()}
+    items = []
+    for task, firing in page.items:
+        title_en = (task.description or "").split("\n\n", 1)[0].strip() or task.title
+        items.append({
+            "id": str(task.id), "title": {"zh": task.title, "en": title_en},
+            "customer_id": str(task.customer_id) if task.customer_id else None,
+            "customer": names.get(task.customer_id), "call_id": firing.call_id,
+            "rule_id": firing.rule_id, "evidence": list(firing.evidence or []),
+            "due_at": _iso(task.due_at), "created_at": _iso(task.created_at),
+            "owner": users.get(task.owner_id), "priority": task.priority})
+    return {"items": items, "total": page.total}
+
+
+async def todo_loop(hub: WallboardHub, svc: CrmService, dirty: asyncio.Event) -> None:
+    """Re-read the to-do list whenever the CRM says a task changed, then push a board."""
+    while True:
+        await dirty.wait()
+        dirty.clear()  # changes during the read set it again: one more read, never a lost one
+        try:
+            hub.board.todo = await load_todo(svc)
+            hub.push()
+        except Exception:
+            log.exception("wallboard: loading the supervisor to-do list failed")
+            await asyncio.sleep(1.0)
 
 
 class WallboardHub(PopHub):
@@ -142,7 +203,8 @@ BOARD_ROLES = (Role.MANAGER,)  # and admin (always allowed)
 JS_KEYS = ("live", "reconnecting", "no_agents", "no_campaigns", "wb_alarm", "wb_over_target",
            "wb_abandon_rate", "wb_connects", "wb_target", "wb_dials", "wb_answers",
            "wb_hopper", "wb_minutes_ago", "mon_listen", "mon_whisper", "mon_barge", "mon_stop",
-           "mon_active", "mon_stopped", "mon_failed")
+           "mon_active", "mon_stopped", "mon_failed", "todo_none", "todo_due", "todo_owner",
+           "todo_unowned", "todo_more", "todo_evidence")
 
 
 async def wallboard_socket(request: web.Request) -> web.StreamResponse:
@@ -204,7 +266,17 @@ def install_wallboard(app: web.Application, *, min_interval_s: float = 0.25,
         hub.board.dialer = app[DIALER_KEY]
         bus: EventBus = app[BUS]
         sub = bus.subscribe(size=256)
-        tasks = [asyncio.create_task(publish_loop(hub, sub, min_interval_s=min_interval_s,
+        svc: CrmService = app[SERVICE_KEY]
+        dirty = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def task_changed() -> None:
+            loop.call_soon_threadsafe(dirty.set)
+
+        svc.on_task_change(task_changed)
+        dirty.set()  # the first read
+        tasks = [asyncio.create_task(todo_loop(hub, svc, dirty), name="wallboard-todo"),
+                 asyncio.create_task(publish_loop(hub, sub, min_interval_s=min_interval_s,
                                                   refresh_s=refresh_s), name="wallboard"),
                  asyncio.create_task(hub.heartbeat(), name="wallboard-heartbeat")]
         yield

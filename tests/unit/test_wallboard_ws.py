@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -20,7 +21,7 @@ from ari_app.adapters.crm_local import LocalCrm
 from ari_app.adapters.http_dialer import dialer_routes
 from ari_app.adapters.metrics import install_metrics
 from ari_app.adapters.pages import add_agent_pages
-from ari_app.adapters.wallboard import Wallboard, install_wallboard
+from ari_app.adapters.wallboard import WALLBOARD_HUB, Wallboard, install_wallboard
 from ari_app.appkeys import BUS, DIALER_KEY
 from ari_app.ari import EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus
@@ -30,8 +31,10 @@ from ari_app.dialer.model import AgentState, CampaignConfig
 from ari_app.dialer.store import DialerStore
 from crm.app import create_crm_app
 from crm.db.engine import create_all, make_engine
+from crm.db.models_ops import User
 from crm.domain.enums import Role
 from crm.service import CrmService
+from crm.services.customers import CustomerInput
 from crm.settings import CrmSettings
 from tests.unit.test_dialer_engine import Clock, FakeControl
 
@@ -177,3 +180,82 @@ async def test_given_running_campaign_when_sampled_then_history_is_a_bounded_rin
     assert [s["t"] for s in message["history"]] == [1020.0, 1030.0, 1040.0]
     assert board.campaign_id in message["history"][-1]["campaigns"]
     assert message["campaigns"][0]["hopper"] == 0
+
+
+async def high_intent_call(crm: CrmService, call_id: str, campaign_id: str | None,
+                           name: str) -> None:
+    """A call whose transcript and end make the default ``high-intent`` rule put the customer
+    on the supervisor's to-do (the CRM's own path: events, segments, post-call rules)."""
+    await crm.rules.seed_defaults_if_empty()
+    customer, _ = await crm.customers.create(CustomerInput(name=name, phones=["13800138001"]))
+    ids = {"customer_id": str(customer.id), "agent_id": "agent1"}
+    if campaign_id:
+        ids["campaign_id"] = campaign_id
+    await crm.ingest_call_event({"event_id": f"{call_id}-b", "call_id": call_id,
+                                 "type": "bridged", **ids})
+    await crm.add_transcript_segment(call_id, {
+        "segment_id": "s1", "speaker": "customer", "start_s": 5.0, "end_s": 9.0,
+        "text": "We are very interested in a cooperation, what is the price? Sounds great.",
+        "confidence": 0.9})
+    await crm.ingest_call_event({"event_id": f"{call_id}-a", "call_id": call_id,
+                                 "type": "answered"})
+    await crm.ingest_call_event({"event_id": f"{call_id}-e", "call_id": call_id,
+                                 "type": "ended", "talk_seconds": 240})
+
+
+async def _user_id(crm: CrmService, username: str) -> Any:
+    async with crm.engine.connect() as conn:
+        return await conn.scalar(sa.select(User.id).where(User.username == username))
+
+
+async def board_until(ws: aiohttp.ClientWebSocketResponse,
+                      check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while not check(msg := await next_board(ws)):
+            pass
+        return msg
+
+
+async def test_given_open_board_when_rule_makes_todo_and_task_closed_then_pushed_both_times(
+    rig: tuple[Rig, TestClient],
+) -> None:
+    board, client = rig
+    campaign = await board.crm.campaigns.create(
+        {"name": "managed", "manager_id": await _user_id(board.crm, "boss")})
+    async with client.ws_connect("/ws/wallboard", headers=bearer(board, "boss")) as ws:
+        first = await next_board(ws)
+        assert first["todo"] == {"items": [], "total": 0}
+
+        await high_intent_call(board.crm, "call-todo", str(campaign.id), "赵六")
+        pushed = await board_until(ws, lambda m: m["todo"]["total"] == 1)
+        item = pushed["todo"]["items"][0]
+        assert item["customer"] == "赵六" and item["owner"] == "boss"
+        assert item["rule_id"] == "high-intent" and item["call_id"] == "call-todo"
+        assert item["title"]["zh"] == "高意向客户，请分配资深坐席"
+        assert item["title"]["en"] == "High-intent lead: assign a senior agent"
+        assert item["evidence"] and item["evidence"][0].startswith("intent")
+
+        closed = await client.patch(f"/api/tasks/{item['id']}", json={"status": "done"},
+                                    headers=bearer(board, "boss"))
+        assert closed.status == 200, await closed.text()
+        emptied = await board_until(ws, lambda m: m["todo"]["total"] == 0)
+        assert emptied["todo"]["items"] == []
+
+
+async def test_given_unowned_todo_when_page_rendered_then_in_boot_board(
+    rig: tuple[Rig, TestClient],
+) -> None:
+    board, client = rig
+    await high_intent_call(board.crm, "call-orphan", None, "钱七")
+    for _ in range(200):  # the loader runs on the signal, not on the page request
+        if board.app[WALLBOARD_HUB].board.todo["total"]:
+            break
+        await asyncio.sleep(0.05)
+    page = await client.get("/wallboard?lang=en", headers=bearer(board, "boss"))
+    text = await page.text()
+    assert page.status == 200 and "Supervisor to-do" in text
+    boot = json.loads(text.split('<script id="boot" type="application/json">')[1].split(
+        "</script>")[0])
+    [item] = boot["board"]["todo"]["items"]
+    assert item["customer"] == "钱七" and item["owner"] is None  # no campaign: unowned
+    assert boot["strings"]["todo_unowned"] == "unassigned"

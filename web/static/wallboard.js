@@ -157,12 +157,49 @@
     }
   }
 
+  // The supervisor to-do list (open tasks from the workflow rules), pushed with every board.
+  function when(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(boot.lang === 'zh' ? 'zh-CN' : 'en-GB',
+      { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  }
+
+  function renderTodo(board) {
+    const todo = board.todo || { items: [], total: 0 };
+    $('todo-count').textContent = String(todo.total);
+    const list = $('todo');
+    list.replaceChildren();
+    if (!todo.items.length) list.append(el('li', { class: 'muted' }, S.todo_none));
+    for (const item of todo.items) {
+      const li = el('li', { class: 'todo-item', 'data-task': item.id, 'data-testid': 'todo-item' });
+      const head = el('div', { class: 'row spread' });
+      head.append(el('strong', { 'data-testid': 'todo-customer' }, item.customer || item.customer_id || '—'));
+      const meta = el('span', { class: 'muted' });
+      meta.textContent = [item.due_at ? `${S.todo_due} ${when(item.due_at)}` : '',
+        `${S.todo_owner}: ${item.owner || S.todo_unowned}`].filter(Boolean).join(' · ');
+      head.append(meta);
+      li.append(head);
+      const title = item.title[boot.lang] || item.title.zh;
+      li.append(el('div', { 'data-testid': 'todo-reason' }, `${title} [${item.rule_id}]`));
+      if (item.evidence.length) {
+        li.append(el('div', { class: 'muted small', 'data-testid': 'todo-evidence' },
+          `${S.todo_evidence}: ${item.evidence.join('; ')}`));
+      }
+      list.append(li);
+    }
+    if (todo.total > todo.items.length) {
+      list.append(el('li', { class: 'muted' }, `+${todo.total - todo.items.length} ${S.todo_more}`));
+    }
+  }
+
   function render(board) {
     state.board = board;
     state.receivedAt = Date.now();
     for (const k of ['ringing', 'connected', 'waiting']) $(`calls-${k}`).textContent = String(board.calls[k]);
     renderAgents(board);
     renderCampaigns(board);
+    renderTodo(board);
   }
 
   function tick() {  // local only: advance the time-in-state counters since the last push
