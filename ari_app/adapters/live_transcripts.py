@@ -75,15 +75,24 @@ def prompt_for(dialer: Dialer, language: str = "en") -> Callable[[str], str | No
 
 
 LIVE_MAX_UTTERANCE_S = 8.0  # someone talking on still gets text every few seconds
+# End of utterance after this much silence. The offline default (500 ms) waits out the pause
+# between two sentences; live, each sentence goes to the rules on its own, sooner
+# (bench/live_trigger.py: trigger -> task; bench/asr.py --min-silence-ms: WER).
+LIVE_MIN_SILENCE_MS = 500
+LIVE_BEAM_SIZE = 5  # Whisper's beam search width for live utterances
 
 
-def pool_from(settings: DialerSettings) -> RecogniserPool:
+def pool_from(settings: DialerSettings, min_silence_ms: int | None = None,
+              beam_size: int | None = None) -> RecogniserPool:
     """Workers share the cores (threads per worker = cores / workers)."""
     workers = max(1, settings.asr_workers)
     threads = max(1, (os.cpu_count() or 2) // workers)
+    silence = LIVE_MIN_SILENCE_MS if min_silence_ms is None else min_silence_ms
+    beams = LIVE_BEAM_SIZE if beam_size is None else beam_size
     return RecogniserPool(PoolConfig(
-        RecognitionConfig(model=settings.asr_model, cpu_threads=threads), workers=workers,
-        vad=VadConfig(max_utterance_s=LIVE_MAX_UTTERANCE_S)))
+        RecognitionConfig(model=settings.asr_model, cpu_threads=threads, beam_size=beams),
+        workers=workers,
+        vad=VadConfig(min_silence_ms=silence, max_utterance_s=LIVE_MAX_UTTERANCE_S)))
 
 
 def attach_forks(dialer: Dialer, forks: AudioForks) -> None:

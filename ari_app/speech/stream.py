@@ -104,7 +104,7 @@ class RecogniserStream:
             call_id=self.call_id, speaker=self.speaker, start=float(body["start"]),
             end=float(body["end"]), text=str(body["text"]),
             confidence=float(body["confidence"]), avg_logprob=float(body["avg_logprob"]),
-            language=str(body["language"]),
+            language=str(body["language"]), decode_s=float(body.get("decode_s", 0.0)),
         ))
 
     def on_progress(self, committed: float) -> None:

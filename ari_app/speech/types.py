@@ -24,6 +24,7 @@ class TranscriptSegment:
     confidence: float  # exp(avg_logprob), 0..1
     avg_logprob: float
     language: str
+    decode_s: float = 0.0  # the worker's time spent transcribing this utterance
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from typing import Any, BinaryIO, Protocol
 
 import numpy as np
@@ -102,13 +103,15 @@ class Worker:
 
     def _emit(self, stream: int, utterances: list[Utterance]) -> None:
         for u in utterances:
+            began = time.perf_counter()
             r = self._engine.transcribe(u.audio, self._prompts.get(stream))
+            decode_s = time.perf_counter() - began
             if not r.text or (r.no_speech_prob > NO_SPEECH_DROP and r.avg_logprob < -1.0):
                 continue
             self._w.send(p.Kind.SEGMENT, {
                 "stream": stream, "start": round(u.start, 3), "end": round(u.end, 3),
                 "text": r.text, "confidence": r.confidence, "avg_logprob": r.avg_logprob,
-                "language": r.language,
+                "language": r.language, "decode_s": round(decode_s, 3),
             })
             self._w.send(p.Kind.PROGRESS, {"stream": stream, "committed": u.end})
 
