@@ -15,7 +15,13 @@ What it exposes (all names prefixed ``dialcrm_``):
 - the dialer: ``campaign_dials_total`` {campaign}, ``campaign_calls_total`` {campaign,
   outcome = live_answer | abandon | machine | connect} (a connect is a live answer bridged to an
   agent), ``campaign_abandon_rate``, ``campaign_hopper_leads``, ``campaign_alarm``;
-  ``agents`` {state}; ``calls_in_flight`` {phase}.
+  ``agents`` {state}; ``calls_in_flight`` {phase};
+- screen pops (:class:`PopMetrics`, fed by the pop bridge): ``pop_latency_seconds`` histogram
+  {cache} from the dialer's ScreenPop event time to the pop's delivery to the agent's hub,
+  ``pop_summary_seconds`` histogram {cache} (getting the customer's essentials), ``cache`` =
+  ``hit`` (prefetched), ``miss`` (read from the CRM at pop time) or ``reused`` (the preview
+  offer's card, already on screen); ``pop_prefetch_hit_ratio`` (hits / (hits + misses), absent
+  before the first pop), ``pop_prefetched_total``, ``pop_cache_lookups_total`` {result}.
 """
 
 from __future__ import annotations
@@ -88,6 +94,74 @@ class _Series:
     buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
     count: int = 0
     total: float = 0.0
+
+
+class Histogram:
+    """A latency histogram (``BUCKETS``) per label set."""
+
+    def __init__(self, name: str, help: str, label_names: tuple[str, ...]) -> None:
+        self.name, self.help, self.label_names = name, help, label_names
+        self.series: dict[tuple[str, ...], _Series] = {}
+
+    def observe(self, seconds: float, *labels: str) -> None:
+        series = self.series.setdefault(labels, _Series())
+        series.count += 1
+        series.total += seconds
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                series.buckets[i] += 1
+                break
+
+    def family(self) -> Family:
+        hist = Family(self.name, "histogram", self.help)
+        for labels, s in sorted(self.series.items()):
+            named = dict(zip(self.label_names, labels, strict=True))
+            running = 0
+            for bound, n in zip(BUCKETS, s.buckets, strict=True):
+                running += n
+                hist.add(running, "_bucket", **named, le=_number(bound))
+            hist.add(s.count, "_bucket", **named, le="+Inf")
+            hist.add(s.total, "_sum", **named)
+            hist.add(s.count, "_count", **named)
+        return hist
+
+
+class PopMetrics:
+    """Screen-pop latency (event → hub delivery, and the summary's share), by cache result, and
+    the prefetch cache's hit ratio (from the bridge's ``stats`` counters)."""
+
+    CACHE = ("hit", "miss", "reused")
+
+    def __init__(self) -> None:
+        self.latency = Histogram("pop_latency_seconds",
+                                 "Screen pop: dialer event time to delivery to the agent's hub",
+                                 ("cache",))
+        self.summary = Histogram("pop_summary_seconds",
+                                 "Screen pop: time to get the customer's essentials", ("cache",))
+        self.stats: dict[str, int] = {}  # the bridge's counters (set by the bridge)
+        self.skewed = 0  # deliveries "before" the event (clock skew): not observed
+
+    def observe(self, cache: str, event_to_delivery_s: float, summary_s: float) -> None:
+        self.summary.observe(max(0.0, summary_s), cache)
+        if event_to_delivery_s < 0:
+            self.skewed += 1
+            return
+        self.latency.observe(event_to_delivery_s, cache)
+
+    def families(self) -> list[Family]:
+        hits, misses = self.stats.get("cache_hits", 0), self.stats.get("cache_misses", 0)
+        ratio = Family("pop_prefetch_hit_ratio", "gauge",
+                       "Screen pops served from the prefetch cache / pops that looked it up")
+        if hits + misses:
+            ratio.add(hits / (hits + misses))
+        lookups = Family("pop_cache_lookups_total", "counter",
+                         "Prefetch cache lookups at pop time, by result")
+        lookups.add(hits, result="hit")
+        lookups.add(misses, result="miss")
+        prefetched = Family("pop_prefetched_total", "counter",
+                            "Customer summaries prefetched when leads were claimed")
+        prefetched.add(self.stats.get("prefetched", 0))
+        return [self.latency.family(), self.summary.family(), ratio, lookups, prefetched]
 
 
 class HttpMetrics:
@@ -213,6 +287,7 @@ def telephony_families(telephony: Any) -> list[Family]:
 
 
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
+POP_METRICS = web.AppKey("pop_metrics", PopMetrics)  # the pop bridge's ctx feeds it
 
 
 def install_metrics(app: web.Application) -> HttpMetrics:
@@ -221,6 +296,7 @@ def install_metrics(app: web.Application) -> HttpMetrics:
     on the app."""
     http = HttpMetrics()
     app[HTTP_METRICS] = http
+    app[POP_METRICS] = pops = PopMetrics()
     app.middlewares.insert(0, http.middleware)
 
     async def metrics(request: web.Request) -> web.Response:
@@ -236,6 +312,7 @@ def install_metrics(app: web.Application) -> HttpMetrics:
         telephony = request.app.get(TELEPHONY)
         if telephony is not None:
             families += telephony_families(telephony)
+        families += pops.families()
         return web.Response(body=render(families).encode(), headers={"Content-Type": CONTENT_TYPE})
 
     app.router.add_get("/metrics", metrics)

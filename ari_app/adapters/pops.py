@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from ari_app.adapters.metrics import POP_METRICS, PopMetrics
 from ari_app.dialer.bus import EventBus, Subscription
 from ari_app.dialer.events import AgentStateChanged, LeadsClaimed, ScreenPop
 from ari_app.dialer.model import AgentState
@@ -120,6 +121,8 @@ class PopBridge:
         cache_max_age_s: float = 600.0,
         prefetchers: int = 4,
         refresh_after_s: float = 1.0,
+        metrics: PopMetrics | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.bus = bus
         self.hub = hub
@@ -142,6 +145,9 @@ class PopBridge:
         self.refresh_after_s = refresh_after_s  # a summary read this recently is not re-read
         self._refreshes: set[asyncio.Task[None]] = set()
         self.stats = {"cache_hits": 0, "cache_misses": 0, "refreshed": 0, "prefetched": 0}
+        self.metrics = metrics if metrics is not None else PopMetrics()  # /metrics
+        self.metrics.stats = self.stats
+        self.clock = clock  # the dialer's clock (ScreenPop.at): wall time
 
     # ------------------------------------------------------------ lifecycle --
     def start(self) -> None:
@@ -260,15 +266,19 @@ class PopBridge:
             event.customer_id,
         ):
             customer = shown.customer  # preview offer accepted: same lead, now dialing
+            cache = "reused"
         else:
             customer, age = await self._customer(event)
+            cache = "miss" if age is None else "hit"  # an age: it came from the cache
             if age is not None and age > self.refresh_after_s:  # re-read behind the pop
                 self._refresh_soon(event, customer)
-        summary_ms = (time.perf_counter() - started) * 1000
+        summary_s = time.perf_counter() - started
+        summary_ms = summary_s * 1000
         self._screens[event.agent_id] = _OnScreen(
             event.call_id, event.lead_id, event.customer_id, customer, event.state
         )
         self.hub.deliver(event.agent_id, pop_message(event, customer, summary_ms))
+        self.metrics.observe(cache, self.clock() - event.at, summary_s)
         log.debug(
             "pops: call %s (campaign %s) popped for %s in %.1f ms",
             event.call_id,
@@ -383,7 +393,8 @@ def pop_bridge_ctx(bus: EventBus, hub: PopHub) -> Callable[[web.Application], As
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         service = crm_service_of(app)
-        bridge = PopBridge(bus, hub, service, gate=service.experiments)
+        bridge = PopBridge(bus, hub, service, gate=service.experiments,
+                           metrics=app.get(POP_METRICS))
         bridge.start()
         yield
         await bridge.stop()

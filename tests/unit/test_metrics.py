@@ -11,8 +11,21 @@ from types import SimpleNamespace
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from ari_app.adapters.metrics import Family, HttpMetrics, render, telephony_families
+from ari_app.adapters.metrics import (
+    POP_METRICS,
+    Family,
+    HttpMetrics,
+    PopMetrics,
+    render,
+    telephony_families,
+)
+from ari_app.adapters.pops import PopBridge
+from ari_app.dialer.bus import EventBus
+from ari_app.dialer.events import LeadsClaimed, ScreenPop
 from ari_app.dialer.model import CampaignConfig
+from crm.pops import PopHub
+from crm.services.customers import CustomerInput
+from tests.unit.test_pops_bridge import until
 from tests.unit.test_wallboard_ws import Rig, bearer, fake_app
 
 LINE = re.compile(
@@ -103,3 +116,56 @@ def test_given_ari_connected_and_ami_down_when_rendered_then_up_gauges_and_recon
     text = render(telephony_families(telephony))
     assert "dialcrm_ari_up 1\n" in text and "dialcrm_ami_up 0\n" in text
     assert "dialcrm_ari_reconnects_total 2\n" in text
+
+
+async def test_given_prefetched_and_cold_pops_when_scraped_then_latency_by_cache_and_hit_ratio(
+    rig: tuple[Rig, TestClient],
+) -> None:
+    """A real bridge on the real CRM service, its PopMetrics the app's: one customer prefetched
+    (LeadsClaimed) and popped (hit), one popped cold (miss), then ``/metrics``."""
+    board, _ = rig
+    warm, _ = await board.crm.customers.create(CustomerInput("王伟", phones=["13800138091"]))
+    cold, _ = await board.crm.customers.create(CustomerInput("李娜", phones=["13800138092"]))
+    bus, hub = EventBus(), PopHub()
+    at = 1_000.0
+    bridge = PopBridge(bus, hub, board.crm, metrics=board.app[POP_METRICS],
+                       clock=lambda: at + 0.3)  # every pop delivered 0.3 s after its event
+    bridge.start()
+    try:
+        bus.publish(LeadsClaimed("camp-1", (str(warm.id),), at))
+        await until(lambda: bridge.stats["prefetched"] == 1)
+        for n, (agent, customer) in enumerate((("a1", warm), ("a2", cold))):
+            bus.publish(ScreenPop(agent, f"call-{n}", str(customer.id), f"lead-{n}", "camp-1",
+                                  "+8613800138091", "ringing", at))
+        await until(lambda: len(hub.current("a1")) == 1 and len(hub.current("a2")) == 1)
+    finally:
+        await bridge.stop()
+    assert hub.current("a1")[0]["customer"]["name"] == "王伟"
+
+    text = await scrape(rig)
+    for line in text.splitlines():
+        assert line.startswith("# ") or LINE.match(line), line
+    assert "# TYPE dialcrm_pop_latency_seconds histogram" in text
+    for cache in ("hit", "miss"):
+        assert sample(text, "dialcrm_pop_latency_seconds_count", cache=cache) == 1
+        assert sample(text, "dialcrm_pop_latency_seconds_sum", cache=cache) == pytest.approx(0.3)
+        assert sample(text, "dialcrm_pop_latency_seconds_bucket", cache=cache, le="0.25") == 0
+        assert sample(text, "dialcrm_pop_latency_seconds_bucket", cache=cache, le="0.5") == 1
+        assert sample(text, "dialcrm_pop_summary_seconds_count", cache=cache) == 1
+    assert sample(text, "dialcrm_pop_summary_seconds_sum", cache="miss") > sample(
+        text, "dialcrm_pop_summary_seconds_sum", cache="hit")  # the miss read the database
+    assert "dialcrm_pop_prefetch_hit_ratio 0.5\n" in text
+    assert sample(text, "dialcrm_pop_cache_lookups_total", result="miss") == 1
+    assert "dialcrm_pop_prefetched_total 1\n" in text
+
+
+def test_given_no_pop_yet_when_rendered_then_no_ratio_and_skewed_clock_not_observed() -> None:
+    pops = PopMetrics()
+    pops.stats = {"cache_hits": 0, "cache_misses": 0, "prefetched": 0}
+    text = render(pops.families())
+    assert "# TYPE dialcrm_pop_prefetch_hit_ratio gauge" in text
+    assert not [line for line in text.splitlines()
+                if line.startswith("dialcrm_pop_prefetch_hit_ratio")]
+    pops.observe("hit", -0.5, 0.001)  # delivered "before" its event: another host's clock
+    assert pops.skewed == 1 and pops.latency.series == {}
+    assert pops.summary.series[("hit",)].count == 1
