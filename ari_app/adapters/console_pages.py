@@ -5,6 +5,8 @@
 - ``/console/campaigns/{id}`` every setting, start / pause / stop, the mode switch, the lists
   (CSV import with the per-row report, penetration, recycling);
 - ``/console/reports`` per campaign / agent / day, with a CSV download;
+- ``/console/experiments`` A/B experiments: list, create (field errors), stop, the per-variant
+  report with 95 % intervals and its CSV (``/api/experiments*``);
 - ``/admin`` (admins) health, interface response times, CRM sync, Asterisk (``/static/status.js``).
 
 The handlers only render: the initial data is embedded as JSON, every action goes through the
@@ -26,8 +28,10 @@ from ari_app.pbx_admin import RELOADABLE
 from crm.domain.access import Principal
 from crm.domain.enums import Role
 from crm.errors import CrmError, NotFoundError, PermissionDeniedError
+from crm.experiments.service import FEATURES, UNITS
 from crm.http._route import SERVICE_KEY, authenticate
 from crm.http.handlers_campaigns import _may_manage
+from crm.http.views import row
 from crm.services._common import parse_uuid
 from crm.services.lists import REASONS, RECYCLABLE
 from web.i18n import translator
@@ -43,6 +47,10 @@ JS_KEYS = (
     *(f"reason_{r}" for r in REASONS), *(f"mode_{m}" for m in ("preview", "progressive",
                                                                   "predictive")),
     *(f"comp_{c}" for c in ("ari", "ami", "database", "outbox", "recogniser")),
+    "exp_variant", "exp_weight", "exp_remove", "exp_stop", "exp_confirm_stop", "exp_report",
+    "exp_none", "exp_running", "exp_stopped", "exp_created", "exp_stopped_msg", "rep_control",
+    "rep_vs_control", "rep_not_applicable", "experiments",
+    *(f"feature_{f}" for f in FEATURES), *(f"unit_{u}" for u in UNITS),
 )
 
 
@@ -134,6 +142,17 @@ async def reports_page(request: web.Request) -> web.Response:
                    boot=_boot(request, who, today=today.isoformat()))
 
 
+async def experiments_page(request: web.Request) -> web.Response:
+    who = await _gate(request, CONSOLE_ROLES)
+    if isinstance(who, web.Response):
+        return who
+    page = await request.app[SERVICE_KEY].experiments.list(limit=200)
+    items = [row(e) for e in page.items]  # as GET /api/experiments has them
+    return _render(request, "console_experiments.html", username=who.username,
+                   is_admin=who.is_admin, features=FEATURES, units=UNITS,
+                   boot=_boot(request, who, experiments=items))
+
+
 async def admin_page(request: web.Request) -> web.Response:
     who = await _gate(request, (Role.ADMIN,))
     if isinstance(who, web.Response):
@@ -146,4 +165,5 @@ def add_console_pages(app: web.Application) -> None:
     app.router.add_get("/console", console_page)
     app.router.add_get("/console/campaigns/{campaign_id}", campaign_page)
     app.router.add_get("/console/reports", reports_page)
+    app.router.add_get("/console/experiments", experiments_page)
     app.router.add_get("/admin", admin_page)

@@ -330,7 +330,190 @@
     show();
   }
 
+  // ------------------------------------------------------------------- experiments --
+  function experimentsPage() {
+    const form = $('exp-form');
+    const rowsBox = $('variant-rows');
+    let experiments = boot.experiments || [];
+    let shown = null;  // the experiment whose report is open
+
+    const fmt = (x, digits = 1) => (x === null || x === undefined ? '–' : Number(x).toFixed(digits));
+    const interval = (m, scale, digits) => (m.low === null || m.low === undefined ? ''
+      : ` [${fmt(m.low * scale, digits)}, ${fmt(m.high * scale, digits)}]`);
+
+    function variantRow(name = '', weight = 1) {
+      const i = rowsBox.children.length;
+      const row = el('div', { class: 'row wrap variant', 'data-testid': 'variant-row' });
+      const nameLabel = el('label', {}, S.exp_variant);
+      nameLabel.append(el('input', { 'data-role': 'vname', 'data-testid': `variant-name-${i}`,
+        autocomplete: 'off', size: '10' }));
+      nameLabel.append(el('span', { class: 'fielderror', 'data-for': `variants.${i}.name` }));
+      const weightLabel = el('label', {}, S.exp_weight);
+      weightLabel.append(el('input', { 'data-role': 'vweight', 'data-testid': `variant-weight-${i}`,
+        type: 'number', step: 'any', min: '0', size: '6' }));
+      weightLabel.append(el('span', { class: 'fielderror', 'data-for': `variants.${i}.weight` }));
+      const remove = el('button', { type: 'button', class: 'secondary small' }, S.exp_remove);
+      remove.addEventListener('click', () => { row.remove(); renumber(); });
+      row.append(nameLabel, weightLabel, remove);
+      row.querySelector('[data-role="vname"]').value = name;
+      row.querySelector('[data-role="vweight"]').value = String(weight);
+      rowsBox.append(row);
+    }
+    function renumber() {
+      [...rowsBox.children].forEach((row, i) => {
+        row.querySelector('[data-role="vname"]').dataset.testid = `variant-name-${i}`;
+        row.querySelector('[data-role="vweight"]').dataset.testid = `variant-weight-${i}`;
+        const [n, w] = row.querySelectorAll('.fielderror');
+        n.dataset.for = `variants.${i}.name`;
+        w.dataset.for = `variants.${i}.weight`;
+      });
+    }
+    function resetVariants() {
+      rowsBox.replaceChildren();
+      variantRow('on', 1);
+      variantRow('off', 1);
+    }
+
+    function fieldErrors(data) {  // the API names the field: key, variants.1.weight, …
+      const details = (data && data.details) || {};
+      const problems = Array.isArray(details.problems) ? details.problems
+        : [{ field: details.field, message: data.message }];
+      let shown = 0;
+      for (const p of problems) {
+        const field = String(p.field || '');
+        const slot = form.querySelector(`.fielderror[data-for="${field}"]`)
+          || (field.startsWith('variants') ? form.querySelector('.fielderror[data-for="variants"]') : null);
+        if (!slot) continue;
+        slot.textContent = say(String(p.message || '').replace(/^[\w.]+: /, ''));
+        const parts = field.split('.');
+        const input = parts[0] === 'variants' && parts.length === 3
+          ? rowsBox.children[Number(parts[1])]?.querySelector(`[data-role="v${parts[2]}"]`)
+          : form.querySelector(`[name="${field}"]`);
+        if (input) { input.setAttribute('aria-invalid', 'true'); if (!shown) input.focus(); }
+        shown += 1;
+      }
+      return shown;
+    }
+
+    function renderList() {
+      const body = $('exp-rows');
+      body.replaceChildren();
+      if (!experiments.length) {
+        const tr = el('tr');
+        tr.append(el('td', { colspan: '8', class: 'muted' }, S.exp_none));
+        body.append(tr);
+      }
+      for (const e of experiments) {
+        const tr = el('tr', { 'data-key': e.key, 'data-testid': 'exp-row' });
+        const variants = e.variants.map((v) => `${v.name} (${v.weight})`).join(', ');
+        tr.append(el('td', { 'data-testid': 'exp-row-key' }, e.key), el('td', {}, e.name),
+          el('td', {}, S[`feature_${e.feature}`] || e.feature), el('td', {}, S[`unit_${e.unit}`] || e.unit),
+          el('td', { 'data-testid': 'exp-row-variants' }, variants),
+          el('td', { 'data-testid': 'exp-row-status', 'data-status': e.status },
+            S[`exp_${e.status}`] || e.status),
+          el('td', {}, e.started_at ? new Date(e.started_at).toLocaleString() : ''));
+        const actions = el('td', { class: 'row wrap' });
+        const report = el('button', { type: 'button', class: 'secondary small', 'data-testid': 'exp-show-report' },
+          S.exp_report);
+        report.addEventListener('click', () => showReport(e));
+        actions.append(report);
+        if (e.status === 'running') {
+          const stop = el('button', { type: 'button', class: 'small', 'data-testid': 'exp-stop' }, S.exp_stop);
+          stop.addEventListener('click', () => stopExperiment(e));
+          actions.append(stop);
+        }
+        tr.append(actions);
+        body.append(tr);
+      }
+    }
+
+    async function reload() {
+      const res = await api('GET', '/api/experiments?limit=200');
+      if (res.ok) { experiments = res.data.items; renderList(); }
+    }
+
+    async function stopExperiment(e) {
+      if (!window.confirm(S.exp_confirm_stop)) return;
+      const res = await api('POST', `/api/experiments/${e.id}/stop`);
+      $('exp-msg').textContent = res.ok ? `${S.exp_stopped_msg}: ${e.key}` : say(res.data.message || S.error);
+      await reload();
+      if (shown && shown.id === e.id) await showReport({ ...e, status: 'stopped' });
+    }
+
+    function metricCell(m, kind) {
+      if (!m) return el('td', { 'data-testid': `rep-${kind}` }, S.rep_not_applicable);
+      const scale = kind === 'talk' ? 1 : 100;
+      const unit = kind === 'talk' ? '' : '%';
+      const td = el('td', { 'data-testid': `rep-${kind}` });
+      td.append(el('div', {}, `${fmt(m.value === null ? null : m.value * scale)}${m.value === null ? '' : unit}`
+        + `${interval(m, scale, 1)} · n=${m.n}`));
+      const diff = m.diff_vs_control;
+      if (diff && diff.value !== null && diff.value !== undefined) {
+        let text = `${S.rep_vs_control}: ${diff.value >= 0 ? '+' : ''}${fmt(diff.value * scale)}${unit}`
+          + interval(diff, scale, 1);
+        const rel = m.relative_change;
+        if (rel && rel.value !== null) text += ` (${rel.value >= 0 ? '+' : ''}${fmt(rel.value * 100)}%)`;
+        td.append(el('div', { class: 'muted small', 'data-testid': `rep-${kind}-diff` }, text));
+      }
+      return td;
+    }
+
+    async function showReport(e) {
+      shown = e;
+      const res = await api('GET', `/api/experiments/${e.id}/report`);
+      const card = $('report-card');
+      card.hidden = false;
+      $('report-title').textContent = `${S.exp_report}: ${e.name} (${e.key})`;
+      $('exp-csv').href = `/api/experiments/${e.id}/report?format=csv`;
+      const body = $('report-variants');
+      body.replaceChildren();
+      const notes = $('report-notes');
+      notes.replaceChildren();
+      if (!res.ok) { notes.append(el('li', { class: 'error' }, say(res.data.message || S.error))); return; }
+      for (const v of res.data.variants) {
+        const tr = el('tr', { 'data-variant': v.variant, 'data-testid': 'rep-variant' });
+        tr.append(el('td', {}, v.variant === res.data.control ? `${v.variant} (${S.rep_control})` : v.variant),
+          el('td', { class: 'num' }, v.weight),
+          el('td', { class: 'num', 'data-testid': 'rep-units' }, `${v.units_with_calls} / ${v.units_assigned}`),
+          el('td', { class: 'num', 'data-testid': 'rep-calls' }, v.calls),
+          el('td', { class: 'num', 'data-testid': 'rep-connects' }, v.connects),
+          metricCell(v.talk_seconds_mean, 'talk'), metricCell(v.conversion_rate, 'conversion'),
+          metricCell(v.abandon_rate, 'abandon'));
+        body.append(tr);
+      }
+      for (const n of res.data.notes) notes.append(el('li', {}, n));
+      card.scrollIntoView({ block: 'nearest' });
+    }
+
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearErrors(form);
+      $('exp-error').textContent = '';
+      const value = (name) => form.querySelector(`[name="${name}"]`).value.trim();
+      const body = { key: value('key'), name: value('name'), feature: value('feature'), unit: value('unit'),
+        variants: [...rowsBox.children].map((row) => {
+          const w = row.querySelector('[data-role="vweight"]').value.trim();
+          return { name: row.querySelector('[data-role="vname"]').value.trim(),
+            weight: w === '' ? 1 : Number(w) };
+        }) };
+      if (value('description')) body.description = value('description');
+      const res = await api('POST', '/api/experiments', body);
+      if (!res.ok) {
+        if (!fieldErrors(res.data)) $('exp-error').textContent = say(res.data.message || S.error);
+        return;
+      }
+      $('exp-msg').textContent = `${S.exp_created}: ${res.data.key}`;
+      form.reset();
+      resetVariants();
+      await reload();
+    });
+    $('add-variant').addEventListener('click', () => variantRow('', 1));
+    resetVariants();
+    renderList();
+  }
+
   if (page === 'campaigns') listPage();
   else if (page === 'campaign') campaignPage();
   else if (page === 'reports') reportsPage();
+  else if (page === 'experiments') experimentsPage();
 })();
