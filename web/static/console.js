@@ -56,6 +56,8 @@
     [/^name is required$/, '名称必填'],
     [/^'to' is before 'from'$/, '结束日期早于开始日期'],
     [/^expected (.+)$/, '格式须为 $1'],
+    [/^abandon rate is not reported per agent variant.*$/, '按坐席分组时不报告放弃率：放弃的呼叫从未到达坐席'],
+    [/^calls of one unit are correlated.*$/, '同一单位的通话相互关联：单位较少时置信区间偏乐观'],
   ];
   function say(message) {
     const text = String(message || '');
@@ -412,7 +414,9 @@
           el('td', { 'data-testid': 'exp-row-status', 'data-status': e.status },
             S[`exp_${e.status}`] || e.status),
           el('td', {}, e.started_at ? new Date(e.started_at).toLocaleString() : ''));
-        const actions = el('td', { class: 'row wrap' });
+        const cell = el('td');
+        const actions = el('div', { class: 'row wrap' });
+        cell.append(actions);
         const report = el('button', { type: 'button', class: 'secondary small', 'data-testid': 'exp-show-report' },
           S.exp_report);
         report.addEventListener('click', () => showReport(e));
@@ -422,7 +426,7 @@
           stop.addEventListener('click', () => stopExperiment(e));
           actions.append(stop);
         }
-        tr.append(actions);
+        tr.append(cell);
         body.append(tr);
       }
     }
@@ -481,7 +485,7 @@
           metricCell(v.abandon_rate, 'abandon'));
         body.append(tr);
       }
-      for (const n of res.data.notes) notes.append(el('li', {}, n));
+      for (const n of res.data.notes) notes.append(el('li', {}, say(n)));
       card.scrollIntoView({ block: 'nearest' });
     }
 
