@@ -14,7 +14,9 @@ every ``sample_s``.
 The supervisor to-do list (open tasks of ``supervisor_todo`` rule firings) rides on the same
 snapshots: the CRM calls :meth:`crm.service.CrmService.on_task_change` listeners after a task
 commit (rule firing or task API), which marks the list dirty; one loader task re-reads it from
-the database (coalescing bursts) and pushes a board. No polling.
+the database (coalescing bursts) and pushes a board. No polling. As ``/api/supervisor/todo``, an
+admin sees every item and a manager their own and the unowned ones: each manager's sockets are
+on their own channel (``wallboard:<user id>``), admins' on ``wallboard``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from ari_app.dialer.events import CampaignAlarm
 from ari_app.dialer.model import AgentState
 from crm.db.models import Customer
 from crm.db.models_ops import User
-from crm.domain.access import require_role
+from crm.domain.access import Principal, require_role
 from crm.domain.enums import Role
 from crm.errors import AuthenticationError, CrmError
 from crm.http._route import SERVICE_KEY, authenticate
@@ -59,6 +61,7 @@ PHASES = {"ringing": ("dialing",), "answered": ("detecting", "message"),
           "waiting": ("waiting_agent",), "connected": ("connected",)}
 STATES = tuple(s.value for s in AgentState if s is not AgentState.LOGGED_OUT)
 TODO_LIMIT = 25  # items shown on the board (the total is shown too)
+TODO_LOAD = 500  # items read per change (the managers' lists are filtered from these)
 
 
 class Wallboard:
@@ -78,8 +81,17 @@ class Wallboard:
             self.alarms[event.campaign_id] = {"kind": event.kind, "message": event.message,
                                               "at": event.at}
 
-    def message(self) -> Message:
-        """The whole board as one ``wallboard`` message (no side effects)."""
+    def todo_for(self, viewer: str | None) -> dict[str, Any]:
+        """The to-do a viewer sees: all (``None``: an admin), else their own and the unowned."""
+        items = self.todo["items"]
+        if viewer is None:
+            return {"items": items[:TODO_LIMIT], "total": self.todo["total"]}
+        mine = [i for i in items if i["owner_id"] in (None, viewer)]
+        return {"items": mine[:TODO_LIMIT], "total": len(mine)}
+
+    def message(self, viewer: str | None = None) -> Message:
+        """The whole board as one ``wallboard`` message (no side effects); ``viewer``: the
+        manager's user id (their to-do), ``None`` for an admin."""
         now = self.clock()
         snap = self.dialer.snapshot() if self.dialer is not None else {
             "agents": [], "campaigns": [], "calls": []}
@@ -92,7 +104,7 @@ class Wallboard:
         return {"type": "wallboard", "ts": now, "target": ABANDON_TARGET,
                 "agents": sorted(snap["agents"], key=lambda a: a["agent_id"]),
                 "agent_counts": counts, "calls": calls, "campaigns": campaigns,
-                "history": list(self.samples), "todo": self.todo}
+                "history": list(self.samples), "todo": self.todo_for(viewer)}
 
     def _campaign(self, c: dict[str, Any]) -> dict[str, Any]:
         last = self.alarms.get(c["campaign_id"])  # the runner's alarm is the truth; the
@@ -115,7 +127,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def load_todo(svc: CrmService, limit: int = TODO_LIMIT) -> dict[str, Any]:
+async def load_todo(svc: CrmService, limit: int = TODO_LOAD) -> dict[str, Any]:
     """The open supervisor to-do items (all managers'; the board is shared), newest and most
     urgent first, with the customer's name and the owner's user name."""
     page = await svc.rule_audit.supervisor_todo(owner_id=None, include_unowned=True,
@@ -142,7 +154,8 @@ async def load_todo(svc: CrmService, limit: int = TODO_LIMIT) -> dict[str, Any]:
             "customer": names.get(task.customer_id), "call_id": firing.call_id,
             "rule_id": firing.rule_id, "evidence": list(firing.evidence or []),
             "due_at": _iso(task.due_at), "created_at": _iso(task.created_at),
-            "owner": users.get(task.owner_id), "priority": task.priority})
+            "owner": users.get(task.owner_id), "priority": task.priority,
+            "owner_id": str(task.owner_id) if task.owner_id else None})
     return {"items": items, "total": page.total}
 
 
@@ -167,11 +180,26 @@ class WallboardHub(PopHub):
         self.board = board
 
     def current(self, agent_id: str) -> list[Message]:
-        return [self.board.message()]
+        return [self.board.message(viewer_of(agent_id))]
 
     def push(self) -> int:
+        """One board to every channel with a socket (a manager's with their own to-do)."""
         self.board.sample()
-        return self.deliver(CHANNEL, self.board.message())
+        board = self.board.message()
+        sent = 0
+        for channel in sorted({c.agent_id for c in self.connections()} | {CHANNEL}):
+            viewer = viewer_of(channel)
+            sent += self.deliver(channel, board if viewer is None else {
+                **board, "todo": self.board.todo_for(viewer)})
+        return sent
+
+
+def channel_of(principal: Principal) -> str:
+    return CHANNEL if principal.is_admin else f"{CHANNEL}:{principal.user_id}"
+
+
+def viewer_of(channel: str) -> str | None:
+    return channel.split(":", 1)[1] if ":" in channel else None
 
 
 async def publish_loop(hub: WallboardHub, sub: Subscription, *, min_interval_s: float = 0.25,
@@ -216,7 +244,7 @@ async def wallboard_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[WALLBOARD_HUB]
     ws = web.WebSocketResponse(heartbeat=max(hub.heartbeat_s, 1.0), max_msg_size=4096)
     await ws.prepare(request)
-    conn = hub.connect(CHANNEL, ws.send_str, partial(_close, request, ws))
+    conn = hub.connect(channel_of(principal), ws.send_str, partial(_close, request, ws))
     writer = asyncio.create_task(conn.run(), name=f"wallboard-writer-{principal.username}")
     try:
         async for msg in ws:  # the page sends nothing; read to see pongs and the close
@@ -242,7 +270,7 @@ async def wallboard_page(request: web.Request) -> web.Response:
                                request.headers.get("Accept-Language"))
     t = translator(lang)
     labels = {k: t(k) for k in (*JS_KEYS, *(f"state_{s}" for s in STATES))}
-    board = request.app[WALLBOARD_HUB].board.message()
+    board = request.app[WALLBOARD_HUB].board.message(viewer_of(channel_of(principal)))
     text = pages.render("wallboard.html", lang, boot={"lang": lang, "strings": labels,
                                                       "board": board},
                         states=STATES, username=principal.username)

@@ -183,11 +183,11 @@ async def test_given_running_campaign_when_sampled_then_history_is_a_bounded_rin
 
 
 async def high_intent_call(crm: CrmService, call_id: str, campaign_id: str | None,
-                           name: str) -> None:
+                           name: str, phone: str = "13800138001") -> None:
     """A call whose transcript and end make the default ``high-intent`` rule put the customer
     on the supervisor's to-do (the CRM's own path: events, segments, post-call rules)."""
     await crm.rules.seed_defaults_if_empty()
-    customer, _ = await crm.customers.create(CustomerInput(name=name, phones=["13800138001"]))
+    customer, _ = await crm.customers.create(CustomerInput(name=name, phones=[phone]))
     ids = {"customer_id": str(customer.id), "agent_id": "agent1"}
     if campaign_id:
         ids["campaign_id"] = campaign_id
@@ -259,3 +259,35 @@ async def test_given_unowned_todo_when_page_rendered_then_in_boot_board(
     [item] = boot["board"]["todo"]["items"]
     assert item["customer"] == "钱七" and item["owner"] is None  # no campaign: unowned
     assert boot["strings"]["todo_unowned"] == "unassigned"
+
+
+async def test_given_two_managers_and_admin_when_todo_created_then_each_sees_only_theirs(
+    rig: tuple[Rig, TestClient],
+) -> None:
+    """As /api/supervisor/todo: a manager sees their own and the unowned items, an admin all."""
+    board, client = rig
+    other = await board.crm.auth.create_user("boss2", Role.MANAGER, password=PASSWORD)
+    board.tokens["boss2"] = (await board.crm.auth.issue_token(other.id)).token
+    campaign = await board.crm.campaigns.create(
+        {"name": "managed", "manager_id": await _user_id(board.crm, "boss")})
+    async with client.ws_connect("/ws/wallboard", headers=bearer(board, "boss")) as mine, \
+            client.ws_connect("/ws/wallboard", headers=bearer(board, "boss2")) as theirs, \
+            client.ws_connect("/ws/wallboard", headers=bearer(board, "root")) as admin:
+        for ws in (mine, theirs, admin):
+            await next_board(ws)
+        await high_intent_call(board.crm, "call-owned", str(campaign.id), "赵六")
+        await board_until(mine, lambda m: m["todo"]["total"] == 1)
+        await board_until(admin, lambda m: m["todo"]["total"] == 1)
+        await high_intent_call(board.crm, "call-orphan", None, "钱七",  # no campaign: unowned
+                               phone="13800138002")
+        seen = await board_until(theirs, lambda m: m["todo"]["total"] >= 1)
+        assert [i["customer"] for i in seen["todo"]["items"]] == ["钱七"]
+        assert seen["todo"]["total"] == 1  # never boss's own item
+        both = await board_until(admin, lambda m: m["todo"]["total"] == 2)
+        assert sorted(i["customer"] for i in both["todo"]["items"]) == ["赵六", "钱七"]
+        mine_now = await board_until(mine, lambda m: m["todo"]["total"] == 2)
+        assert {i["owner"] for i in mine_now["todo"]["items"]} == {"boss", None}
+    page = await client.get("/wallboard?lang=en", headers=bearer(board, "boss2"))
+    boot = json.loads((await page.text()).split('<script id="boot" type="application/json">')[1]
+                      .split("</script>")[0])
+    assert [i["customer"] for i in boot["board"]["todo"]["items"]] == ["钱七"]
