@@ -53,15 +53,17 @@ def grid_table(rows: list[dict]) -> str:
     by_case: dict[str, dict[str, dict]] = defaultdict(dict)
     for r in rows:
         by_case[str(r["case"])][str(r["policy"])] = r
-    head = " | ".join(GRID_POLICIES)
+    present = {str(r["policy"]) for r in rows}
+    policies = [p for p in GRID_POLICIES if p in present]
+    head = " | ".join(policies)
     out = [
         f"| case (N, p, talk) | seed-days | {head} | predictive abandon: pooled / p95 day / "
         "max day / P(day>3%) |",
-        "|---|---|" + "---|" * len(GRID_POLICIES) + "---|",
+        "|---|---|" + "---|" * len(policies) + "---|",
     ]
     for case, pols in by_case.items():
         cells = []
-        for p in GRID_POLICIES:
+        for p in policies:
             r = pols.get(p)
             if r is None:
                 cells.append("-")

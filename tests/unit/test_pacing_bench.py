@@ -76,5 +76,6 @@ def test_given_bench_rows_when_reported_then_tables_and_the_cap_check() -> None:
                          "abandon_30d_max": rate, "wait_mean_s": 9.0, "wait_p90_s": 20.0,
                          "dials_per_connect": 3.3, "lead_probabilities": "homogeneous"})
     assert "| target_x | predictive | 3 | 0.800 (0.700) |" in case_table(rows[:2])
-    assert "| n5_p10_t45 | 3 | 0.800 | - | - | 0.800 | - | 3.40% /" in grid_table(rows[2:])
+    assert "| n5_p10_t45 | 3 | 0.800 | 0.800 | 3.40% /" in grid_table(rows[2:])
+    assert "| progressive | predictive |" in grid_table(rows[2:])
     assert cap_check(rows).endswith("cases over the 3% cap: grid_n5_p10_t45")
