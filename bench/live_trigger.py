@@ -71,6 +71,7 @@ PROMPT = "customer-talk"
 SAID = "Hello? Yes, I saw your offer. The price is too expensive for us. Please call me next week."
 # trigger -> (the sentence of the prompt that carries it, its keyword in the transcript)
 TRIGGERS = {"quote-on-price": (1, "price"), "callback-requested": (2, "week")}
+PAD_S = 0.2  # VadConfig.pad_ms: an utterance's end is padded by this much
 SIM_TALK_0 = "000"  # last digits: ring 1 s, stay 5 s after the sentence, a human (see [sim-pstn])
 
 
@@ -143,6 +144,7 @@ class TimedCrm:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.pushed_at: dict[tuple[str, str], float] = {}  # (call, text) -> handed over
+        self.end_s: dict[tuple[str, str], float] = {}  # (call, text) -> end in call time
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -150,6 +152,7 @@ class TimedCrm:
     async def push_transcript(self, call_id: str, segment: Mapping[str, Any]) -> None:
         if segment.get("speaker") == "customer" and not segment.get("gap"):
             self.pushed_at.setdefault((call_id, str(segment["text"])), time.time())
+            self.end_s.setdefault((call_id, str(segment["text"])), float(segment["end_s"]))
         await self.inner.push_transcript(call_id, segment)
 
 
@@ -198,13 +201,17 @@ async def run_variant(min_silence_ms: int, beam_size: int, calls: int, agents: l
     dialled: dict[str, str] = {}  # call id -> dialled digits
     rig.dialer.calls.on_live.append(
         lambda call, abandoned: dialled.setdefault(call.call_id, re.sub(r"\D", "", call.number)))
-    numbers = [f"+86139{min_silence_ms % 1000:03d}{beam_size % 10}{i:02d}{SIM_TALK_0}"
-               for i in range(calls)]
+    # CN mobiles (+86 139 + 8 digits), distinct per variant; the last 3 digits set the sim
+    numbers = [f"+86139{os.getpid() % 100:02d}{(min_silence_ms + beam_size + i) % 1000:03d}"
+               f"{SIM_TALK_0}" for i in range(calls)]
     load0 = os.getloadavg()[0]
     t_start = time.monotonic()
     try:
         campaign_id = await rig.campaign_with_leads(f"live {min_silence_ms}/{beam_size}",
                                                     numbers)
+        if len(await rig.leads(campaign_id)) != calls:
+            raise RuntimeError(f"the CRM took {len(await rig.leads(campaign_id))} of "
+                               f"{calls} leads: {numbers}")
         for ext in agents:
             phones.append(await start_phone(ext, prompts / "agent-talk.ulaw.wav", work, ami, ari))
             await crm.auth.create_user(f"agent{ext}", Role.AGENT, password=None)
@@ -221,6 +228,9 @@ async def run_variant(min_silence_ms: int, beam_size: int, calls: int, agents: l
         await asyncio.sleep(2.0)  # the last segments through the outbox
     finally:
         load1 = os.getloadavg()[0]
+        now_wall, now_mono = time.time(), time.monotonic()
+        leg_wall = {cid: now_wall - (now_mono - leg.t0) for cid, fork in forks.finished.items()
+                    for leg in fork.legs if leg.speaker == "customer"}
         await forks.close()
         await pool.stop()
         for phone in phones:
@@ -255,6 +265,12 @@ async def run_variant(min_silence_ms: int, beam_size: int, calls: int, agents: l
             phrase_end = played + ends[sentence + 0]
             arrived, seg = hit
             handed = timed_crm.pushed_at[(call_id, seg.text)]
+            # cross-check of the clock: where the recogniser's VAD put the utterance's end
+            # (call time, minus its 200 ms pad) against the phrase end from AMI + the wav
+            fork = forks.finished.get(call_id)
+            leg = next((x for x in fork.legs if x.speaker == "customer"), None) if fork else None
+            vad_end = (leg_wall[call_id] + timed_crm.end_s[(call_id, seg.text)] - PAD_S
+                       if leg is not None and call_id in leg_wall else None)
             samples.append({
                 "call_id": call_id, "rule": rule_id, "text": seg.text,
                 "total_s": round(task - phrase_end, 3),
@@ -262,6 +278,8 @@ async def run_variant(min_silence_ms: int, beam_size: int, calls: int, agents: l
                 "recognition_s": round(seg.decode_s, 3),
                 "outbox_s": round(handed - arrived, 3),
                 "crm_rules_s": round(task - handed, 3),
+                "vad_end_vs_phrase_end_s": None if vad_end is None
+                else round(vad_end - phrase_end, 3),
             })
     totals = [s["total_s"] for s in samples]
     row: dict[str, Any] = {
@@ -275,6 +293,9 @@ async def run_variant(min_silence_ms: int, beam_size: int, calls: int, agents: l
         **{f"{k}_p95_s": round(pct([s[k] for s in samples], 0.95), 3)
            for k in ("vad_queue_s", "recognition_s", "outbox_s", "crm_rules_s")},
         "wer_mean": round(statistics.fmean(wers), 3) if wers else None,
+        "vad_end_vs_phrase_end_p50_s": round(pct([s["vad_end_vs_phrase_end_s"] for s in samples
+                                                  if s["vad_end_vs_phrase_end_s"] is not None],
+                                                 0.5), 3),
         "load_avg_1m": [round(load0, 2), round(load1, 2)], "wall_s": round(wall, 1),
         "samples": samples, "missed_detail": missed,
     }
