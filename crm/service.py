@@ -122,11 +122,19 @@ class CrmService:
         """Push transcript lines, suggestions and rule tasks to agents (the ``/ws/agent`` hub)."""
         self.live.publisher = publisher
 
-    def on_task_change(self, listener: Callable[[], None]) -> None:
+    def on_task_change(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` (in-process, no arguments) after a task is created or updated by
-        the task API or by a rule (the wallboard's supervisor to-do list)."""
+        the task API or by a rule (the wallboard's supervisor to-do list). Returns the
+        function that unsubscribes it."""
         self.work.task_listeners.append(listener)
         self.live.task_listeners.append(listener)
+
+        def remove() -> None:
+            for listeners in (self.work.task_listeners, self.live.task_listeners):
+                if listener in listeners:
+                    listeners.remove(listener)
+
+        return remove
 
     async def _on_call_event(self, event: CallEvent) -> None:
         await self.transcripts.on_call_event(event.call_id)

@@ -301,13 +301,14 @@ def install_wallboard(app: web.Application, *, min_interval_s: float = 0.25,
         def task_changed() -> None:
             loop.call_soon_threadsafe(dirty.set)
 
-        svc.on_task_change(task_changed)
+        unsubscribe = svc.on_task_change(task_changed)
         dirty.set()  # the first read
         tasks = [asyncio.create_task(todo_loop(hub, svc, dirty), name="wallboard-todo"),
                  asyncio.create_task(publish_loop(hub, sub, min_interval_s=min_interval_s,
                                                   refresh_s=refresh_s), name="wallboard"),
                  asyncio.create_task(hub.heartbeat(), name="wallboard-heartbeat")]
         yield
+        unsubscribe()
         sub.close()
         for task in tasks:
             task.cancel()

@@ -291,3 +291,13 @@ async def test_given_two_managers_and_admin_when_todo_created_then_each_sees_onl
     boot = json.loads((await page.text()).split('<script id="boot" type="application/json">')[1]
                       .split("</script>")[0])
     assert [i["customer"] for i in boot["board"]["todo"]["items"]] == ["钱七"]
+
+
+async def test_given_app_stopped_when_tasks_change_then_wallboard_no_longer_listening(
+    tmp_path: Path,
+) -> None:
+    async with fake_app(tmp_path) as board:
+        async with TestClient(TestServer(board.app)):
+            assert len(board.crm.work.task_listeners) == 1
+            assert len(board.crm.live.task_listeners) == 1
+        assert board.crm.work.task_listeners == [] and board.crm.live.task_listeners == []
