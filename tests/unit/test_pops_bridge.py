@@ -53,7 +53,7 @@ def screen_pop(
     )
 
 
-async def until(check: Any, timeout: float = 2.0) -> None:
+async def until(check: Any, timeout: float = 10.0) -> None:
     """Poll until ``check()`` holds (the bridge runs in its own tasks)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
