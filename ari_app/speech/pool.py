@@ -120,8 +120,14 @@ class RecogniserPool:
         if not self._started or not self._handles:
             raise RecogniserUnavailableError("recogniser pool is not started")
         fmt = audio_format(encoding, sample_rate)
-        handle = min(self._handles, key=lambda h: (h.state is not WorkerState.READY,
-                                                   len(h.streams)))
+        # Speaker lanes: customers on even workers, agents on odd ones (with 2+ workers), so
+        # an agent's backlog (they talk most, and the last call's tail is still decoding)
+        # never queues a customer's words, which the in-call rules wait for.
+        lane = [h for h in self._handles
+                if h.index % 2 == (0 if speaker == "customer" else 1)] or self._handles
+        if not any(h.state is WorkerState.READY for h in lane):
+            lane = self._handles
+        handle = min(lane, key=lambda h: (h.state is not WorkerState.READY, len(h.streams)))
         stream = RecogniserStream(next(self._numbers), call_id, speaker, fmt, handle)
         stream.prompt = prompt
         handle.streams[stream.number] = stream
