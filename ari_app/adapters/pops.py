@@ -121,6 +121,7 @@ class PopBridge:
         cache_max_age_s: float = 600.0,
         prefetchers: int = 4,
         refresh_after_s: float = 1.0,
+        refresh_delay_s: float = 0.25,
         metrics: PopMetrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -143,6 +144,7 @@ class PopBridge:
         self._prefetchers: list[asyncio.Task[None]] = []
         self.prefetcher_count = prefetchers
         self.refresh_after_s = refresh_after_s  # a summary read this recently is not re-read
+        self.refresh_delay_s = refresh_delay_s
         self._refreshes: set[asyncio.Task[None]] = set()
         self.stats = {"cache_hits": 0, "cache_misses": 0, "refreshed": 0, "prefetched": 0}
         self.metrics = metrics if metrics is not None else PopMetrics()  # /metrics
@@ -339,6 +341,8 @@ class PopBridge:
         task.add_done_callback(self._refreshes.discard)
 
     async def _refresh(self, event: ScreenPop, shown: dict[str, Any]) -> None:
+        # After a short pause: in a burst, every pop is delivered before the re-reads start.
+        await asyncio.sleep(self.refresh_delay_s)
         language = self._language_of(event.agent_id)
         try:
             fresh = await self._read_summary(event.customer_id, language)
