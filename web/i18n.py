@@ -129,6 +129,12 @@ STRINGS.update({
     "wb_answers": {"zh": "真人接听", "en": "Live answers"},
     "wb_hopper": {"zh": "待拨名单", "en": "Hopper"},
     "wb_minutes_ago": {"zh": "分钟", "en": "min"},
+    "wb_answer_rate": {"zh": "接听率", "en": "Answer rate"},
+    "wb_dials_per_connect": {"zh": "每接通拨出", "en": "Dials per connect"},
+    "wb_occupancy": {"zh": "坐席占用率", "en": "Occupancy"},
+    "wb_regulatory": {"zh": "监管窗口放弃率", "en": "Abandon rate, regulatory window"},
+    "wb_window_30d": {"zh": "30 天", "en": "30 days"},
+    "wb_window_24h": {"zh": "24 小时", "en": "24 h"},
 })
 
 # --- supervisor monitoring on the wallboard (listen / whisper / barge) --------------------------

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from functools import partial
@@ -36,10 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 import web as pages
+from ari_app.adapters.console import with_regulatory
 from ari_app.appkeys import BUS, DIALER_KEY
 from ari_app.dialer.bus import EventBus, Subscription
 from ari_app.dialer.engine import Dialer
-from ari_app.dialer.events import CampaignAlarm
+from ari_app.dialer.events import AgentStateChanged, CampaignAlarm
 from ari_app.dialer.model import AgentState
 from crm.db.models import Customer
 from crm.db.models_ops import User
@@ -56,7 +58,9 @@ from web.i18n import translator
 log = logging.getLogger(__name__)
 
 CHANNEL = "wallboard"
-ABANDON_TARGET = 0.03  # the regulatory ceiling the board compares against
+ABANDON_TARGET = 0.03  # the regulatory ceiling when a campaign names none
+BUSY_STATES = (AgentState.ON_CALL.value, AgentState.WRAP_UP.value)
+REGULATORY_REFRESH_S = 30.0
 PHASES = {"ringing": ("dialing",), "answered": ("detecting", "message"),
           "waiting": ("waiting_agent",), "connected": ("connected",)}
 STATES = tuple(s.value for s in AgentState if s is not AgentState.LOGGED_OUT)
@@ -75,11 +79,40 @@ class Wallboard:
         self.clock = clock
         self.alarms: dict[str, dict[str, Any]] = {}  # campaign → last CampaignAlarm
         self.todo: dict[str, Any] = {"items": [], "total": 0}  # set by the to-do loader
+        self._agent_since: dict[str, tuple[str, str, float]] = {}  # agent → state, campaign, t
+        self._occupancy: dict[str, tuple[float, float]] = {}  # campaign → busy s, logged-in s
+        self.regulatory: dict[str, dict[str, Any]] = {}  # campaign → CRM window abandon rate
 
     def note(self, event: object) -> None:
         if isinstance(event, CampaignAlarm):
             self.alarms[event.campaign_id] = {"kind": event.kind, "message": event.message,
                                               "at": event.at}
+        elif isinstance(event, AgentStateChanged):
+            self._account(event.agent_id, event.campaign_id, event.state.value, event.at)
+
+    def _account(self, agent_id: str, campaign_id: str, state: str, at: float) -> None:
+        """Occupancy = (on call + wrap-up) / logged-in time, per campaign, from the agents'
+        state changes since this controller started."""
+        last = self._agent_since.get(agent_id)
+        if last is not None:
+            prev_state, prev_campaign, since = last
+            spent = max(0.0, at - since)
+            busy, logged = self._occupancy.get(prev_campaign, (0.0, 0.0))
+            if prev_state != AgentState.LOGGED_OUT.value:
+                logged += spent
+                if prev_state in BUSY_STATES:
+                    busy += spent
+            self._occupancy[prev_campaign] = (busy, logged)
+        self._agent_since[agent_id] = (state, campaign_id, at)
+
+    def occupancy(self, campaign_id: str, now: float) -> float | None:
+        busy, logged = self._occupancy.get(campaign_id, (0.0, 0.0))
+        for state, campaign, since in self._agent_since.values():  # intervals still running
+            if campaign == campaign_id and state != AgentState.LOGGED_OUT.value:
+                logged += max(0.0, now - since)
+                if state in BUSY_STATES:
+                    busy += max(0.0, now - since)
+        return round(busy / logged, 4) if logged > 0 else None
 
     def todo_for(self, viewer: str | None) -> dict[str, Any]:
         """The to-do a viewer sees: all (``None``: an admin), else their own and the unowned."""
@@ -100,17 +133,23 @@ class Wallboard:
             counts[agent["state"]] = counts.get(agent["state"], 0) + 1
         calls = {name: sum(1 for c in snap["calls"] if c["phase"] in phases)
                  for name, phases in PHASES.items()}
-        campaigns = [self._campaign(c) for c in snap["campaigns"]]
+        campaigns = [self._campaign(c, now) for c in snap["campaigns"]]
         return {"type": "wallboard", "ts": now, "target": ABANDON_TARGET,
                 "agents": sorted(snap["agents"], key=lambda a: a["agent_id"]),
                 "agent_counts": counts, "calls": calls, "campaigns": campaigns,
                 "history": list(self.samples), "todo": self.todo_for(viewer)}
 
-    def _campaign(self, c: dict[str, Any]) -> dict[str, Any]:
+    def _campaign(self, c: dict[str, Any], now: float) -> dict[str, Any]:
         last = self.alarms.get(c["campaign_id"])  # the runner's alarm is the truth; the
         explained = last is not None and c["alarm"] == last["kind"]  # event says why
+        target = c.get("abandon_target", ABANDON_TARGET)
+        dials, answers, connects = c["dials"], c["live_answers"], c["connects"]
         return {**c, "alarm_message": last["message"] if explained and last else None,
-                "over_target": c["abandon_rate"] > ABANDON_TARGET}
+                "abandon_target": target, "over_target": c["abandon_rate"] > target,
+                "answer_rate": round(answers / dials, 4) if dials else None,
+                "dials_per_connect": round(dials / connects, 2) if connects else None,
+                "occupancy": self.occupancy(c["campaign_id"], now),
+                "regulatory": self.regulatory.get(c["campaign_id"])}
 
     def sample(self) -> None:
         """Add a chart point if the last one is ``sample_s`` old (called on every push)."""
@@ -230,7 +269,9 @@ WALLBOARD_HUB = web.AppKey("wallboard_hub", WallboardHub)
 BOARD_ROLES = (Role.MANAGER,)  # and admin (always allowed)
 JS_KEYS = ("live", "reconnecting", "no_agents", "no_campaigns", "wb_alarm", "wb_over_target",
            "wb_abandon_rate", "wb_connects", "wb_target", "wb_dials", "wb_answers",
-           "wb_hopper", "wb_minutes_ago", "mon_listen", "mon_whisper", "mon_barge", "mon_stop",
+           "wb_hopper", "wb_minutes_ago", "wb_answer_rate", "wb_dials_per_connect", "wb_occupancy",
+           "wb_regulatory", "wb_window_30d", "wb_window_24h",
+           "mon_listen", "mon_whisper", "mon_barge", "mon_stop",
            "mon_active", "mon_stopped", "mon_failed", "todo_none", "todo_due", "todo_owner",
            "todo_unowned", "todo_more", "todo_evidence")
 
@@ -281,6 +322,34 @@ async def wallboard_page(request: web.Request) -> web.Response:
     return response
 
 
+async def regulatory_loop(hub: WallboardHub, svc: CrmService,
+                          period_s: float = REGULATORY_REFRESH_S, check_s: float = 2.0) -> None:
+    """Each running campaign's abandon rate over its regulatory window (30 days or 24 hours,
+    from the CRM's call records) against its target: read every ``period_s``, and at once when
+    a campaign starts or stops."""
+    loop = asyncio.get_running_loop()
+    read_ids: list[str] | None = None
+    read_at = float("-inf")
+    while True:
+        try:
+            dialer = hub.board.dialer
+            ids = [c["campaign_id"] for c in dialer.snapshot()["campaigns"]] if dialer else []
+            if ids != read_ids or loop.time() - read_at >= period_s:
+                items = []
+                for campaign_id in ids:
+                    try:
+                        items.append(await svc.dialing.get(uuid.UUID(campaign_id)))
+                    except (CrmError, ValueError):
+                        continue  # not a CRM campaign (or gone): no regulatory figure
+                await with_regulatory(svc, items)
+                hub.board.regulatory = {i["campaign"]["id"]: i["regulatory"]
+                                        for i in items if "regulatory" in i}
+                read_ids, read_at = ids, loop.time()
+        except Exception:  # noqa: BLE001 - the board goes on without the figure
+            log.exception("wallboard: regulatory abandon rates failed")
+        await asyncio.sleep(check_s)
+
+
 def install_wallboard(app: web.Application, *, min_interval_s: float = 0.25,
                       refresh_s: float = 10.0, sample_s: float = 10.0) -> WallboardHub:
     """Mount ``/wallboard`` and ``/ws/wallboard``. Append after the dialer's cleanup context:
@@ -304,6 +373,7 @@ def install_wallboard(app: web.Application, *, min_interval_s: float = 0.25,
         unsubscribe = svc.on_task_change(task_changed)
         dirty.set()  # the first read
         tasks = [asyncio.create_task(todo_loop(hub, svc, dirty), name="wallboard-todo"),
+                 asyncio.create_task(regulatory_loop(hub, svc), name="wallboard-regulatory"),
                  asyncio.create_task(publish_loop(hub, sub, min_interval_s=min_interval_s,
                                                   refresh_s=refresh_s), name="wallboard"),
                  asyncio.create_task(hub.heartbeat(), name="wallboard-heartbeat")]

@@ -372,6 +372,7 @@ class Dialer:
             "dials": counters.dials, "live_answers": answers, "abandons": counters.abandons,
             "machines": counters.machines, "connects": counters.connects,
             "abandon_rate": round(counters.abandons / answers, 4) if answers else 0.0,
+            "abandon_target": config.abandon_target,
         }
 
 

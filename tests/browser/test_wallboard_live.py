@@ -1,6 +1,7 @@
 """The wallboard in headless Chromium during a real campaign on the sandbox Asterisk: a SIPp agent
 phone, a sim-pstn customer who answers and talks, the progressive dialer; the board follows the
-agent from ready to on call to wrap-up and counts the connected call, pushed over the socket."""
+agent from ready to on call to wrap-up, counts the connected call, and shows the answer rate,
+dials per connect, occupancy and the regulatory-window abandon rate, pushed over the socket."""
 
 from __future__ import annotations
 
@@ -45,8 +46,15 @@ async def test_given_running_campaign_when_agent_takes_a_call_then_wallboard_fol
         "data-state", "on_call", timeout=30_000)
     await expect(page.get_by_test_id("calls-connected")).to_have_text("1", timeout=10_000)
     await expect(page.get_by_test_id("count-on_call")).to_have_text("1")
+    await expect(page.get_by_test_id("answer-rate")).to_have_text("100.0%")
+    await expect(page.get_by_test_id("dials-per-connect")).to_have_text("1")
+    await expect(page.get_by_test_id("occupancy")).not_to_have_text("—")
+    # the campaign's abandon rate over its regulatory window (CRM records) against its target
+    await expect(page.get_by_test_id("regulatory-rate")).to_contain_text("3.0%", timeout=10_000)
     # the customer talks ~15 s, then hangs up: the agent goes to wrap-up, no call is left
     await expect(row.get_by_test_id("agent-state")).to_have_attribute(
         "data-state", "wrap_up", timeout=60_000)
     await expect(page.get_by_test_id("calls-connected")).to_have_text("0")
+    occupancy = float((await page.get_by_test_id("occupancy").inner_text()).rstrip("%"))
+    assert 20.0 <= occupancy <= 100.0, occupancy  # mostly on the call since the login
     await context.close()

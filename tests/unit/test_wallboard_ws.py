@@ -301,3 +301,23 @@ async def test_given_app_stopped_when_tasks_change_then_wallboard_no_longer_list
             assert len(board.crm.work.task_listeners) == 1
             assert len(board.crm.live.task_listeners) == 1
         assert board.crm.work.task_listeners == [] and board.crm.live.task_listeners == []
+
+
+def test_given_agent_state_changes_when_board_built_then_occupancy_answer_rate_and_ratio() -> None:
+    """Occupancy = (on call + wrap-up) / logged-in time, from the agents' state changes."""
+    from ari_app.adapters.wallboard import Wallboard
+    from ari_app.dialer.events import AgentStateChanged
+    from ari_app.dialer.model import AgentState as S
+
+    board = Wallboard()
+    for prev, state, at in ((S.LOGGED_OUT, S.READY, 0.0), (S.READY, S.ON_CALL, 30.0),
+                            (S.ON_CALL, S.WRAP_UP, 90.0), (S.WRAP_UP, S.READY, 100.0)):
+        board.note(AgentStateChanged("a1", "c1", prev, state, at))
+    assert board.occupancy("c1", now=100.0) == 0.7  # 70 s busy of 100 s logged in
+    assert board.occupancy("c1", now=140.0) == 0.5  # ready since 100 s: 70 of 140
+    assert board.occupancy("other", now=140.0) is None
+    status = {"campaign_id": "c1", "alarm": None, "abandon_rate": 0.05, "abandon_target": 0.03,
+              "dials": 12, "live_answers": 4, "connects": 3}
+    c = board._campaign(status, now=140.0)
+    assert (c["answer_rate"], c["dials_per_connect"], c["over_target"]) == (0.3333, 4.0, True)
+    assert c["occupancy"] == 0.5 and c["regulatory"] is None

@@ -148,8 +148,21 @@
       add(S.wb_dials, String(c.dials));
       add(S.wb_answers, String(c.live_answers));
       add(S.wb_connects, String(c.connects));
-      add(S.wb_abandon_rate, `${pct(c.abandon_rate)} / ${S.wb_target} ${pct(board.target)}`,
+      const target = c.abandon_target ?? board.target;
+      add(S.wb_abandon_rate, `${pct(c.abandon_rate)} / ${S.wb_target} ${pct(target)}`,
         { class: c.over_target ? 'bad' : 'ok', 'data-testid': 'abandon-rate' });
+      const reg = c.regulatory;
+      if (reg) {
+        add(`${S.wb_regulatory} (${S[`wb_window_${reg.window}`] || reg.window})`,
+          `${reg.rate == null ? '—' : pct(reg.rate)} / ${S.wb_target} ${pct(reg.target)}`,
+          { class: reg.over_target ? 'bad' : 'ok', 'data-testid': 'regulatory-rate' });
+      }
+      add(S.wb_answer_rate, c.answer_rate == null ? '—' : pct(c.answer_rate),
+        { 'data-testid': 'answer-rate' });
+      add(S.wb_dials_per_connect, c.dials_per_connect == null ? '—' : String(c.dials_per_connect),
+        { 'data-testid': 'dials-per-connect' });
+      add(S.wb_occupancy, c.occupancy == null ? '—' : pct(c.occupancy),
+        { 'data-testid': 'occupancy' });
       add(S.wb_hopper, String(c.hopper), { class: c.alarm ? 'bad' : '', 'data-testid': 'hopper' });
       card.append(stats);
       card.append(chart(board, c.campaign_id));
