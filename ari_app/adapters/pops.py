@@ -200,8 +200,7 @@ class PopBridge:
             customer_id = await self._prefetch.get()
             for language in self._languages():
                 key = (customer_id, language)
-                cached = self._cache.get(key)
-                if cached is not None and time.monotonic() - cached[0] < self.cache_max_age_s:
+                if self._cached(key) is not None:
                     continue
                 try:
                     self._remember(key, await self._read_summary(customer_id, language))
@@ -210,6 +209,14 @@ class PopBridge:
                     log.debug("pops: prefetch of %s failed: %s", customer_id, exc)
                 except Exception:  # noqa: BLE001 - prefetch is best effort, pops read anyway
                     log.exception("pops: prefetch of %s failed", customer_id)
+
+    def _cached(self, key: tuple[str, Language]) -> tuple[dict[str, Any], float] | None:
+        """The cached essentials and their age, unless missing or too old."""
+        entry = self._cache.get(key)
+        if entry is None:
+            return None
+        age = time.monotonic() - entry[0]
+        return (entry[1], age) if age < self.cache_max_age_s else None
 
     def _remember(self, key: tuple[str, Language], customer: dict[str, Any]) -> None:
         self._cache[key] = (time.monotonic(), customer)
@@ -363,11 +370,10 @@ class PopBridge:
         """The essentials to pop, and their age in seconds if they came from the cache."""
         language = self._language_of(event.agent_id)
         key = (event.customer_id, language)
-        cached = self._cache.get(key)
-        age = None if cached is None else time.monotonic() - cached[0]
-        if cached is not None and age is not None and age < self.cache_max_age_s:
+        cached = self._cached(key)
+        if cached is not None:
             self.stats["cache_hits"] += 1
-            return cached[1], age
+            return cached
         self.stats["cache_misses"] += 1
         try:
             customer = await self._read_summary(event.customer_id, language)

@@ -333,7 +333,7 @@ async def regulatory_loop(hub: WallboardHub, svc: CrmService,
     while True:
         try:
             dialer = hub.board.dialer
-            ids = [c["campaign_id"] for c in dialer.snapshot()["campaigns"]] if dialer else []
+            ids = list(dialer.configs) if dialer else []  # not the whole snapshot
             if ids != read_ids or loop.time() - read_at >= period_s:
                 items = []
                 for campaign_id in ids:
