@@ -86,7 +86,7 @@ class AgentDesk:
             hook(session, previous)
 
     async def login(self, agent_id: str, extension: str, campaign_id: str,
-                    paused: bool = False) -> AgentSession:
+                    paused: bool = False, senior: bool = False) -> AgentSession:
         current = self.sessions.get(agent_id)
         if current is not None and current.state is not AgentState.LOGGED_OUT:
             raise InvalidRequest("agent_id", f"agent {agent_id} is already logged in")
@@ -94,7 +94,8 @@ class AgentDesk:
             raise InvalidRequest("extension", "must be digits, e.g. 1001")
         leg_id = f"agent-{agent_id}-{uuid.uuid4().hex[:12]}"
         session = AgentSession(agent_id, extension, campaign_id, leg_id,
-                               bridge_id=f"agentbridge-{agent_id}", since=self.clock.now())
+                               bridge_id=f"agentbridge-{agent_id}", since=self.clock.now(),
+                               senior=senior)
         self.sessions[agent_id] = session
         self._by_leg[leg_id] = agent_id
         answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()

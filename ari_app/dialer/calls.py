@@ -28,6 +28,7 @@ from ari_app.dialer.model import (
     classify_outcome,
 )
 from ari_app.dialer.ports import CallControl, Clock, Lead, Publisher
+from ari_app.dialer.routing import pick_agent
 from ari_app.dialer.store import DialerStore
 from ari_app.errors import TelephonyError
 
@@ -101,7 +102,8 @@ class CallDesk:
         call = CallAttempt(f"call-{uuid.uuid4()}", config.campaign_id, lead.lead_id,
                            lead.customer_id, lead.number, originated_at=now,
                            agent_id=agent.agent_id if agent else None,
-                           p_answer=lead.p_answer if lead.p_answer is not None else 0.3)
+                           p_answer=lead.p_answer if lead.p_answer is not None else 0.3,
+                           route=lead.route)
         self.calls[call.call_id] = call
         await self.persist(call)
         await self.emit(ev.originated(call))
@@ -181,9 +183,9 @@ class CallDesk:
                 and agent.call_id == call.call_id:
             await self.connect(call, agent, config)
             return
-        ready = self.agents.ready(call.campaign_id)
-        if ready:
-            await self.connect(call, ready[0], config)
+        agent = pick_agent(self.agents.ready(call.campaign_id), call.route)
+        if agent is not None:  # senior route: a ready senior first, else whoever is ready
+            await self.connect(call, agent, config)
             return
         call.phase = CallPhase.WAITING_AGENT
         self.waiting[call.campaign_id].append(call.call_id)

@@ -26,6 +26,7 @@ from ari_app.dialer.model import (
 )
 from ari_app.dialer.pacing import ModelPacing, Pacing, PacingView, RatioPacing
 from ari_app.dialer.ports import Clock, Lead, LeadSource, Publisher
+from ari_app.dialer.routing import pair_leads
 from ari_app.dialer.store import DialerStore
 
 log = logging.getLogger(__name__)
@@ -149,15 +150,15 @@ class CampaignRunner:
         if not ready:
             return []
         leads = await self.hopper.take(len(ready))
+        still = [a for a in ready if a.state is AgentState.READY]  # changed while claiming?
         pairs = []
-        for agent in ready:
-            if not leads:
-                break
-            if agent.state is not AgentState.READY:  # changed while we were claiming
+        for agent, lead in pair_leads(still, leads):  # senior leads to senior agents first
+            if agent.state is not AgentState.READY:  # changed during an earlier move
                 continue
             await self.agents.move(agent, AgentState.RESERVED)
-            pairs.append((agent, leads.pop(0)))
-        self.hopper.give_back(leads)
+            pairs.append((agent, lead))
+        paired = {id(lead) for _, lead in pairs}
+        self.hopper.give_back([lead for lead in leads if id(lead) not in paired])
         return pairs
 
     async def _progressive(self) -> None:

@@ -276,9 +276,11 @@ class Dialer:
         return config
 
     # ------------------------------------------------------------ agents --
-    async def login(self, agent_id: str, extension: str, campaign_id: str) -> None:
-        """Log in to a campaign (it need not be dialing yet: the agent waits ready)."""
-        await self.agents.login(agent_id, extension, campaign_id)
+    async def login(self, agent_id: str, extension: str, campaign_id: str,
+                    senior: bool = False) -> None:
+        """Log in to a campaign (it need not be dialing yet: the agent waits ready).
+        ``senior`` agents are offered the ``senior``-route leads first."""
+        await self.agents.login(agent_id, extension, campaign_id, senior=senior)
 
     async def logout(self, agent_id: str) -> None:
         await self.agents.logout(agent_id)
@@ -340,7 +342,8 @@ class Dialer:
     def _agent_json(s: Any, now: float) -> dict[str, Any]:
         return {"agent_id": s.agent_id, "extension": s.extension, "campaign_id": s.campaign_id,
                 "state": s.state.value, "seconds_in_state": round(now - s.since, 1),
-                "pause_code": s.pause_code, "call_id": s.call_id}
+                "pause_code": s.pause_code, "call_id": s.call_id,
+                "seniority": "senior" if s.senior else "standard"}
 
     def snapshot(self) -> dict[str, Any]:
         now = self.clock.now()

@@ -150,6 +150,7 @@ class AgentSession:
     since: float = 0.0  # wall-clock seconds of the last state change
     pause_code: str | None = None
     call_id: str | None = None
+    senior: bool = False  # offered "senior"-route leads first (the CRM's agent_skills)
 
     def move(self, to: AgentState, now: float, *, pause_code: str | None = None) -> AgentState:
         """Change state; returns the previous one. Raises :class:`IllegalTransition`."""
@@ -184,6 +185,7 @@ class CallAttempt:
     hangup_cause: int | None = None
     recording: str | None = None
     p_answer: float = 0.3  # the lead's modelled answer probability (pacing input)
+    route: str | None = None  # the lead's conversion route (which agent it prefers)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -20,6 +20,8 @@ class Lead:
     priority: int = 0
     p_answer: float | None = None
     attempts: int = 0
+    route: str | None = None  # conversion route: "senior", "standard" (nurture is never claimed)
+    p_convert: float | None = None
 
 
 class CallControl(Protocol):
