@@ -1,0 +1,152 @@
+"""Conversion routing in the dialer: senior-route leads go to ready senior agents first,
+standard leads prefer the others, and nobody waits for routing (fakes of the ports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ari_app.ari import EventRouter, Reconnected
+from ari_app.dialer.bus import EventBus
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
+from ari_app.dialer.ports import Lead
+from ari_app.dialer.routing import pair_leads, pick_agent
+from ari_app.dialer.store import DialerStore
+from tests.unit.test_dialer_engine import Clock, FakeControl, FakeCrm, customer_answers, until
+
+
+@dataclass
+class _A:
+    name: str
+    senior: bool
+
+
+@dataclass
+class _L:
+    name: str
+    route: str | None
+
+
+def test_given_ready_agents_when_picking_then_senior_route_prefers_senior_else_longest_idle(
+) -> None:
+    std1, std2, sen = _A("std1", False), _A("std2", False), _A("sen", True)
+    assert pick_agent([std1, sen, std2], "senior") is sen
+    assert pick_agent([sen, std1, std2], "standard") is std1
+    assert pick_agent([sen, std1], None) is std1  # unscored leads are standard
+    assert pick_agent([std1, std2], "senior") is std1  # no senior ready: the longest idle
+    assert pick_agent([sen], "standard") is sen  # nobody is left waiting for routing
+    assert pick_agent([], "senior") is None
+
+
+def test_given_leads_and_agents_when_pairing_then_each_senior_lead_gets_a_senior_if_any() -> None:
+    std, sen1, sen2 = _A("std", False), _A("sen1", True), _A("sen2", True)
+    leads = [_L("a", "standard"), _L("b", "senior"), _L("c", "senior")]
+    pairs = {lead.name: agent.name for agent, lead in pair_leads([std, sen1, sen2], leads)}
+    assert pairs == {"b": "sen1", "c": "sen2", "a": "std"}
+    pairs = {lead.name: agent.name for agent, lead in pair_leads([sen1, std], leads[:2])}
+    assert pairs == {"b": "sen1", "a": "std"}
+    # more senior leads than seniors: the rest still get an agent
+    pairs = {lead.name: agent.name for agent, lead in pair_leads([std, sen1], leads[1:])}
+    assert pairs == {"b": "sen1", "c": "std"}
+    assert len(pair_leads([std], leads)) == 1  # leads beyond the agents stay unpaired
+
+
+def _lead(n: int, route: str | None) -> Lead:
+    return Lead(f"lead{n}", "c1", f"cust{n}", f"+86138001380{n:02d}", route=route,
+                p_convert=0.5 if route == "senior" else 0.1)
+
+
+@pytest.fixture
+async def world(tmp_path: Path):  # type: ignore[no-untyped-def]
+    control = FakeControl()
+    store = DialerStore(tmp_path / "dialer.sqlite3")
+    await store.open()
+    crm = FakeCrm([])
+    dialer = Dialer(control, store, crm, crm, EventBus(), Clock(), worker="w1")
+    router = EventRouter()
+    dialer.register(router)
+    control.router = router
+    await dialer.start()
+    await dialer.on_connected(Reconnected(0))
+    yield dialer, control, crm
+    await dialer.stop()
+    await store.close()
+
+
+async def _two_agents(dialer: Dialer) -> None:
+    """``std`` logs in first (the longest idle), then the senior ``sen``."""
+    await dialer.login("std", "1001", "c1")
+    await dialer.login("sen", "1002", "c1", senior=True)
+    assert dialer.agent_view("sen")["seniority"] == "senior"
+    assert dialer.agent_view("std")["seniority"] == "standard"
+
+
+def _customer_originates(control: FakeControl) -> list[tuple[Any, ...]]:
+    return [v for v in control.verbs("originate") if v[2] == "customer"]
+
+
+async def test_given_progressive_when_senior_lead_then_reserved_for_the_senior_not_longest_idle(
+    world,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm = world
+    await _two_agents(dialer)
+    crm.leads.extend([_lead(1, "senior")])
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await until(lambda: _customer_originates(control))
+    call_id = _customer_originates(control)[0][1]
+    assert dialer.agents.sessions["sen"].state is AgentState.RESERVED
+    assert dialer.agents.sessions["std"].state is AgentState.READY
+    assert dialer.calls.calls[call_id].route == "senior"
+    await customer_answers(control, call_id)
+    assert ("add_to_bridge", ("agentbridge-sen", call_id)) in control.log
+
+
+async def test_given_progressive_when_standard_lead_then_non_senior_even_if_senior_idles_longer(
+    world,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm = world
+    await dialer.login("sen", "1002", "c1", senior=True)  # the longest idle this time
+    await dialer.login("std", "1001", "c1")
+    crm.leads.extend([_lead(1, "standard")])
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await until(lambda: _customer_originates(control))
+    assert dialer.agents.sessions["std"].state is AgentState.RESERVED
+    assert dialer.agents.sessions["sen"].state is AgentState.READY
+
+
+async def test_given_predictive_when_senior_lead_answers_then_bridged_to_ready_senior(
+    world,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm = world
+    await _two_agents(dialer)
+    crm.leads.extend([_lead(1, "senior")])
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PREDICTIVE, pacing="ratio",
+                                               dial_ratio=1.0))
+    await until(lambda: _customer_originates(control))
+    call_id = _customer_originates(control)[0][1]
+    assert dialer.calls.calls[call_id].agent_id is None  # predictive: nobody reserved
+    await customer_answers(control, call_id)
+    assert ("add_to_bridge", ("agentbridge-sen", call_id)) in control.log
+    assert dialer.agents.sessions["sen"].state is AgentState.ON_CALL
+    assert dialer.agents.sessions["std"].state is AgentState.READY
+
+
+async def test_given_predictive_and_no_senior_ready_when_senior_lead_answers_then_any_agent(
+    world,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm = world
+    await _two_agents(dialer)
+    await dialer.pause("sen", "break")
+    crm.leads.extend([_lead(1, "senior")])
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PREDICTIVE, pacing="ratio",
+                                               dial_ratio=1.0))
+    await until(lambda: _customer_originates(control))
+    call_id = _customer_originates(control)[0][1]
+    await customer_answers(control, call_id)
+    assert ("add_to_bridge", ("agentbridge-std", call_id)) in control.log  # not abandoned
+    assert not control.verbs("play")
+    assert dialer.calls.counters["c1"].abandons == 0
