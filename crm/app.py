@@ -14,6 +14,7 @@ from crm.http import (
     handlers_dnc,
     handlers_experiments,
     handlers_hopper,
+    handlers_models,
     handlers_privacy,
     handlers_reports,
     handlers_speech,
@@ -52,6 +53,7 @@ def api_routes() -> list[Route]:
         *handlers_reports.ROUTES,
         *handlers_experiments.ROUTES,
         *handlers_speech.ROUTES,
+        *handlers_models.ROUTES,
     ]
 
 
@@ -87,6 +89,7 @@ def create_crm_app(
     app.cleanup_ctx.append(
         handlers_privacy.retention_sweeper_ctx(settings.retention_sweep_seconds)
     )
+    app.cleanup_ctx.append(handlers_models.retrain_job_ctx(settings.model_retrain_seconds))
     app.on_startup.append(_speech_startup)  # runs after every cleanup_ctx has started
     return app
 

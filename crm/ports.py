@@ -54,6 +54,12 @@ class LeadView:
     last_outcome: str | None
     outcome_counts: dict[str, int] = field(default_factory=dict)
     close_reason: str | None = None
+    created_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    # P(live answer) of an attempt now, set at claim by the answer model; its source is the
+    # model version or "prior" (crm.services.answer_models)
+    p_answer: float | None = None
+    p_answer_source: str | None = None
 
 
 class LeadRepository(Protocol):

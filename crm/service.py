@@ -23,6 +23,7 @@ from crm.domain.calls import CallEvent, CallEventType
 from crm.domain.enums import AttemptOutcome, Language
 from crm.experiments import ExperimentService
 from crm.ports import Clock, LeadView, SystemClock
+from crm.services.answer_models import AnswerModelService
 from crm.services.auth import AuthService
 from crm.services.calls import CallService
 from crm.services.campaigns import CampaignService
@@ -68,6 +69,9 @@ class CrmService:
         self.dnc = DncService(sessions, region)
         self.campaigns = CampaignService(sessions, clk)
         self.leads = SqlLeadRepository(sessions, clk, settings.timezone)
+        self.answer_models = AnswerModelService(sessions, clk, settings.timezone,
+                                                settings.model_dir)
+        self.leads.retry_planner = self.answer_models  # best hour of a retry (issue 5)
         self.imports = LeadImporter(sessions, region, settings.import_batch_size)
         self.auth = AuthService(
             sessions,
@@ -159,7 +163,8 @@ class CrmService:
     async def claim_leads(
         self, campaign_id: uuid.UUID, worker: str, limit: int, ttl: timedelta = timedelta(minutes=5)
     ) -> Sequence[LeadView]:
-        return await self.leads.claim(campaign_id, worker, limit, ttl)
+        views = await self.leads.claim(campaign_id, worker, limit, ttl)
+        return await self.answer_models.annotate(views)  # p_answer of each lead, now
 
     async def unlock_leads(self, lead_ids: Sequence[uuid.UUID], worker: str) -> int:
         return await self.leads.unlock(lead_ids, worker)

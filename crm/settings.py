@@ -19,6 +19,8 @@ DIALCRM_RECORDING_ACTIVE_KEY    key id new recordings are encrypted with        
 DIALCRM_RECORDING_URL_SECRET    HMAC secret of signed recording URLs                dev value
 DIALCRM_RECORDING_URL_TTL_SECONDS  lifetime of a signed recording URL               300
 DIALCRM_RETENTION_SWEEP_SECONDS period of the recording retention sweep (0: off)    3600
+DIALCRM_MODEL_DIR               answer-model versions (with their metrics)          ./var/models
+DIALCRM_MODEL_RETRAIN_SECONDS   period of the answer model's retrain check (0: off) 3600
 DIALCRM_SQL_ECHO                log SQL                                             false
 DIALCRM_CONFIG_FILE             optional YAML file with the same keys (lowercase)   unset
 ==============================  ==================================================  =========
@@ -70,6 +72,8 @@ class CrmSettings:
     recording_url_secret: str = SANDBOX_RECORDING_URL_SECRET
     recording_url_ttl_seconds: int = 300
     retention_sweep_seconds: int = 3600
+    model_dir: Path = field(default_factory=lambda: _default_var() / "models")
+    model_retrain_seconds: int = 3600
 
     def __post_init__(self) -> None:
         if self.default_region not in phonenumbers.SUPPORTED_REGIONS:
@@ -84,6 +88,8 @@ class CrmSettings:
             raise InvalidInputError("password_scrypt_n", "must be a power of two")
         if not 1 <= self.recording_url_ttl_seconds <= 86400:
             raise InvalidInputError("recording_url_ttl_seconds", "must be between 1 and 86400")
+        if self.model_retrain_seconds < 0:
+            raise InvalidInputError("model_retrain_seconds", "must be >= 0 (0: off)")
         if self.retention_sweep_seconds < 0:
             raise InvalidInputError("retention_sweep_seconds", "must be >= 0 (0: off)")
         if len(self.recording_url_secret) < 16:

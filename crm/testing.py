@@ -73,6 +73,7 @@ def crm_settings(crm_database_url: str, tmp_path: Path) -> CrmSettings:
     return CrmSettings(
         database_url=crm_database_url,
         recordings_dir=tmp_path / "recordings",
+        model_dir=tmp_path / "models",
         password_scrypt_n=16,
         import_batch_size=50,
     )

@@ -77,7 +77,8 @@ class HttpCrm:
             return []
         return [Lead(lead_id=i["id"], campaign_id=i["campaign_id"],
                      customer_id=i["customer_id"], number=i["phone_e164"],
-                     priority=i["priority"], attempts=i["attempts"]) for i in body["items"]]
+                     priority=i["priority"], attempts=i["attempts"],
+                     p_answer=i.get("p_answer")) for i in body["items"]]
 
     async def release(self, lead_ids: Sequence[str], worker: str) -> None:
         await self._send("POST", "/api/hopper/release",

@@ -35,7 +35,7 @@ class LocalCrm:
         return [
             Lead(lead_id=str(v.id), campaign_id=str(v.campaign_id),
                  customer_id=str(v.customer_id), number=v.phone_e164, priority=v.priority,
-                 attempts=v.attempts)
+                 attempts=v.attempts, p_answer=v.p_answer)
             for v in views
         ]
 

@@ -6,9 +6,11 @@ and PostgreSQL alike, so two hopper workers never get the same lead.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -72,7 +74,18 @@ def lead_view(lead: Lead, zone: str) -> LeadView:
         last_outcome=lead.last_outcome,
         outcome_counts=dict(lead.outcome_counts or {}),
         close_reason=lead.close_reason,
+        created_at=lead.created_at,
+        last_attempt_at=lead.last_attempt_at,
     )
+
+
+class RetryPlanner(Protocol):
+    """Moves a retry to a better time, never before ``earliest`` (the retry delay); None
+    keeps ``earliest``. ``lead`` is as before the attempt."""
+
+    async def plan_retry(self, s: AsyncSession, lead: Lead, campaign: Campaign,
+                         zones: Sequence[str], window: CallingWindow, outcome: AttemptOutcome,
+                         now: datetime, earliest: datetime) -> datetime | None: ...
 
 
 class SqlLeadRepository:
@@ -82,6 +95,7 @@ class SqlLeadRepository:
         self._sessions = sessions
         self._clock = clock
         self._tz = default_timezone
+        self.retry_planner: RetryPlanner | None = None
 
     def _zones(self, lead: Lead, campaign: Campaign) -> tuple[str, ...]:
         """The lead's own zone: its override, else the number's (all candidate zones when the
@@ -251,6 +265,13 @@ class SqlLeadRepository:
                 callback_at=callback_at,
                 counts_after=counts,
             )
+            if self.retry_planner is not None and result.status is LeadStatus.RETRY \
+                    and result.next_attempt_at is not None:
+                better = await self.retry_planner.plan_retry(
+                    s, lead, campaign, self._zones(lead, campaign), window_of(campaign),
+                    outcome, now, result.next_attempt_at)
+                if better is not None and better >= result.next_attempt_at:
+                    result = dataclasses.replace(result, next_attempt_at=better)
             lead.attempts += 1
             lead.outcome_counts, lead.close_reason = counts, result.close_reason
             lead.status, lead.next_attempt_at = result.status.value, result.next_attempt_at

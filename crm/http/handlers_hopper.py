@@ -47,7 +47,7 @@ def lead_json(view: LeadView) -> dict[str, Any]:
     for key, value in data.items():
         if hasattr(value, "isoformat"):
             data[key] = value.isoformat()
-        elif value is not None and not isinstance(value, int | str | dict):
+        elif value is not None and not isinstance(value, int | float | str | dict):
             data[key] = str(value)
     return data
 

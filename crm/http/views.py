@@ -33,7 +33,7 @@ def lead_view_json(v: LeadView) -> dict[str, Any]:
             val.isoformat()
             if hasattr(val, "isoformat")
             else str(val)
-            if val is not None and not isinstance(val, int | str | dict)
+            if val is not None and not isinstance(val, int | float | str | dict)
             else val
         )
         for k, val in data.items()

@@ -1,0 +1,98 @@
+"""/api/models/answer: the answer-probability model the hopper scores leads with (managers and
+admins), and why a lead's retries were moved to their best hour; the periodic retrain job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from crm.domain.enums import Role
+from crm.http._route import SERVICE_KEY, Ctx, Route
+from crm.http.views import ok
+from crm.services._common import parse_uuid
+from crm.services.answer_models import AnswerModelService
+
+log = logging.getLogger(__name__)
+MANAGERS = (Role.MANAGER,)
+
+
+class RetrainIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    force: bool = False
+
+
+async def answer_model(ctx: Ctx) -> web.Response:
+    return ok(await ctx.service.answer_models.status())
+
+
+async def answer_version(ctx: Ctx) -> web.Response:
+    version = ctx.path_param("version")
+    return ok(await asyncio.to_thread(ctx.service.answer_models.version, version))
+
+
+async def retrain(ctx: Ctx) -> web.Response:
+    body: RetrainIn = ctx.body
+    run = await ctx.service.answer_models.retrain(force=body.force)
+    return ok({**run, "model": await ctx.service.answer_models.status()})
+
+
+async def lead_best_time(ctx: Ctx) -> web.Response:
+    lead_id = parse_uuid(ctx.path_param("lead_id"), "lead_id")
+    return ok({"items": await ctx.service.answer_models.best_time_log(lead_id)})
+
+
+ROUTES = [
+    Route("GET", "/api/models/answer", answer_model,
+          "The answer model in use: version, trained_at, rows, Brier, log-loss, reliability "
+          "table; or 'prior only' while history is thin", "models", MANAGERS),
+    Route("GET", "/api/models/answer/versions/{version}", answer_version,
+          "One stored answer-model version and its held-out metrics", "models", MANAGERS,
+          responses={200: "OK", 400: "malformed version id", 404: "no such version"}),
+    Route("POST", "/api/models/answer/retrain", retrain,
+          "Run the retrain check now (force: train a new version when history suffices)",
+          "models", MANAGERS, body=RetrainIn),
+    Route("GET", "/api/leads/{lead_id}/best-time", lead_best_time,
+          "Why the lead's retries were moved to their best hour (newest first)", "models",
+          MANAGERS),
+]
+
+
+async def retrain_forever(models: AnswerModelService, interval_s: float) -> None:
+    """Load the model state at once, then check ``retrain_if_due`` every ``interval_s``."""
+    try:
+        await models.state()
+    except Exception:  # noqa: BLE001 - a failed load is retried at the next round
+        log.exception("answer model: initial load failed")
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await models.retrain()
+        except Exception:  # noqa: BLE001 - one failed round must not stop the job
+            log.exception("answer model: retrain round failed")
+
+
+def retrain_job_ctx(interval_seconds: int
+                    ) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` running :func:`retrain_forever` (0: off); cancelled on clean-up."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task: asyncio.Task[None] | None = None
+        if interval_seconds > 0:
+            task = asyncio.create_task(
+                retrain_forever(app[SERVICE_KEY].answer_models, interval_seconds),
+                name="crm-answer-model-retrain")
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    return ctx
