@@ -10,6 +10,7 @@ from aiohttp import web
 from crm.http import (
     handlers_admin,
     handlers_campaigns,
+    handlers_conversion,
     handlers_customers,
     handlers_dnc,
     handlers_experiments,
@@ -54,6 +55,7 @@ def api_routes() -> list[Route]:
         *handlers_experiments.ROUTES,
         *handlers_speech.ROUTES,
         *handlers_models.ROUTES,
+        *handlers_conversion.ROUTES,
     ]
 
 
@@ -90,6 +92,8 @@ def create_crm_app(
         handlers_privacy.retention_sweeper_ctx(settings.retention_sweep_seconds)
     )
     app.cleanup_ctx.append(handlers_models.retrain_job_ctx(settings.model_retrain_seconds))
+    app.cleanup_ctx.append(  # the conversion model beside it, same period
+        handlers_conversion.conversion_job_ctx(settings.model_retrain_seconds))
     app.on_startup.append(_speech_startup)  # runs after every cleanup_ctx has started
     return app
 

@@ -8,6 +8,7 @@
     python -m crm.cli rotate-recording-keys         # re-encrypt recordings under the active key
     python -m crm.cli sweep-recordings              # purge recordings past campaign retention
     python -m crm.cli load-rules rules.yaml         # upsert workflow rules (--replace: only these)
+    python -m crm.cli models retrain --kind conversion  # retrain when due (--force: now), rescore
 
 ``DIALCRM_ADMIN_PASSWORD`` supplies the password non-interactively.
 """
@@ -135,6 +136,11 @@ def _parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("load-rules", help="load workflow rules from a YAML file (upsert)")
     rules.add_argument("path")
     rules.add_argument("--replace", action="store_true", help="delete rules the file lacks")
+    models = sub.add_parser("models", help="predictive models (answer, conversion)")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    retrain = models_sub.add_parser("retrain", help="retrain when due, then rescore")
+    retrain.add_argument("--kind", choices=["answer", "conversion", "all"], default="all")
+    retrain.add_argument("--force", action="store_true", help="train now if history suffices")
     return p
 
 
@@ -153,6 +159,28 @@ async def _load_rules(settings: CrmSettings, text: str, replace: bool) -> None:
         print(f"loaded {len(rows)} rules: {', '.join(r.id for r in rows)}")
     finally:
         await service.close()
+
+
+async def _retrain(settings: CrmSettings, kind: str, force: bool) -> int:
+    service = CrmService.open(settings)
+    try:
+        if kind in ("answer", "all"):
+            print(f"answer: {await service.answer_models.retrain(force=force)}")
+        if kind in ("conversion", "all"):
+            run = await service.conversion.retrain(force=force)
+            print(f"conversion: {run.why}; {run.scored} customers scored")
+            summary = await service.conversion.summary()
+            if summary["version"]:
+                m = summary["metrics"]
+                print(f"  {summary['version']}: Brier {m['brier']:.4f} (base rate "
+                      f"{m['brier_base_rate']:.4f}), log-loss {m['log_loss']:.4f}, "
+                      f"AUC {m['auc']:.3f}, ECE {m['ece']:.3f}")
+                print("  routes: " + ", ".join(
+                    f"{r} {v['customers']} ({v['share']:.0%})"
+                    for r, v in summary["shares"].items()))
+    finally:
+        await service.close()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_rotate(settings))
         elif args.command == "sweep-recordings":
             return asyncio.run(_sweep(settings))
+        elif args.command == "models":
+            return asyncio.run(_retrain(settings, args.kind, args.force))
         elif args.command == "load-rules":
             asyncio.run(_load_rules(settings, _read_text(args.path), args.replace))
     except CrmError as exc:

@@ -60,6 +60,10 @@ class LeadView:
     # model version or "prior" (crm.services.answer_models)
     p_answer: float | None = None
     p_answer_source: str | None = None
+    # the customer's conversion route ("senior" / "standard"; "nurture" leads are never
+    # claimed) and P(convert), set at claim (crm.services.conversion_models)
+    route: str | None = None
+    p_convert: float | None = None
 
 
 class LeadRepository(Protocol):

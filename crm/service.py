@@ -23,10 +23,12 @@ from crm.domain.calls import CallEvent, CallEventType
 from crm.domain.enums import AttemptOutcome, Language
 from crm.experiments import ExperimentService
 from crm.ports import Clock, LeadView, SystemClock
+from crm.services.agent_skills import AgentSkillService
 from crm.services.answer_models import AnswerModelService
 from crm.services.auth import AuthService
 from crm.services.calls import CallService
 from crm.services.campaigns import CampaignService
+from crm.services.conversion_models import ConversionService
 from crm.services.customers import ConflictPolicy, CustomerService
 from crm.services.dialing import DialingSettingsService
 from crm.services.dnc import DncService
@@ -72,6 +74,10 @@ class CrmService:
         self.answer_models = AnswerModelService(sessions, clk, settings.timezone,
                                                 settings.model_dir)
         self.leads.retry_planner = self.answer_models  # best hour of a retry (issue 5)
+        self.conversion = ConversionService(  # P(convert) and routes (issue 5 item 4)
+            sessions, clk, settings.model_dir, senior_share=settings.conversion_senior_share,
+            nurture_share=settings.conversion_nurture_share)
+        self.agent_skills = AgentSkillService(sessions, clk)
         self.imports = LeadImporter(sessions, region, settings.import_batch_size)
         self.auth = AuthService(
             sessions,
@@ -164,7 +170,8 @@ class CrmService:
         self, campaign_id: uuid.UUID, worker: str, limit: int, ttl: timedelta = timedelta(minutes=5)
     ) -> Sequence[LeadView]:
         views = await self.leads.claim(campaign_id, worker, limit, ttl)
-        return await self.answer_models.annotate(views)  # p_answer of each lead, now
+        views = await self.answer_models.annotate(views)  # p_answer of each lead, now
+        return await self.conversion.annotate(views)  # the customer's route, P(convert)
 
     async def unlock_leads(self, lead_ids: Sequence[uuid.UUID], worker: str) -> int:
         return await self.leads.unlock(lead_ids, worker)

@@ -21,6 +21,8 @@ DIALCRM_RECORDING_URL_TTL_SECONDS  lifetime of a signed recording URL           
 DIALCRM_RETENTION_SWEEP_SECONDS period of the recording retention sweep (0: off)    3600
 DIALCRM_MODEL_DIR               answer-model versions (with their metrics)          ./var/models
 DIALCRM_MODEL_RETRAIN_SECONDS   period of the answer model's retrain check (0: off) 3600
+DIALCRM_CONVERSION_SENIOR_SHARE top share of scored customers routed to seniors     0.2
+DIALCRM_CONVERSION_NURTURE_SHARE bottom share put into nurturing (not dialed)       0.2
 DIALCRM_SQL_ECHO                log SQL                                             false
 DIALCRM_CONFIG_FILE             optional YAML file with the same keys (lowercase)   unset
 ==============================  ==================================================  =========
@@ -74,6 +76,8 @@ class CrmSettings:
     retention_sweep_seconds: int = 3600
     model_dir: Path = field(default_factory=lambda: _default_var() / "models")
     model_retrain_seconds: int = 3600
+    conversion_senior_share: float = 0.2
+    conversion_nurture_share: float = 0.2
 
     def __post_init__(self) -> None:
         if self.default_region not in phonenumbers.SUPPORTED_REGIONS:
@@ -88,6 +92,9 @@ class CrmSettings:
             raise InvalidInputError("password_scrypt_n", "must be a power of two")
         if not 1 <= self.recording_url_ttl_seconds <= 86400:
             raise InvalidInputError("recording_url_ttl_seconds", "must be between 1 and 86400")
+        for name in ("conversion_senior_share", "conversion_nurture_share"):
+            if not 0.0 <= getattr(self, name) <= 0.5:
+                raise InvalidInputError(name, "must be between 0 and 0.5")
         if self.model_retrain_seconds < 0:
             raise InvalidInputError("model_retrain_seconds", "must be >= 0 (0: off)")
         if self.retention_sweep_seconds < 0:
@@ -155,6 +162,8 @@ def _coerce(name: str, value: Any) -> Any:
             return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
         if kind == "int":
             return int(value)
+        if kind == "float":
+            return float(value)
         if kind == "Path":
             return Path(value)
     except ValueError:

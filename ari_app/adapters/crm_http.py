@@ -78,7 +78,8 @@ class HttpCrm:
         return [Lead(lead_id=i["id"], campaign_id=i["campaign_id"],
                      customer_id=i["customer_id"], number=i["phone_e164"],
                      priority=i["priority"], attempts=i["attempts"],
-                     p_answer=i.get("p_answer")) for i in body["items"]]
+                     p_answer=i.get("p_answer"), route=i.get("route"),
+                     p_convert=i.get("p_convert")) for i in body["items"]]
 
     async def release(self, lead_ids: Sequence[str], worker: str) -> None:
         await self._send("POST", "/api/hopper/release",

@@ -35,7 +35,8 @@ class LocalCrm:
         return [
             Lead(lead_id=str(v.id), campaign_id=str(v.campaign_id),
                  customer_id=str(v.customer_id), number=v.phone_e164, priority=v.priority,
-                 attempts=v.attempts, p_answer=v.p_answer)
+                 attempts=v.attempts, p_answer=v.p_answer,
+                 route=v.route, p_convert=v.p_convert)
             for v in views
         ]
 

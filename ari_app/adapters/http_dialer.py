@@ -132,7 +132,9 @@ def _agent_view(dialer: Dialer, agent_id: str) -> dict[str, Any]:
 async def agent_login(ctx: Ctx) -> web.Response:
     body: LoginIn = ctx.body
     await ctx.service.campaigns.get(body.campaign_id)
-    await _dialer(ctx).login(ctx.who.username, body.extension, str(body.campaign_id))
+    senior = await ctx.service.agent_skills.seniority(ctx.who.username) == "senior"
+    await _dialer(ctx).login(ctx.who.username, body.extension, str(body.campaign_id),
+                             senior=senior)
     return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 
 from crm.db import (  # noqa: F401  (registers every table on the metadata)
     models,
+    models_conversion,
     models_dialing,
     models_experiments,
     models_ops,

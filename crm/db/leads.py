@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from crm.db.models_conversion import CustomerRoute
 from crm.db.models_ops import Campaign, Disposition, Lead
 from crm.domain.enums import AttemptOutcome, CampaignStatus, LeadStatus
 from crm.domain.leads import (
@@ -55,6 +56,12 @@ def window_of(c: Campaign) -> CallingWindow:
     return CallingWindow(
         start=time.fromisoformat(c.window_start), end=time.fromisoformat(c.window_end)
     )
+
+
+def in_nurture(customer_id: sa.ColumnElement[uuid.UUID]) -> sa.Exists:
+    """The customer is in automated nurturing (conversion route): agents do not dial them."""
+    return sa.exists().where(col(CustomerRoute.customer_id) == customer_id,
+                             col(CustomerRoute.route) == "nurture")
 
 
 def lead_view(lead: Lead, zone: str) -> LeadView:
@@ -119,6 +126,7 @@ class SqlLeadRepository:
                 sa.or_(col(Lead.locked_until).is_(None), col(Lead.locked_until) <= now),
                 col(Lead.attempts) < col(Campaign.max_attempts),
                 ~dnc_clause(col(Lead.phone_e164), col(Lead.campaign_id)),
+                ~in_nurture(col(Lead.customer_id)),
             )
             .order_by(
                 col(Lead.priority).desc(),

@@ -1,0 +1,62 @@
+"""Conversion routing (issue 5 item 4): customers' P(convert) and route, agents' seniority.
+
+Revision ID: 0010
+Revises: 0009 (when it exists, else 0008)
+
+Revision 0009 is reserved for another change of the same issue; until a ``0009_*.py`` exists
+beside this file, this revision chains after 0008, and after 0009 once it is there (so the
+history stays one line either way).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+from crm.db.types import UtcDateTime
+
+revision: str = "0010"
+down_revision: str | None = (
+    "0009" if any(Path(__file__).resolve().parent.glob("0009_*.py")) else "0008"
+)
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "agent_skills",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("seniority", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("updated_at", UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
+        sa.PrimaryKeyConstraint("user_id"),
+    )
+    op.create_table(
+        "customer_routes",
+        sa.Column("customer_id", sa.Uuid(), nullable=False),
+        sa.Column("route", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("model_route", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("p_convert", sa.Float(), nullable=True),
+        sa.Column("model_version", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("override_route", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("override_by", sa.Uuid(), nullable=True),
+        sa.Column("override_reason", sqlmodel.sql.sqltypes.AutoString(length=300),
+                  nullable=True),
+        sa.Column("scored_at", UtcDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+        sa.ForeignKeyConstraint(["override_by"], ["users.id"]),
+        sa.PrimaryKeyConstraint("customer_id"),
+    )
+    op.create_index("ix_customer_routes_route", "customer_routes", ["route"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_customer_routes_route", table_name="customer_routes")
+    op.drop_table("customer_routes")
+    op.drop_table("agent_skills")
