@@ -56,6 +56,9 @@ from predictive.models.registry import ModelRegistry, retrain_if_due
 log = logging.getLogger(__name__)
 BEST_TIME_OUTCOMES = (AttemptOutcome.NO_ANSWER, AttemptOutcome.BUSY, AttemptOutcome.MACHINE)
 BEST_TIME_HORIZON = timedelta(days=3)
+# a day's wait must buy > 10 % more answer probability (the model's weekday noise must not push
+# retries days out; best_call_time's own default is 2 %)
+BEST_TIME_DAILY_DISCOUNT = 0.10
 _VERSION_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
@@ -210,7 +213,8 @@ class AnswerModelService:
         zone = ZoneInfo(zones[0])
         slots = _CampaignSlots(window, zones)
         plan = best_call_time(now.astimezone(zone), slots, p_at, BEST_TIME_HORIZON,
-                              not_before=earliest.astimezone(zone))
+                              not_before=earliest.astimezone(zone),
+                              daily_discount=BEST_TIME_DAILY_DISCOUNT)
         if plan is None:
             return None
         plan = _prefer_earliest(plan, earliest.astimezone(zone), slots, p_at, now)
