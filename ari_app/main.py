@@ -136,6 +136,11 @@ async def index(request: web.Request) -> web.Response:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["models"]:  # `dialcrm models retrain|status`: the CRM's model commands
+        from crm.cli import main as crm_cli
+
+        return crm_cli(argv)
     parser = argparse.ArgumentParser(prog="dialcrm", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("serve", "demo"), nargs="?", default="serve")
     parser.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")

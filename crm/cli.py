@@ -9,6 +9,9 @@
     python -m crm.cli sweep-recordings              # purge recordings past campaign retention
     python -m crm.cli load-rules rules.yaml         # upsert workflow rules (--replace: only these)
     python -m crm.cli models retrain --kind conversion  # retrain when due (--force: now), rescore
+    python -m crm.cli models status                 # the answer model in use and its metrics
+
+``dialcrm models ...`` is the same command (``dialcrm models retrain --kind answer``).
 
 ``DIALCRM_ADMIN_PASSWORD`` supplies the password non-interactively.
 """
@@ -21,6 +24,7 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col
@@ -110,6 +114,29 @@ async def _sweep(settings: CrmSettings) -> int:
     return 0
 
 
+async def _answer_status(settings: CrmSettings) -> int:
+    service = CrmService.open(settings)
+    try:
+        _print_answer_status(await service.answer_models.status())
+    finally:
+        await service.close()
+    return 0
+
+
+def _print_answer_status(status: dict[str, Any]) -> None:
+    if status["source"] == "prior":
+        print(f"  {status['message']}: scoring with the Beta-Binomial prior by list and hour")
+        return
+    print(f"  model {status['version']} trained {status['trained_at']} on {status['n_train']} rows "
+          f"(+{status['n_calibration']} calibration, {status['n_test']} test): "
+          f"Brier {status['brier']:.4f} (base rate {status['brier_base_rate']:.4f}), "
+          f"log-loss {status['log_loss']:.4f}, AUC {status['auc']:.3f}")
+    print("  predicted        n  mean p  observed")
+    for b in status["reliability"]:
+        print(f"  {b['lo']:.1f}-{b['hi']:.1f} {b['n']:9d}  {b['mean_predicted']:6.3f}  "
+              f"{b['observed']:8.3f}")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m crm.cli", description="dialcrm CRM admin")
     sub = p.add_subparsers(dest="command", required=True)
@@ -141,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     retrain = models_sub.add_parser("retrain", help="retrain when due, then rescore")
     retrain.add_argument("--kind", choices=["answer", "conversion", "all"], default="all")
     retrain.add_argument("--force", action="store_true", help="train now if history suffices")
+    models_sub.add_parser("status", help="the answer model in use and its held-out metrics")
     return p
 
 
@@ -165,7 +193,10 @@ async def _retrain(settings: CrmSettings, kind: str, force: bool) -> int:
     service = CrmService.open(settings)
     try:
         if kind in ("answer", "all"):
-            print(f"answer: {await service.answer_models.retrain(force=force)}")
+            run = await service.answer_models.retrain(force=force)
+            print(f"answer: {run['result']} ({run['rows']} history rows; scoring with "
+                  f"{run['source']})")
+            _print_answer_status(await service.answer_models.status())
         if kind in ("conversion", "all"):
             run = await service.conversion.retrain(force=force)
             print(f"conversion: {run.why}; {run.scored} customers scored")
@@ -206,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "sweep-recordings":
             return asyncio.run(_sweep(settings))
         elif args.command == "models":
+            if args.models_command == "status":
+                return asyncio.run(_answer_status(settings))
             return asyncio.run(_retrain(settings, args.kind, args.force))
         elif args.command == "load-rules":
             asyncio.run(_load_rules(settings, _read_text(args.path), args.replace))

@@ -1,0 +1,48 @@
+"""`dialcrm models retrain|status` (and `python -m crm.cli models ...`) on a CRM database."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ari_app.main import main as dialcrm
+from crm.cli import main as crm_cli
+from crm.db.engine import create_all, make_engine
+from crm.ports import FixedClock
+from crm.service import CrmService
+from crm.settings import CrmSettings
+from tests.unit.answer_synth import seed_history
+from tests.unit.test_answer_model_crm import AFTER
+
+
+async def _seed(url: str, models: Path) -> None:
+    engine = make_engine(url)
+    await create_all(engine)
+    service = CrmService(CrmSettings(database_url=url, model_dir=models, password_scrypt_n=16),
+                         engine, clock=FixedClock(AFTER))
+    campaign = await service.campaigns.create({"name": "history"})
+    await seed_history(service, campaign.id)
+    await service.close()
+
+
+def test_given_crm_history_when_dialcrm_models_retrain_then_version_stored_and_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, models = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}", tmp_path / "models"
+    monkeypatch.setenv("DIALCRM_DATABASE_URL", url)
+    monkeypatch.setenv("DIALCRM_MODEL_DIR", str(models))
+    assert crm_cli(["migrate"]) == 0
+    assert crm_cli(["models", "status"]) == 0
+    assert "prior only (0 rows < 2000)" in capsys.readouterr().out
+    asyncio.run(_seed(url, models))
+
+    assert dialcrm(["models", "retrain", "--kind", "answer"]) == 0
+
+    out = capsys.readouterr().out
+    [version] = [p.name for p in models.iterdir()]
+    assert f"answer: trained {version} (replaces none) (2560 history rows" in out
+    assert "Brier" in out and "log-loss" in out and "0.0-0.1" in out
+    assert crm_cli(["models", "status"]) == 0
+    assert f"model {version} trained" in capsys.readouterr().out
