@@ -18,6 +18,7 @@ from crm.service import CrmService
 from crm.services.answer_history import LeadFacts, prospective_row, region_of
 from predictive.models.answer_model import MIN_TRAIN_ROWS
 from tests.unit.answer_synth import CN, US, Rows, _lead, seed_history, write
+from tests.unit.test_dialer_engine import until
 
 AFTER = datetime(2026, 9, 25, 0, 0, tzinfo=UTC)  # after the synthetic history (a Friday)
 
@@ -277,3 +278,27 @@ async def test_given_no_history_when_scheduling_then_retry_delay_kept_and_nothin
     after = await crm_service.record_attempt(lead.id, AttemptOutcome.MACHINE, worker="w1")
     assert after.next_attempt_at == now + timedelta(minutes=120)
     assert await crm_service.answer_models.best_time_log(lead.id) == []
+
+
+# --- the periodic job in the CRM server -------------------------------------------------------
+async def test_given_server_with_retrain_interval_when_history_suffices_then_job_trains(
+        crm_service: CrmService, crm_settings, crm_clock: FixedClock) -> None:
+    import dataclasses
+
+    from aiohttp.test_utils import TestServer
+
+    from crm.app import create_crm_app
+
+    crm_clock.current = AFTER
+    await seed_history(crm_service, await _campaign(crm_service, "job"))
+    settings = dataclasses.replace(crm_settings, model_retrain_seconds=1)
+    server = TestServer(create_crm_app(settings, service=crm_service), host="127.0.0.1")
+    await server.start_server()
+    try:
+        models = crm_service.answer_models
+        await until(lambda: models.registry.versions(), timeout=120)
+        [version] = models.registry.versions()
+        await until(lambda: (models.last_run or {}).get("source") == version, timeout=60)
+        assert (await crm_service.answer_models.state()).source == version
+    finally:
+        await server.close()
