@@ -75,6 +75,8 @@ class Row:
     audio_s: float
     load_s: float
     exact: int
+    window: str = "utterance"
+    ms_per_utterance: float = 0.0
 
 
 def speak(text: str, directory: Path, index: int) -> tuple[np.ndarray, int]:
@@ -134,12 +136,12 @@ def wer(ref: list[str], hyp: list[str]) -> tuple[int, int]:
 
 def run_config(
     model: str, label: str, clips: list[np.ndarray], sentences: tuple[str, ...], prompt: bool,
-    beam_size: int = 5,
+    beam_size: int = 5, window: str = "utterance",
 ) -> tuple[Row, list[str]]:
     t0 = time.perf_counter()
     vocab = VOCABULARY if prompt else ()
     rec = Transcriber(RecognitionConfig(model=model, language="en", vocabulary=vocab,
-                                        beam_size=beam_size))
+                                        beam_size=beam_size, window=window))
     load_s = time.perf_counter() - t0
     rec.transcribe(clips[0][:16_000])  # warm-up
     errors = total = exact = 0
@@ -154,7 +156,8 @@ def run_config(
         errors, total, exact = errors + e, total + n, exact + (e == 0)
         hyps.append(out.text)
     row = Row(model, label, prompt, len(clips), round(errors / total, 4),
-              round(busy / audio, 4), round(audio, 2), round(load_s, 2), exact)
+              round(busy / audio, 4), round(audio, 2), round(load_s, 2), exact, window,
+              round(1000 * busy / len(clips), 1))
     return row, hyps
 
 
@@ -164,6 +167,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write results as JSON to this path")
     parser.add_argument("--models", default="tiny.en,base")
     parser.add_argument("--beam-size", type=int, default=5)
+    parser.add_argument("--windows", default="utterance,full",
+                        help="encoder windows to compare: utterance (the shipped live path: "
+                             "the utterance + 2 s) and full (Whisper's fixed 30 s)")
     parser.add_argument("--verbose", action="store_true", help="print every hypothesis")
     args = parser.parse_args()
     if shutil.which("espeak-ng") is None:
@@ -179,21 +185,23 @@ def main() -> int:
     }
     if args.quick:
         del inputs["8k-slin"]
-    configs = [(m, label, p) for m in args.models.split(",") for label in inputs
-               for p in ((False, True) if label == "8k-ulaw" else (False,))]
+    configs = [(m, label, p, w) for m in args.models.split(",") for label in inputs
+               for p in ((False, True) if label == "8k-ulaw" else (False,))
+               for w in args.windows.split(",")]
     rows, details = [], []
-    for model, label, prompt in configs:
-        row, hyps = run_config(model, label, inputs[label], sentences, prompt, args.beam_size)
+    for model, label, prompt, window in configs:
+        row, hyps = run_config(model, label, inputs[label], sentences, prompt, args.beam_size,
+                               window)
         rows.append(row)
         details.append({"config": asdict(row), "hypotheses": hyps})
         if args.verbose:
             for ref, hyp in zip(sentences, hyps, strict=True):
                 print(f"  {ref!r:60} -> {hyp!r}")
-    print(f"{'model':8} {'input':9} {'prompt':6} {'n':>3} {'WER':>6} {'exact':>5} "
-          f"{'RTF':>6} {'load s':>6}")
+    print(f"{'model':8} {'input':9} {'prompt':6} {'window':9} {'n':>3} {'WER':>6} {'exact':>5} "
+          f"{'RTF':>6} {'ms/utt':>7} {'load s':>6}")
     for r in rows:
-        print(f"{r.model:8} {r.input:9} {str(r.prompt):6} {r.sentences:3d} {r.wer:6.3f} "
-              f"{r.exact:5d} {r.rtf:6.3f} {r.load_s:6.2f}")
+        print(f"{r.model:8} {r.input:9} {str(r.prompt):6} {r.window:9} {r.sentences:3d} "
+              f"{r.wer:6.3f} {r.exact:5d} {r.rtf:6.3f} {r.ms_per_utterance:7.1f} {r.load_s:6.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({

@@ -80,8 +80,9 @@ LIVE_MAX_UTTERANCE_S = 8.0  # someone talking on still gets text every few secon
 # live, each sentence goes to the rules on its own (bench/live_trigger.py: trigger -> task
 # and the transcript's WER, before/after in one run).
 LIVE_MIN_SILENCE_MS = 300
-# Whisper's beam width: 1 did not decode measurably faster here (the encoder's fixed 30 s
-# window dominates) and raised bench/asr.py's WER at 8 kHz with the prompt (0.16 -> 0.24).
+# Whisper's beam width. With the short encoder window (RecognitionConfig.window = "utterance")
+# the decoder is a larger share of the time, but beam 1 raised bench/asr.py's WER at 8 kHz with
+# the prompt, so 5 stays.
 LIVE_BEAM_SIZE = 5
 
 

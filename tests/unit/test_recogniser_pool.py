@@ -136,6 +136,7 @@ async def test_given_spoken_sentence_when_recognising_then_transcribed(
         await feed_all(stream, data, frame)
         await stream.close(timeout=60)
     [segment] = [e for e in await events if isinstance(e, TranscriptSegment)]
-    words = set(segment.text.lower().replace("?", " ").replace(".", " ").split())
+    # "e-mail" and "email" are the same word
+    words = set(segment.text.lower().replace("?", " ").replace(".", " ").replace("-", "").split())
     assert expected <= words, segment.text
     assert segment.language == "en" and 0 < segment.confidence <= 1
