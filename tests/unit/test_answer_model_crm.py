@@ -302,3 +302,51 @@ async def test_given_server_with_retrain_interval_when_history_suffices_then_job
         assert (await crm_service.answer_models.state()).source == version
     finally:
         await server.close()
+
+
+# --- the dialer on another machine dials with the model's probabilities ----------------------
+async def test_given_remote_dialer_when_it_places_a_call_then_attempt_carries_model_p(
+        crm_service: CrmService, crm_settings, crm_actors, crm_clock: FixedClock,
+        tmp_path) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from ari_app.ari import EventRouter, Reconnected
+    from ari_app.dialer.bus import EventBus
+    from ari_app.dialer.engine import Dialer
+    from ari_app.dialer.model import CampaignConfig, DialMode
+    from ari_app.dialer.store import DialerStore
+    from crm.app import create_crm_app
+    from tests.unit.test_dialer_engine import Clock, FakeControl
+
+    version = await _trained(crm_service, crm_clock)
+    camp = await _campaign(crm_service, "remote-dial")
+    await _import(crm_service, camp, ["+8613700000777"])
+    crm_clock.current = at_local(CN, 19, 40)
+    server = TestServer(create_crm_app(crm_settings, service=crm_service), host="127.0.0.1")
+    await server.start_server()
+    http = HttpCrm(str(server.make_url("")), crm_actors["dialer"].token, timeout=5)
+    control, store = FakeControl(), DialerStore(tmp_path / "dialer.sqlite3")
+    await store.open()
+    dialer = Dialer(control, store, http, http, EventBus(), Clock(), worker="remote-1")
+    router = EventRouter()
+    dialer.register(router)
+    control.router = router
+    try:
+        await dialer.start()
+        await dialer.on_connected(Reconnected(0))
+        await dialer.start_campaign(CampaignConfig(str(camp), mode=DialMode.PROGRESSIVE))
+        await dialer.login("a1", "1001", str(camp))
+        await until(lambda: len(control.verbs("originate")) == 2, timeout=10)
+        attempt = dialer.calls.calls[control.verbs("originate")[1][1]]
+        state = await crm_service.answer_models.state()
+        assert state.source == version
+        lead = await _created(crm_service, attempt.lead_id)
+        row = prospective_row(LeadFacts(attempt.lead_id, str(camp), CN, "mobile", "CN", lead),
+                              crm_clock.current, 0, None, None)
+        assert attempt.p_answer == pytest.approx(state.score([row])[0])
+        assert attempt.p_answer > 0.3  # 19:40 in Shanghai: the high hours, not the 0.3 default
+    finally:
+        await dialer.stop()
+        await http.close()
+        await server.close()
+        await store.close()
