@@ -30,6 +30,8 @@ class _In(BaseModel):
 
 
 class RetrainIn(_In):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     force: bool = False
 
 

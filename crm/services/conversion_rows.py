@@ -87,7 +87,7 @@ async def customer_rows(
         acc.add(at, bridged is not None, talk, disp, intent, disp in success)
     ids = set(accs)
     if not (only_called or label_until is not None):
-        ids |= set(await s.scalars(sa.select(sa.distinct(col(Lead.customer_id)))))
+        ids |= set(await s.scalars(sa.select(col(Lead.customer_id)).distinct()))
     live = set(await s.scalars(
         sa.select(col(Customer.id)).where(col(Customer.merged_into_id).is_(None))))
     ids &= live

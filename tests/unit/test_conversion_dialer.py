@@ -16,6 +16,8 @@ from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
 from ari_app.dialer.ports import Lead
 from ari_app.dialer.routing import pair_leads, pick_agent
 from ari_app.dialer.store import DialerStore
+from tests.unit.test_dialer_api import Api
+from tests.unit.test_dialer_api import api as api  # noqa: F401 - the fixture
 from tests.unit.test_dialer_engine import Clock, FakeControl, FakeCrm, customer_answers, until
 
 
@@ -150,3 +152,17 @@ async def test_given_predictive_and_no_senior_ready_when_senior_lead_answers_the
     assert ("add_to_bridge", ("agentbridge-std", call_id)) in control.log  # not abandoned
     assert not control.verbs("play")
     assert dialer.calls.counters["c1"].abandons == 0
+
+
+async def test_given_manager_sets_senior_when_agent_logs_in_over_http_then_session_is_senior(
+    api: Api,
+) -> None:
+    login = {"extension": "1001", "campaign_id": api.campaign_id}
+    status, body = await api.call("POST", "/api/agent/login", body=login)
+    assert status == 200 and body["seniority"] == "standard"
+    assert (await api.call("POST", "/api/agent/logout"))[0] == 200
+    status, _ = await api.call("PUT", "/api/agents/agent1/seniority", who="boss",
+                               body={"seniority": "senior"})
+    assert status == 200
+    status, body = await api.call("POST", "/api/agent/login", body=login)
+    assert status == 200 and body["seniority"] == "senior"
