@@ -193,9 +193,9 @@ async def _retrain(settings: CrmSettings, kind: str, force: bool) -> int:
     service = CrmService.open(settings)
     try:
         if kind in ("answer", "all"):
-            run = await service.answer_models.retrain(force=force)
-            print(f"answer: {run['result']} ({run['rows']} history rows; scoring with "
-                  f"{run['source']})")
+            answer = await service.answer_models.retrain(force=force)
+            print(f"answer: {answer['result']} ({answer['rows']} history rows; scoring with "
+                  f"{answer['source']})")
             _print_answer_status(await service.answer_models.status())
         if kind in ("conversion", "all"):
             run = await service.conversion.retrain(force=force)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -103,7 +104,7 @@ def prospective_row(facts: LeadFacts, at: datetime, attempts: int,
     )
 
 
-def _history_stmt() -> sa.Select[tuple]:
+def _history_stmt() -> sa.Select[*tuple[Any, ...]]:
     return (
         sa.select(
             col(Call.lead_id), col(Lead.campaign_id), col(Call.originated_at), col(Call.outcome),

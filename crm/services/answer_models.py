@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -47,7 +47,12 @@ from predictive.models.answer_model import (
     AnswerScorer,
     train_answer_model,
 )
-from predictive.models.best_time import ScheduledAttempt, best_call_time, slot_probabilities
+from predictive.models.best_time import (
+    CallWindow,
+    ScheduledAttempt,
+    best_call_time,
+    slot_probabilities,
+)
 from predictive.models.features import ListRateTracker
 from predictive.models.history import CallHistoryRow
 from predictive.models.prior import BetaBinomialPrior
@@ -212,7 +217,8 @@ class AnswerModelService:
         p_at = slot_probabilities(state.score, last, lead.attempts + 1)
         zone = ZoneInfo(zones[0])
         slots = _CampaignSlots(window, zones)
-        plan = best_call_time(now.astimezone(zone), slots, p_at, BEST_TIME_HORIZON,
+        plan = best_call_time(now.astimezone(zone), cast(CallWindow, slots), p_at,
+                              BEST_TIME_HORIZON,
                               not_before=earliest.astimezone(zone),
                               daily_discount=BEST_TIME_DAILY_DISCOUNT)
         if plan is None:

@@ -69,7 +69,7 @@ async def test_given_crm_calls_when_loading_history_then_rows_in_lead_zone_with_
 
     history = await crm_service.answer_models.history()
 
-    by_lead = {}
+    by_lead: dict[str, list] = {}
     for r in history:
         by_lead.setdefault(r.lead_id, []).append(r)
     u = by_lead[str(us)]
@@ -167,6 +167,7 @@ async def test_given_trained_model_when_claiming_then_each_lead_scored_for_its_l
     assert len(evening) == 20 and {v.p_answer_source for v in evening} == {version}
     state = await crm_service.answer_models.state()
     v = evening[0]
+    assert v.created_at is not None
     row = prospective_row(LeadFacts(str(v.id), str(camp), CN, "mobile", region_of(v.phone_e164),
                                     v.created_at), crm_clock.current, 0, None, None)
     assert v.p_answer == pytest.approx(state.score([row])[0])
