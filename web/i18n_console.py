@@ -101,6 +101,7 @@ CONSOLE_STRINGS: dict[str, dict[str, str]] = {
     "remaining": {"zh": "剩余", "en": "Remaining"},
     "reason_dnc": {"zh": "禁止拨打", "en": "Do not call"},
     "reason_attempts_exhausted": {"zh": "次数已用完", "en": "Attempts exhausted"},
+    "reason_nurture": {"zh": "自动培育（不拨打）", "en": "Nurturing (not dialed)"},
     "reason_scheduled_later": {"zh": "稍后重拨", "en": "Scheduled later"},
     "reason_outside_window": {"zh": "不在拨打时段", "en": "Outside the window"},
     "reason_in_progress": {"zh": "正在拨打", "en": "Being dialed"},

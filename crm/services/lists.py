@@ -1,10 +1,12 @@
 """A campaign's list: penetration (dialed / contacted / remaining by reason) and recycling.
 
 Remaining leads are sorted into exactly one reason, first match wins: ``dnc`` (status or the DNC
-list), ``attempts_exhausted`` (status or the campaign's attempt limit), ``scheduled_later`` (next
-attempt in the future), ``outside_window`` (the lead's local time is outside the calling window
-now), ``in_progress`` (locked by a dialer), else ``eligible``. The first three are one grouped SQL
-query; the window needs each lead's own zone, so only the due leads are read, two columns at a time.
+list), ``attempts_exhausted`` (status or the campaign's attempt limit), ``nurture`` (the
+customer's conversion route is automated nurturing: never dialed by agents),
+``scheduled_later`` (next attempt in the future), ``outside_window`` (the lead's local time is
+outside the calling window now), ``in_progress`` (locked by a dialer), else ``eligible``. The
+first four are one grouped SQL query; the window needs each lead's own zone, so only the due
+leads are read, two columns at a time.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from crm.db.leads import window_of
+from crm.db.leads import in_nurture, window_of
 from crm.db.models import Call
 from crm.db.models_ops import Campaign, Lead
 from crm.domain.enums import AttemptOutcome, LeadStatus
@@ -28,8 +30,8 @@ from crm.ports import Clock
 from crm.services._common import audit, transaction
 from crm.services.dnc import dnc_clause
 
-REASONS = ("dnc", "attempts_exhausted", "scheduled_later", "outside_window", "in_progress",
-           "eligible")
+REASONS = ("dnc", "attempts_exhausted", "nurture", "scheduled_later", "outside_window",
+           "in_progress", "eligible")
 RECYCLABLE = tuple(o.value for o in AttemptOutcome if o is not AttemptOutcome.ANSWERED)
 
 
@@ -53,6 +55,7 @@ class ListService:
                         dnc_clause(col(Lead.phone_e164), col(Lead.campaign_id))), "dnc"),
                 (sa.or_(col(Lead.status) == LeadStatus.EXHAUSTED.value,
                         col(Lead.attempts) >= campaign.max_attempts), "attempts_exhausted"),
+                (in_nurture(col(Lead.customer_id)), "nurture"),
                 (col(Lead.next_attempt_at) > now, "scheduled_later"),
                 else_="due",
             )

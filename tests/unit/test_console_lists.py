@@ -119,7 +119,8 @@ async def test_given_leads_in_every_state_when_penetration_then_remaining_by_rea
     p = await resp.json()
     assert (p["total"], p["dialed"], p["contacted"], p["done"], p["remaining"]) == (7, 3, 1, 1, 6)
     # 11:00 in Shanghai is 22:00 in New York: outside the 09:00-21:00 window there
-    assert p["remaining_by_reason"] == {"dnc": 1, "attempts_exhausted": 1, "scheduled_later": 1,
+    assert p["remaining_by_reason"] == {"dnc": 1, "attempts_exhausted": 1, "nurture": 0,
+                                        "scheduled_later": 1,
                                         "outside_window": 1, "in_progress": 1, "eligible": 1}
 
 

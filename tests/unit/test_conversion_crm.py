@@ -246,3 +246,13 @@ async def test_given_seniority_api_when_set_then_listed_and_bad_input_named(
     by_name = {i["username"]: i["seniority"] for i in items["items"]}
     assert by_name["agent"] == "senior" and by_name["agent2"] == "standard"
     assert await crm_service.agent_skills.seniority("agent") == "senior"
+
+
+async def test_given_nurtured_customers_when_penetration_then_counted_as_nurture_not_eligible(
+    crm_service: CrmService, trained: Synth,
+) -> None:
+    routes = await _routes(crm_service)
+    nurtured = sum(1 for r in routes.values() if r.route == "nurture")
+    p = await crm_service.lists.penetration(trained.campaign_id)
+    assert p["remaining_by_reason"]["nurture"] == nurtured > 0
+    assert p["remaining_by_reason"]["eligible"] == 1500 - nurtured
