@@ -126,6 +126,7 @@ def _label_keys() -> list[str]:
         *(f"state_{s}" for s in states),
         *(f"outcome_{o}" for o in outcomes),
         *(f"call_{c}" for c in calls),
+        "route_senior", "route_standard", "route_nurture", "route_overridden",
         *(f"disp_{d}" for d in DISPOSITIONS),
     ]
 

@@ -45,6 +45,7 @@ CUSTOMER_FIELDS = (
     "recent_contacts",
     "open_tasks",
     "recommended_script",
+    "conversion",
 )
 
 

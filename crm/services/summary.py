@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from crm.db.models import Call, PhoneNumber, Task
+from crm.db.models_conversion import CustomerRoute
 from crm.db.models_ops import ScriptTemplate
 from crm.domain.enums import Language, TaskStatus
 from crm.domain.scripts import ScriptCandidate, recommend_script
@@ -46,6 +47,7 @@ class SummaryService:
             calls = await _recent_calls(s, customer.id, contacts)
             open_tasks = await _open_tasks(s, customer.id, tasks)
             script = await self._script(s, tags, language)
+            route = await s.get(CustomerRoute, customer.id)
         return {
             "customer_id": str(customer.id),
             "requested_id": str(customer_id),
@@ -58,6 +60,9 @@ class SummaryService:
             "recent_contacts": [_contact(c) for c in calls],
             "open_tasks": [_task(t) for t in open_tasks],
             "recommended_script": script,
+            "conversion": None if route is None else {  # the conversion routing's verdict
+                "route": route.route, "p_convert": route.p_convert, "reason": route.reason,
+                "overridden": route.override_route is not None},
         }
 
     @staticmethod

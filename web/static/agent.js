@@ -129,6 +129,12 @@
     $('pop-name').textContent = c.name || S.unknown_customer;
     $('pop-number').textContent = msg.number || '';
     $('pop-tags').replaceChildren(...(c.tags || []).map((t) => el('span', t, 'chip')));
+    const conv = c.conversion;
+    $('pop-route').hidden = !conv;
+    $('pop-route').textContent = conv ? [label(`route_${conv.route}`, conv.route),
+      conv.p_convert != null ? `P ${conv.p_convert.toFixed(2)}` : null,
+      conv.overridden ? label('route_overridden') : null].filter(Boolean).join(' · ') : '';
+    $('pop-route').title = conv ? conv.reason || '' : '';
     fill($('pop-numbers'), c.numbers || [], (n) => el('li', `${n.e164} · ${n.type}`), '—');
     fill($('pop-tasks'), c.open_tasks || [],
       (t) => el('li', t.due_at ? `${t.title} · ${S.due} ${when(t.due_at)}` : t.title), S.no_tasks);
