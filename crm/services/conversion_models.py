@@ -297,7 +297,7 @@ class ConversionService:
                 if route is None:
                     return route_json(customer_id, None)
                 row = CustomerRoute(customer_id=customer_id, route=route,
-                                    reason="not scored yet")
+                                    reason=f"set by a manager: {reason or '-'}"[:300])
                 s.add(row)
             before = row.route
             row.override_route, row.override_by = route, actor_id if route else None
