@@ -235,7 +235,12 @@ class PrivacyService:
         return doc
 
     async def _speech(self, s: AsyncSession, subj: Subject) -> dict[str, Any]:
-        out: dict[str, Any] = {"transcripts": [], "call_analyses": [], "rule_firings": []}
+        out: dict[str, Any] = {"transcripts": [], "call_analyses": [], "rule_firings": [],
+                               "conversion_routes": []}
+        if (t := _table("customer_routes")) is not None:  # P(convert) and route, per record
+            out["conversion_routes"] = _rows(
+                await s.execute(sa.select(t).where(t.c.customer_id.in_(subj.customer_ids)))
+            )
         if (t := _table("transcript_segments")) is not None:
             out["transcripts"] = _rows(
                 await s.execute(

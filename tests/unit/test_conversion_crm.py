@@ -258,3 +258,14 @@ async def test_given_nurtured_customers_when_penetration_then_counted_as_nurture
     p = await crm_service.lists.penetration(trained.campaign_id)
     assert p["remaining_by_reason"]["nurture"] == nurtured > 0
     assert p["remaining_by_reason"]["eligible"] == 1500 - nurtured
+
+
+async def test_given_scored_customer_when_exported_then_route_included_and_erasure_removes_it(
+    crm_service: CrmService, trained: Synth,
+) -> None:
+    cid = trained.customers[0]
+    doc = await crm_service.privacy.export(cid)
+    (row,) = doc["conversion_routes"]
+    assert row["customer_id"] == str(cid) and row["route"] in ("senior", "standard", "nurture")
+    await crm_service.privacy.erase(cid)
+    assert cid not in await _routes(crm_service)
