@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -152,24 +153,47 @@ def adopt_live_calls(dialer: Dialer, forks: AudioForks) -> int:
     return adopted
 
 
-async def sweep_stale_forks(forks: AudioForks, control: Any) -> int:
-    """Hang up fork channels and bridges a previous process left behind (ids we do not
-    know); they listen to nothing once their call is gone, but hold Asterisk resources."""
+STALE_EMPTY_BRIDGE_S = 60.0  # an empty fork bridge this old is no build in progress
+
+
+def _in_app(channel: Mapping[str, Any], app: str) -> bool:
+    """The channel runs in Stasis ``app`` (``app_data`` is ``"<app>[,<args>]"``)."""
+    data = str((channel.get("dialplan") or {}).get("app_data") or "")
+    return data.split(",", 1)[0] == app
+
+
+def _older_than(bridge: Mapping[str, Any], seconds: float) -> bool:
+    try:
+        created = datetime.fromisoformat(str(bridge["creationtime"]))
+    except (KeyError, ValueError):
+        return False
+    return (datetime.now(UTC) - created).total_seconds() > seconds
+
+
+async def sweep_stale_forks(forks: AudioForks, control: Any, app: str) -> int:
+    """Hang up fork channels and bridges a previous process of this Stasis ``app`` left
+    behind (ids we do not know); they listen to nothing once their call is gone, but hold
+    Asterisk resources. Other apps' forks on a shared Asterisk (a demo beside test runs,
+    a second controller) are theirs: only channels in ``app`` are swept, and a fork bridge
+    only when every channel in it is one of those (or it has been empty for a minute)."""
     known = {cid for fork in forks.calls.values() for leg in fork.legs
              for cid in (leg.channels or ())}
     stale = 0
     try:
-        channels = [c["id"] for c in await control.list_channels()]
-        bridges = [b["id"] for b in await control.list_bridges()]
+        channels = await control.list_channels()
+        bridges = await control.list_bridges()
     except TelephonyError as exc:
         log.warning("fork sweep: %s", exc)
         return 0
-    for channel_id in channels:
-        if channel_id.startswith(FORK_PREFIX) and channel_id not in known:
-            stale += await _quietly(control.hangup(channel_id))
-    for bridge_id in bridges:
-        if bridge_id.startswith(FORK_PREFIX) and bridge_id not in known:
-            stale += await _quietly(control.destroy_bridge(bridge_id))
+    swept = {c["id"] for c in channels
+             if c["id"].startswith(FORK_PREFIX) and c["id"] not in known and _in_app(c, app)}
+    for channel_id in swept:
+        stale += await _quietly(control.hangup(channel_id))
+    for bridge in bridges:
+        members = set(bridge.get("channels") or ())
+        if bridge["id"].startswith(FORK_PREFIX) and bridge["id"] not in known and (
+                members <= swept if members else _older_than(bridge, STALE_EMPTY_BRIDGE_S)):
+            stale += await _quietly(control.destroy_bridge(bridge["id"]))
     if stale:
         log.info("fork sweep: removed %d stale fork channels/bridges", stale)
     return stale
@@ -195,7 +219,7 @@ async def live_transcripts_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async def on_connected(_marker: Reconnected) -> None:
         adopt_live_calls(app[DIALER_KEY], forks)
-        await sweep_stale_forks(forks, telephony.ari)
+        await sweep_stale_forks(forks, telephony.ari, app[SETTINGS].ari_app)
 
     telephony.on_connected(on_connected)
     app[FORKS_KEY] = forks
