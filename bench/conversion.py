@@ -34,6 +34,28 @@ from tests.unit.conversion_synth import write_history  # noqa: E402
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai: inside the calling window
 
 
+class LoopLag:
+    """The event loop's worst delay while work runs (what a pop or an API call would wait)."""
+
+    def __init__(self) -> None:
+        self.worst_ms = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.01)
+            self.worst_ms = max(self.worst_ms, (time.perf_counter() - t0 - 0.01) * 1000)
+
+    def __enter__(self) -> LoopLag:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
 async def _timed(coro: Any) -> tuple[Any, float]:
     t0 = time.perf_counter()
     result = await coro
@@ -51,8 +73,10 @@ async def run(customers: int, claims: int, work: Path) -> dict[str, Any]:
         await crm.reference.seed_dispositions()
         synth, seed_ms = await _timed(write_history(crm, NOW, n=customers))
         rows, rows_ms = await _timed(crm.conversion.training_rows())
-        run_, train_ms = await _timed(crm.conversion.retrain(force=True))
-        scored, rescore_ms = await _timed(crm.conversion.score_all())
+        with LoopLag() as train_lag:
+            run_, train_ms = await _timed(crm.conversion.retrain(force=True))
+        with LoopLag() as rescore_lag:
+            scored, rescore_ms = await _timed(crm.conversion.score_all())
         with_route, without = [], []
         for i in range(claims):
             t0 = time.perf_counter()
@@ -71,6 +95,8 @@ async def run(customers: int, claims: int, work: Path) -> dict[str, Any]:
         "customers": customers, "training_rows": len(rows), "seed_ms": round(seed_ms),
         "rows_ms": round(rows_ms, 1), "retrain_ms": round(train_ms, 1),
         "rescore_ms": round(rescore_ms, 1), "scored": scored, "trained": run_.trained,
+        "retrain_loop_lag_max_ms": round(train_lag.worst_ms, 1),
+        "rescore_loop_lag_max_ms": round(rescore_lag.worst_ms, 1),
         "claim50_p50_ms": round(statistics.median(with_route), 2),
         "claim50_p50_without_route_ms": round(statistics.median(without), 2),
         "route_lookup_p50_ms": round(statistics.median(
@@ -92,7 +118,8 @@ def main() -> int:
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             results.append(asyncio.run(run(n, 20, Path(tmp))))
-    cols = ("customers", "training_rows", "rows_ms", "retrain_ms", "rescore_ms",
+    cols = ("customers", "training_rows", "rows_ms", "retrain_ms", "retrain_loop_lag_max_ms",
+            "rescore_ms", "rescore_loop_lag_max_ms",
             "claim50_p50_ms", "route_lookup_p50_ms", "brier", "brier_base_rate", "auc", "ece")
     print(" | ".join(cols))
     for r in results:

@@ -60,6 +60,7 @@ from predictive.models.registry import should_retrain
 log = logging.getLogger(__name__)
 
 ROUTES = tuple(r.value for r in Route)
+WRITE_BATCH = 100  # customers per scoring transaction (short: other writers, the loop)
 KIND = "conversion"
 
 
@@ -224,25 +225,32 @@ class ConversionService:
         model, policy = loaded
         now = now or self._clock.now()
         rows = await self.scoring_rows(now)
-        scores = model.predict(rows) if rows else np.array([])
+        scores = await asyncio.to_thread(model.predict, rows) if rows else np.array([])
         return await self._write_scores(rows, scores, policy, model.card.version, now)
 
     async def _write_scores(self, rows: Sequence[Customer360], scores: np.ndarray,
                             policy: RoutingPolicy, version: str, now: datetime) -> int:
+        """Upsert every customer's route in short transactions of ``WRITE_BATCH`` (a long
+        write would hold SQLite's lock past other writers' busy timeout), then the tags."""
+        pairs = list(zip(rows, scores, strict=True))
+        for start in range(0, len(pairs), WRITE_BATCH):
+            chunk = pairs[start:start + WRITE_BATCH]
+            ids = [uuid.UUID(r.customer_id) for r, _ in chunk]
+            async with transaction(self._sessions) as s:
+                have = {r.customer_id: r for r in await s.scalars(
+                    sa.select(CustomerRoute).where(col(CustomerRoute.customer_id).in_(ids)))}
+                for cid, (_, p) in zip(ids, chunk, strict=True):
+                    route = policy.route(float(p))
+                    cur = have.get(cid)
+                    if cur is None:
+                        cur = CustomerRoute(customer_id=cid, route=route.value)
+                        s.add(cur)
+                    cur.p_convert, cur.model_route, cur.model_version = (
+                        float(p), route.value, version)
+                    cur.reason = reason_for(route, float(p), policy, version)[:300]
+                    cur.route = cur.override_route or route.value
+                    cur.scored_at = cur.updated_at = now
         async with transaction(self._sessions) as s:
-            have = {r.customer_id: r for r in await s.scalars(sa.select(CustomerRoute))}
-            for row, p in zip(rows, scores, strict=True):
-                cid, p = uuid.UUID(row.customer_id), float(p)
-                route = policy.route(p)
-                cur = have.get(cid)
-                if cur is None:
-                    cur = CustomerRoute(customer_id=cid, route=route.value)
-                    s.add(cur)
-                cur.p_convert, cur.model_route, cur.model_version = p, route.value, version
-                cur.reason = reason_for(route, p, policy, version)[:300]
-                cur.route = cur.override_route or route.value
-                cur.scored_at = cur.updated_at = now
-            await s.flush()
             await self._sync_nurture_tags(s)
         return len(rows)
 
