@@ -44,9 +44,13 @@ class EstimatorConfig:
     risk_min: float = 0.002
     risk_max: float = 0.6
     risk_warmup: float = 1500.0  # gain x sqrt(warmup / answers) (at most x4) at first
-    prior_talk_mean_s: float = 120.0
+    # The neutral prior every campaign starts from (the same for every scenario, none of the
+    # benchmark's talk profiles): a 3-minute call, cv 1, 15 s wrap-up, weighing as
+    # ``prior_weight`` observations; it is learned away online within the first talks.
+    prior_talk_mean_s: float = 180.0
     prior_talk_cv: float = 1.0
-    prior_wrap_s: float = 10.0
+    prior_wrap_s: float = 15.0
+    prior_weight: float = 5.0
     abandon_window_s: float = 2.0
     future_weight: float = 0.0
     lookahead: bool = True
@@ -81,7 +85,7 @@ class OnlineEstimator:
         elif isinstance(event, TalkEnded) and not event.machine:
             self._talk(event.talk_s)
         elif isinstance(event, WrapEnded):
-            w = max(1 - _decay(self.cfg.talk_half_life), 1 / (self.n_talks + 5))
+            w = max(1 - _decay(self.cfg.talk_half_life), 1 / (self.n_talks + self.cfg.prior_weight))
             self._wrap += w * (event.wrap_s - self._wrap)
 
     def _attempt(self, e: AttemptEnded) -> None:
@@ -115,7 +119,7 @@ class OnlineEstimator:
     def _talk(self, talk_s: float) -> None:
         self.n_talks += 1
         x = math.log(max(talk_s, 1.0))
-        w = max(1 - _decay(self.cfg.talk_half_life), 1 / (self.n_talks + 5))
+        w = max(1 - _decay(self.cfg.talk_half_life), 1 / (self.n_talks + self.cfg.prior_weight))
         delta = x - self._lm
         self._lm += w * delta
         self._lv = (1 - w) * (self._lv + w * delta * delta)

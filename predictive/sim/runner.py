@@ -43,11 +43,9 @@ def make_policy(name: str, s: Scenario, level: float = 1.0) -> Policy:
         return PIController(PIConfig(target=target))
     if name == "predictive":
         return PredictivePolicy(
-            EstimatorConfig(
-                target_abandon=target, prior_talk_mean_s=s.talk_mean_s,
-                prior_talk_cv=s.talk_cv, prior_wrap_s=s.wrap_s,
-                abandon_window_s=s.abandon_window_s,
-            )
+            # the estimator starts from its one neutral prior (EstimatorConfig's defaults),
+            # never from the scenario's true talk or wrap-up times, and learns them online
+            EstimatorConfig(target_abandon=target, abandon_window_s=s.abandon_window_s)
         )
     if name == "oracle":
         return Oracle(s.abandon_window_s)

@@ -15,7 +15,7 @@ SHORT = Scenario(name="short", agents=10, answer_rate=0.3, talk_mean_s=60, talk_
 
 
 def test_given_the_same_seed_when_predictive_runs_then_busier_agents_than_progressive() -> None:
-    ours = simulate_day(SHORT, PredictivePolicy(EstimatorConfig(prior_talk_mean_s=60)), 0)
+    ours = simulate_day(SHORT, PredictivePolicy(), 0)  # neutral prior, learned online
     base = simulate_day(SHORT, Progressive(), 0)
     assert ours.occupancy > base.occupancy + 0.08
     assert ours.abandon_rate < 0.045
@@ -42,3 +42,25 @@ def test_given_a_cold_start_when_deciding_then_the_reason_says_progressive_fallb
     simulate_day(replace(SHORT, day_s=900), policy, 2)
     assert seen[0].startswith("falling back to progressive: too little data")
     assert any(r.startswith("predictive: dial") for r in seen)
+
+
+def test_given_two_scenarios_when_the_bench_builds_predictive_then_same_prior_learned_online(
+) -> None:
+    """The benchmark never starts the estimator from a scenario's true talk or wrap time."""
+    from math import exp
+
+    from predictive.sim.runner import make_policy
+
+    short = replace(SHORT, talk_mean_s=45, talk_cv=0.5, wrap_s=5, day_s=3600)
+    long = replace(SHORT, talk_mean_s=400, talk_cv=0.5)
+    a, b = make_policy("predictive", short), make_policy("predictive", long)
+    assert isinstance(a, PredictivePolicy) and isinstance(b, PredictivePolicy)
+    ea, eb = a.estimator.estimates(), b.estimator.estimates()
+    assert (ea.talk_mu, ea.talk_sigma, ea.wrap_mean_s) == (eb.talk_mu, eb.talk_sigma,
+                                                           eb.wrap_mean_s)
+    prior_mean = exp(ea.talk_mu + ea.talk_sigma**2 / 2)
+    assert abs(prior_mean - EstimatorConfig().prior_talk_mean_s) < 1e-6
+    simulate_day(short, a, 0)
+    learned = a.estimator.estimates()
+    assert abs(exp(learned.talk_mu + learned.talk_sigma**2 / 2) - 45) < 45 * 0.15
+    assert abs(learned.wrap_mean_s - 5) < 0.5
