@@ -17,17 +17,21 @@ abandon rate is <= 2.5 % and P(day > 3 %) <= 5 % on these very seeds.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from predictive.sim.metrics import Summary, summarize  # noqa: E402
+from predictive.sim.metrics import DayResult, Summary, summarize  # noqa: E402
 from predictive.sim.runner import POLICIES, Job, feasible, run_job  # noqa: E402
 from predictive.sim.scenario import Scenario, grid, load_named  # noqa: E402
 
@@ -41,10 +45,73 @@ COLUMNS = (
 HEADER = "case policy occ talk/h ab_mean ab_p95 P>cap worst_h wait p90 d/c level".split()
 
 
+class DayCache:
+    """Every finished job's day results, one JSON line each, so a stopped run resumes.
+
+    Keyed by the scenario's full definition (hashed), policy, seed, days and level. It does
+    not know the code: use a new file (or delete it) after a change that alters results.
+    Waits are stored as a histogram (values are whole seconds), which the summary reads back
+    sorted: the same mean (to rounding) and percentiles.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path, self._lock, self.hits = path, threading.Lock(), 0
+        self._done: dict[str, list[DayResult]] = {}
+        if path and path.exists():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    rec = json.loads(line)
+                    self._done[rec["key"]] = [_day_from(d) for d in rec["days"]]
+
+    @staticmethod
+    def key(job: Job) -> str:
+        h = hashlib.sha1(repr(job.scenario).encode()).hexdigest()[:12]
+        return f"{job.scenario.name}|{h}|{job.policy}|{job.seed}|{job.days}|{job.level!r}"
+
+    def submit(self, ex: Executor, job: Job) -> Future:
+        k = self.key(job)
+        if k in self._done:
+            self.hits += 1
+            f: Future = Future()
+            f.set_result(self._done[k])
+            return f
+        f = ex.submit(run_job, job)
+        if self.path:
+            f.add_done_callback(lambda fut: self._store(k, fut))
+        return f
+
+    def _store(self, k: str, fut: Future) -> None:
+        if fut.cancelled() or fut.exception() is not None or not self.path:
+            return
+        days = fut.result()
+        line = json.dumps({"key": k, "days": [_day_to(d) for d in days]})
+        with self._lock:
+            self._done[k] = days
+            with self.path.open("a") as fh:
+                fh.write(line + "\n")
+
+
+def _day_to(d: DayResult) -> dict:
+    out = asdict(d)
+    vals, counts = np.unique(np.asarray(d.waits, dtype=float), return_counts=True)
+    out["waits"] = [vals.tolist(), counts.tolist()]
+    return out
+
+
+def _day_from(raw: dict) -> DayResult:
+    vals, counts = raw.pop("waits")
+    waits = tuple(np.repeat(np.asarray(vals, dtype=float), counts).tolist())
+    return DayResult(**{**raw, "waits": waits, "hourly_live": tuple(raw["hourly_live"]),
+                        "hourly_abandon": tuple(raw["hourly_abandon"])})
+
+
+CACHE = DayCache(None)
+
+
 def _summ(ex: Executor, s: Scenario, policy: str, seeds: range, days: int = 1,
           level: float = 1.0) -> Summary:
-    jobs = [Job(s, policy, seed, days, level) for seed in seeds]
-    return summarize([d for r in ex.map(run_job, jobs) for d in r], s.cap)
+    futs = [CACHE.submit(ex, Job(s, policy, seed, days, level)) for seed in seeds]
+    return summarize([d for f in futs for d in f.result()], s.cap)
 
 
 def _row(s: Scenario, policy: str, m: Summary, seeds: int, **extra: object) -> dict:
@@ -80,7 +147,7 @@ def run_case(ex: Executor, s: Scenario, seeds: range, steps: int, policies: tupl
              ) -> list[dict]:
     rows = []
     jobs = {p: [Job(s, p, sd) for sd in seeds] for p in policies if p != "static_ratio"}
-    futures = {p: [ex.submit(run_job, j) for j in js] for p, js in jobs.items()}
+    futures = {p: [CACHE.submit(ex, j) for j in js] for p, js in jobs.items()}
     if "static_ratio" in policies:
         level, m = _static(ex, s, seeds, steps)
         rows.append(_row(s, "static_ratio", m, len(seeds), level=level, hindsight=True))
@@ -133,7 +200,7 @@ def run_grid(ex: Executor, scenarios: list[Scenario], seeds: range, policies: tu
         # the slowest jobs (many agents, predictive) first so the two workers end together
         jobs = sorted(((s, p, sd) for s in scenarios for p in policies for sd in chunk),
                       key=lambda j: -j[0].agents * (4 if j[1] in ("predictive", "oracle") else 1))
-        futs = [(s, p, ex.submit(run_job, Job(s, p, sd))) for s, p, sd in jobs]
+        futs = [(s, p, CACHE.submit(ex, Job(s, p, sd))) for s, p, sd in jobs]
         for s, p, f in futs:
             days[(s.name, p)].extend(f.result())
         done = chunk.stop - seeds.start
@@ -161,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grid-only", action="store_true", help="only the grid (full)")
     ap.add_argument("--grid-policies", help="grid policies (default: all but static_ratio)")
     ap.add_argument("--policies", help="comma-separated subset of " + ",".join(POLICIES))
+    ap.add_argument("--cache", type=Path, help="day results of finished jobs (JSON lines): "
+                    "read to skip them, appended as jobs finish, so a stopped run resumes")
     args = ap.parse_args(argv)
+    global CACHE
+    CACHE = DayCache(args.cache)
     seeds = range(args.seeds or (8 if args.quick else 20))
     steps = 5 if args.quick else 6
     only = set(args.only.split(",")) if args.only else None
@@ -200,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
                 grid_rows = run_grid(ex, scen, grid_seeds, pols, args.grid_batch, write)
                 print_rows(grid_rows)
                 rows += grid_rows
-    print(f"# {len(rows)} rows in {time.time() - t0:.0f} s; seeds {seeds.start}..{seeds.stop - 1}")
+    print(f"# {len(rows)} rows in {time.time() - t0:.0f} s; seeds {seeds.start}..{seeds.stop - 1}"
+          f"; {CACHE.hits} jobs read from the cache")
     write([])
     return 0
 

@@ -79,3 +79,31 @@ def test_given_bench_rows_when_reported_then_tables_and_the_cap_check() -> None:
     assert "| n5_p10_t45 | 3 | 0.800 | 0.800 | 3.40% /" in grid_table(rows[2:])
     assert "| progressive | predictive |" in grid_table(rows[2:])
     assert cap_check(rows).endswith("cases over the 3% cap: grid_n5_p10_t45")
+
+
+def test_given_a_day_cache_when_the_grid_reruns_then_finished_jobs_are_read_back_the_same(
+    tmp_path: Path,
+) -> None:
+    bench = _bench()
+    cases = [Scenario(name="tinyc", agents=3, answer_rate=0.3, talk_mean_s=60, talk_cv=1.0,
+                      day_s=600, pauses_per_agent=0)]
+    path = tmp_path / "days.jsonl"
+    bench.CACHE = bench.DayCache(path)
+    with ThreadPoolExecutor(2) as ex:
+        first = bench.run_grid(ex, cases, range(2), ("progressive", "predictive"), 1,
+                               lambda rows: None)
+    assert bench.CACHE.hits == 0 and len(path.read_text().splitlines()) == 4
+    bench.CACHE = bench.DayCache(path)  # a new run (resumed) reads the four jobs back
+    with ThreadPoolExecutor(2) as ex:
+        again = bench.run_grid(ex, cases, range(3), ("progressive", "predictive"), 1,
+                               lambda rows: None)
+    assert bench.CACHE.hits == 4 and len(path.read_text().splitlines()) == 6
+    with ThreadPoolExecutor(2) as ex:
+        two = bench.run_grid(ex, cases, range(2), ("progressive", "predictive"), 1,
+                             lambda rows: None)
+    for a, b in zip(first, two, strict=True):
+        for k in ("occupancy", "abandon_mean", "wait_p90_s", "dials_per_connect", "days"):
+            assert a[k] == b[k]
+        assert abs(a["wait_mean_s"] - b["wait_mean_s"]) < 1e-9
+    assert [r["seeds"] for r in again] == [3, 3]
+    bench.CACHE = bench.DayCache(None)
