@@ -10,7 +10,7 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,7 +58,7 @@ def window_of(c: Campaign) -> CallingWindow:
     )
 
 
-def in_nurture(customer_id: sa.ColumnElement[uuid.UUID]) -> sa.Exists:
+def in_nurture(customer_id: sa.ColumnElement[uuid.UUID] | Any) -> sa.Exists:
     """The customer is in automated nurturing (conversion route): agents do not dial them."""
     return sa.exists().where(col(CustomerRoute.customer_id) == customer_id,
                              col(CustomerRoute.route) == "nurture")

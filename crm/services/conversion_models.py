@@ -269,6 +269,7 @@ class ConversionService:
         if gone:
             await s.execute(sa.delete(CustomerTag).where(
                 col(CustomerTag.tag_id) == tag.id, col(CustomerTag.customer_id).in_(gone)))
+        assert tag.id is not None
         for cid in want - have:
             s.add(CustomerTag(customer_id=cid, tag_id=tag.id))
 

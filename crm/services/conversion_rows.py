@@ -82,7 +82,8 @@ async def customer_rows(
         stmt = stmt.where(col(Call.originated_at) < label_until)
     result = await s.stream(stmt)  # in partitions: other tasks run between them
     async for part in result.partitions(PARTITION):
-        for cid, at, bridged, talk, disp, intent in part:
+        for cid, at, bridged, talk, disp, intent in part:  # both not null (the WHERE)
+            assert cid is not None and at is not None
             acc = accs.setdefault(cid, _Acc())
             if at >= as_of:  # inside the label window: only the label counts
                 acc.converted = acc.converted or (disp in success)

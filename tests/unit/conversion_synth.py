@@ -14,6 +14,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -37,7 +38,11 @@ async def write_history(crm: CrmService, now: datetime, n: int = 1500, seed: int
     rng = random.Random(seed)
     campaign = await crm.campaigns.create({"name": f"conv-{seed}"})
     tags = {"vip": 1, "churn_risk": 2, "newsletter": 3}
-    customers, phones, leads, links, calls = [], [], [], [], []
+    customers: list[dict[str, Any]] = []
+    phones: list[dict[str, Any]] = []
+    leads: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
     p_true: dict[uuid.UUID, float] = {}
     for i in range(n):
         cid = uuid.UUID(int=rng.getrandbits(128))
