@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -233,6 +234,9 @@ async def run_variant(min_silence_ms: int, beam_size: int, calls: int, agents: l
                     for leg in fork.legs if leg.speaker == "customer"}
         await forks.close()
         await pool.stop()
+        for ext in agents:  # hang up the nailed-up legs: a killed SIPp sends no BYE
+            with contextlib.suppress(Exception):
+                await rig.dialer.logout(f"agent{ext}")
         for phone in phones:
             phone.stop()
         await ami.close()
