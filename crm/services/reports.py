@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -172,9 +172,9 @@ class ReportService:
 
     def _key(self, group: GroupBy, dialect: str, start: datetime) -> sa.ColumnElement[Any]:
         if group is GroupBy.CAMPAIGN:
-            return col(Call.campaign_id)
+            return cast("sa.ColumnElement[Any]", col(Call.campaign_id))
         if group is GroupBy.AGENT:
-            return col(Call.agent_id)
+            return cast("sa.ColumnElement[Any]", col(Call.agent_id))
         return _local_day(dialect, self._tz, start)
 
     @staticmethod
