@@ -12,6 +12,7 @@ in the ``label_days`` after it (so a past sale is a feature, never the label its
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from collections import Counter
@@ -96,8 +97,13 @@ async def customer_rows(
         sa.select(col(Customer.id)).where(col(Customer.merged_into_id).is_(None))))
     ids &= live
     tags = await _tags(s)
-    return [_row(cid, accs.get(cid) or _Acc(), tags.get(cid, frozenset()), as_of,
-                 label_until is not None) for cid in sorted(ids, key=str)]
+    out = []
+    for i, cid in enumerate(sorted(ids, key=str)):
+        if i % PARTITION == 0:
+            await asyncio.sleep(0)  # a long build must not hold the event loop
+        out.append(_row(cid, accs.get(cid) or _Acc(), tags.get(cid, frozenset()), as_of,
+                        label_until is not None))
+    return out
 
 
 async def _tags(s: AsyncSession) -> dict[uuid.UUID, frozenset[str]]:
