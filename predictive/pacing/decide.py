@@ -161,8 +161,7 @@ def marginal_risks(snapshot: PacingSnapshot, est: Estimates, limit: int) -> np.n
     var0 = np.ones(len(fh)) @ q + m_f + 1e-9
     third0 = sign @ (q - 2.0 * fh * q) - m_f
     scale = est.p_scale
-    hop = snapshot.hopper[:limit]
-    p_new = np.minimum(np.fromiter([x.p_answer for x in hop], float, len(hop)) * scale, 0.99)
+    p_new = np.minimum(_hopper_p(snapshot.hopper)[:limit] * scale, 0.99)
     before = (np.cumsum(p_new) - p_new)[:, None]
     before2 = (np.cumsum(p_new * p_new) - p_new * p_new)[:, None]
     m_n = before * tb.g_tau
@@ -180,16 +179,55 @@ def marginal_risks(snapshot: PacingSnapshot, est: Estimates, limit: int) -> np.n
 
 def _free_matrix(snapshot: PacingSnapshot, tb: _Tables) -> np.ndarray:
     """[busy agent, tau] -> P(free by now + tau + window)."""
-    now, talk = snapshot.now, BusyState.TALK
-    talk_e: list[int] = []
-    wrap_e: list[int] = []
-    for b in snapshot.busy:
-        if not b.leaving:
-            (talk_e if b.state is talk else wrap_e).append(int(now - b.since))
-    f = tb.free_talk[np.minimum(talk_e, _MAX_TALK - 1)] if talk_e else tb.free_talk[:0]
-    if wrap_e:
-        f = np.concatenate((f, tb.free_wrap[np.minimum(wrap_e, _MAX_TAU - 1)]))
+    talk_since, wrap_since = _busy_since(snapshot.busy)
+    now = snapshot.now
+    if len(talk_since):
+        talk_e = np.minimum((now - talk_since).astype(np.intp), _MAX_TALK - 1)
+        f = tb.free_talk[talk_e]
+    else:
+        f = tb.free_talk[:0]
+    if len(wrap_since):
+        wrap_e = np.minimum((now - wrap_since).astype(np.intp), _MAX_TAU - 1)
+        f = np.concatenate((f, tb.free_wrap[wrap_e]))
     return f
+
+
+# One-slot memos keyed by the identity of a snapshot's (immutable) tuples: the simulator
+# reuses them from second to second until something changes; a new tuple is a miss.
+_busy_memo: list[tuple[tuple, tuple[np.ndarray, np.ndarray]]] = []
+_flight_memo: list[tuple[tuple, tuple[np.ndarray, np.ndarray]]] = []
+_hopper_memo: list[tuple[tuple, np.ndarray]] = []
+
+
+def _busy_since(busy: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Start times of the busy agents who count (not leaving): talking, in wrap-up."""
+    if _busy_memo and _busy_memo[0][0] is busy:
+        return _busy_memo[0][1]
+    talk = BusyState.TALK
+    talk_s = [b.since for b in busy if not b.leaving and b.state is talk]
+    wrap_s = [b.since for b in busy if not b.leaving and b.state is not talk]
+    out = (np.array(talk_s, dtype=float), np.array(wrap_s, dtype=float))
+    _busy_memo[:] = [(busy, out)]
+    return out
+
+
+def _flight_arrays(flight: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(dialled at, model p) of the calls in flight."""
+    if _flight_memo and _flight_memo[0][0] is flight:
+        return _flight_memo[0][1]
+    n = len(flight)
+    out = (np.fromiter([c.dialed_at for c in flight], float, n),
+           np.fromiter([c.p_answer for c in flight], float, n))
+    _flight_memo[:] = [(flight, out)]
+    return out
+
+
+def _hopper_p(hopper: tuple) -> np.ndarray:
+    if _hopper_memo and _hopper_memo[0][0] is hopper:
+        return _hopper_memo[0][1]
+    out = np.fromiter([x.p_answer for x in hopper], float, len(hopper))
+    _hopper_memo[:] = [(hopper, out)]
+    return out
 
 
 def _claim_matrix(snapshot: PacingSnapshot, est: Estimates, tb: _Tables) -> np.ndarray:
@@ -197,10 +235,11 @@ def _claim_matrix(snapshot: PacingSnapshot, est: Estimates, tb: _Tables) -> np.n
     flight = snapshot.in_flight
     if not flight:
         return tb.free_talk[:0]
-    n, top = len(flight), _MAX_TAU - 1
-    elapsed = snapshot.now - np.fromiter([c.dialed_at for c in flight], float, n)
+    top = _MAX_TAU - 1
+    dialed_at, p_model = _flight_arrays(flight)
+    elapsed = snapshot.now - dialed_at
     ei = np.minimum(elapsed, top).astype(np.intp)  # whole seconds, elapsed >= 0
-    p = np.minimum(np.fromiter([c.p_answer for c in flight], float, n) * est.p_scale, 0.99)
+    p = np.minimum(p_model * est.p_scale, 0.99)
     g_e = tb.cdf[ei]
     g_et = tb.cdf[ei[:, None] + tb.taus[None, :]]
     return (p / np.maximum(1.0 - p * g_e, 1e-9))[:, None] * (g_et - g_e[:, None])

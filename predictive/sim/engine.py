@@ -52,11 +52,22 @@ class Policy(Protocol):
 
 
 class _Agent:
-    __slots__ = ("aid", "state", "since", "free_at", "pause_len", "ready_since")
+    __slots__ = ("aid", "state", "since", "free_at", "pause_len", "ready_since", "_view")
 
     def __init__(self, aid: int) -> None:
         self.aid, self.state, self.since = aid, OFF, 0.0
         self.free_at, self.pause_len, self.ready_since = INF, 0, 0.0
+        self._view: BusyAgent | None = None
+
+    def view(self) -> BusyAgent:
+        """The agent as a snapshot shows it while busy, rebuilt only after a change."""
+        if self._view is None:
+            state = BusyState.TALK if self.state == TALK else BusyState.WRAP
+            self._view = BusyAgent(self.aid, state, self.since, self.pause_len > 0)
+        return self._view
+
+    def set_pause(self, length: int) -> None:
+        self.pause_len, self._view = length, None
 
 
 class _Call:
@@ -100,7 +111,8 @@ class DaySim:
         self.next_lead = 0
         self.tally = DayTally(s.day_s)
         self.win_live = self.win_abandon = 0
-        self._dirty = True
+        self.logged = 0  # agents who have logged in (a logout is a pause until the day ends)
+        self._agents_dirty = self._calls_dirty = True
         self._cache: tuple = ()
         self._hopper: tuple[QueuedLead, ...] = ()
         self._hopper_at = -1
@@ -135,14 +147,16 @@ class DaySim:
     # -- agent state -------------------------------------------------------------------
     def _set(self, a: _Agent, state: int, now: float) -> None:
         self.tally.add_state(a.state, now - a.since)
-        a.state, a.since = state, now
-        self._dirty = True
+        self.logged += (state != OFF) - (a.state != OFF)
+        a.state, a.since, a._view = state, now, None
+        self._agents_dirty = True
 
     def _agent_free(self, a: _Agent, now: float) -> None:
         if a.pause_len:
             self._set(a, PAUSED, now)
             self.push(now + a.pause_len, PAUSE_END, a.aid)
-            a.pause_len, a.free_at = 0, INF
+            a.set_pause(0)
+            a.free_at = INF
             return
         a.ready_since = now
         if self.waiting:
@@ -195,14 +209,14 @@ class DaySim:
             a.free_at = INF
             self.push(now + length, PAUSE_END, aid)
         elif a.state in (TALK, WRAP):
-            a.pause_len = length
-            self._dirty = True
+            a.set_pause(length)
+            self._agents_dirty = True
         elif a.state == PAUSED and length >= self.s.day_s:
-            a.pause_len = length  # a logout during a break applies when the break ends
+            a.set_pause(length)  # a logout during a break applies when the break ends
 
     def _outcome(self, cid: int, now: float) -> None:
         call = self.calls[cid]
-        self._dirty = True
+        self._calls_dirty = True
         self.policy.observe(AttemptEnded(call.lead, call.p, call.seen, now - call.dialed_at), now)
         if not call.live:
             del self.calls[cid]
@@ -226,7 +240,7 @@ class DaySim:
         call = self.calls.pop(cid)
         self.waiting.remove(cid)
         self.win_abandon += 1
-        self._dirty = True
+        self._calls_dirty = True
         if call.human:
             self.tally.abandon(now)
         else:
@@ -235,19 +249,17 @@ class DaySim:
 
     # -- ticks ---------------------------------------------------------------------------
     def snapshot(self, now: int) -> PacingSnapshot:
-        if self._dirty:
-            self._dirty = False
-            ag = self.agents
-            ready = tuple(ReadyAgent(i, ag[i].ready_since) for i in self.ready)
-            busy = tuple(
-                BusyAgent(
-                    a.aid, BusyState.TALK if a.state == TALK else BusyState.WRAP, a.since,
-                    a.pause_len > 0,
-                )
-                for a in ag if a.state == TALK or a.state == WRAP
-            )
-            flight = tuple(c.flight for c in self.calls.values() if c.at > now)
-            logged = sum(1 for a in ag if a.state != OFF)
+        # rebuilt only what changed: agents (ready, busy, logged in) and/or calls (in flight)
+        if self._agents_dirty or self._calls_dirty:
+            ready, busy, flight, logged, _ = self._cache or ((), (), (), 0, None)
+            if self._agents_dirty:
+                ag = self.agents
+                ready = tuple(ReadyAgent(i, ag[i].ready_since) for i in self.ready)
+                busy = tuple(a.view() for a in ag if a.state == TALK or a.state == WRAP)
+                logged = self.logged
+            if self._calls_dirty:
+                flight = tuple(c.flight for c in self.calls.values() if c.at > now)
+            self._agents_dirty = self._calls_dirty = False
             stats = WindowStats(self.win_live, self.win_abandon, float(now))
             self._cache = (ready, busy, flight, logged, stats)
         if now - self._hopper_at >= 60 or not self._hopper:
@@ -283,7 +295,7 @@ class DaySim:
         self.tally.dials += n
         self.next_lead += n
         self._hopper = hop[n:]
-        self._dirty = True
+        self._calls_dirty = True
 
     def run(self) -> DayResult:
         self.policy.start_day(SimView(self))
