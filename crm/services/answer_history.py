@@ -13,6 +13,7 @@ lead's current state, so training and scoring see the same features.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -123,32 +124,44 @@ def _history_stmt() -> sa.Select[*tuple[Any, ...]]:
 async def load_history(session: AsyncSession, default_tz: str,
                        since: datetime | None = None) -> list[CallHistoryRow]:
     """Every finished attempt of every lead, oldest first (attempt numbers count from the
-    lead's first call even when ``since`` cuts the window)."""
+    lead's first call even when ``since`` cuts the window). One query, read in chunks (the
+    event loop runs between them: a dialer in the same process is never held for the whole
+    read); the rows are built in a worker thread."""
+    raw: list[Any] = []
+    result = await session.stream(_history_stmt().execution_options(yield_per=_CHUNK))
+    async for chunk in result.partitions(_CHUNK):
+        raw.extend(chunk)
+        await asyncio.sleep(0)
+    return await asyncio.to_thread(_build_rows, raw, default_tz, since)
+
+
+_CHUNK = 500
+
+
+def _build_rows(raw: Sequence[Any], default_tz: str, since: datetime | None
+                ) -> list[CallHistoryRow]:
     rows: list[CallHistoryRow] = []
     prev_lead: uuid.UUID | None = None
+    facts: LeadFacts | None = None
     attempts, last_at, last_outcome = 0, None, None
-    result = await session.stream(_history_stmt())
-    async for (lead_id, list_id, at, outcome, talk, dispo, created, lead_tz, e164, camp_tz,
-               ntype) in result:
-        if lead_id != prev_lead:
+    for (lead_id, list_id, at, outcome, talk, dispo, created, lead_tz, e164, camp_tz,
+         ntype) in raw:
+        if lead_id != prev_lead or facts is None:
             prev_lead, attempts, last_at, last_outcome = lead_id, 0, None, None
+            facts = LeadFacts(str(lead_id), str(list_id),
+                              lead_zone(lead_tz, e164, camp_tz, default_tz),
+                              number_type_of(ntype), region_of(e164), created)
         mapped = model_outcome(outcome)
         if mapped is None:
             continue
-        facts = LeadFacts(str(lead_id), str(list_id), lead_zone(lead_tz, e164, camp_tz, default_tz),
-                          number_type_of(ntype), region_of(e164), created)
-        row = prospective_row(facts, at, attempts, last_at, last_outcome, mapped)
         if since is None or _aware(at) >= _aware(since):
-            rows.append(_with_talk(row, talk, dispo))
+            row = prospective_row(facts, at, attempts, last_at, last_outcome, mapped)
+            if talk or dispo:
+                row = replace(row, talk_s=float(talk or 0.0), disposition=dispo)
+            rows.append(row)
         attempts, last_at, last_outcome = attempts + 1, at, outcome
     rows.sort(key=lambda r: r.attempted_at)
     return rows
-
-
-def _with_talk(row: CallHistoryRow, talk: float | None, dispo: str | None) -> CallHistoryRow:
-    if not talk and not dispo:
-        return row
-    return replace(row, talk_s=float(talk or 0.0), disposition=dispo)
 
 
 async def number_types(session: AsyncSession, numbers: Sequence[str]) -> dict[str, str]:

@@ -136,11 +136,8 @@ class AnswerModelService:
     async def _load(self, rows: list[CallHistoryRow], model: AnswerModel | None) -> ModelState:
         if model is None:
             model = await asyncio.to_thread(self._newest_model)
-        tracker = ListRateTracker()
-        for r in rows:
-            tracker.update(r.list_id, r.live)
-        state = ModelState(AnswerScorer(BetaBinomialPrior.fit(rows), model), tracker, len(rows),
-                           self._clock.now())
+        prior, tracker = await asyncio.to_thread(_fit_prior_and_rates, rows)
+        state = ModelState(AnswerScorer(prior, model), tracker, len(rows), self._clock.now())
         self._state = state
         return state
 
@@ -273,6 +270,14 @@ class AnswerModelService:
                        col(AuditLog.action) == "lead.best_time")
                 .order_by(col(AuditLog.id).desc()).limit(100))
             return [{"at": e.at.isoformat(), **e.details} for e in found.all()]
+
+
+def _fit_prior_and_rates(rows: list[CallHistoryRow]
+                         ) -> tuple[BetaBinomialPrior, ListRateTracker]:
+    tracker = ListRateTracker()
+    for r in rows:
+        tracker.update(r.list_id, r.live)
+    return BetaBinomialPrior.fit(rows), tracker
 
 
 def _prefer_earliest(plan: ScheduledAttempt, earliest: datetime, slots: _CampaignSlots,
