@@ -10,7 +10,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-GRID_POLICIES = ("progressive", "vicidial_adapt_average", "pi", "predictive", "oracle")
+GRID_POLICIES = ("progressive", "vicidial_adapt_average", "vicidial_hard_limit", "pi", "predictive",
+                 "oracle")
 
 
 def _pct(x: float) -> str:
@@ -62,19 +63,22 @@ def grid_table(rows: list[dict]) -> str:
         "|---|---|" + "---|" * len(policies) + "---|",
     ]
     for case, pols in by_case.items():
+        pr = pols.get("predictive")
+        days = (pr or next(iter(pols.values())))["days"]
         cells = []
         for p in policies:
             r = pols.get(p)
             if r is None:
                 cells.append("-")
-            elif p in ("vicidial_adapt_average", "pi"):
-                cells.append(f"{r['occupancy']:.3f} ({_pct(r['abandon_mean'])})")
-            else:
-                cells.append(f"{r['occupancy']:.3f}")
-        pr = pols.get("predictive")
+                continue
+            cell = f"{r['occupancy']:.3f}"
+            if p in ("vicidial_adapt_average", "vicidial_hard_limit", "pi"):
+                cell += f" ({_pct(r['abandon_mean'])})"
+            if r["days"] != days:  # rows from runs with another number of seeds say so
+                cell += f" [{r['days']} d]"
+            cells.append(cell)
         tail = (f"{_pct(pr['abandon_mean'])} / {_pct(pr['abandon_p95_day'])} / "
                 f"{_pct(pr['abandon_max_day'])} / {pr['p_day_over_cap']:.0%}" if pr else "-")
-        days = next(iter(pols.values()))["days"]
         out.append(f"| {case.removeprefix('grid_')} | {days} | {' | '.join(cells)} | {tail} |")
     return "\n".join(out)
 

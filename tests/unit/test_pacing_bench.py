@@ -107,3 +107,15 @@ def test_given_a_day_cache_when_the_grid_reruns_then_finished_jobs_are_read_back
         assert abs(a["wait_mean_s"] - b["wait_mean_s"]) < 1e-9
     assert [r["seeds"] for r in again] == [3, 3]
     bench.CACHE = bench.DayCache(None)
+
+
+def test_given_grid_rows_with_different_seed_counts_when_reported_then_cells_say_so() -> None:
+    from predictive.sim.report import grid_table
+
+    base = {"case": "grid_n5_p10_t45", "occupancy": 0.8, "abandon_mean": 0.02,
+            "abandon_p95_day": 0.02, "abandon_max_day": 0.02, "p_day_over_cap": 0.0}
+    rows = [{**base, "policy": "predictive", "days": 6},
+            {**base, "policy": "vicidial_hard_limit", "days": 3, "occupancy": 0.7}]
+    table = grid_table(rows)
+    assert "| vicidial_hard_limit | predictive |" in table
+    assert "| n5_p10_t45 | 6 | 0.700 (2.00%) [3 d] | 0.800 |" in table
