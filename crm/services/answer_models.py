@@ -113,6 +113,7 @@ class AnswerModelService:
         self._state: ModelState | None = None
         self._lock = asyncio.Lock()
         self.last_run: dict[str, Any] | None = None
+        self.load_error: str | None = None
 
     # --- state ---------------------------------------------------------------------------
     async def history(self) -> list[CallHistoryRow]:
@@ -148,7 +149,15 @@ class AnswerModelService:
         current = self._state.scorer.model if self._state else None
         if current is not None and current.card.version == versions[-1]:
             return current
-        return self.registry.load(versions[-1])
+        try:
+            model = self.registry.load(versions[-1])
+        except Exception as exc:  # noqa: BLE001 - a broken stored version must not stop the hopper
+            log.exception("answer model: cannot load %s; keeping %s", versions[-1],
+                          current.card.version if current else "the prior")
+            self.load_error = f"{versions[-1]}: {exc}"
+            return current
+        self.load_error = None
+        return model
 
     async def retrain(self, *, force: bool = False) -> dict[str, Any]:
         """One run of the periodic job: ``retrain_if_due`` on the whole history (``force``:
@@ -192,9 +201,14 @@ class AnswerModelService:
                 now, v.attempts, v.last_attempt_at, v.last_outcome)
             for v in views
         ]
-        source = state.source
-        return [replace(v, p_answer=p, p_answer_source=source)
-                for v, p in zip(views, state.score(rows), strict=True)]
+        try:
+            scores = state.score(rows)
+        except Exception:  # noqa: BLE001 - the claim must not fail because of the model
+            log.exception("answer model: scoring %d claimed leads failed; they go unscored",
+                          len(views))
+            return list(views)
+        return [replace(v, p_answer=p, p_answer_source=state.source)
+                for v, p in zip(views, scores, strict=True)]
 
     # --- best time of the next attempt ----------------------------------------------------
     async def plan_retry(self, s: AsyncSession, lead: Lead, campaign: Campaign,
@@ -205,6 +219,17 @@ class AnswerModelService:
         ``lead`` is still as before this attempt. None: keep ``earliest``."""
         if outcome not in BEST_TIME_OUTCOMES:
             return None
+        try:
+            return await self._plan_retry(s, lead, campaign, zones, window, outcome, now,
+                                          earliest)
+        except Exception:  # noqa: BLE001 - recording the attempt must not fail because of it
+            log.exception("answer model: best time for lead %s failed; retry delay kept",
+                          lead.id)
+            return None
+
+    async def _plan_retry(self, s: AsyncSession, lead: Lead, campaign: Campaign,
+                          zones: Sequence[str], window: CallingWindow, outcome: AttemptOutcome,
+                          now: datetime, earliest: datetime) -> datetime | None:
         state = await self.state()
         ntype = number_type_of((await number_types(s, [lead.phone_e164])).get(lead.phone_e164))
         facts = LeadFacts(str(lead.id), str(campaign.id), zones[0], ntype,
@@ -237,6 +262,7 @@ class AnswerModelService:
         out: dict[str, Any] = {
             "source": "model" if state.scorer.model else "prior", "rows": state.rows,
             "min_rows": MIN_TRAIN_ROWS, "versions": self.registry.versions(),
+            "load_error": self.load_error,
             "loaded_at": state.loaded_at.isoformat(), "last_run": self.last_run,
             "prior": {"pooled": round(state.scorer.prior.pooled, 4),
                       "groups": len(state.scorer.prior.counts)},

@@ -351,3 +351,22 @@ async def test_given_remote_dialer_when_it_places_a_call_then_attempt_carries_mo
         await http.close()
         await server.close()
         await store.close()
+
+
+async def test_given_broken_newest_version_when_refreshing_then_hopper_keeps_scoring(
+        crm_client, crm_service: CrmService, crm_actors, crm_clock: FixedClock,
+        crm_settings) -> None:
+    version = await _trained(crm_service, crm_clock)
+    broken = crm_settings.model_dir / "answer-29990101000000-broken00"
+    broken.mkdir()
+    (broken / "card.json").write_text("{}")
+    (broken / "model.json").write_text("not a model")
+    await crm_service.answer_models.refresh()
+    camp = await _campaign(crm_service, "after-break")
+    await _import(crm_service, camp, ["+8613700000888"])
+    crm_clock.current = at_local(CN, 19, 30)
+    [v] = await crm_service.claim_leads(camp, "w1", 1)
+    assert v.p_answer_source == version and v.p_answer is not None
+    body = await (await crm_client.get("/api/models/answer",
+                                       headers=crm_actors["admin"].headers)).json()
+    assert body["version"] == version and broken.name in body["load_error"]
