@@ -37,7 +37,7 @@ class Synth:
 async def write_history(crm: CrmService, now: datetime, n: int = 1500, seed: int = 5) -> Synth:
     rng = random.Random(seed)
     campaign = await crm.campaigns.create({"name": f"conv-{seed}"})
-    tags = {"vip": 1, "churn_risk": 2, "newsletter": 3}
+    tags = ("vip", "churn_risk", "newsletter")
     customers: list[dict[str, Any]] = []
     phones: list[dict[str, Any]] = []
     leads: list[dict[str, Any]] = []
@@ -59,7 +59,7 @@ async def write_history(crm: CrmService, now: datetime, n: int = 1500, seed: int
                       "outcome_counts": {}})
         mine = {t for t, p in (("vip", 0.08), ("churn_risk", 0.2), ("newsletter", 0.25))
                 if rng.random() < p}
-        links += [{"customer_id": cid, "tag_id": tags[t]} for t in mine]
+        links += [{"customer_id": cid, "tag_id": t} for t in mine]  # name, id below
         for _ in range(rng.randint(1, 6)):  # before the label window
             at = now - timedelta(days=rng.uniform(31, 120))
             calls.append(_call(rng, cid, campaign.id, lead_id, at, latent,
@@ -72,8 +72,10 @@ async def write_history(crm: CrmService, now: datetime, n: int = 1500, seed: int
             calls.append(_call(rng, cid, campaign.id, lead_id, at, latent,
                                forced="sale" if bought and k == 0 else "not_interested"))
     async with crm.engine.begin() as conn:
-        await conn.execute(sa.insert(Tag), [{"id": v, "name": k, "name_key": k}
-                                            for k, v in tags.items()])
+        await conn.execute(sa.insert(Tag), [{"name": k, "name_key": k} for k in tags])
+        ids = dict((await conn.execute(sa.select(Tag.name_key, Tag.id))).all())
+        for link in links:  # the ids the database gave (its sequence stays right)
+            link["tag_id"] = ids[link["tag_id"]]
         for table, rows in ((Customer, customers), (PhoneNumber, phones), (Lead, leads),
                             (CustomerTag, links), (Call, calls)):
             if rows:
