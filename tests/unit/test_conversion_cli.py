@@ -1,4 +1,4 @@
-"""``python -m crm.cli models retrain --kind conversion`` on a migrated database (0010)."""
+"""``python -m crm.cli models retrain --kind conversion`` on a migrated database (0009)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,10 @@
 """Conversion routing (issue 5 item 4): customers' P(convert) and route, agents' seniority.
 
-Revision ID: 0010
-Revises: 0009 (when it exists, else 0008)
-
-Revision 0009 is reserved for another change of the same issue; until a ``0009_*.py`` exists
-beside this file, this revision chains after 0008, and after 0009 once it is there (so the
-history stays one line either way).
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import sqlalchemy as sa
 import sqlmodel
@@ -18,10 +12,8 @@ from alembic import op
 
 from crm.db.types import UtcDateTime
 
-revision: str = "0010"
-down_revision: str | None = (
-    "0009" if any(Path(__file__).resolve().parent.glob("0009_*.py")) else "0008"
-)
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels = None
 depends_on = None
 
