@@ -24,9 +24,11 @@ FULL_FRAMES = 3000  # the 30 s window Whisper was trained on
 # on a short window runs into this bound instead of the model's 448 tokens.
 TOKENS_PER_S = 8
 TOKENS_SLACK = 12
-# A short-window result is kept unless it looks degenerate (then the full window decides).
+# A short-window result is kept unless it looks degenerate (a loop the collapse could not
+# undo: then the full window decides). Low likelihood alone is no reason: on the live bench
+# the full window turned the same garbled audio into the same words, 1-4 s later, while the
+# next utterance queued behind it.
 FALLBACK_COMPRESSION = 2.4
-FALLBACK_LOGPROB = -1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +166,7 @@ class Transcriber:
         text = collapse_repeats(raw)
         avg = result.scores[0] * len(ids) / (len(ids) + 1)
         bounded = len(tokens) + len(ids) >= max_length and text == " ".join(raw.split())
-        if text and (bounded or compression_ratio(text) > FALLBACK_COMPRESSION
-                     or avg < FALLBACK_LOGPROB):
+        if text and (bounded or compression_ratio(text) > FALLBACK_COMPRESSION):
             return None
         return Recognised(
             text=text,
@@ -212,8 +213,8 @@ _SENTENCE = re.compile(r"[^.!?。！？]+[.!?。！？]*")
 
 def collapse_repeats(text: str) -> str:
     """Drop a decoder loop: a sentence repeated back to back (the last copy possibly cut short)
-    is kept once, and a phrase of up
-    to 6 words repeated 3+ times in a row is kept once ("I saw your offer. I saw your offer.",
+    is kept once, and so is a phrase of 3-8 words said twice in a row or of 1-2 words said 3+
+    times ("I saw your offer. I saw your offer.",
     "in 2x in 2x in 2x")."""
     out: list[str] = []
     for sentence in (m.group().strip() for m in _SENTENCE.finditer(text)):
@@ -221,16 +222,18 @@ def collapse_repeats(text: str) -> str:
         if sentence and (not out or not _norm(out[-1]).startswith(_norm(sentence))):
             out.append(sentence)
     words = " ".join(out).split()
+    keys = [_norm(w) for w in words]
     i = 0
     kept: list[str] = []
     while i < len(words):
-        for size in range(1, 7):
-            unit = words[i:i + size]
+        for size in range(1, 9):
+            unit = keys[i:i + size]
             reps = 1
-            while words[i + reps * size:i + (reps + 1) * size] == unit and len(unit) == size:
+            while len(unit) == size and keys[i + reps * size:i + (reps + 1) * size] == unit:
                 reps += 1
-            if reps >= 3:
-                kept.extend(unit)
+            if reps >= (2 if size >= 3 else 3):
+                # keep the last copy's words (its punctuation closes the phrase)
+                kept.extend(words[i + (reps - 1) * size:i + reps * size])
                 i += reps * size
                 break
         else:
