@@ -14,6 +14,7 @@ from ari_app.ami import AmiClient
 from ari_app.ari import AriClient
 
 SIPP = Path(__file__).resolve().parent / "sipp"
+QUALIFY_TIMEOUT_S = 3.0  # res_pjsip's default qualify_timeout (asterisk-config/pjsip.conf)
 
 
 def phone_ports(extension: str) -> tuple[int, int]:
@@ -78,19 +79,32 @@ class SippPhone:
 
 async def start_phone(extension: str, wav: Path, work: Path, ami: AmiClient, ari: AriClient,
                       password: str | None = None) -> SippPhone:
-    """Start a phone and return once Asterisk sees it reachable.
+    """Start a phone and return once Asterisk sees it reachable, and still reachable after any
+    qualify sent before SIPp listened has timed out.
 
     The qualify Asterisk sends right after REGISTER finds no SIPp listening (the
-    registering SIPp has exited), so ask for a qualify again until it is online.
+    registering SIPp has exited), so ask for a qualify again until it is online. A qualify
+    already in flight when SIPp started (right after REGISTER, or the periodic one) times out
+    up to ``QUALIFY_TIMEOUT_S`` later and marks the contact unreachable, and Asterisk does not
+    dial an unreachable contact: so the phone must stay online that long.
     """
     port, media_port = phone_ports(extension)
     phone = SippPhone(extension, port, media_port, wav, work, password)
     await asyncio.to_thread(phone.start)
-    for _ in range(50):
-        await ami.action("PJSIPQualify", Endpoint=extension)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    online_since: float | None = None
+    while loop.time() < deadline:
         state = await ari.request("GET", f"/endpoints/PJSIP/{extension}")
+        now = loop.time()
         if state.get("state") == "online":
-            return phone
+            online_since = now if online_since is None else online_since
+            if now - online_since >= QUALIFY_TIMEOUT_S + 0.3:
+                return phone
+            await asyncio.sleep(0.25)
+            continue
+        online_since = None
+        await ami.action("PJSIPQualify", Endpoint=extension)
         await asyncio.sleep(0.1)
     phone.stop()
     raise RuntimeError(f"phone {extension} never became reachable")
