@@ -104,13 +104,15 @@ class CallDesk:
                            agent_id=agent.agent_id if agent else None,
                            p_answer=lead.p_answer if lead.p_answer is not None else 0.3,
                            route=lead.route)
+        if agent is not None and agent.state is not AgentState.RESERVED:
+            # before the call exists: an agent who hung up meanwhile raises here, and no
+            # call is left on record without an origination (the caller gives the lead back)
+            await self.agents.move(agent, AgentState.RESERVED, call_id=call.call_id)
         self.calls[call.call_id] = call
         await self.persist(call)
         await self.emit(ev.originated(call))
         self.counters[config.campaign_id].dials += 1
         if agent is not None:
-            if agent.state is not AgentState.RESERVED:
-                await self.agents.move(agent, AgentState.RESERVED, call_id=call.call_id)
             agent.call_id = call.call_id
             self._pop(call, "ringing")
         try:

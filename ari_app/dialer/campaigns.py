@@ -23,6 +23,7 @@ from ari_app.dialer.model import (
     CallPhase,
     CampaignConfig,
     DialMode,
+    IllegalTransition,
 )
 from ari_app.dialer.pacing import ModelPacing, Pacing, PacingView, RatioPacing
 from ari_app.dialer.ports import Clock, Lead, LeadSource, Publisher
@@ -162,8 +163,18 @@ class CampaignRunner:
         return pairs
 
     async def _progressive(self) -> None:
-        for agent, lead in await self._reserve(self.agents.ready(self.config.campaign_id)):
-            await self.calls.place(lead, self.config, agent)
+        pairs = await self._reserve(self.agents.ready(self.config.campaign_id))
+        for i, (agent, lead) in enumerate(pairs):
+            if agent.state is not AgentState.RESERVED:  # hung up while others were placed
+                self.hopper.give_back([lead])
+                continue
+            try:
+                await self.calls.place(lead, self.config, agent)
+            except IllegalTransition:
+                self.hopper.give_back([lead])
+            except Exception:
+                self.hopper.give_back([lead for _, lead in pairs[i + 1:]])
+                raise
 
     async def _predictive(self) -> None:
         campaign = self.config.campaign_id
