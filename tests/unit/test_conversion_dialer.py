@@ -166,3 +166,33 @@ async def test_given_manager_sets_senior_when_agent_logs_in_over_http_then_sessi
     assert status == 200
     status, body = await api.call("POST", "/api/agent/login", body=login)
     assert status == 200 and body["seniority"] == "senior"
+
+
+async def test_given_agent_hangs_up_while_progressive_calls_placed_then_lead_kept_no_phantom_call(
+    world,  # type: ignore[no-untyped-def]
+) -> None:
+    """Both agents reserved with a lead each; while the first call is being originated the
+    other agent's phone hangs up (logged out): their lead goes back to the hopper, and no call
+    is left on record that was never originated."""
+    dialer, control, crm = world
+    await _two_agents(dialer)
+    crm.leads.extend([_lead(1, "standard"), _lead(2, "senior")])
+    originate = control.originate
+
+    async def hang_up_the_other(endpoint: str, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("app_args") == "customer":
+            for session in dialer.agents.sessions.values():
+                if session.state is AgentState.RESERVED and session.call_id is None:
+                    session.state = AgentState.LOGGED_OUT  # the hang-up, seen meanwhile
+        return await originate(endpoint, **kwargs)
+
+    control.originate = hang_up_the_other  # type: ignore[method-assign]
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await until(lambda: _customer_originates(control))
+    originated = {v[1] for v in _customer_originates(control)}
+    assert len(originated) == 1
+    assert set(dialer.calls.calls) == originated, "a call on record was never originated"
+    runner = dialer.runners["c1"]
+    placed = dialer.calls.calls[next(iter(originated))].lead_id
+    assert [lead.lead_id for lead in runner.hopper.leads] == [
+        lead for lead in ("lead1", "lead2") if lead != placed], "the other lead was lost"
