@@ -91,6 +91,17 @@ class WrapUp:
             await self.calls.record_attempt(call, Outcome.ANSWERED)
         await self._close(session, call_id, None)
 
+    async def agent_gone(self, agent_id: str, call_id: str) -> None:
+        """The agent logged out (or their phone dropped) in wrap-up: the answered call's attempt
+        is recorded without a disposition, so the lead is not left claimed and un-attempted."""
+        call = self.calls.calls.get(call_id)
+        if call is None:
+            return
+        log.info("agent %s left wrap-up of call %s without a disposition", agent_id, call_id)
+        await self.calls.record_attempt(call, Outcome.ANSWERED)
+        self.calls.calls.pop(call_id, None)
+        await self.store.drop_state("call", call_id)
+
     async def _close(self, session: AgentSession, call_id: str, pause_code: str | None) -> None:
         for hook in self.on_wrap:
             hook(session.campaign_id, self.clock.now() - session.since)
