@@ -148,12 +148,13 @@ class Dialer:
             self.spawn(self._agent_ready(session.agent_id), f"ready-{session.agent_id}")
         if session.state is AgentState.LOGGED_OUT:
             self.wrapup.cancel(session.agent_id)
+            if previous is AgentState.WRAP_UP:  # the call is over: record it, no disposition
+                for call in list(self.calls.calls.values()):
+                    if call.agent_id == session.agent_id and call.phase is CallPhase.ENDED:
+                        self.spawn(self.wrapup.agent_gone(session.agent_id, call.call_id),
+                                   f"wrapup-gone-{call.call_id}")
             if session.call_id and session.call_id in self.calls.calls:
-                if previous is AgentState.WRAP_UP:  # the call is over: record it, no disposition
-                    self.spawn(self.wrapup.agent_gone(session.agent_id, session.call_id),
-                               f"wrapup-gone-{session.call_id}")
-                else:
-                    self.spawn(self._hangup_quietly(session.call_id), f"drop-{session.call_id}")
+                self.spawn(self._hangup_quietly(session.call_id), f"drop-{session.call_id}")
         if session.state is AgentState.WRAP_UP:
             self.wrapup.arm(session)
 

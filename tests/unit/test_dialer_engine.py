@@ -382,3 +382,24 @@ async def test_given_model_pacing_with_no_history_then_progressive_fallback_says
     assert "falling back to progressive" in status["pacing_reason"]
     customers = [a for a in control.verbs("originate") if a[2] == "customer"]
     assert len(customers) == 2  # one per ready agent until the model has data
+
+
+async def test_given_agent_phone_drops_in_wrap_up_then_answered_attempt_recorded(rig) -> None:  # type: ignore[no-untyped-def]
+    """An agent whose phone drops (or Asterisk restarts) during wrap-up: the answered call's
+    attempt is still recorded (no disposition), the lead is not left claimed, un-attempted."""
+    dialer, control, crm, _ = rig
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE,
+                                               wrap_up_limit_s=600))
+    await dialer.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 2)
+    call_id = control.verbs("originate")[1][1]
+    await customer_answers(control, call_id)
+    await control.emit("ChannelDestroyed", call_id, cause=16)
+    assert dialer.agents.sessions["a1"].state is AgentState.WRAP_UP
+    await control.emit("ChannelDestroyed", dialer.agents.sessions["a1"].leg_id, cause=16)
+    assert dialer.agents.sessions["a1"].state is AgentState.LOGGED_OUT
+
+    await until(lambda: crm.attempts)
+    assert crm.attempts == [{"lead_id": "lead0", "outcome": "answered",
+                             "disposition": None, "callback_at": None}]
+    assert call_id not in dialer.calls.calls
