@@ -286,7 +286,12 @@ class CallDesk:
             await self._stop_recording(call)
         await self.emit(ev.ended(call, outcome))
         await self._release_agent(call)
-        if outcome is not Outcome.ANSWERED:
+        agent = self.agents.sessions.get(call.agent_id or "")
+        in_wrap_up = agent is not None and agent.state is AgentState.WRAP_UP \
+            and agent.call_id == call.call_id
+        if outcome is not Outcome.ANSWERED or not in_wrap_up:
+            # answered, but its agent is gone (hung up or logged out before the customer):
+            # nobody will set a disposition, so the attempt is recorded now
             await self.record_attempt(call, outcome)
             await self.store.drop_state("call", call.call_id)
             self.calls.pop(call.call_id, None)
