@@ -59,7 +59,13 @@ async def assert_records_complete(rig: DialerRig, campaign_id: str) -> None:
         stats = await rig.store.outbox_stats()
         return all(lane["pending"] == 0 for lane in stats.values())
 
-    await wait_until(all_attempted, timeout=150, what="every lead to be attempted")
+    try:
+        await wait_until(all_attempted, timeout=150, what="every lead to be attempted")
+    except AssertionError as exc:
+        leads = await rig.leads(campaign_id)
+        raise AssertionError(f"{exc}: " + "; ".join(
+            f"{lead.number} attempts={lead.attempts} status={lead.status}"
+            for lead in leads.values())) from None
     await wait_until(drained, timeout=60, what="the outbox to drain")
     originated = {p["call_id"] for p in await rig.store.all_payloads("call_events")
                   if p["type"] == "originated"}
