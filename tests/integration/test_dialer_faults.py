@@ -64,8 +64,8 @@ async def assert_records_complete(rig: DialerRig, campaign_id: str) -> None:
     except AssertionError as exc:
         leads = await rig.leads(campaign_id)
         raise AssertionError(f"{exc}: " + "; ".join(
-            f"{lead.number} attempts={lead.attempts} status={lead.status}"
-            for lead in leads.values())) from None
+            f"{key} attempts={lead.attempts} status={getattr(lead, 'status', '?')}"
+            for key, lead in leads.items())) from None
     await wait_until(drained, timeout=60, what="the outbox to drain")
     originated = {p["call_id"] for p in await rig.store.all_payloads("call_events")
                   if p["type"] == "originated"}
