@@ -8,13 +8,13 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
 from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.domain.enums import Role
+from crm.http._jobs import job_ctx
 from crm.http._route import SERVICE_KEY, Ctx, Route
 from crm.http.views import ok
 from crm.services._common import parse_uuid
@@ -114,19 +114,7 @@ async def rescore_forever(conversion: ConversionService, interval_s: float) -> N
 def conversion_job_ctx(interval_seconds: int
                        ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A ``cleanup_ctx`` running :func:`rescore_forever` (0: off); cancelled on clean-up."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        task: asyncio.Task[None] | None = None
-        if interval_seconds > 0:
-            task = asyncio.create_task(
-                rescore_forever(app[SERVICE_KEY].conversion, interval_seconds),
-                name="crm-conversion-model-retrain")
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-
-    return ctx
+    if interval_seconds <= 0:
+        return job_ctx("crm-conversion-model-retrain", None)
+    return job_ctx("crm-conversion-model-retrain", lambda app: rescore_forever(
+        app[SERVICE_KEY].conversion, interval_seconds))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from crm.domain.enums import Role
+from crm.http._jobs import job_ctx
 from crm.http._route import SERVICE_KEY, Ctx, Route
 from crm.http.views import ok
 from crm.services._common import parse_uuid
@@ -80,19 +80,7 @@ async def retrain_forever(models: AnswerModelService, interval_s: float) -> None
 def retrain_job_ctx(interval_seconds: int
                     ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A ``cleanup_ctx`` running :func:`retrain_forever` (0: off); cancelled on clean-up."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        task: asyncio.Task[None] | None = None
-        if interval_seconds > 0:
-            task = asyncio.create_task(
-                retrain_forever(app[SERVICE_KEY].answer_models, interval_seconds),
-                name="crm-answer-model-retrain")
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-
-    return ctx
+    if interval_seconds <= 0:
+        return job_ctx("crm-answer-model-retrain", None)
+    return job_ctx("crm-answer-model-retrain", lambda app: retrain_forever(
+        app[SERVICE_KEY].answer_models, interval_seconds))
