@@ -162,6 +162,16 @@ class AriClient:
         )
         return result
 
+    async def subscribe_channel(self, channel_id: str) -> None:
+        """Subscribe our app to a channel's events, so its ChannelDestroyed reaches us even
+        after it leaves Stasis (an originate sent while the app was not registered, e.g.
+        right after Asterisk restarted, carries no subscription)."""
+        await self.request(
+            "POST",
+            f"/applications/{quote(self.config.app)}/subscription",
+            params={"eventSource": f"channel:{channel_id}"},
+        )
+
     async def continue_in_dialplan(
         self, channel_id: str, context: str, extension: str = "s", priority: int = 1
     ) -> None:

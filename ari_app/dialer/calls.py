@@ -10,9 +10,10 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from ari_app.ari import AriEvent
 from ari_app.dialer import events as ev
@@ -82,6 +83,11 @@ class CallDesk:
         self._tasks: set[asyncio.Task[None]] = set()  # abandon timers' tasks, kept referenced
         self.on_finished: list[Callable[[CallAttempt], None]] = []
         self.on_live: list[Callable[[CallAttempt, bool], None]] = []  # (call, abandoned)
+        # originates sent and not yet answered by ARI: reconciliation must not take their
+        # channels, not listed yet, for lost ones
+        self.originating: set[str] = set()
+        self.reconciled = 0  # reconciliations so far (each after an events reconnect)
+        self.gone_check_s = 5.0
 
     # -------------------------------------------------------------- outbox --
     async def emit(self, event: ev.CallEvent) -> None:
@@ -108,7 +114,23 @@ class CallDesk:
             # before the call exists: an agent who hung up meanwhile raises here, and no
             # call is left on record without an origination (the caller gives the lead back)
             await self.agents.move(agent, AgentState.RESERVED, call_id=call.call_id)
+        log.debug("call %s: lead %s, agent %s", call.call_id, lead.lead_id, call.agent_id)
         self.calls[call.call_id] = call
+        self.originating.add(call.call_id)
+        reconciled = self.reconciled
+        try:
+            await self._originate(call, lead, config, agent)
+        finally:
+            self.originating.discard(call.call_id)
+        if self.reconciled != reconciled and call.phase is not CallPhase.ENDED:
+            # the events socket reconnected while this call was being placed: Asterisk may
+            # have taken the originate before our app was registered again, and then there
+            # is no subscription (no ChannelDestroyed once the channel leaves Stasis)
+            await self.subscribe(call)
+        return call
+
+    async def _originate(self, call: CallAttempt, lead: Lead, config: CampaignConfig,
+                         agent: AgentSession | None) -> None:
         await self.persist(call)
         await self.emit(ev.originated(call))
         self.counters[config.campaign_id].dials += 1
@@ -126,7 +148,34 @@ class CallDesk:
                         call.call_id, call.campaign_id, exc)
             call.extra["error"] = str(exc)[:200]
             await self.finish(call)
-        return call
+
+    async def subscribe(self, call: CallAttempt) -> None:
+        """Make sure this call's events reach us; if its channel is gone already, make sure
+        the call ends (its ChannelDestroyed may have been sent to nobody)."""
+        try:
+            await self.control.subscribe_channel(call.call_id)
+        except TelephonyError as exc:
+            log.info("call %s: subscribing to its channel: %s", call.call_id, exc)
+            self._spawn(self._end_if_gone(call.call_id))
+
+    async def _end_if_gone(self, call_id: str) -> None:
+        await asyncio.sleep(self.gone_check_s)  # a ChannelDestroyed in our queue comes first
+        call = self.calls.get(call_id)
+        if call is None or call.phase is CallPhase.ENDED:
+            return
+        try:
+            channels = {c["id"] for c in await self.control.list_channels()}
+        except TelephonyError:
+            return  # Asterisk unreachable: the reconcile after it comes back decides
+        if call_id not in channels:
+            call.extra["closed_by"] = "subscription_check"
+            log.warning("call %s: its channel is gone and no event said so; closing it", call_id)
+            await self.finish(call)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _pop(self, call: CallAttempt, state: str) -> None:
         if call.agent_id is None:
@@ -196,9 +245,7 @@ class CallDesk:
             config.abandon_after_s, self._abandon_soon, call.call_id)
 
     def _abandon_soon(self, call_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self.abandon(call_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self.abandon(call_id))
 
     async def connect(self, call: CallAttempt, agent: AgentSession,
                       config: CampaignConfig) -> None:

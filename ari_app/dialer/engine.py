@@ -153,8 +153,10 @@ class Dialer:
                     if call.agent_id == session.agent_id and call.phase is CallPhase.ENDED:
                         self.spawn(self.wrapup.agent_gone(session.agent_id, call.call_id),
                                    f"wrapup-gone-{call.call_id}")
-            if session.call_id and session.call_id in self.calls.calls:
-                self.spawn(self._hangup_quietly(session.call_id), f"drop-{session.call_id}")
+            if previous is AgentState.ON_CALL:  # the customer would be left in silence
+                for call in list(self.calls.calls.values()):
+                    if call.agent_id == session.agent_id and call.phase is CallPhase.CONNECTED:
+                        self.spawn(self._hangup_quietly(call.call_id), f"drop-{call.call_id}")
         if session.state is AgentState.WRAP_UP:
             self.wrapup.arm(session)
 

@@ -64,6 +64,11 @@ class Reconciler:
         if not self.loaded:
             await self._load()
             self.loaded = True
+        # taken before listing: a call not originating now has its channel created already
+        # (if it still exists, the list has it); one originating may not be listed yet
+        d.calls.reconciled += 1
+        known = [c for c in d.calls.calls.values() if c.phase is not CallPhase.ENDED]
+        originating = set(d.calls.originating)
         try:
             channels = {c["id"] for c in await d.control.list_channels()}
             bridges = {b["id"] for b in await d.control.list_bridges()}
@@ -72,7 +77,7 @@ class Reconciler:
             return
         self.runs += 1
         restarted = await self._asterisk_restarted()
-        await self._calls(channels)
+        await self._calls(known, originating, channels)
         await self._agents(channels, bridges)
         if restarted:
             self._reinvite_dropped()
@@ -132,12 +137,17 @@ class Reconciler:
                 log.warning("campaign %s: releasing old claims failed: %s", campaign_id, exc)
             await d.store.drop_state(HOPPER_STATE, campaign_id)
 
-    async def _calls(self, channels: set[str]) -> None:
+    async def _calls(self, known: list[CallAttempt], originating: set[str],
+                     channels: set[str]) -> None:
         d = self.dialer
-        for call in list(d.calls.calls.values()):
-            if call.phase is CallPhase.ENDED:
-                continue  # waiting for the agent's disposition
+        for call in known:  # ended ones wait for their agent's disposition
+            if call.phase is CallPhase.ENDED or call.call_id in originating:
+                continue  # originating: maybe not listed yet; place() subscribes to it
             if call.call_id in channels:
+                # a channel originated while our app was not registered (Asterisk had just
+                # restarted) has no subscription: without one, its ChannelDestroyed would
+                # never reach us once it leaves Stasis, and the call would never end
+                await d.calls.subscribe(call)
                 if call.phase is CallPhase.WAITING_AGENT:
                     await d.calls.abandon(call.call_id)
                 continue

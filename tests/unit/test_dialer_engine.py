@@ -17,7 +17,7 @@ from ari_app.dialer.events import ScreenPop
 from ari_app.dialer.model import AgentState, CampaignConfig, DialMode, Outcome
 from ari_app.dialer.ports import Lead
 from ari_app.dialer.store import DialerStore
-from ari_app.errors import AriRequestFailed
+from ari_app.errors import AriNotFound, AriRequestFailed
 
 
 class FakeControl:
@@ -28,6 +28,7 @@ class FakeControl:
         self.router: EventRouter | None = None
         self.channels: set[str] = set()
         self.refuse_originate = False
+        self.hold_originate: asyncio.Event | None = None  # customer originates wait for it
         self.started = "2026-11-26T08:00:00.000+0000"
 
     def verbs(self, name: str) -> list[tuple[Any, ...]]:
@@ -40,6 +41,8 @@ class FakeControl:
         self.log.append(("originate", (endpoint, channel_id, app_args)))
         if self.refuse_originate:
             raise AriRequestFailed("POST", "/channels", 500, "Allocation failed")
+        if self.hold_originate is not None and app_args == "customer":
+            await self.hold_originate.wait()
         self.channels.add(channel_id)
         if app_args.startswith("agent") and self.router is not None:
             asyncio.get_running_loop().call_soon(
@@ -65,6 +68,11 @@ class FakeControl:
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.log.append(("hangup", (channel_id,)))
+
+    async def subscribe_channel(self, channel_id: str) -> None:
+        self.log.append(("subscribe", (channel_id,)))
+        if channel_id not in self.channels:
+            raise AriNotFound("POST", "/applications/x/subscription", 404, "not found")
 
     async def create_bridge(self, bridge_id: str, name: str = "", kind: str = "mixing") -> None:
         self.log.append(("create_bridge", (bridge_id,)))
@@ -403,3 +411,82 @@ async def test_given_agent_phone_drops_in_wrap_up_then_answered_attempt_recorded
     assert crm.attempts == [{"lead_id": "lead0", "outcome": "answered",
                              "disposition": None, "callback_at": None}]
     assert call_id not in dialer.calls.calls
+
+
+async def test_given_reconnect_while_originate_in_flight_then_call_kept_and_subscribed(
+    rig,  # type: ignore[no-untyped-def]
+) -> None:
+    """Events reconnect (Asterisk restarted) while a call is being placed: its channel is not
+    listed yet, so the reconcile must not close it; once placed, our app subscribes to it
+    (an originate taken before the app was registered again carries no subscription)."""
+    dialer, control, crm, _ = rig
+    control.hold_originate = asyncio.Event()
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await dialer.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 2)
+    call_id = control.verbs("originate")[1][1]
+
+    await dialer.on_connected(Reconnected(1))
+    assert call_id in dialer.calls.calls and not crm.attempts  # not taken for a lost call
+    control.hold_originate.set()
+    await until(lambda: ("subscribe", (call_id,)) in control.log)
+
+    await customer_answers(control, call_id)
+    await control.emit("ChannelDestroyed", call_id, cause=16)
+    await dialer.dispose("a1", "not_interested")
+    await until(lambda: crm.attempts)
+    assert [a["outcome"] for a in crm.attempts] == ["answered"]
+
+
+async def test_given_reconnect_with_live_call_then_app_subscribes_to_its_channel(
+    rig,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm, _ = rig
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await dialer.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 2)
+    call_id = control.verbs("originate")[1][1]
+    assert ("subscribe", (call_id,)) not in control.log  # no reconnect: nothing extra
+
+    await dialer.on_connected(Reconnected(1))
+
+    assert ("subscribe", (call_id,)) in control.log
+    assert call_id in dialer.calls.calls
+
+
+async def test_given_subscription_fails_and_channel_gone_silently_then_call_closed(
+    rig,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm, _ = rig
+    dialer.calls.gone_check_s = 0.05
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await dialer.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 2)
+    call_id = control.verbs("originate")[1][1]
+    control.channels.discard(call_id)  # destroyed, and the event went to nobody
+
+    await dialer.calls.subscribe(dialer.calls.calls[call_id])
+
+    await until(lambda: crm.attempts)
+    assert crm.attempts[0]["lead_id"] == "lead0"
+    assert call_id not in dialer.calls.calls
+    assert dialer.agents.sessions["a1"].state is AgentState.READY
+
+
+async def test_given_agent_phone_drops_mid_call_then_customer_hung_up(rig) -> None:  # type: ignore[no-untyped-def]
+    """The agent's bridge goes with their leg: the customer would be left in silence."""
+    dialer, control, crm, _ = rig
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await dialer.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 2)
+    call_id = control.verbs("originate")[1][1]
+    await customer_answers(control, call_id)
+    assert dialer.agents.sessions["a1"].state is AgentState.ON_CALL
+
+    await control.emit("ChannelDestroyed", dialer.agents.sessions["a1"].leg_id, cause=16)
+
+    await until(lambda: ("hangup", (call_id,)) in control.log)
+    await control.emit("ChannelDestroyed", call_id, cause=16)
+    await until(lambda: crm.attempts)
+    assert crm.attempts == [{"lead_id": "lead0", "outcome": "answered",
+                             "disposition": None, "callback_at": None}]
