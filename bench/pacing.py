@@ -65,7 +65,8 @@ class DayCache:
 
     @staticmethod
     def key(job: Job) -> str:
-        h = hashlib.sha1(repr(job.scenario).encode()).hexdigest()[:12]
+        text = repr(job.scenario).replace(", p_bias=1.0", "")  # keys older than p_bias hold
+        h = hashlib.sha1(text.encode()).hexdigest()[:12]
         return f"{job.scenario.name}|{h}|{job.policy}|{job.seed}|{job.days}|{job.level!r}"
 
     def submit(self, ex: Executor, job: Job) -> Future:
@@ -120,6 +121,7 @@ def _row(s: Scenario, policy: str, m: Summary, seeds: int, **extra: object) -> d
         "talk_mean_s": s.talk_mean_s, "talk_cv": s.talk_cv, "wrap_s": s.wrap_s,
         "policy": policy, "seeds": seeds, "p_profile": s.p_profile,
         "lead_probabilities": s.p_info if s.heterogeneous else "homogeneous",
+        "p_bias": s.p_bias,
     }
     row.update(asdict(m))
     row.update(extra)
@@ -171,6 +173,8 @@ def print_rows(rows: list[dict]) -> None:
 
 def _policies(s: Scenario) -> tuple[str, ...]:
     """Heterogeneous variants with learned / pooled probabilities only change ours."""
+    if s.p_bias != 1.0:  # only ours reads the reported p (the oracle knows the outcomes)
+        return ("predictive",)
     return ("predictive",) if s.heterogeneous and s.p_info != "lead" else POLICIES
 
 

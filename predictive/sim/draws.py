@@ -181,10 +181,10 @@ class LeadBook:
         """What a calibrated model would report: per lead, or the pooled campaign rate."""
         s = self._s
         if s.p_info == "pooled" or not s.heterogeneous:
-            return min(s.answer_rate * known_factor(s, t), 0.95)
+            return min(s.answer_rate * known_factor(s, t) * s.p_bias, 0.95)
         ch, k = self.chunk(lead)
         p = ch.p_model[k] if s.p_info == "model" else ch.p_base[k]
-        return min(p * known_factor(s, t), 0.95)
+        return min(p * known_factor(s, t) * s.p_bias, 0.95)
 
     def outcome(self, lead: int, t: float) -> Outcome:
         s = self._s

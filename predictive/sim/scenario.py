@@ -41,6 +41,9 @@ class Scenario:
     step_factor: float = 0.5
     heterogeneous: bool = False
     p_info: str = "lead"
+    # the reported p is the truth times this: a miscalibrated model, which the policy's online
+    # correction (observed answers / predicted) must absorb
+    p_bias: float = 1.0
     pauses_per_agent: int = 2
     pause_s: int = 600
     login_stagger_s: int = 0  # agents log in uniformly over the first this-many seconds
@@ -69,6 +72,8 @@ def _validate(s: Scenario) -> None:
         raise ScenarioError(f"{s.name}: p_profile must be one of {P_PROFILES}")
     if s.p_info not in P_INFO:
         raise ScenarioError(f"{s.name}: p_info must be one of {P_INFO}")
+    if not 0.1 <= s.p_bias <= 10.0:
+        raise ScenarioError(f"{s.name}: p_bias must be in [0.1, 10]")
     if s.talk_mean_s <= 0 or s.talk_cv <= 0:
         raise ScenarioError(f"{s.name}: talk mean and cv must be positive")
     if any(hi > s.ring_timeout_s or lo < 1 for lo, hi, _ in s.ring_clusters):

@@ -148,3 +148,13 @@ def test_given_full_foresight_when_the_oracle_dials_then_near_full_occupancy() -
     assert day.occupancy > 0.95
     assert day.abandon_rate < 0.01
     assert day.occupancy > simulate_day(s, Progressive(), seed=5).occupancy + 0.2
+
+
+def test_given_miscalibrated_model_when_reporting_then_only_the_report_is_biased() -> None:
+    high = LeadBook(replace(BASE, p_bias=1.3), 0, 0)
+    exact = LeadBook(BASE, 0, 0)
+    assert high.p_reported(0, 10) == pytest.approx(0.39)
+    assert high.p_true(0, 10) == exact.p_true(0, 10) == pytest.approx(0.30)
+    assert [high.outcome(i, 10) for i in range(200)] == [exact.outcome(i, 10) for i in range(200)]
+    with pytest.raises(ScenarioError, match="p_bias"):
+        replace(BASE, p_bias=0.0)
