@@ -7,6 +7,9 @@
 - ``/console/reports`` per campaign / agent / day, with a CSV download;
 - ``/console/experiments`` A/B experiments: list, create (field errors), stop, the per-variant
   report with 95 % intervals and its CSV (``/api/experiments*``);
+- ``/console/models`` the answer and conversion models (version, held-out metrics next to the
+  base rate's, reliability, route shares, retrain) and agents' seniority (``/static/models.js``
+  on ``/api/models/*``, ``/api/agents/*``);
 - ``/admin`` (admins) health, interface response times, CRM sync, Asterisk (``/static/status.js``).
 
 The handlers only render: the initial data is embedded as JSON, every action goes through the
@@ -34,7 +37,7 @@ from crm.http.handlers_campaigns import _may_manage
 from crm.http.views import row
 from crm.services._common import parse_uuid
 from crm.services.lists import REASONS, RECYCLABLE
-from web.i18n import translator
+from web.i18n import STRINGS, translator
 
 CONSOLE_ROLES = (Role.MANAGER, Role.ADMIN)
 RETRY_OUTCOMES = ("no_answer", "busy", "failed", "machine", "abandoned")
@@ -52,6 +55,9 @@ JS_KEYS = (
     "rep_vs_control", "rep_not_applicable", "experiments",
     *(f"feature_{f}" for f in FEATURES), *(f"unit_{u}" for u in UNITS),
 )
+
+MODEL_JS_KEYS = ("error", "route_senior", "route_standard", "route_nurture",
+                 *(k for k in STRINGS if k.startswith("mdl_")))
 
 
 def _language(request: web.Request) -> str:
@@ -153,6 +159,17 @@ async def experiments_page(request: web.Request) -> web.Response:
                    boot=_boot(request, who, experiments=items))
 
 
+async def models_page(request: web.Request) -> web.Response:
+    who = await _gate(request, CONSOLE_ROLES)
+    if isinstance(who, web.Response):
+        return who
+    boot = _boot(request, who)  # the data comes from the API (the same path as a refresh)
+    t = translator(boot["lang"])
+    boot["strings"] = {k: t(k) for k in MODEL_JS_KEYS}
+    return _render(request, "console_models.html", username=who.username,
+                   is_admin=who.is_admin, boot=boot)
+
+
 async def admin_page(request: web.Request) -> web.Response:
     who = await _gate(request, (Role.ADMIN,))
     if isinstance(who, web.Response):
@@ -166,4 +183,5 @@ def add_console_pages(app: web.Application) -> None:
     app.router.add_get("/console/campaigns/{campaign_id}", campaign_page)
     app.router.add_get("/console/reports", reports_page)
     app.router.add_get("/console/experiments", experiments_page)
+    app.router.add_get("/console/models", models_page)
     app.router.add_get("/admin", admin_page)
