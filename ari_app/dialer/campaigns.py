@@ -157,12 +157,24 @@ class CampaignRunner:
             return []
         leads = await self.hopper.take(len(ready))
         still = [a for a in ready if a.state is AgentState.READY]  # changed while claiming?
-        pairs = []
-        for agent, lead in pair_leads(still, leads):  # senior leads to senior agents first
-            if agent.state is not AgentState.READY:  # changed during an earlier move
-                continue
-            await self.agents.move(agent, AgentState.RESERVED)
-            pairs.append((agent, lead))
+        pairs: list[tuple[AgentSession, Lead]] = []
+        try:
+            for agent, lead in pair_leads(still, leads):  # senior leads to senior agents first
+                if agent.state is not AgentState.READY:  # changed during an earlier move
+                    continue
+                await self.agents.move(agent, AgentState.RESERVED)
+                pairs.append((agent, lead))
+        except Exception:
+            # e.g. the agent store failed: no agent stays reserved for a call never placed,
+            # and no claimed lead is dropped (it would stay locked, undialed, until expiry)
+            self.hopper.give_back(leads)
+            for agent, _ in pairs:
+                if agent.state is AgentState.RESERVED and agent.call_id is None:
+                    try:
+                        await self.agents.move(agent, AgentState.READY)
+                    except Exception:  # noqa: BLE001 - the store again: at least in memory
+                        agent.move(AgentState.READY, self.clock.now())
+            raise
         paired = {id(lead) for _, lead in pairs}
         self.hopper.give_back([lead for lead in leads if id(lead) not in paired])
         return pairs

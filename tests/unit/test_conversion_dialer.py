@@ -196,3 +196,33 @@ async def test_given_agent_hangs_up_while_progressive_calls_placed_then_lead_kep
     placed = dialer.calls.calls[next(iter(originated))].lead_id
     assert [lead.lead_id for lead in runner.hopper.leads] == [
         lead for lead in ("lead1", "lead2") if lead != placed], "the other lead was lost"
+
+
+async def test_given_agent_store_fails_while_reserving_then_leads_kept_and_agents_ready(
+    world,  # type: ignore[no-untyped-def]
+) -> None:
+    """The second agent's move to reserved fails (its store write): the first agent is not left
+    reserved for a call never placed, and neither claimed lead is dropped."""
+    dialer, control, crm = world
+    await _two_agents(dialer)
+    desk_move = dialer.agents.move
+    failures = []
+
+    async def failing_move(session: Any, to: AgentState, **kwargs: Any) -> None:
+        reserved = [s for s in dialer.agents.sessions.values() if s.state is AgentState.RESERVED]
+        if to is AgentState.RESERVED and reserved and not failures:
+            failures.append(session.agent_id)
+            raise OSError("disk I/O error")
+        await desk_move(session, to, **kwargs)
+
+    dialer.agents.move = failing_move  # type: ignore[method-assign]
+    runner_leads = [_lead(1, "standard"), _lead(2, "standard")]
+    crm.leads.extend(runner_leads)
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await until(lambda: failures)
+    await until(lambda: len(_customer_originates(control)) == 2)  # the next step dials both
+
+    placed = sorted(c.lead_id for c in dialer.calls.calls.values())
+    assert placed == ["lead1", "lead2"], "a claimed lead was dropped by the failed step"
+    assert all(s.state is AgentState.RESERVED and s.call_id
+               for s in dialer.agents.sessions.values())
