@@ -55,7 +55,6 @@ class Hopper:
 
     async def _claim(self, count: int, taking: int = 0) -> None:
         claimed = await self.source.claim(self.campaign_id, self.worker, count)
-        log.debug("campaign %s: claimed %s", self.campaign_id, [lead.lead_id for lead in claimed])
         self.leads.extend(claimed)
         if claimed and self.on_claimed is not None:
             self.on_claimed(claimed)
@@ -73,15 +72,11 @@ class Hopper:
         if len(self.leads) < count:
             await self._claim(max(count - len(self.leads), 2 * count))
         taken = [self.leads.popleft() for _ in range(min(count, len(self.leads)))]
-        log.debug("campaign %s: took %s", self.campaign_id, [lead.lead_id for lead in taken])
         self.dry = count > 0 and not taken
         return taken
 
     def give_back(self, leads: list[Lead]) -> None:
         """Leads taken but not dialed (e.g. the agent left meanwhile) go back to the front."""
-        if leads:
-            log.debug("campaign %s: gave back %s", self.campaign_id,
-                      [lead.lead_id for lead in leads])
         self.leads.extendleft(reversed(leads))
 
     async def release_all(self) -> None:
@@ -185,8 +180,6 @@ class CampaignRunner:
             if agent.state is not AgentState.RESERVED:  # hung up while others were placed
                 self.hopper.give_back([lead])
                 continue
-            log.debug("campaign %s: placing lead %s for agent %s", self.config.campaign_id,
-                      lead.lead_id, agent.agent_id)
             try:
                 await self.calls.place(lead, self.config, agent)
             except IllegalTransition:
