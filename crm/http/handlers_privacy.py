@@ -11,11 +11,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
 from typing import Any, Literal
 
 from aiohttp import web
@@ -23,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crm.crypto import RecordingCryptoError
 from crm.domain.enums import Role
+from crm.http._jobs import job_ctx
 from crm.http._route import SERVICE_KEY, Ctx, Route
 from crm.http.errors_map import error_response
 from crm.http.views import ok
@@ -270,20 +269,8 @@ def retention_sweeper_ctx(
     """A ``cleanup_ctx`` running the retention sweep every ``interval_seconds`` (0: never),
     the first run ``first_delay`` seconds after start-up; cancelled on clean-up."""
 
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        task: asyncio.Task[None] | None = None
-        if interval_seconds > 0:
-            upkeep = app[SERVICE_KEY].recording_upkeep
-            task = asyncio.create_task(
-                sweep_forever(upkeep, interval_seconds, min(first_delay, interval_seconds)),
-                name="crm-retention-sweep",
-            )
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+    async def sweep(app: web.Application) -> None:
+        await sweep_forever(app[SERVICE_KEY].recording_upkeep, interval_seconds,
+                            min(first_delay, interval_seconds))
 
-    return ctx
+    return job_ctx("crm-retention-sweep", sweep if interval_seconds > 0 else None)
