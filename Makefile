@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	touch $(STAMP)
 
 demo: setup asterisk-up
-	$(PY) -m ari_app.main demo
+	$(PY) -m web.main demo
 
 test: setup
 	$(PY) -m pytest

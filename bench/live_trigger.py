@@ -56,7 +56,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ari_app import sandbox  # noqa: E402
-from ari_app.adapters.live_transcripts import attach_forks, pool_from, prompt_for  # noqa: E402
 from ari_app.ami import AmiClient, AmiConfig, AmiEvent  # noqa: E402
 from ari_app.ari import AriClient, AriConfig  # noqa: E402
 from ari_app.dialer.model import CampaignConfig, DialMode  # noqa: E402
@@ -67,6 +66,7 @@ from ari_app.speech.live import AudioForks  # noqa: E402
 from ari_app.speech.types import TranscriptSegment  # noqa: E402
 from crm.domain.enums import Role  # noqa: E402
 from tests.integration.dialer_rig import DialerRig  # noqa: E402
+from web.transcripts.wiring import attach_forks, pool_from, prompt_for  # noqa: E402
 
 PROMPT = "customer-talk"
 SAID = "Hello? Yes, I saw your offer. The price is too expensive for us. Please call me next week."
@@ -342,7 +342,7 @@ def main() -> int:
                         "shipped one; full: also the former 500/5)")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here")
     args = parser.parse_args()
-    from ari_app.adapters.live_transcripts import LIVE_BEAM_SIZE, LIVE_MIN_SILENCE_MS
+    from web.transcripts.wiring import LIVE_BEAM_SIZE, LIVE_MIN_SILENCE_MS
 
     shipped = (LIVE_MIN_SILENCE_MS, LIVE_BEAM_SIZE)
     if args.variants:

@@ -174,11 +174,11 @@ async def _serve(work: Path, port: int, ready: Any) -> None:
     from aiohttp import web
 
     import web as pages
-    from ari_app.adapters.pages import add_agent_pages
-    from ari_app.adapters.pops import pop_bridge_ctx
     from ari_app.dialer.bus import EventBus
     from crm.app import create_crm_app
     from crm.pops import install_pops
+    from web.agent.pages import add_agent_pages
+    from web.agent.pops import pop_bridge_ctx
 
     settings = settings_for(work)
     service = CrmService.open(settings)

@@ -21,9 +21,9 @@ from crm.http import (
     handlers_speech,
     handlers_work,
 )
-from crm.http._route import SERVICE_KEY, Ctx, Route, register
 from crm.http.errors_map import error_middleware
 from crm.http.openapi import build_openapi
+from crm.http.routing import SERVICE_KEY, Ctx, Route, register
 from crm.migrations import upgrade
 from crm.pops.ws import POP_HUB
 from crm.ports import Clock

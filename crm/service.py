@@ -222,6 +222,6 @@ class CrmService:
 
 
 def _uuid(value: str) -> uuid.UUID:
-    from crm.services._common import parse_uuid
+    from crm.services.common import parse_uuid
 
     return parse_uuid(value, "customer_id")

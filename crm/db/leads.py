@@ -30,7 +30,7 @@ from crm.domain.leads import (
 from crm.domain.phones import zones_for_number
 from crm.errors import LeadLockedError, NotFoundError
 from crm.ports import Clock, LeadView
-from crm.services._common import transaction
+from crm.services.common import transaction
 from crm.services.dnc import dnc_clause
 
 DIALABLE = [s.value for s in LeadStatus if s.dialable]

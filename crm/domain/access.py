@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 from uuid import UUID
 
 from crm.domain.enums import Role
@@ -41,3 +42,17 @@ def require_owner_or(principal: Principal, owner_id: UUID | None, *roles: Role) 
     if owner_id is not None and owner_id == principal.user_id:
         return
     require_role(principal, *roles)
+
+
+class ManagedCampaign(Protocol):
+    id: Any
+    manager_id: UUID | None
+
+
+def may_manage(principal: Principal, campaign: ManagedCampaign) -> None:
+    """Admins manage every campaign; a manager only the campaigns they own."""
+    if principal.is_admin or (
+        principal.role is Role.MANAGER and campaign.manager_id == principal.user_id
+    ):
+        return
+    raise PermissionDeniedError("not your campaign", details={"campaign_id": str(campaign.id)})

@@ -24,7 +24,7 @@ from crm.errors import AlreadyExistsError, ConflictError, InvalidInputError, Not
 from crm.experiments.assign import Variant, assign_variant
 from crm.experiments.report import Report, build_report
 from crm.ports import Clock
-from crm.services._common import Page, audit, paginate, transaction
+from crm.services.common import Page, audit, paginate, transaction
 
 UNITS = ("agent", "lead")
 FEATURES = ("pop", "script", "pacing", "other")

@@ -11,9 +11,9 @@ from crm.domain.access import require_owner_or, require_role
 from crm.domain.enums import Role
 from crm.errors import PermissionDeniedError
 from crm.http import schemas as sc
-from crm.http._route import SESSION_COOKIE, Ctx, Route
+from crm.http.routing import SESSION_COOKIE, Ctx, Route
 from crm.http.views import ok, page_json, row, user_json
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 
 ALL = (Role.AGENT, Role.MANAGER, Role.DIALER)
 

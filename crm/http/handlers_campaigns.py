@@ -14,7 +14,7 @@ import pydantic
 from aiohttp import BodyPartReader, MultipartReader, web
 
 from crm.db.models_ops import Campaign, Lead
-from crm.domain.access import Principal
+from crm.domain.access import Principal, may_manage
 from crm.domain.enums import Role
 from crm.errors import (
     AlreadyExistsError,
@@ -24,9 +24,9 @@ from crm.errors import (
     PermissionDeniedError,
 )
 from crm.http import schemas as sc
-from crm.http._route import Ctx, Route
+from crm.http.routing import Ctx, Route
 from crm.http.views import ok, page_json, row
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 from crm.services.customers import ConflictPolicy
 from crm.services.import_report import ImportSummary, RowResult
 from crm.services.import_sources import csv_rows, json_rows
@@ -34,18 +34,12 @@ from crm.services.import_sources import csv_rows, json_rows
 _ROWS_PER_WRITE = 200
 
 
-def _may_manage(p: Principal, campaign: Campaign) -> None:
-    if p.is_admin or (p.role is Role.MANAGER and campaign.manager_id == p.user_id):
-        return
-    raise PermissionDeniedError("not your campaign", details={"campaign_id": str(campaign.id)})
-
-
 async def _campaign(ctx: Ctx, *, manage: bool) -> Campaign:
     campaign = await ctx.service.campaigns.get(
         parse_uuid(ctx.path_param("campaign_id"), "campaign_id")
     )
     if manage or ctx.who.role is Role.MANAGER:
-        _may_manage(ctx.who, campaign)
+        may_manage(ctx.who, campaign)
     return campaign
 
 
@@ -126,7 +120,7 @@ async def _lead(ctx: Ctx, *, manage: bool) -> Lead:
         return lead
     if not manage and p.role is Role.AGENT and lead.agent_id == p.user_id:
         return lead
-    _may_manage(p, await ctx.service.campaigns.get(lead.campaign_id))
+    may_manage(p, await ctx.service.campaigns.get(lead.campaign_id))
     return lead
 
 

@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crm.domain.enums import Role
 from crm.http._jobs import job_ctx
-from crm.http._route import SERVICE_KEY, Ctx, Route
+from crm.http.routing import SERVICE_KEY, Ctx, Route
 from crm.http.views import ok
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 from crm.services.conversion_models import ConversionService
 
 log = logging.getLogger(__name__)

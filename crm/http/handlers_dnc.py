@@ -6,9 +6,9 @@ from aiohttp import web
 
 from crm.domain.enums import Role
 from crm.http import schemas as sc
-from crm.http._route import Ctx, Route
+from crm.http.routing import Ctx, Route
 from crm.http.views import ok, page_json, row
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 
 
 async def list_dnc(ctx: Ctx) -> web.Response:

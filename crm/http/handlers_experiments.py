@@ -10,10 +10,10 @@ from pydantic import Field
 
 from crm.db.models_experiments import Experiment
 from crm.domain.enums import Role
-from crm.http._route import Ctx, Route
+from crm.http.routing import Ctx, Route
 from crm.http.schemas import PageQuery, _In, _Query
 from crm.http.views import ok, page_json, row
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 
 
 class VariantIn(_In):

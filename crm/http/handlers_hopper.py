@@ -11,10 +11,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.domain.enums import AttemptOutcome, Role
-from crm.http._route import Ctx, Route
+from crm.http.routing import Ctx, Route
 from crm.http.views import ok
 from crm.ports import LeadView
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 
 DIALER = (Role.DIALER,)
 

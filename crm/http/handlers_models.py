@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict
 
 from crm.domain.enums import Role
 from crm.http._jobs import job_ctx
-from crm.http._route import SERVICE_KEY, Ctx, Route
+from crm.http.routing import SERVICE_KEY, Ctx, Route
 from crm.http.views import ok
-from crm.services._common import parse_uuid
 from crm.services.answer_models import AnswerModelService
+from crm.services.common import parse_uuid
 
 log = logging.getLogger(__name__)
 MANAGERS = (Role.MANAGER,)

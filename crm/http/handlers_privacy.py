@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm.crypto import RecordingCryptoError
 from crm.domain.enums import Role
 from crm.http._jobs import job_ctx
-from crm.http._route import SERVICE_KEY, Ctx, Route
 from crm.http.errors_map import error_response
+from crm.http.routing import SERVICE_KEY, Ctx, Route
 from crm.http.views import ok
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 from crm.services.recording_upkeep import sweep_forever
 from crm.services.recordings import (
     ByteRange,

@@ -14,11 +14,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.db.models_ops import Campaign
+from crm.domain.access import may_manage
 from crm.domain.enums import Role
-from crm.http._route import Ctx, Route
-from crm.http.handlers_campaigns import _may_manage
+from crm.http.routing import Ctx, Route
 from crm.http.views import ok
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 from crm.services.lists import RECYCLABLE
 from crm.services.reports import GroupBy, ReportFilter, report_csv
 
@@ -49,7 +49,7 @@ class RecycleIn(BaseModel):
 async def _campaign_scope(ctx: Ctx, campaign_id: uuid.UUID | None) -> list[uuid.UUID] | None:
     """The campaigns the caller may report on (None: all, for admins)."""
     if campaign_id is not None:
-        _may_manage(ctx.who, await ctx.service.campaigns.get(campaign_id))
+        may_manage(ctx.who, await ctx.service.campaigns.get(campaign_id))
         return [campaign_id]
     if ctx.who.is_admin:
         return None
@@ -80,7 +80,7 @@ def _report_handler(group: GroupBy):  # type: ignore[no-untyped-def]
 async def _managed(ctx: Ctx) -> Campaign:
     campaign = await ctx.service.campaigns.get(
         parse_uuid(ctx.path_param("campaign_id"), "campaign_id"))
-    _may_manage(ctx.who, campaign)
+    may_manage(ctx.who, campaign)
     return campaign
 
 

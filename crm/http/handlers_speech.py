@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm.domain.access import require_owner_or
 from crm.domain.enums import Role
 from crm.errors import InvalidInputError
-from crm.http._route import Ctx, Route
+from crm.http.routing import Ctx, Route
 from crm.http.views import ok, page_json, row
-from crm.services._common import MAX_PAGE
+from crm.services.common import MAX_PAGE
 from crm.services.live_rules import firing_json
 from crm.services.transcripts import segment_json
 

@@ -12,9 +12,9 @@ from crm.domain.access import Principal, require_owner_or
 from crm.domain.enums import Role
 from crm.errors import InvalidInputError, PermissionDeniedError
 from crm.http import schemas as sc
-from crm.http._route import Ctx, Route
+from crm.http.routing import Ctx, Route
 from crm.http.views import ok, page_json, row
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 from crm.services.recordings import MAX_RECORDING, public_recording_url, recording_json
 from crm.services.work import TaskChanges, TaskInput
 

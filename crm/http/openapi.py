@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from crm.http._route import Route
 from crm.http.errors_map import STATUS
+from crm.http.routing import Route
 
 _PARAM = re.compile(r"{(\w+)}")
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 
 from crm.db.models_ops import User
 from crm.ports import LeadView
-from crm.services._common import Page
+from crm.services.common import Page
 
 _SECRET_FIELDS = {"password_hash", "token_hash"}
 

@@ -22,7 +22,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from crm.domain.access import Principal
 from crm.domain.enums import Role
 from crm.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
-from crm.http._route import SERVICE_KEY, SESSION_COOKIE, authenticate
+from crm.http.routing import SERVICE_KEY, SESSION_COOKIE, authenticate
 from crm.pops.hub import PopHub
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def watched_agent(principal: Principal, requested: str | None) -> str:
     return requested
 
 
-def _check_origin(request: web.Request) -> None:
+def check_origin(request: web.Request) -> None:
     """A cookie-authenticated socket must come from our own pages (no cross-site hijacking)."""
     origin = request.headers.get("Origin")
     if request.headers.get("Authorization") or SESSION_COOKIE not in request.cookies:
@@ -61,7 +61,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     if principal is None:
         raise AuthenticationError("authentication required")
     agent_id = watched_agent(principal, request.query.get("agent"))
-    _check_origin(request)
+    check_origin(request)
     hub = request.app[POP_HUB]
     ws = web.WebSocketResponse(heartbeat=max(hub.heartbeat_s, 1.0), max_msg_size=4096)
     await ws.prepare(request)
@@ -69,7 +69,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     conn = hub.connect(
         agent_id,
         ws.send_str,
-        partial(_close, request, ws),
+        partial(close_socket, request, ws),
         language=lang if lang in ("zh", "en") else None,
     )
     writer = asyncio.create_task(conn.run(), name=f"pops-writer-{agent_id}")
@@ -86,7 +86,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _close(request: web.Request, ws: web.WebSocketResponse) -> None:
+async def close_socket(request: web.Request, ws: web.WebSocketResponse) -> None:
     """Close politely; a peer that does not even take the close frame is cut off."""
     try:
         async with asyncio.timeout(0.5):

@@ -14,7 +14,7 @@ from crm.db.models_ops import User
 from crm.domain.enums import Role
 from crm.errors import InvalidInputError, NotFoundError
 from crm.ports import Clock
-from crm.services._common import audit, transaction
+from crm.services.common import audit, transaction
 
 SENIORITIES = ("senior", "standard")
 

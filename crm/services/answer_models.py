@@ -30,7 +30,6 @@ from crm.domain.enums import AttemptOutcome
 from crm.domain.leads import CallingWindow
 from crm.errors import InvalidInputError, NotFoundError
 from crm.ports import Clock, LeadView
-from crm.services._common import audit
 from crm.services.answer_history import (
     LeadFacts,
     load_history,
@@ -40,6 +39,7 @@ from crm.services.answer_history import (
     prospective_row,
     region_of,
 )
+from crm.services.common import audit
 from predictive.errors import ModelError
 from predictive.models.answer_model import (
     MIN_TRAIN_ROWS,

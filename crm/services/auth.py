@@ -17,7 +17,7 @@ from crm.domain.enums import Role
 from crm.errors import AlreadyExistsError, AuthenticationError, InvalidInputError, NotFoundError
 from crm.ports import Clock
 from crm.security import hash_password, hash_token, new_token, verify_password
-from crm.services._common import Page, audit, paginate, transaction
+from crm.services.common import Page, audit, paginate, transaction
 
 MIN_PASSWORD = 8
 

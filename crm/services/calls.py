@@ -18,7 +18,7 @@ from crm.domain.calls import CallEvent, CallProjection, parse_call_event, projec
 from crm.domain.phones import try_normalise
 from crm.errors import ConflictError, NotFoundError
 from crm.ports import Clock
-from crm.services._common import Page, paginate, transaction
+from crm.services.common import Page, paginate, transaction
 from crm.services.customers import resolve_customer
 
 log = logging.getLogger(__name__)

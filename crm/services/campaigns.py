@@ -16,7 +16,7 @@ from crm.db.models_ops import Campaign, Lead, User
 from crm.domain.enums import CampaignStatus, LeadStatus, Role
 from crm.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from crm.ports import Clock
-from crm.services._common import Page, audit, paginate, reject_nulls, transaction
+from crm.services.common import Page, audit, paginate, reject_nulls, transaction
 
 _CAMPAIGN_FIELDS = (
     "name",

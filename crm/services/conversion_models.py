@@ -36,7 +36,7 @@ from crm.db.models import Customer, CustomerTag, Tag
 from crm.db.models_conversion import CustomerRoute
 from crm.errors import InvalidInputError, NotFoundError
 from crm.ports import Clock, LeadView
-from crm.services._common import audit, transaction
+from crm.services.common import audit, transaction
 from crm.services.conversion_rows import (
     NURTURE_TAG,
     customer_rows,

@@ -17,7 +17,7 @@ from crm.domain.names import MAX_NAME_LENGTH, clean_display_name, like_pattern, 
 from crm.domain.phones import NormalisedNumber, normalise_number, try_normalise
 from crm.errors import InvalidInputError, NotFoundError, NumberConflictError
 from crm.ports import Clock
-from crm.services._common import Page, audit, paginate, transaction
+from crm.services.common import Page, audit, paginate, transaction
 
 MAX_TAG_LENGTH = 64
 

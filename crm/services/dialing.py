@@ -19,7 +19,7 @@ from crm.db.models_ops import Campaign
 from crm.errors import InvalidInputError, NotFoundError
 from crm.ports import Clock
 from crm.services import campaigns as campaign_rules
-from crm.services._common import audit, transaction
+from crm.services.common import audit, transaction
 
 DIALING_FIELDS = (
     "mode", "pacing", "dial_ratio", "max_lines", "abandon_target", "abandon_window",

@@ -13,7 +13,7 @@ from crm.db.models_ops import GLOBAL_SCOPE, Campaign, DncEntry, Lead
 from crm.domain.enums import LeadStatus
 from crm.domain.phones import normalise_number
 from crm.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from crm.services._common import Page, audit, paginate, transaction
+from crm.services.common import Page, audit, paginate, transaction
 
 
 def scope_of(campaign_id: uuid.UUID | None) -> str:

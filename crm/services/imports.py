@@ -19,7 +19,7 @@ from crm.db.models_ops import Campaign, DncEntry, Lead, User
 from crm.domain.names import clean_display_name, name_key
 from crm.domain.phones import NormalisedNumber, normalise_number
 from crm.errors import InvalidInputError, NotFoundError
-from crm.services._common import audit, transaction
+from crm.services.common import audit, transaction
 from crm.services.customers import ConflictPolicy, ensure_tags, number_owners
 from crm.services.dnc import scope_of
 from crm.services.import_report import ColumnMapping, RowResult, Status

@@ -27,7 +27,7 @@ from crm.domain.enums import AttemptOutcome, LeadStatus
 from crm.domain.phones import zones_for_number
 from crm.errors import InvalidInputError, NotFoundError
 from crm.ports import Clock
-from crm.services._common import audit, transaction
+from crm.services.common import audit, transaction
 from crm.services.dnc import dnc_clause
 
 REASONS = ("dnc", "attempts_exhausted", "nurture", "scheduled_later", "outside_window",

@@ -35,8 +35,8 @@ from crm.db.models_ops import Campaign, Lead, ScriptTemplate, User
 from crm.db.models_speech import CallAnalysisRow, RuleFiringRow, TranscriptSegmentRow
 from crm.domain.enums import TaskOrigin
 from crm.ports import Clock
-from crm.services._common import audit, transaction
 from crm.services.calls import CallService
+from crm.services.common import audit, transaction
 from crm.services.customers import link_tags, tags_of
 from crm.services.rules_store import RulesStore
 from crm.services.transcripts import LivePublisher

@@ -49,7 +49,7 @@ from crm.db.models import (
 )
 from crm.db.models_ops import GLOBAL_SCOPE, AuditLog, DncEntry, Lead
 from crm.ports import Clock
-from crm.services._common import audit, transaction
+from crm.services.common import audit, transaction
 from crm.services.customers import resolve_customer
 from crm.services.recording_upkeep import purge_files
 from crm.services.recordings import EncryptedFileStore, public_recording_url, recording_json

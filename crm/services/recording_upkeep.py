@@ -31,7 +31,7 @@ from crm.db.models import Call, Recording
 from crm.db.models_ops import Campaign
 from crm.errors import InvalidInputError, NotFoundError
 from crm.ports import Clock
-from crm.services._common import audit, transaction
+from crm.services.common import audit, transaction
 from crm.services.recordings import EncryptedFileStore
 
 log = logging.getLogger(__name__)

@@ -46,7 +46,7 @@ from crm.domain.access import Principal
 from crm.domain.enums import Role
 from crm.errors import CrmError, GoneError, InvalidInputError, NotFoundError, PermissionDeniedError
 from crm.ports import Clock, RecordingStore, StoredFile
-from crm.services._common import audit, parse_uuid, transaction
+from crm.services.common import audit, parse_uuid, transaction
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from sqlmodel import col
 from crm.db.models_ops import Disposition, ScriptTemplate
 from crm.domain.enums import Language
 from crm.errors import AlreadyExistsError, InvalidInputError
-from crm.services._common import audit, transaction
+from crm.services.common import audit, transaction
 from crm.services.customers import clean_tags
 
 DEFAULT_DISPOSITIONS = (

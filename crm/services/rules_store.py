@@ -24,7 +24,7 @@ from crm.db.models_speech import CallAnalysisRow, RuleFiringRow, WorkflowRuleRow
 from crm.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from crm.ports import Clock
 from crm.rules import Rule, RuleSyntaxError, parse_rule, parse_rules
-from crm.services._common import Page, audit, check_page, paginate, transaction
+from crm.services.common import Page, audit, check_page, paginate, transaction
 
 log = logging.getLogger(__name__)
 

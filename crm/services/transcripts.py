@@ -26,7 +26,7 @@ from crm.db.models_speech import TranscriptSegmentRow
 from crm.domain.segments import Segment, parse_segment
 from crm.errors import ConflictError, NotFoundError
 from crm.ports import Clock
-from crm.services._common import transaction
+from crm.services.common import transaction
 
 log = logging.getLogger(__name__)
 

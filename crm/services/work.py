@@ -17,7 +17,7 @@ from crm.db.models_ops import User
 from crm.domain.enums import TaskOrigin, TaskStatus
 from crm.errors import InvalidInputError, NotFoundError
 from crm.ports import Clock
-from crm.services._common import Page, audit, paginate, reject_nulls, transaction
+from crm.services.common import Page, audit, paginate, reject_nulls, transaction
 from crm.services.customers import resolve_customer
 
 MAX_NOTE = 20_000

@@ -16,7 +16,7 @@ import numpy as np
 import xgboost as xgb
 
 from predictive.errors import ModelError
-from predictive.models._xgb import BoostParams, predict, train_binary
+from predictive.models.boosting import BoostParams, predict, train_binary
 from predictive.models.calibration import Calibrator, fit_calibrator
 from predictive.models.features import FEATURES, ListRateTracker, Vocab, extract, row_vector
 from predictive.models.history import CallHistoryRow

@@ -15,8 +15,8 @@ import numpy as np
 import xgboost as xgb
 
 from predictive.errors import ModelError
-from predictive.models._xgb import BoostParams, predict, train_binary
 from predictive.models.answer_model import ModelCard
+from predictive.models.boosting import BoostParams, predict, train_binary
 from predictive.models.calibration import Calibrator, fit_calibrator
 from predictive.models.metrics import evaluate
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 import xgboost as xgb
 
-from predictive.models._xgb import BoostParams, predict, train_binary
+from predictive.models.boosting import BoostParams, predict, train_binary
 from predictive.models.calibration import Calibrator, fit_calibrator
 
 FEATURE_KEYS = ("mobile", "region", "list_id", "attempts", "last_outcome", "lead_age_days",

@@ -11,10 +11,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, async_playwright
 
-from ari_app.main import build_app
 from ari_app.settings import DialerSettings
 from crm.settings import CrmSettings
 from tests.conftest import ari_config_from_env
+from web.main import build_app
 
 CHROMIUM = os.environ.get("DIALCRM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

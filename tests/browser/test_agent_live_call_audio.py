@@ -32,11 +32,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
-from ari_app.adapters.live_transcripts import FORKS_KEY, LazyRecogniser
-from ari_app.appkeys import TELEPHONY
 from ari_app.dialer.model import CallPhase, CampaignConfig, DialMode
 from ari_app.errors import TelephonyError
-from ari_app.main import build_app
 from ari_app.settings import DialerSettings
 from ari_app.speech.errors import ModelNotFoundError
 from ari_app.speech.models import resolve_model
@@ -45,6 +42,9 @@ from crm.settings import CrmSettings
 from tests.browser.test_agent_page import PASSWORD, Desk, sign_in
 from tests.conftest import ari_config_from_env
 from tests.integration.dialer_rig import wait_until
+from web.appkeys import TELEPHONY
+from web.main import build_app
+from web.transcripts.wiring import FORKS_KEY, LazyRecogniser
 
 EXTENSION = "1018"
 AGENT = f"agent{EXTENSION}"

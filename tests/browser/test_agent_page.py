@@ -17,12 +17,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
-from ari_app.adapters.http_dialer import DIALER_KEY
-from ari_app.appkeys import BUS
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import ScreenPop
 from ari_app.dialer.model import CampaignConfig, DialMode
-from ari_app.main import build_app
 from ari_app.settings import DialerSettings
 from crm.app import crm_service_of
 from crm.domain.enums import Role
@@ -31,6 +28,9 @@ from crm.service import CrmService
 from crm.settings import CrmSettings
 from tests.conftest import ari_config_from_env
 from tests.integration.dialer_rig import wait_until
+from web.appkeys import BUS
+from web.dialer.api import DIALER_KEY
+from web.main import build_app
 
 PASSWORD = "agent-pass-1"
 # A human who answers after 1 s and talks ~15 s (README, "The simulated PSTN").

@@ -13,12 +13,12 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
 import web as pages
-from ari_app.adapters.pages import add_agent_pages
 from crm.app import create_crm_app, crm_service_of
 from crm.domain.enums import Role
 from crm.pops import POP_HUB, install_pops
 from crm.service import CrmService
 from crm.settings import CrmSettings
+from web.agent.pages import add_agent_pages
 
 AGENT, PASSWORD = "agent1005", "agent-pass-1"
 

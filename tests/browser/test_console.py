@@ -19,19 +19,19 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
-from ari_app.adapters.http_dialer import DIALER_KEY
 from ari_app.dialer.engine import Dialer
-from ari_app.main import build_app
 from ari_app.settings import DialerSettings
 from crm.app import crm_service_of
 from crm.db.engine import make_sessionmaker
 from crm.db.models import Call
 from crm.domain.enums import Role
-from crm.http._route import SESSION_COOKIE
+from crm.http.routing import SESSION_COOKIE
 from crm.service import CrmService
 from crm.settings import CrmSettings
 from tests.conftest import ari_config_from_env
 from tests.integration.dialer_rig import wait_until
+from web.dialer.api import DIALER_KEY
+from web.main import build_app
 
 PASSWORD = "console-pass-1"
 

@@ -21,7 +21,6 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Locator, Page, expect
 from sqlmodel import col
 
-from ari_app.main import build_app
 from ari_app.settings import DialerSettings
 from crm.db.models_ops import User
 from crm.domain.enums import Role
@@ -31,6 +30,7 @@ from tests.browser.test_console import Console, no_horizontal_overflow
 from tests.conftest import ari_config_from_env
 from tests.unit.answer_synth import seed_history
 from tests.unit.conversion_synth import write_history
+from web.main import build_app
 
 TRAIN_TIMEOUT_MS = 120_000  # XGBoost on a shared 2-core machine
 

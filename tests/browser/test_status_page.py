@@ -9,9 +9,9 @@ from typing import Any
 
 from playwright.async_api import Browser, expect
 
-from ari_app.adapters.http_dialer import PBX_KEY
 from crm.domain.enums import Role
 from tests.browser.test_console import Console, console  # noqa: F401  (the fixture)
+from web.dialer.api import PBX_KEY
 
 PHONE = "1033"
 

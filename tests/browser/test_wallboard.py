@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
 from ari_app.dialer.model import CampaignConfig
-from crm.http._route import SESSION_COOKIE
+from crm.http.routing import SESSION_COOKIE
 from tests.unit.test_wallboard_ws import PASSWORD, Rig, fake_app
 
 

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, expect
 
 from ari_app.dialer.model import CampaignConfig, DialMode
 from crm.domain.enums import Role
-from crm.http._route import SESSION_COOKIE
+from crm.http.routing import SESSION_COOKIE
 from tests.browser.test_agent_page import CUSTOMER_NUMBER, PASSWORD, Desk, desk  # noqa: F401
 
 EXTENSION = "1049"

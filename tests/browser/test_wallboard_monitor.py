@@ -20,11 +20,6 @@ from playwright.async_api import Browser, Page, expect
 
 import web as pages
 from ari_app.adapters.crm_local import LocalCrm
-from ari_app.adapters.http_dialer import DIALER_KEY, dialer_routes
-from ari_app.adapters.http_monitor import MONITOR_KEY, build_monitor, monitor_routes
-from ari_app.adapters.pages import add_agent_pages
-from ari_app.adapters.wallboard import install_wallboard
-from ari_app.appkeys import BUS
 from ari_app.ari import EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
@@ -34,11 +29,16 @@ from ari_app.dialer.store import DialerStore
 from crm.app import create_crm_app
 from crm.db.engine import create_all, make_engine
 from crm.domain.enums import Role
-from crm.http._route import SESSION_COOKIE
+from crm.http.routing import SESSION_COOKIE
 from crm.service import CrmService
 from crm.settings import CrmSettings
 from tests.unit.test_dialer_engine import Clock, FakeCrm, customer_answers, lead, until
 from tests.unit.test_monitor import SnoopControl
+from web.agent.pages import add_agent_pages
+from web.appkeys import BUS
+from web.dialer.api import DIALER_KEY, dialer_routes
+from web.monitor.api import MONITOR_KEY, build_monitor, monitor_routes
+from web.wallboard.board import install_wallboard
 
 PASSWORD = "pw-123456789"
 

@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, expect
 
 from crm.db.models_ops import User
 from crm.domain.enums import TaskStatus
-from crm.http._route import SESSION_COOKIE
+from crm.http.routing import SESSION_COOKIE
 from crm.services.work import TaskChanges
 from tests.unit.test_wallboard_ws import PASSWORD, Rig, fake_app, high_intent_call
 

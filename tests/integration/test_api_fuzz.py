@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from ari_app.main import build_app
 from ari_app.settings import DialerSettings
 from crm.app import crm_service_of
 from crm.domain.enums import Role
 from crm.settings import CrmSettings
 from tests.conftest import ari_config_from_env
+from web.main import build_app
 
 EXAMPLES_PER_OPERATION = 12
 

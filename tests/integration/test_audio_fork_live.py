@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from ari_app.adapters.live_transcripts import attach_forks, pool_from, prompt_for
 from ari_app.ari import AriConfig, AriEvent
 from ari_app.dialer.model import CampaignConfig, DialMode
 from ari_app.settings import DialerSettings
@@ -24,6 +23,7 @@ from ari_app.speech import PoolConfig, RecogniserPool
 from ari_app.speech.fork import FORK_PREFIX, ForkConfig
 from ari_app.speech.live import AudioForks
 from tests.integration.dialer_rig import DialerRig, wait_until
+from web.transcripts.wiring import attach_forks, pool_from, prompt_for
 
 # Human, answers after 1 s, stays 10 s after the sentence ("...the price is too expensive...").
 HUMAN = "+8613900000100"

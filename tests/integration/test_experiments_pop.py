@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ari_app.adapters.pops import PopBridge
 from ari_app.ari import AriConfig
 from ari_app.dialer.model import CampaignConfig, DialMode
 from crm.db.models import Call
@@ -20,6 +19,7 @@ from crm.domain.enums import Role
 from crm.experiments.assign import Variant, assign_variant
 from crm.pops import PopHub
 from tests.integration.dialer_rig import DialerRig, wait_until
+from web.agent.pops import PopBridge
 
 # humans answering after 1 s, staying 5 s after speaking (README: the simulated PSTN)
 NUMBERS = ["+8613900000000", "+8613900000001", "+8613900000002", "+8613900000003"]

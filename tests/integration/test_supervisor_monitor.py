@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pytest
 
-from ari_app.adapters.http_monitor import build_monitor
 from ari_app.ami import AmiClient, AmiConfig
 from ari_app.ari import AriClient, AriConfig
 from ari_app.dialer.engine import complete_wav
@@ -38,6 +37,7 @@ from ari_app.dialer.model import CallPhase, CampaignConfig, DialMode
 from ari_app.dialer.monitor import MonitorDesk, MonitorState
 from ari_app.sim import SippPhone, start_phone
 from tests.integration.dialer_rig import DialerRig, wait_until
+from web.monitor.api import build_monitor
 
 TONE_HZ = 1000.0
 AGENT_EXT, SUPERVISOR_EXT = "1037", "1038"

@@ -14,7 +14,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ari_app.adapters.live_transcripts import pool_from, prompt_for
 from ari_app.settings import DialerSettings
 from ari_app.speech.fork import ForkConfig
 from ari_app.speech.live import AudioForks
@@ -23,6 +22,7 @@ from crm.db.models_speech import RuleFiringRow
 from crm.domain.enums import Role
 from tests.integration.dialer_rig import DialerRig
 from tests.integration.test_audio_fork_live import _one_call, rig  # noqa: F401  (fixture)
+from web.transcripts.wiring import pool_from, prompt_for
 
 EXTENSION = "1005"
 

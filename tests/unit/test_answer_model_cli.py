@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from ari_app.main import main as dialcrm
 from crm.cli import main as crm_cli
 from crm.db.engine import create_all, make_engine
 from crm.ports import FixedClock
@@ -15,6 +14,7 @@ from crm.service import CrmService
 from crm.settings import CrmSettings
 from tests.unit.answer_synth import seed_history
 from tests.unit.test_answer_model_crm import AFTER
+from web.main import main as dialcrm
 
 
 async def _seed(url: str, models: Path) -> None:

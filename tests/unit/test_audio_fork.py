@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from ari_app.adapters.live_transcripts import attach_forks
 from ari_app.errors import AriNotFound, AriUnavailable
 from ari_app.speech import AudioGap, GapReason, RecogniserUnavailableError, TranscriptSegment
 from ari_app.speech.fork import (
@@ -19,6 +18,7 @@ from ari_app.speech.fork import (
     Timeline,
 )
 from ari_app.speech.live import AudioForks
+from web.transcripts.wiring import attach_forks
 
 FAST = ForkConfig(first_media_s=0.15, stall_s=0.15, rebuild_backoff_s=0.01,
                   recogniser_retry_s=0.05, close_timeout_s=2.0, min_gap_s=0.05)
@@ -343,8 +343,8 @@ async def test_given_abandoned_call_then_not_forked_and_connected_call_forked_un
 async def test_given_controller_restarted_mid_call_when_adopting_then_forked_with_restart_gap():
     import time
 
-    from ari_app.adapters.live_transcripts import adopt_live_calls
     from ari_app.dialer.model import CallAttempt, CallPhase
+    from web.transcripts.wiring import adopt_live_calls
 
     ari, rec, sink = FakeAri(), FakeRecogniser(), Sink()
     forks = forks_of(ari, rec, sink, speakers=("customer",))
@@ -367,8 +367,8 @@ async def test_given_controller_restarted_mid_call_when_adopting_then_forked_wit
 
 
 def test_given_campaign_vocabulary_then_prompt_from_it_else_from_crm_lexicon():
-    from ari_app.adapters.live_transcripts import MAX_PROMPT_TERMS, prompt_for
     from ari_app.dialer.model import CampaignConfig
+    from web.transcripts.wiring import MAX_PROMPT_TERMS, prompt_for
 
     class Configs:
         configs = {"a": CampaignConfig("a", vocabulary=("solar panel", "kilowatt")),

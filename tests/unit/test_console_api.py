@@ -16,14 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import web as pages
-from ari_app.adapters.console import console_routes
-from ari_app.adapters.console_pages import add_console_pages
 from ari_app.adapters.crm_local import LocalCrm
-from ari_app.adapters.http_dialer import dialer_routes
-from ari_app.adapters.metrics import install_metrics
-from ari_app.adapters.pages import add_agent_pages
-from ari_app.adapters.status import add_health_check, status, status_routes
-from ari_app.appkeys import BUS, DIALER_KEY
 from ari_app.ari import EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
@@ -33,10 +26,17 @@ from crm.db.engine import create_all, make_engine, make_sessionmaker
 from crm.db.models import Call
 from crm.db.models_ops import AuditLog
 from crm.domain.enums import Role
-from crm.http._route import SESSION_COOKIE
+from crm.http.routing import SESSION_COOKIE
 from crm.service import CrmService
 from crm.settings import CrmSettings
 from tests.unit.test_dialer_engine import Clock, FakeControl
+from web.agent.pages import add_agent_pages
+from web.appkeys import BUS, DIALER_KEY
+from web.console.api import console_routes
+from web.console.pages import add_console_pages
+from web.dialer.api import dialer_routes
+from web.metrics.prometheus import install_metrics
+from web.status.api import add_health_check, status, status_routes
 
 PASSWORD = "pw-123456789"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from ari_app.adapters.console_pages import MODEL_JS_KEYS
-from crm.http._route import SESSION_COOKIE
+from crm.http.routing import SESSION_COOKIE
 from tests.unit.test_console_api import PASSWORD, console_app
+from web.console.pages import MODEL_JS_KEYS
 from web.i18n import STRINGS
 
 BOOT = re.compile(r'<script id="boot" type="application/json">(.*?)</script>', re.S)

@@ -11,7 +11,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ari_app.adapters.crm_local import LocalCrm
-from ari_app.adapters.http_dialer import DIALER_KEY, dialer_routes
 from ari_app.ari import EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
@@ -22,6 +21,7 @@ from crm.domain.enums import Role
 from crm.service import CrmService
 from crm.settings import CrmSettings
 from tests.unit.test_dialer_engine import Clock, FakeControl
+from web.dialer.api import DIALER_KEY, dialer_routes
 
 
 class Api:

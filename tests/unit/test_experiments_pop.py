@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from ari_app.adapters.pops import PopBridge
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.events import ScreenPop
 from crm.experiments.assign import Variant, assign_variant
@@ -16,6 +15,7 @@ from crm.pops import PopHub
 from crm.service import CrmService
 from crm.services.customers import CustomerInput
 from tests.unit.test_pops_bridge import until
+from web.agent.pops import PopBridge
 
 
 class RecordingHub(PopHub):

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from ari_app.adapters.live_transcripts import sweep_stale_forks
 from ari_app.errors import AriNotFound
+from web.transcripts.wiring import sweep_stale_forks
 
 APP, OTHER = "dialcrm", "dialcrm-demo"
 

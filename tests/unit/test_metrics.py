@@ -11,15 +11,6 @@ from types import SimpleNamespace
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from ari_app.adapters.metrics import (
-    POP_METRICS,
-    Family,
-    HttpMetrics,
-    PopMetrics,
-    render,
-    telephony_families,
-)
-from ari_app.adapters.pops import PopBridge
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.events import LeadsClaimed, ScreenPop
 from ari_app.dialer.model import CampaignConfig
@@ -27,6 +18,15 @@ from crm.pops import PopHub
 from crm.services.customers import CustomerInput
 from tests.unit.test_pops_bridge import until
 from tests.unit.test_wallboard_ws import Rig, bearer, fake_app
+from web.agent.pops import PopBridge
+from web.metrics.prometheus import (
+    POP_METRICS,
+    Family,
+    HttpMetrics,
+    PopMetrics,
+    render,
+    telephony_families,
+)
 
 LINE = re.compile(
     r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? '

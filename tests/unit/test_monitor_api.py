@@ -12,8 +12,6 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from ari_app.adapters.crm_local import LocalCrm
-from ari_app.adapters.http_dialer import DIALER_KEY, dialer_routes
-from ari_app.adapters.http_monitor import MONITOR_KEY, MonitorAudit, build_monitor, monitor_routes
 from ari_app.ari import EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
@@ -27,6 +25,8 @@ from crm.service import CrmService
 from crm.settings import CrmSettings
 from tests.unit.test_dialer_engine import Clock, FakeCrm, customer_answers, lead, until
 from tests.unit.test_monitor import SnoopControl
+from web.dialer.api import DIALER_KEY, dialer_routes
+from web.monitor.api import MONITOR_KEY, MonitorAudit, build_monitor, monitor_routes
 
 
 class Api:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from ari_app.adapters.pops import PopBridge
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.events import AgentStateChanged, LeadsClaimed, ScreenPop
 from ari_app.dialer.model import AgentState
@@ -19,6 +18,7 @@ from crm.pops import PopHub
 from crm.service import CrmService
 from crm.services.customers import CustomerInput
 from crm.services.work import TaskInput
+from web.agent.pops import PopBridge
 
 
 class CountingSummaries:

@@ -18,11 +18,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import web as pages
 from ari_app.adapters.crm_local import LocalCrm
-from ari_app.adapters.http_dialer import dialer_routes
-from ari_app.adapters.metrics import install_metrics
-from ari_app.adapters.pages import add_agent_pages
-from ari_app.adapters.wallboard import WALLBOARD_HUB, Wallboard, install_wallboard
-from ari_app.appkeys import BUS, DIALER_KEY
 from ari_app.ari import EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
@@ -37,6 +32,11 @@ from crm.service import CrmService
 from crm.services.customers import CustomerInput
 from crm.settings import CrmSettings
 from tests.unit.test_dialer_engine import Clock, FakeControl
+from web.agent.pages import add_agent_pages
+from web.appkeys import BUS, DIALER_KEY
+from web.dialer.api import dialer_routes
+from web.metrics.prometheus import install_metrics
+from web.wallboard.board import WALLBOARD_HUB, Wallboard, install_wallboard
 
 PASSWORD = "pw-123456789"
 
@@ -305,9 +305,9 @@ async def test_given_app_stopped_when_tasks_change_then_wallboard_no_longer_list
 
 def test_given_agent_state_changes_when_board_built_then_occupancy_answer_rate_and_ratio() -> None:
     """Occupancy = (on call + wrap-up) / logged-in time, from the agents' state changes."""
-    from ari_app.adapters.wallboard import Wallboard
     from ari_app.dialer.events import AgentStateChanged
     from ari_app.dialer.model import AgentState as S
+    from web.wallboard.board import Wallboard
 
     board = Wallboard()
     for prev, state, at in ((S.LOGGED_OUT, S.READY, 0.0), (S.READY, S.ON_CALL, 30.0),

@@ -37,8 +37,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 import web as pages
-from ari_app.adapters.console import with_regulatory
-from ari_app.appkeys import BUS, DIALER_KEY
 from ari_app.dialer.bus import EventBus, Subscription
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import AgentStateChanged, CampaignAlarm
@@ -48,11 +46,13 @@ from crm.db.models_ops import User
 from crm.domain.access import Principal, require_role
 from crm.domain.enums import Role
 from crm.errors import AuthenticationError, CrmError
-from crm.http._route import SERVICE_KEY, authenticate
+from crm.http.routing import SERVICE_KEY, authenticate
 from crm.pops import PopHub
 from crm.pops.hub import Message
-from crm.pops.ws import _check_origin, _close
+from crm.pops.ws import check_origin, close_socket
 from crm.service import CrmService
+from web.appkeys import BUS, DIALER_KEY
+from web.console.api import with_regulatory
 from web.i18n import translator
 
 log = logging.getLogger(__name__)
@@ -281,11 +281,11 @@ async def wallboard_socket(request: web.Request) -> web.StreamResponse:
     if principal is None:
         raise AuthenticationError("authentication required")
     require_role(principal, *BOARD_ROLES)
-    _check_origin(request)
+    check_origin(request)
     hub = request.app[WALLBOARD_HUB]
     ws = web.WebSocketResponse(heartbeat=max(hub.heartbeat_s, 1.0), max_msg_size=4096)
     await ws.prepare(request)
-    conn = hub.connect(channel_of(principal), ws.send_str, partial(_close, request, ws))
+    conn = hub.connect(channel_of(principal), ws.send_str, partial(close_socket, request, ws))
     writer = asyncio.create_task(conn.run(), name=f"wallboard-writer-{principal.username}")
     try:
         async for msg in ws:  # the page sends nothing; read to see pongs and the close

@@ -25,7 +25,6 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ari_app.adapters.metrics import POP_METRICS, PopMetrics
 from ari_app.dialer.bus import EventBus, Subscription
 from ari_app.dialer.events import AgentStateChanged, LeadsClaimed, ScreenPop
 from ari_app.dialer.model import AgentState
@@ -33,6 +32,7 @@ from crm.app import crm_service_of
 from crm.domain.enums import Language
 from crm.errors import CrmError
 from crm.pops import PopHub
+from web.metrics.prometheus import POP_METRICS, PopMetrics
 
 log = logging.getLogger(__name__)
 

@@ -23,20 +23,8 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 import web as pages
-from ari_app.adapters.console import console_routes
-from ari_app.adapters.console_pages import add_console_pages
 from ari_app.adapters.crm_http import HttpCrm
 from ari_app.adapters.crm_local import LocalCrm
-from ari_app.adapters.http_dialer import dialer_routes
-from ari_app.adapters.http_monitor import monitor_ctx, monitor_routes
-from ari_app.adapters.live_transcripts import FORKS_KEY, live_transcripts_ctx
-from ari_app.adapters.metrics import install_metrics
-from ari_app.adapters.pages import add_agent_pages
-from ari_app.adapters.pops import pop_bridge_ctx
-from ari_app.adapters.status import status as health_status
-from ari_app.adapters.status import status_routes
-from ari_app.adapters.wallboard import install_wallboard
-from ari_app.appkeys import BUS, DIALER_KEY, PBX_KEY, SETTINGS, TELEPHONY
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.store import DialerStore
@@ -48,6 +36,18 @@ from crm.app import create_crm_app, crm_service_of
 from crm.errors import CrmError
 from crm.pops import install_pops
 from crm.settings import CrmSettings
+from web.agent.pages import add_agent_pages
+from web.agent.pops import pop_bridge_ctx
+from web.appkeys import BUS, DIALER_KEY, PBX_KEY, SETTINGS, TELEPHONY
+from web.console.api import console_routes
+from web.console.pages import add_console_pages
+from web.dialer.api import dialer_routes
+from web.metrics.prometheus import install_metrics
+from web.monitor.api import monitor_ctx, monitor_routes
+from web.status.api import status as health_status
+from web.status.api import status_routes
+from web.transcripts.wiring import FORKS_KEY, live_transcripts_ctx
+from web.wallboard.board import install_wallboard
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings.merged(overrides, source="command line")
     app = build_app(settings, crm_settings)
     if args.command == "demo":
-        from ari_app.demo import install_demo
+        from web.demo import install_demo
 
         install_demo(app)
     print(f"dialcrm: open {settings.public_url}", flush=True)

@@ -24,12 +24,12 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from ari_app.adapters.live_transcripts import FORKS_KEY
-from ari_app.adapters.metrics import BUCKETS, HTTP_METRICS, HttpMetrics
-from ari_app.appkeys import DIALER_KEY, PBX_KEY, TELEPHONY
 from ari_app.errors import TelephonyError
 from crm.domain.enums import Role
-from crm.http._route import SERVICE_KEY, Ctx, Route
+from crm.http.routing import SERVICE_KEY, Ctx, Route
+from web.appkeys import DIALER_KEY, PBX_KEY, TELEPHONY
+from web.metrics.prometheus import BUCKETS, HTTP_METRICS, HttpMetrics
+from web.transcripts.wiring import FORKS_KEY
 
 log = logging.getLogger(__name__)
 

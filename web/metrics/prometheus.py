@@ -34,11 +34,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ari_app.appkeys import DIALER_KEY, TELEPHONY
 from ari_app.dialer.model import AgentState, CallPhase
 from crm.domain.access import require_role
 from crm.errors import AuthenticationError
-from crm.http._route import SERVICE_KEY, authenticate
+from crm.http.routing import SERVICE_KEY, authenticate
+from web.appkeys import DIALER_KEY, TELEPHONY
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "dialcrm_"

@@ -13,13 +13,13 @@ from typing import Any
 from aiohttp import web
 
 import web as pages
-from ari_app.adapters.http_dialer import DIALER_KEY
 from ari_app.dialer.wrapup import DISPOSITIONS
 from crm.app import crm_service_of
 from crm.domain.access import Principal
 from crm.domain.enums import CampaignStatus, Role
 from crm.errors import CrmError
-from crm.http._route import authenticate
+from crm.http.routing import authenticate
+from web.appkeys import DIALER_KEY
 from web.i18n import translator
 
 PAUSE_CODES = ("break", "lunch", "training", "meeting", "admin")

@@ -24,7 +24,6 @@ import aiohttp
 from aiohttp import web
 
 from ari_app import sandbox
-from ari_app.appkeys import BUS, DIALER_KEY, SETTINGS, TELEPHONY
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import AgentStateChanged
 from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
@@ -33,6 +32,7 @@ from crm.app import crm_service_of
 from crm.domain.enums import Role
 from crm.errors import AlreadyExistsError
 from crm.service import CrmService
+from web.appkeys import BUS, DIALER_KEY, SETTINGS, TELEPHONY
 
 log = logging.getLogger(__name__)
 

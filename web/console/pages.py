@@ -25,18 +25,17 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 import web as pages
-from ari_app.adapters.console import campaign_views
-from ari_app.appkeys import DIALER_KEY
 from ari_app.pbx_admin import RELOADABLE
-from crm.domain.access import Principal
+from crm.domain.access import Principal, may_manage
 from crm.domain.enums import Role
 from crm.errors import CrmError, NotFoundError, PermissionDeniedError
 from crm.experiments.service import FEATURES, UNITS
-from crm.http._route import SERVICE_KEY, authenticate
-from crm.http.handlers_campaigns import _may_manage
+from crm.http.routing import SERVICE_KEY, authenticate
 from crm.http.views import row
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 from crm.services.lists import REASONS, RECYCLABLE
+from web.appkeys import DIALER_KEY
+from web.console.api import campaign_views
 from web.i18n import STRINGS, translator
 
 CONSOLE_ROLES = (Role.MANAGER, Role.ADMIN)
@@ -125,7 +124,7 @@ async def campaign_page(request: web.Request) -> web.Response:
     try:
         campaign = await service.campaigns.get(
             parse_uuid(request.match_info["campaign_id"], "campaign_id"))
-        _may_manage(who, campaign)
+        may_manage(who, campaign)
     except (NotFoundError, PermissionDeniedError, CrmError):
         raise web.HTTPNotFound() from None
     view = (await campaign_views(service, request.app.get(DIALER_KEY), [campaign]))[0]

@@ -21,7 +21,6 @@ from typing import Any
 
 from aiohttp import web
 
-from ari_app.adapters.http_dialer import DIALER_KEY
 from ari_app.ari import Reconnected
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.model import CallAttempt, CallPhase
@@ -32,6 +31,7 @@ from ari_app.speech.live import AudioForks
 from ari_app.speech.pool import PoolConfig, RecogniserPool
 from ari_app.speech.transcriber import RecognitionConfig, vocabulary_prompt
 from ari_app.speech.vad import VadConfig
+from web.appkeys import DIALER_KEY
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ async def _quietly(action: Any) -> int:
 
 async def live_transcripts_ctx(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx`` (after the dialer's): the forks of live calls and their recogniser."""
-    from ari_app.appkeys import SETTINGS, TELEPHONY  # the composition root's keys
+    from web.appkeys import SETTINGS, TELEPHONY  # the composition root's keys
 
     telephony = app[TELEPHONY]
     forks = install_live_transcripts(app[DIALER_KEY], telephony.ari, app[SETTINGS])

@@ -19,7 +19,6 @@ from aiohttp import web
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ari_app.adapters.http_dialer import DIALER_KEY, Handler, _In, _mapped
 from ari_app.ari import AriClient, EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus, Subscription
 from ari_app.dialer.engine import Dialer
@@ -28,8 +27,10 @@ from ari_app.errors import TelephonyError
 from crm.app import crm_service_of
 from crm.db.engine import make_sessionmaker
 from crm.domain.enums import Role
-from crm.http._route import Ctx, Route
-from crm.services._common import audit, parse_uuid, transaction
+from crm.http.routing import Ctx, Route
+from crm.services.common import audit, parse_uuid, transaction
+from web.appkeys import DIALER_KEY
+from web.http import Handler, StrictIn, dialer_errors
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ MONITOR_KEY = web.AppKey("monitor_desk", MonitorDesk)
 MANAGERS = (Role.MANAGER,)
 
 
-class MonitorIn(_In):
+class MonitorIn(StrictIn):
     mode: Literal["listen", "whisper", "barge"]
     extension: str | None = Field(
         None, pattern=r"^\d{2,8}$",
@@ -68,8 +69,9 @@ async def list_monitors(ctx: Ctx) -> web.Response:
 
 def monitor_routes() -> list[Route]:
     def r(method: str, path: str, handler: Handler, summary: str,
-          body: type[_In] | None = None) -> Route:
-        return Route(method, path, _mapped(handler), summary, "dialer", roles=MANAGERS, body=body,
+          body: type[StrictIn] | None = None) -> Route:
+        return Route(method, path, dialer_errors(handler), summary, "dialer", roles=MANAGERS,
+                     body=body,
                      responses={200: "OK", 403: "not a manager", 404: "no such live call",
                                 409: "the call is not connected / phone busy"})
 
@@ -135,7 +137,7 @@ class MonitorAudit:
 
 async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx`` (after the dialer's): the monitor desk, its events, its audit."""
-    from ari_app.appkeys import BUS, TELEPHONY  # the composition root's keys
+    from web.appkeys import BUS, TELEPHONY  # the composition root's keys
 
     telephony = app[TELEPHONY]
     desk = build_monitor(app[DIALER_KEY], telephony.ari, telephony.router)

@@ -16,20 +16,21 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from ari_app.adapters.http_dialer import DIALER_KEY, _mapped
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.errors import CampaignNotFound
 from ari_app.dialer.model import CampaignConfig, DialMode, MachineAction
 from crm.db.models_ops import Campaign
+from crm.domain.access import may_manage
 from crm.domain.enums import CampaignStatus, Role
 from crm.errors import InvalidInputError
 from crm.http import schemas as sc
-from crm.http._route import Ctx, Route
-from crm.http.handlers_campaigns import _may_manage
+from crm.http.routing import Ctx, Route
 from crm.service import CrmService
 from crm.services import campaigns as campaign_rules
-from crm.services._common import parse_uuid
+from crm.services.common import parse_uuid
 from crm.services.dialing import CONFIG_FIELDS, DIALING_FIELDS, campaign_fields, check_dialing
+from web.appkeys import DIALER_KEY
+from web.http import dialer_errors
 
 MANAGERS = (Role.MANAGER,)
 NULLABLE = frozenset({"retention_days"})  # None: keep recordings forever
@@ -104,7 +105,7 @@ def _dialer(ctx: Ctx) -> Dialer:
 async def _managed(ctx: Ctx) -> Campaign:
     campaign = await ctx.service.campaigns.get(
         parse_uuid(ctx.path_param("campaign_id"), "campaign_id"))
-    _may_manage(ctx.who, campaign)
+    may_manage(ctx.who, campaign)
     return campaign
 
 
@@ -252,7 +253,7 @@ async def stop(ctx: Ctx) -> web.Response:
 def console_routes() -> list[Route]:
     def r(method: str, path: str, handler: Any, summary: str,
           body: type[BaseModel] | None = None, **extra: Any) -> Route:
-        return Route(method, path, _mapped(handler), summary, "console", MANAGERS, body=body,
+        return Route(method, path, dialer_errors(handler), summary, "console", MANAGERS, body=body,
                      **extra)
 
     base = "/api/console/campaigns"

@@ -7,49 +7,37 @@ campaigns. Dialer errors become ``{"error", "message", "details"}`` JSON here.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.errors import (
-    AgentPhoneUnavailable,
-    Conflict,
-    DialerUseCaseError,
     InvalidRequest,
-    NotFound,
 )
-from ari_app.dialer.model import CampaignConfig, DialMode, InvalidCampaignConfig, MachineAction
-from ari_app.errors import TelephonyError
-from ari_app.pbx_admin import PbxAdmin
+from ari_app.dialer.model import CampaignConfig, DialMode, MachineAction
 from crm.domain.enums import Role
-from crm.http._route import Ctx, Route
-from crm.http.errors_map import error_response
+from crm.http.routing import Ctx, Route
+from web.appkeys import DIALER_KEY, PBX_KEY
+from web.http import Handler, StrictIn, dialer_errors
 
-DIALER_KEY = web.AppKey("dialer", Dialer)
-PBX_KEY = web.AppKey("pbx_admin", PbxAdmin)
 AGENTS = (Role.AGENT, Role.MANAGER)
 MANAGERS = (Role.MANAGER,)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class LoginIn(_In):
+class LoginIn(StrictIn):
     extension: str = Field(pattern=r"^\d{2,8}$", description="the agent's SIP extension")
     campaign_id: uuid.UUID
 
 
-class PauseIn(_In):
+class PauseIn(StrictIn):
     pause_code: str = Field(min_length=1, max_length=32, description="e.g. break, lunch, training")
 
 
-class DispositionIn(_In):
+class DispositionIn(StrictIn):
     disposition: str = Field(
         min_length=1, max_length=32,
         description="sale, callback, not_interested, do_not_call, wrong_number")
@@ -59,11 +47,11 @@ class DispositionIn(_In):
                                    description="pause after this call instead of going ready")
 
 
-class SkipIn(_In):
+class SkipIn(StrictIn):
     reason: str = Field(min_length=1, max_length=200)
 
 
-class CampaignRunIn(_In):
+class CampaignRunIn(StrictIn):
     mode: DialMode = DialMode.PROGRESSIVE
     channel_template: str = Field("Local/{number}@sim-pstn", max_length=200)
     caller_id: str = Field("", max_length=64)
@@ -86,39 +74,12 @@ class CampaignRunIn(_In):
         description="words that steer live speech recognition (empty: the CRM lexicon's)")
 
 
-class ReloadIn(_In):
+class ReloadIn(StrictIn):
     module: str = Field("", max_length=64, description="e.g. res_pjsip.so; empty: everything")
 
 
-class ModeIn(_In):
+class ModeIn(StrictIn):
     mode: Literal["preview", "progressive", "predictive"]
-
-
-Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
-
-
-def _mapped(handler: Handler) -> Handler:
-    async def run(ctx: Ctx) -> web.StreamResponse:
-        try:
-            return await handler(ctx)
-        except InvalidCampaignConfig as exc:
-            field, why = exc.problems[0]
-            return error_response(400, "invalid_input", f"{field}: {why}",
-                                  {"field": field, "problems": dict(exc.problems)})
-        except InvalidRequest as exc:
-            return error_response(400, exc.code, str(exc), {"field": exc.field})
-        except NotFound as exc:
-            return error_response(404, exc.code, str(exc), {"field": exc.field})
-        except (Conflict, AgentPhoneUnavailable) as exc:
-            return error_response(409, exc.code, str(exc), {"field": exc.field})
-        except DialerUseCaseError as exc:
-            return error_response(400, exc.code, str(exc), {})
-        except TelephonyError as exc:
-            return error_response(503, "telephony_unavailable", str(exc), {})
-
-    run.__name__ = handler.__name__
-    run.__doc__ = handler.__doc__
-    return run
 
 
 def _dialer(ctx: Ctx) -> Dialer:
@@ -229,7 +190,8 @@ def _config_json(config: CampaignConfig) -> dict[str, Any]:
 def dialer_routes() -> list[Route]:
     def r(method: str, path: str, handler: Handler, summary: str, roles: tuple[Role, ...],
           body: type[BaseModel] | None = None) -> Route:
-        return Route(method, path, _mapped(handler), summary, "dialer", roles=roles, body=body)
+        return Route(method, path, dialer_errors(handler), summary, "dialer", roles=roles,
+                     body=body)
 
     return [
         r("POST", "/api/agent/login", agent_login,

@@ -1,0 +1,194 @@
+"""The package layout's rules, checked on the source (issue 12's "done when").
+
+- no module imports a private name or a private module (``_x``) from outside its own package
+  (siblings inside one package may share a ``_module``);
+- ``ari_app`` is telephony and dialing only: it imports neither jinja2 nor ``web``, and
+  ``ari_app/adapters/`` holds only the dialer's two CRM port adapters;
+- nothing imports ``web`` but ``web`` itself (and the tests);
+- no module outside ``crm`` queries the CRM's tables (imports ``crm.db``);
+- ``bench`` imports nothing from ``tests``; the shipped packages never import pytest.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("ari_app", "crm", "predictive", "web")
+TREES = (*PACKAGES, "tests", "bench")
+
+
+def _modules(*trees: str) -> Iterator[tuple[str, Path]]:
+    for tree in trees:
+        for path in sorted((ROOT / tree).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            yield ".".join(parts), path
+
+
+def _package_of(module: str, path: Path) -> str:
+    return module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+
+def _imports(module: str, path: Path) -> Iterator[tuple[int, str, str | None]]:
+    """(line, imported module, imported name or None) for every import, relative ones resolved."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = _package_of(module, path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name, None
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                yield node.lineno, base, alias.name
+
+
+def _inside(package: str, target_package: str) -> bool:
+    return package == target_package or package.startswith(target_package + ".")
+
+
+# Offences being removed (issue 12); each entry is "path:line-free text" and this set only
+# shrinks: a new offence fails at once.
+KNOWN: set[str] = {
+    'bench/answer_claim.py imports tests.unit.answer_synth',
+    'bench/answer_claim.py imports the private _lead from tests.unit.answer_synth',
+    'bench/conversion.py imports tests.unit.conversion_synth',
+    'bench/live_trigger.py imports tests.integration.dialer_rig',
+    'crm/testing.py imports pytest',
+    'tests/browser/test_agent_live_call_audio.py imports tests.browser.test_agent_page',
+    'tests/browser/test_agent_pop_route.py imports tests.browser.test_agent_page',
+    'tests/browser/test_console_experiments.py imports tests.browser.test_console',
+    'tests/browser/test_console_models.py imports tests.browser.test_console',
+    'tests/browser/test_recording_access.py imports tests.unit.test_recordings_access',
+    'tests/browser/test_status_page.py imports tests.browser.test_console',
+    'tests/browser/test_wallboard.py imports tests.unit.test_wallboard_ws',
+    'tests/browser/test_wallboard_live.py imports tests.browser.test_agent_page',
+    'tests/browser/test_wallboard_monitor.py imports tests.unit.test_dialer_engine',
+    'tests/browser/test_wallboard_monitor.py imports tests.unit.test_monitor',
+    'tests/browser/test_wallboard_todo.py imports tests.unit.test_wallboard_ws',
+    'tests/integration/test_agent_phone.py imports tests.integration.test_sim_pstn',
+    'tests/integration/test_transcripts_live_call.py imports tests.integration.test_audio_fork_live',  # noqa: E501
+    'tests/unit/test_answer_model_cli.py imports tests.unit.test_answer_model_crm',
+    'tests/unit/test_answer_model_crm.py imports tests.unit.test_dialer_engine',
+    'tests/unit/test_audio_fork_sink.py imports tests.unit.test_dialer_engine',
+    'tests/unit/test_console_api.py imports tests.unit.test_dialer_engine',
+    'tests/unit/test_console_models_page.py imports tests.unit.test_console_api',
+    'tests/unit/test_conversion_dialer.py imports tests.unit.test_dialer_api',
+    'tests/unit/test_conversion_dialer.py imports tests.unit.test_dialer_engine',
+    'tests/unit/test_crm_http_port.py imports tests.unit.test_dialer_engine',
+    'tests/unit/test_dialer_api.py imports tests.unit.test_dialer_engine',
+    'tests/unit/test_dialer_mode_switch.py imports tests.unit.test_dialer_engine',
+    'tests/unit/test_dialer_restart_claims.py imports tests.unit.test_dialer_engine',
+    'tests/unit/test_experiments_pop.py imports tests.unit.test_pops_bridge',
+    'tests/unit/test_metrics.py imports tests.unit.test_pops_bridge',
+    'tests/unit/test_metrics.py imports tests.unit.test_wallboard_ws',
+    'tests/unit/test_monitor.py imports tests.unit.test_dialer_engine',
+    'tests/unit/test_monitor_api.py imports tests.unit.test_dialer_engine',
+    'tests/unit/test_monitor_api.py imports tests.unit.test_monitor',
+    'tests/unit/test_pacing_decide.py imports the private _claim_matrix from predictive.pacing.decide',  # noqa: E501
+    'tests/unit/test_pacing_decide.py imports the private _free_matrix from predictive.pacing.decide',  # noqa: E501
+    'tests/unit/test_pacing_decide.py imports the private _tables from predictive.pacing.decide',
+    'tests/unit/test_privacy.py imports tests.unit.test_recordings_access',
+    'tests/unit/test_recordings_upkeep.py imports tests.unit.test_recordings_access',
+    'tests/unit/test_wallboard_ws.py imports tests.unit.test_dialer_engine',
+    'web/console/api.py imports crm.db.models_ops',
+    'web/monitor/api.py imports crm.db.engine',
+    'web/wallboard/board.py imports crm.db.models',
+    'web/wallboard/board.py imports crm.db.models_ops',
+}
+
+
+def _check(offences: list[str]) -> None:
+    import re
+
+    new = sorted({o for o in offences if re.sub(r":\d+ ", " ", o) not in KNOWN})
+    assert not new, "\n".join(new)
+
+
+def _private_holder(dotted: str) -> str | None:
+    """The package holding the first private module of ``dotted`` (None: nothing private)."""
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        if part.startswith("_") and not part.startswith("__"):
+            return ".".join(parts[:i])
+    return None
+
+
+def _is_package(dotted: str) -> bool:
+    return (ROOT / dotted.replace(".", "/") / "__init__.py").exists()
+
+
+def test_given_every_module_when_parsed_then_no_private_name_is_imported_across_packages() -> None:
+    offences = []
+    for module, path in _modules(*TREES):
+        package = _package_of(module, path)
+        where = f"{path.relative_to(ROOT)}:"
+        for line, target, name in _imports(module, path):
+            holder = _private_holder(target)
+            if holder is not None and not _inside(package, holder):
+                offences.append(f"{where}{line} imports the private module {target}")
+            if name and name.startswith("_") and not name.startswith("__"):
+                home = target if _is_package(target) else target.rpartition(".")[0]
+                if home != package:
+                    offences.append(f"{where}{line} imports the private {name} from {target}")
+    _check(offences)
+
+
+def test_given_ari_app_when_parsed_then_it_imports_no_web_shell() -> None:
+    offences = []
+    for module, path in _modules("ari_app"):
+        for line, target, _name in _imports(module, path):
+            top = target.split(".")[0]
+            if top in ("jinja2", "web"):
+                offences.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    _check(offences)
+
+
+def test_given_ari_app_adapters_when_listed_then_only_the_two_crm_port_adapters() -> None:
+    names = sorted(p.name for p in (ROOT / "ari_app" / "adapters").glob("*.py"))
+    assert names == ["__init__.py", "crm_http.py", "crm_local.py"]
+
+
+def test_given_shipped_packages_when_parsed_then_nothing_but_web_imports_web() -> None:
+    offences = []
+    for module, path in _modules("ari_app", "crm", "predictive"):
+        for line, target, _name in _imports(module, path):
+            if target.split(".")[0] == "web":
+                offences.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    _check(offences)
+
+
+def test_given_modules_outside_crm_when_parsed_then_none_queries_the_crm_tables() -> None:
+    offences = []
+    for module, path in _modules("ari_app", "predictive", "web"):
+        for line, target, _name in _imports(module, path):
+            if target == "crm.db" or target.startswith("crm.db."):
+                offences.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    _check(offences)
+
+
+def test_given_bench_and_packages_when_parsed_then_no_tests_nor_pytest_imported() -> None:
+    offences = []
+    for module, path in _modules(*PACKAGES, "bench"):
+        for line, target, _name in _imports(module, path):
+            top = target.split(".")[0]
+            if top == "tests" or (top == "pytest" and not module.startswith("bench")):
+                offences.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    _check(offences)
+
+
+def test_given_tests_when_parsed_then_none_imports_another_test_module() -> None:
+    """Fakes and rigs live in helper modules (``tests/helpers/``, conftest), not in test files."""
+    offences = []
+    for module, path in _modules("tests", "bench"):
+        for line, target, _name in _imports(module, path):
+            if target.startswith("tests.") and target.split(".")[-1].startswith("test_"):
+                offences.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    _check(offences)
