@@ -33,7 +33,7 @@ bench: setup
 
 lint: setup
 	$(VENV)/bin/ruff check ari_app crm predictive web tests bench
-	$(VENV)/bin/mypy ari_app
+	$(VENV)/bin/mypy ari_app crm predictive web
 
 asterisk-up: setup
 	$(PY) -m ari_app.sandbox up

@@ -67,10 +67,11 @@ def grid_table(rows: list[dict]) -> str:
         days = (pr or next(iter(pols.values())))["days"]
         cells = []
         for p in policies:
-            r = pols.get(p)
-            if r is None:
+            got = pols.get(p)
+            if got is None:
                 cells.append("-")
                 continue
+            r = got
             cell = f"{r['occupancy']:.3f}"
             if p in ("vicidial_adapt_average", "vicidial_hard_limit", "pi"):
                 cell += f" ({_pct(r['abandon_mean'])})"

@@ -10,8 +10,8 @@ Revises: 0002
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql.sqltypes import AutoString
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -40,7 +40,7 @@ def upgrade() -> None:
             sa.Column("outcome_counts", sa.JSON(), nullable=False, server_default="{}")
         )
         batch_op.add_column(
-            sa.Column("close_reason", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True)
+            sa.Column("close_reason", AutoString(length=128), nullable=True)
         )
 
 

@@ -7,8 +7,8 @@ Revises: 0003
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql.sqltypes import AutoString
 
 from crm.db.types import UtcDateTime
 
@@ -21,28 +21,28 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "call_analyses",
-        sa.Column("call_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("call_id", AutoString(length=128), nullable=False),
         sa.Column("sentiment", sa.Float(), nullable=False),
-        sa.Column("sentiment_label", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("sentiment_label", AutoString(length=16), nullable=False),
         sa.Column("intent_score", sa.Float(), nullable=False),
         sa.Column("intent_factors", sa.JSON(), nullable=False),
         sa.Column("concepts", sa.JSON(), nullable=False),
         sa.Column("segments", sa.Integer(), nullable=False),
-        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("outcome", AutoString(length=32), nullable=True),
         sa.Column("analysed_at", UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("call_id"),
     )
     op.create_table(
         "rule_firings",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("dedupe_key", sqlmodel.sql.sqltypes.AutoString(length=600), nullable=False),
-        sa.Column("rule_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("rule_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("trigger", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("call_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
-        sa.Column("segment_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+        sa.Column("dedupe_key", AutoString(length=600), nullable=False),
+        sa.Column("rule_id", AutoString(length=64), nullable=False),
+        sa.Column("rule_name", AutoString(length=200), nullable=False),
+        sa.Column("trigger", AutoString(length=16), nullable=False),
+        sa.Column("call_id", AutoString(length=128), nullable=True),
+        sa.Column("segment_id", AutoString(length=255), nullable=True),
         sa.Column("customer_id", sa.Uuid(), nullable=True),
-        sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("action", AutoString(length=32), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column("task_id", sa.Uuid(), nullable=True),
@@ -56,16 +56,16 @@ def upgrade() -> None:
     op.create_table(
         "transcript_segments",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("call_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.Column("segment_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-        sa.Column("speaker", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("call_id", AutoString(length=128), nullable=False),
+        sa.Column("segment_id", AutoString(length=255), nullable=False),
+        sa.Column("speaker", AutoString(length=16), nullable=False),
         sa.Column("start_s", sa.Float(), nullable=False),
         sa.Column("end_s", sa.Float(), nullable=False),
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("confidence", sa.Float(), nullable=True),
-        sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("language", AutoString(length=16), nullable=True),
         sa.Column("gap", sa.Boolean(), nullable=False),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("reason", AutoString(length=200), nullable=True),
         sa.Column("concepts", sa.JSON(), nullable=False),
         sa.Column("sentiment", sa.Float(), nullable=True),
         sa.Column("received_at", UtcDateTime(timezone=True), nullable=False),
@@ -78,8 +78,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "workflow_rules",
-        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("trigger", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("id", AutoString(length=64), nullable=False),
+        sa.Column("trigger", AutoString(length=16), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("definition", sa.JSON(), nullable=False),

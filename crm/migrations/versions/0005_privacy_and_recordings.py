@@ -11,8 +11,8 @@ Revises: 0004
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql.sqltypes import AutoString
 
 from crm.db.types import UtcDateTime
 
@@ -28,7 +28,7 @@ def upgrade() -> None:
     with op.batch_alter_table("recordings", schema=None) as batch_op:
         batch_op.add_column(sa.Column("purged_at", UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(
-            sa.Column("purge_reason", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True)
+            sa.Column("purge_reason", AutoString(length=32), nullable=True)
         )
 
 

@@ -7,8 +7,8 @@ Revises: 0006
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql.sqltypes import AutoString
 
 from crm.db.types import UtcDateTime
 
@@ -22,13 +22,13 @@ def upgrade() -> None:
     op.create_table(
         "experiments",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("feature", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("unit", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("key", AutoString(length=64), nullable=False),
+        sa.Column("name", AutoString(length=200), nullable=False),
+        sa.Column("feature", AutoString(length=32), nullable=False),
+        sa.Column("unit", AutoString(length=16), nullable=False),
         sa.Column("variants", sa.JSON(), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
+        sa.Column("status", AutoString(length=16), nullable=False),
+        sa.Column("description", AutoString(length=2000), nullable=True),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
         sa.Column("started_at", UtcDateTime(timezone=True), nullable=False),
@@ -42,8 +42,8 @@ def upgrade() -> None:
         "experiment_assignments",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("experiment_id", sa.Uuid(), nullable=False),
-        sa.Column("unit_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.Column("variant", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("unit_id", AutoString(length=128), nullable=False),
+        sa.Column("variant", AutoString(length=64), nullable=False),
         sa.Column("assigned_at", UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["experiment_id"], ["experiments.id"]),
         sa.PrimaryKeyConstraint("id"),

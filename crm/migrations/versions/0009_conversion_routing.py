@@ -7,8 +7,8 @@ Revises: 0008
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql.sqltypes import AutoString
 
 from crm.db.types import UtcDateTime
 
@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "agent_skills",
         sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("seniority", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("seniority", AutoString(length=16), nullable=False),
         sa.Column("updated_at", UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
         sa.PrimaryKeyConstraint("user_id"),
@@ -30,14 +30,14 @@ def upgrade() -> None:
     op.create_table(
         "customer_routes",
         sa.Column("customer_id", sa.Uuid(), nullable=False),
-        sa.Column("route", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("model_route", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("route", AutoString(length=16), nullable=False),
+        sa.Column("model_route", AutoString(length=16), nullable=True),
         sa.Column("p_convert", sa.Float(), nullable=True),
-        sa.Column("model_version", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("override_route", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("model_version", AutoString(length=80), nullable=True),
+        sa.Column("reason", AutoString(length=300), nullable=False),
+        sa.Column("override_route", AutoString(length=16), nullable=True),
         sa.Column("override_by", sa.Uuid(), nullable=True),
-        sa.Column("override_reason", sqlmodel.sql.sqltypes.AutoString(length=300),
+        sa.Column("override_reason", AutoString(length=300),
                   nullable=True),
         sa.Column("scored_at", UtcDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", UtcDateTime(timezone=True), nullable=False),
