@@ -26,6 +26,7 @@ from crm.db.models_ops import Lead
 from crm.ports import FixedClock
 from crm.service import CrmService
 from crm.settings import CrmSettings
+from tests.integration.support import EventLog
 
 # 11:00 in Asia/Shanghai: inside the campaigns' default 09:00-21:00 calling window.
 CRM_NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
@@ -68,6 +69,8 @@ class DialerRig:
     bus: EventBus = field(init=False)
     store: DialerStore = field(init=False)
     stream: AriEventStream = field(init=False)
+    # Every ARI event the rig's stream received (across restarts), for tests to wait on.
+    events: EventLog = field(default_factory=EventLog)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _ari: AriClient | None = None
 
@@ -92,6 +95,7 @@ class DialerRig:
         self.dialer = Dialer(self._ari, self.store, gate, gate, self.bus, WallClock(),
                              worker=worker)
         router = EventRouter()
+        router.on_any(self.events.add)
         self.dialer.register(router)
         self.stream = AriEventStream(self.ari_config, self._ari.session, on_event=router,
                                      on_connected=self.dialer.on_connected)

@@ -37,6 +37,7 @@ from ari_app.dialer.model import CallPhase, CampaignConfig, DialMode
 from ari_app.dialer.monitor import MonitorDesk, MonitorState
 from ari_app.sim import SippPhone, start_phone
 from tests.integration.dialer_rig import DialerRig, wait_until
+from tests.integration.support import EventLog
 from web.monitor.api import build_monitor
 
 TONE_HZ = 1000.0
@@ -139,27 +140,34 @@ def make_tone(path: Path) -> Path:
 
 
 class Ears:
-    """Records what one channel *hears* (a ``spy=out`` snoop) for a while."""
+    """Records what one channel *hears* (a ``spy=out`` snoop) for a while.
 
-    def __init__(self, ari: AriClient) -> None:
+    Every step waits for its ARI event: the snoop channel's ``StasisStart`` before recording it
+    (ARI refuses, 409, to record a channel not yet in Stasis), ``RecordingStarted`` before the
+    recording counts, ``RecordingFinished`` before the file is read."""
+
+    def __init__(self, ari: AriClient, events: EventLog) -> None:
         self.ari = ari
+        self.events = events
         self.made: list[str] = []
 
     async def start(self, channel_id: str, spy: str = "out") -> str:
         snoop_id = f"testears-{uuid.uuid4().hex[:10]}"
         await self.ari.snoop(channel_id, snoop_id=snoop_id, spy=spy, app_args="testears")
-        await wait_until(lambda: self._exists(snoop_id), 5, "the listening snoop")
+        await self.events.wait_for(
+            lambda e: e.type == "StasisStart" and e.channel_id == snoop_id, timeout=5)
         await self.ari.request("POST", f"/channels/{snoop_id}/record",
                                params={"name": snoop_id, "format": "wav",
                                        "ifExists": "overwrite"})
+        await self.events.wait_for(
+            lambda e: e.type == "RecordingStarted" and e.recording_name == snoop_id, timeout=5)
         self.made.append(snoop_id)
         return snoop_id
 
-    async def _exists(self, channel_id: str) -> bool:
-        return any(c["id"] == channel_id for c in await self.ari.list_channels())
-
     async def stop(self, snoop_id: str) -> bytes:
         await self.ari.stop_recording(snoop_id)
+        await self.events.wait_for(
+            lambda e: e.type == "RecordingFinished" and e.recording_name == snoop_id, timeout=10)
         audio = b""
 
         async def finished() -> bool:
@@ -288,7 +296,7 @@ async def test_given_live_call_when_listen_whisper_barge_then_each_reaches_the_r
     await tone_phone(SUPERVISOR_EXT)
     call_id = await connected_call(rig, "agent1037", AGENT_EXT)
     agent = rig.dialer.agents.sessions["agent1037"]
-    ears = Ears(ari)
+    ears = Ears(ari, rig.events)
 
     # listen: the supervisor hears the call; nobody hears the supervisor
     far_end = await customer_far_end(ari, call_id)
