@@ -161,8 +161,8 @@ async def run_level(n: int, work: Path, box: sandbox.Sandbox) -> dict[str, Any]:
         "abandoned": counters.abandons,
         "machines": counters.machines,
         "load_avg_1m": round(os.getloadavg()[0], 2),
-        "cdr_checked": cdr["checked"], "cdr_mismatched": cdr["mismatched"],
-        "cdr_max_abs_delta_s": round(cdr["max_abs_delta_s"], 2),
+        "cdr_checked": cdr.checked, "cdr_mismatched": cdr.mismatched,
+        "cdr_max_abs_delta_s": round(cdr.max_abs_delta_s, 2),
     }
 
 

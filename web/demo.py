@@ -163,11 +163,11 @@ class Demo:
     async def report(self, campaign_id: str) -> None:
         while True:
             await asyncio.sleep(10)
-            for c in self.dialer.snapshot()["campaigns"]:
-                print(f"demo: {c['mode']} dials={c['dials']} answers={c['live_answers']} "
-                      f"connects={c['connects']} machines={c['machines']} "
-                      f"abandons={c['abandons']} ({c['abandon_rate']:.1%}) "
-                      f"hopper={c['hopper']} alarm={c['alarm'] or '-'} | {c['pacing_reason']}",
+            for c in self.dialer.snapshot().campaigns:
+                print(f"demo: {c.mode.value} dials={c.dials} answers={c.live_answers} "
+                      f"connects={c.connects} machines={c.machines} "
+                      f"abandons={c.abandons} ({c.abandon_rate:.1%}) "
+                      f"hopper={c.hopper} alarm={c.alarm or '-'} | {c.pacing_reason}",
                       flush=True)
 
 

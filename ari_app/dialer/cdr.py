@@ -16,12 +16,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from ari_app.ami import AmiEvent, CdrRecord, cdr_record
 from ari_app.dialer import events as ev
 from ari_app.dialer.model import CallAttempt
 from ari_app.dialer.ports import Clock
+from ari_app.dialer.snapshot import CdrSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +151,9 @@ class CdrCrossCheck:
         except Exception:  # the outbox is local SQLite: log, never stop the AMI dispatcher
             log.exception("call %s: the CDR verdict could not be queued", call_id)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {**asdict(self.stats), "pending": len(self._pending),
-                "tolerance_s": self.tolerance_s}
+    def snapshot(self) -> CdrSnapshot:
+        return CdrSnapshot(**asdict(self.stats), pending=len(self._pending),
+                           tolerance_s=self.tolerance_s)
 
     async def close(self) -> None:
         for pending in self._pending.values():

@@ -22,6 +22,7 @@ from ari_app.dialer.campaigns import CampaignRunner, Hopper
 from ari_app.dialer.cdr import CdrCrossCheck
 from ari_app.dialer.errors import CampaignNotFound, Conflict, InvalidRequest
 from ari_app.dialer.model import (
+    AgentSession,
     AgentState,
     CallAttempt,
     CallPhase,
@@ -31,6 +32,13 @@ from ari_app.dialer.model import (
 )
 from ari_app.dialer.ports import CallControl, Clock, CrmSink, LeadSource, Publisher
 from ari_app.dialer.reconcile import Reconciler
+from ari_app.dialer.snapshot import (
+    AgentSnapshot,
+    CallSnapshot,
+    CampaignSnapshot,
+    DialerSnapshot,
+    ForwarderSnapshot,
+)
 from ari_app.dialer.store import DialerStore, Forwarder
 from ari_app.dialer.wrapup import DISPOSITIONS, WrapUp
 
@@ -339,50 +347,44 @@ class Dialer:
         await runner.skip(session, reason)
 
     # ------------------------------------------------------------ status --
-    def agent_view(self, agent_id: str) -> dict[str, Any]:
+    def agent_view(self, agent_id: str) -> AgentSnapshot:
         session = self.agents.sessions.get(agent_id)
         if session is None or session.state is AgentState.LOGGED_OUT:
-            return {"agent_id": agent_id, "state": AgentState.LOGGED_OUT.value}
-        return self._agent_json(session, self.clock.now())
+            return AgentSnapshot.logged_out(agent_id)
+        return self._agent_snapshot(session, self.clock.now())
 
     @staticmethod
-    def _agent_json(s: Any, now: float) -> dict[str, Any]:
-        return {"agent_id": s.agent_id, "extension": s.extension, "campaign_id": s.campaign_id,
-                "state": s.state.value, "seconds_in_state": round(now - s.since, 1),
-                "pause_code": s.pause_code, "call_id": s.call_id,
-                "seniority": "senior" if s.senior else "standard"}
+    def _agent_snapshot(s: AgentSession, now: float) -> AgentSnapshot:
+        return AgentSnapshot(s.agent_id, s.state, extension=s.extension,
+                             campaign_id=s.campaign_id,
+                             seconds_in_state=round(now - s.since, 1), pause_code=s.pause_code,
+                             call_id=s.call_id, senior=s.senior)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> DialerSnapshot:
         now = self.clock.now()
-        return {
-            "worker": self.worker,
-            "agents": [self._agent_json(s, now) for s in self.agents.sessions.values()
-                       if s.state is not AgentState.LOGGED_OUT],
-            "campaigns": [self._campaign_status(c) for c in self.configs.values()],
-            "calls": [
-                {"call_id": c.call_id, "campaign_id": c.campaign_id, "number": c.number,
-                 "phase": c.phase.value, "agent_id": c.agent_id}
-                for c in self.calls.calls.values() if c.phase is not CallPhase.ENDED
-            ],
-            "forwarders": {f.lane: {"delivered": f.delivered, "failures": f.failures,
-                                    "last_error": f.last_error, "last_lag_s": f.last_lag_s}
-                           for f in self.forwarders},
-            "cdr": self.cdr.snapshot(),
-        }
+        return DialerSnapshot(
+            worker=self.worker,
+            agents=tuple(self._agent_snapshot(s, now) for s in self.agents.sessions.values()
+                         if s.state is not AgentState.LOGGED_OUT),
+            campaigns=tuple(self._campaign_snapshot(c) for c in self.configs.values()),
+            calls=tuple(CallSnapshot(c.call_id, c.campaign_id, c.number, c.phase, c.agent_id)
+                        for c in self.calls.calls.values() if c.phase is not CallPhase.ENDED),
+            forwarders=tuple(ForwarderSnapshot(f.lane, f.delivered, f.failures, f.last_error,
+                                               f.last_lag_s) for f in self.forwarders),
+            cdr=self.cdr.snapshot(),
+        )
 
-    def _campaign_status(self, config: CampaignConfig) -> dict[str, Any]:
+    def _campaign_snapshot(self, config: CampaignConfig) -> CampaignSnapshot:
         runner = self.runners.get(config.campaign_id)
         counters = self.calls.counters[config.campaign_id]
         answers = counters.live_answers
-        return {
-            "campaign_id": config.campaign_id, "name": config.name, "mode": config.mode.value,
-            "running": runner is not None, "alarm": runner.alarm if runner else None,
-            "pacing": config.pacing, "pacing_reason": runner.pacing_reason if runner else "",
-            "hopper": len(runner.hopper.leads) if runner else 0,
-            "dials": counters.dials, "live_answers": answers, "abandons": counters.abandons,
-            "machines": counters.machines, "connects": counters.connects,
-            "abandon_rate": round(counters.abandons / answers, 4) if answers else 0.0,
-            "abandon_target": config.abandon_target,
-        }
-
-
+        return CampaignSnapshot(
+            campaign_id=config.campaign_id, name=config.name, mode=config.mode,
+            running=runner is not None, alarm=runner.alarm if runner else None,
+            pacing=config.pacing, pacing_reason=runner.pacing_reason if runner else "",
+            hopper=len(runner.hopper.leads) if runner else 0,
+            dials=counters.dials, live_answers=answers, abandons=counters.abandons,
+            machines=counters.machines, connects=counters.connects,
+            abandon_rate=round(counters.abandons / answers, 4) if answers else 0.0,
+            abandon_target=config.abandon_target,
+        )

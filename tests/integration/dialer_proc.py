@@ -26,7 +26,7 @@ from tests.integration.dialer_rig import DialerRig
 
 
 async def _write_status(rig: DialerRig, work: Path, extra: dict[str, Any]) -> None:
-    snap = rig.dialer.snapshot()
+    snap = rig.dialer.snapshot().as_json()
     snap["pid"] = os.getpid()
     snap["reconciler_runs"] = rig.dialer.reconciler.runs
     snap["outbox"] = await rig.store.outbox_stats()

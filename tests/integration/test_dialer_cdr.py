@@ -52,8 +52,8 @@ async def test_given_bridged_call_when_it_ends_then_cdr_arrives_and_agrees_withi
     assert abs(human.delta_s) <= 2.0 and not human.mismatch, human
     busy = rig.dialer.cdr.verdicts[busy_call]
     assert (busy.cdr_billsec, busy.cdr_disposition, busy.mismatch) == (0.0, "BUSY", False)
-    assert rig.dialer.snapshot()["cdr"]["checked"] >= 2
-    assert rig.dialer.snapshot()["cdr"]["mismatched"] == 0
+    assert rig.dialer.snapshot().cdr.checked >= 2
+    assert rig.dialer.snapshot().cdr.mismatched == 0
 
     async def in_crm() -> bool:
         return any(e.type == "cdr_checked" and e.call_id == human_call

@@ -88,8 +88,8 @@ async def test_given_predictive_overdial_when_no_agent_free_then_safe_harbour_wi
         waited = started - verdicts[call_id]
         assert waited <= 2.5, f"safe-harbour began {waited:.2f} s after the answer"
     assert all(leads[n].status == "retry" for n in abandoned)
-    status = rig.dialer.snapshot()["campaigns"][0]
-    assert status["abandon_rate"] == pytest.approx(len(abandoned) / status["live_answers"],
+    status = rig.dialer.snapshot().campaigns[0]
+    assert status.abandon_rate == pytest.approx(len(abandoned) / status.live_answers,
                                                    abs=1e-3)
 
 
@@ -110,7 +110,7 @@ async def test_given_leads_outside_their_local_window_then_never_dialed(
     await wait_until(cn_done, timeout=60, what="the Shanghai lead to be dialed")
 
     async def alarm_up() -> bool:
-        return rig.dialer.snapshot()["campaigns"][0]["alarm"] == "hopper_empty"
+        return rig.dialer.snapshot().campaigns[0].alarm == "hopper_empty"
 
     await wait_until(alarm_up, timeout=30, what="the hopper-empty alarm")
     leads = await rig.leads(campaign_id)

@@ -83,8 +83,8 @@ async def _two_agents(dialer: Dialer) -> None:
     """``std`` logs in first (the longest idle), then the senior ``sen``."""
     await dialer.login("std", "1001", "c1")
     await dialer.login("sen", "1002", "c1", senior=True)
-    assert dialer.agent_view("sen")["seniority"] == "senior"
-    assert dialer.agent_view("std")["seniority"] == "standard"
+    assert dialer.agent_view("sen").seniority == "senior"
+    assert dialer.agent_view("std").seniority == "standard"
 
 
 def _customer_originates(control: FakeControl) -> list[tuple[Any, ...]]:

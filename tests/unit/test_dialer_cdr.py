@@ -86,7 +86,7 @@ async def test_given_cdrs_and_finished_call_when_settled_then_verdict_emitted_on
     assert (payload["cdr_billsec"], payload["answered_seconds"], payload["cdr_mismatch"]) == (
         16.0, 15.8, False)
     assert check.stats.checked == 1 and check.stats.mismatched == 0
-    assert check.snapshot()["pending"] == 0
+    assert check.snapshot().pending == 0
     await check.close()
 
 

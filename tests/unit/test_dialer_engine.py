@@ -385,9 +385,9 @@ async def test_given_model_pacing_with_no_history_then_progressive_fallback_says
     await dialer.login("a2", "1002", "c1")
     await until(lambda: len(control.verbs("originate")) >= 4)
 
-    status = dialer.snapshot()["campaigns"][0]
-    assert status["pacing"] == "model"
-    assert "falling back to progressive" in status["pacing_reason"]
+    status = dialer.snapshot().campaigns[0]
+    assert status.pacing == "model"
+    assert "falling back to progressive" in status.pacing_reason
     customers = [a for a in control.verbs("originate") if a[2] == "customer"]
     assert len(customers) == 2  # one per ready agent until the model has data
 

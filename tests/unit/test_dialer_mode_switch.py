@@ -60,7 +60,7 @@ async def test_given_running_campaign_when_modes_switched_live_then_each_mode_ap
         await until(lambda: len(control.verbs("originate")) >= 3)
     except TimeoutError:
         raise AssertionError(dialer.snapshot()) from None
-    assert dialer.snapshot()["campaigns"][0]["mode"] == "predictive"
+    assert dialer.snapshot().campaigns[0].mode == "predictive"
     assert dialer.agents.sessions["a1"].state in (AgentState.READY, AgentState.RESERVED)
     await dialer.stop()
     await store.close()

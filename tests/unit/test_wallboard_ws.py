@@ -307,6 +307,8 @@ def test_given_agent_state_changes_when_board_built_then_occupancy_answer_rate_a
     """Occupancy = (on call + wrap-up) / logged-in time, from the agents' state changes."""
     from ari_app.dialer.events import AgentStateChanged
     from ari_app.dialer.model import AgentState as S
+    from ari_app.dialer.model import DialMode
+    from ari_app.dialer.snapshot import CampaignSnapshot
     from web.wallboard.board import Wallboard
 
     board = Wallboard()
@@ -316,8 +318,10 @@ def test_given_agent_state_changes_when_board_built_then_occupancy_answer_rate_a
     assert board.occupancy("c1", now=100.0) == 0.7  # 70 s busy of 100 s logged in
     assert board.occupancy("c1", now=140.0) == 0.5  # ready since 100 s: 70 of 140
     assert board.occupancy("other", now=140.0) is None
-    status = {"campaign_id": "c1", "alarm": None, "abandon_rate": 0.05, "abandon_target": 0.03,
-              "dials": 12, "live_answers": 4, "connects": 3}
+    status = CampaignSnapshot("c1", "", DialMode.PREDICTIVE, running=True, alarm=None,
+                              pacing="model", pacing_reason="", hopper=0, dials=12,
+                              live_answers=4, abandons=0, machines=0, connects=3,
+                              abandon_rate=0.05, abandon_target=0.03)
     c = board._campaign(status, now=140.0)
     assert (c["answer_rate"], c["dials_per_connect"], c["over_target"]) == (0.3333, 4.0, True)
     assert c["occupancy"] == 0.5 and c["regulatory"] is None

@@ -103,8 +103,9 @@ async def _boot(request: web.Request, who: Principal, agent_id: str, lang: str) 
     agent: dict[str, Any] = {"agent_id": agent_id, "state": "logged_out"}
     if dialer is not None:
         snapshot = dialer.snapshot()
-        running = {c["campaign_id"]: c["mode"] for c in snapshot["campaigns"] if c["running"]}
-        agent = next((a for a in snapshot["agents"] if a["agent_id"] == agent_id), agent)
+        running = {c.campaign_id: c.mode.value for c in snapshot.campaigns if c.running}
+        found = snapshot.agent(agent_id)
+        agent = found.as_json() if found is not None else agent
     return {
         "username": who.username,
         "role": who.role.value,

@@ -114,10 +114,10 @@ def live_status(dialer: Dialer | None) -> dict[str, dict[str, Any]]:
         return {}
     snap = dialer.snapshot()
     agents: dict[str, int] = {}
-    for a in snap["agents"]:
-        agents[a["campaign_id"]] = agents.get(a["campaign_id"], 0) + 1
-    return {c["campaign_id"]: {**c, "agents": agents.get(c["campaign_id"], 0)}
-            for c in snap["campaigns"] if c["running"]}
+    for a in snap.agents:
+        agents[a.campaign_id] = agents.get(a.campaign_id, 0) + 1
+    return {c.campaign_id: {**c.as_json(), "agents": agents.get(c.campaign_id, 0)}
+            for c in snap.campaigns if c.running}
 
 
 WINDOWS = {"30d": timedelta(days=30), "24h": timedelta(hours=24)}

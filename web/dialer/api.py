@@ -87,7 +87,7 @@ def _dialer(ctx: Ctx) -> Dialer:
 
 
 def _agent_view(dialer: Dialer, agent_id: str) -> dict[str, Any]:
-    return dialer.agent_view(agent_id)
+    return dialer.agent_view(agent_id).as_json()
 
 
 async def agent_login(ctx: Ctx) -> web.Response:
@@ -167,7 +167,7 @@ async def campaign_mode(ctx: Ctx) -> web.Response:
 
 
 async def dialer_status(ctx: Ctx) -> web.Response:
-    return web.json_response(_dialer(ctx).snapshot())
+    return web.json_response(_dialer(ctx).snapshot().as_json())
 
 
 async def asterisk_overview(ctx: Ctx) -> web.Response:

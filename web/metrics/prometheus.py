@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from ari_app.dialer.engine import Dialer
 from ari_app.dialer.model import AgentState, CallPhase
+from ari_app.dialer.snapshot import CampaignSnapshot, DialerSnapshot
 from crm.domain.access import require_role
 from crm.errors import AuthenticationError
 from crm.http.routing import SERVICE_KEY, authenticate
@@ -43,8 +45,6 @@ from web.appkeys import DIALER_KEY, TELEPHONY
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "dialcrm_"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-CALL_OUTCOMES = (("live_answers", "live_answer"), ("abandons", "abandon"),
-                 ("machines", "machine"), ("connects", "connect"))
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[str, Labels, float]  # (name suffix, labels, value)
 
@@ -227,7 +227,7 @@ def route_label(request: web.Request) -> str:
 
 
 # ------------------------------------------------------------------- app state --
-async def outbox_families(dialer: Any) -> list[Family]:
+async def outbox_families(dialer: Dialer) -> list[Family]:
     pending = Family("outbox_pending", "gauge", "Events waiting to reach the CRM, per lane")
     oldest = Family("outbox_oldest_pending_seconds", "gauge", "Age of the oldest pending event")
     delivered = Family("outbox_delivered_total", "counter", "Events delivered to the CRM")
@@ -237,7 +237,7 @@ async def outbox_families(dialer: Any) -> list[Family]:
     for lane, row in sorted(stats.items()):
         pending.add(row["pending"], lane=lane)
         oldest.add(row["oldest_pending_s"], lane=lane)
-    for forwarder in dialer.forwarders:
+    for forwarder in dialer.snapshot().forwarders:
         delivered.add(forwarder.delivered, lane=forwarder.lane)
         failures.add(forwarder.failures, lane=forwarder.lane)
         if forwarder.last_lag_s is not None:
@@ -245,30 +245,35 @@ async def outbox_families(dialer: Any) -> list[Family]:
     return [pending, oldest, delivered, failures, lag]
 
 
-def dialer_families(snapshot: Mapping[str, Any]) -> list[Family]:
+def _call_outcomes(c: CampaignSnapshot) -> tuple[tuple[int, str], ...]:
+    return ((c.live_answers, "live_answer"), (c.abandons, "abandon"),
+            (c.machines, "machine"), (c.connects, "connect"))
+
+
+def dialer_families(snapshot: DialerSnapshot) -> list[Family]:
     dials = Family("campaign_dials_total", "counter", "Calls placed, per campaign")
     calls = Family("campaign_calls_total", "counter", "Calls by outcome, per campaign")
     rate = Family("campaign_abandon_rate", "gauge", "Abandons / live answers, per campaign")
     hopper = Family("campaign_hopper_leads", "gauge", "Leads in the campaign's hopper")
     alarm = Family("campaign_alarm", "gauge", "1 while the campaign has an alarm raised")
-    for c in snapshot["campaigns"]:
-        cid = c["campaign_id"]
-        dials.add(c["dials"], campaign=cid)
-        for key, outcome in CALL_OUTCOMES:
-            calls.add(c[key], campaign=cid, outcome=outcome)
-        rate.add(c["abandon_rate"], campaign=cid)
-        hopper.add(c["hopper"], campaign=cid)
-        alarm.add(1 if c["alarm"] else 0, campaign=cid)
+    for c in snapshot.campaigns:
+        cid = c.campaign_id
+        dials.add(c.dials, campaign=cid)
+        for count, outcome in _call_outcomes(c):
+            calls.add(count, campaign=cid, outcome=outcome)
+        rate.add(c.abandon_rate, campaign=cid)
+        hopper.add(c.hopper, campaign=cid)
+        alarm.add(1 if c.alarm else 0, campaign=cid)
     agents = Family("agents", "gauge", "Logged-in agents by state")
     by_state = {s.value: 0 for s in AgentState if s is not AgentState.LOGGED_OUT}
-    for a in snapshot["agents"]:
-        by_state[a["state"]] = by_state.get(a["state"], 0) + 1
+    for a in snapshot.agents:
+        by_state[a.state.value] = by_state.get(a.state.value, 0) + 1
     for state, n in by_state.items():
         agents.add(n, state=state)
     flight = Family("calls_in_flight", "gauge", "Calls in flight by phase")
     by_phase = {p.value: 0 for p in CallPhase if p is not CallPhase.ENDED}
-    for call in snapshot["calls"]:
-        by_phase[call["phase"]] = by_phase.get(call["phase"], 0) + 1
+    for call in snapshot.calls:
+        by_phase[call.phase.value] = by_phase.get(call.phase.value, 0) + 1
     for phase, n in by_phase.items():
         flight.add(n, phase=phase)
     return [dials, calls, rate, hopper, alarm, agents, flight]

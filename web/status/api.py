@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from ari_app.dialer.engine import Dialer
 from ari_app.errors import TelephonyError
 from crm.domain.enums import Role
 from crm.http.routing import SERVICE_KEY, Ctx, Route
@@ -175,9 +176,9 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-def sync_table(dialer: Any, stats: dict[str, Any]) -> list[dict[str, Any]]:
+def sync_table(dialer: Dialer, stats: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for f in dialer.forwarders:
+    for f in dialer.snapshot().forwarders:
         tries = f.delivered + f.failures
         lane = stats.get(f.lane, {})
         rows.append({"lane": f.lane, "delivered": f.delivered, "failures": f.failures,

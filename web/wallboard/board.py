@@ -41,6 +41,7 @@ from ari_app.dialer.bus import EventBus, Subscription
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import AgentStateChanged, CampaignAlarm
 from ari_app.dialer.model import AgentState
+from ari_app.dialer.snapshot import CampaignSnapshot, DialerSnapshot
 from crm.db.models import Customer
 from crm.db.models_ops import User
 from crm.domain.access import Principal, require_role
@@ -126,40 +127,41 @@ class Wallboard:
         """The whole board as one ``wallboard`` message (no side effects); ``viewer``: the
         manager's user id (their to-do), ``None`` for an admin."""
         now = self.clock()
-        snap = self.dialer.snapshot() if self.dialer is not None else {
-            "agents": [], "campaigns": [], "calls": []}
+        snap = self._snapshot()
         counts = {s: 0 for s in STATES}
-        for agent in snap["agents"]:
-            counts[agent["state"]] = counts.get(agent["state"], 0) + 1
-        calls = {name: sum(1 for c in snap["calls"] if c["phase"] in phases)
+        for agent in snap.agents:
+            counts[agent.state.value] = counts.get(agent.state.value, 0) + 1
+        calls = {name: sum(1 for c in snap.calls if c.phase.value in phases)
                  for name, phases in PHASES.items()}
-        campaigns = [self._campaign(c, now) for c in snap["campaigns"]]
+        campaigns = [self._campaign(c, now) for c in snap.campaigns]
         return {"type": "wallboard", "ts": now, "target": ABANDON_TARGET,
-                "agents": sorted(snap["agents"], key=lambda a: a["agent_id"]),
+                "agents": [a.as_json() for a in sorted(snap.agents, key=lambda a: a.agent_id)],
                 "agent_counts": counts, "calls": calls, "campaigns": campaigns,
                 "history": list(self.samples), "todo": self.todo_for(viewer)}
 
-    def _campaign(self, c: dict[str, Any], now: float) -> dict[str, Any]:
-        last = self.alarms.get(c["campaign_id"])  # the runner's alarm is the truth; the
-        explained = last is not None and c["alarm"] == last["kind"]  # event says why
-        target = c.get("abandon_target", ABANDON_TARGET)
-        dials, answers, connects = c["dials"], c["live_answers"], c["connects"]
-        return {**c, "alarm_message": last["message"] if explained and last else None,
-                "abandon_target": target, "over_target": c["abandon_rate"] > target,
+    def _snapshot(self) -> DialerSnapshot:
+        return self.dialer.snapshot() if self.dialer is not None else DialerSnapshot(worker="")
+
+    def _campaign(self, c: CampaignSnapshot, now: float) -> dict[str, Any]:
+        last = self.alarms.get(c.campaign_id)  # the runner's alarm is the truth; the
+        explained = last is not None and c.alarm == last["kind"]  # event says why
+        target = c.abandon_target
+        dials, answers, connects = c.dials, c.live_answers, c.connects
+        return {**c.as_json(), "alarm_message": last["message"] if explained and last else None,
+                "abandon_target": target, "over_target": c.abandon_rate > target,
                 "answer_rate": round(answers / dials, 4) if dials else None,
                 "dials_per_connect": round(dials / connects, 2) if connects else None,
-                "occupancy": self.occupancy(c["campaign_id"], now),
-                "regulatory": self.regulatory.get(c["campaign_id"])}
+                "occupancy": self.occupancy(c.campaign_id, now),
+                "regulatory": self.regulatory.get(c.campaign_id)}
 
     def sample(self) -> None:
         """Add a chart point if the last one is ``sample_s`` old (called on every push)."""
         now = self.clock()
         if self.samples and now - self.samples[-1]["t"] < self.sample_s:
             return
-        snap = self.dialer.snapshot() if self.dialer is not None else {"campaigns": []}
         self.samples.append({"t": round(now, 1), "campaigns": {
-            c["campaign_id"]: {"abandon_rate": c["abandon_rate"], "connects": c["connects"]}
-            for c in snap["campaigns"]}})
+            c.campaign_id: {"abandon_rate": c.abandon_rate, "connects": c.connects}
+            for c in self._snapshot().campaigns}})
 
 
 def _iso(value: Any) -> str | None:
