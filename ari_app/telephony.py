@@ -65,7 +65,7 @@ class Telephony:
         }
         try:
             info = await self.ari.asterisk_info()
-            ari["asterisk_version"] = info.get("system", {}).get("version")
+            ari["asterisk_version"] = info.version
         except TelephonyError as exc:
             ari["error"] = str(exc)
         ami = {"connected": self.ami.connected, "error": self.ami_error}

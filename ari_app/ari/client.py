@@ -1,56 +1,30 @@
 """A thin asyncio client for the Asterisk REST Interface (REST half).
 
 Every request has a timeout; aiohttp errors are mapped to :mod:`ari_app.errors`.
-Asterisk's JSON stays as plain dicts inside this package: callers get typed
-events from :mod:`ari_app.ari.events` and use ids they chose themselves.
+Asterisk's JSON stays inside this package: callers get typed resources
+(:mod:`ari_app.ari.resources`), typed events (:mod:`ari_app.ari.events`) and use
+ids they chose themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
+from ari_app.ari.config import AriConfig
+from ari_app.ari.media import MediaSocket, open_media_socket
+from ari_app.ari.resources import ApplicationInfo, AsteriskInfo, BridgeInfo, ChannelInfo
 from ari_app.errors import AriNotFound, AriRequestFailed, AriUnavailable
-
-if TYPE_CHECKING:
-    from ari_app.ari.media import MediaSocket
 
 log = logging.getLogger(__name__)
 
 Params = Mapping[str, str | int | float | bool | None]
-
-
-@dataclass(frozen=True)
-class AriConfig:
-    """How to reach ARI, and which Stasis application we are."""
-
-    url: str = "http://127.0.0.1:8088"
-    user: str = "dialcrm"
-    password: str = "dialcrm-sandbox-ari"
-    app: str = "dialcrm"
-    request_timeout: float = 5.0
-
-    @property
-    def base(self) -> str:
-        return self.url.rstrip("/") + "/ari"
-
-    @property
-    def auth_header(self) -> dict[str, str]:
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
-
-    @property
-    def events_url(self) -> str:
-        ws = self.url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-        return f"{ws}/ari/events"
 
 
 def _clean(params: Params | None) -> dict[str, str]:
@@ -145,7 +119,7 @@ class AriClient:
         timeout_s: int = 30,
         formats: str | None = None,
         variables: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> ChannelInfo:
         """Originate into our Stasis app with a pre-chosen channel id."""
         params: dict[str, str | int | None] = {
             "endpoint": endpoint,
@@ -157,10 +131,8 @@ class AriClient:
             "formats": formats,
         }
         body = {"variables": {"DIALCRM_APP": self.config.app, **(variables or {})}}
-        result: dict[str, Any] = await self.request(
-            "POST", "/channels", params=params, body=body
-        )
-        return result
+        return ChannelInfo.from_json(
+            await self.request("POST", "/channels", params=params, body=body))
 
     async def subscribe_channel(self, channel_id: str) -> None:
         """Subscribe our app to a channel's events, so its ChannelDestroyed reaches us even
@@ -187,13 +159,11 @@ class AriClient:
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         await self.request("DELETE", f"/channels/{quote(channel_id)}", params={"reason": reason})
 
-    async def get_channel(self, channel_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", f"/channels/{quote(channel_id)}")
-        return result
+    async def get_channel(self, channel_id: str) -> ChannelInfo:
+        return ChannelInfo.from_json(await self.request("GET", f"/channels/{quote(channel_id)}"))
 
-    async def list_channels(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self.request("GET", "/channels")
-        return result
+    async def list_channels(self) -> list[ChannelInfo]:
+        return [ChannelInfo.from_json(c) for c in await self.request("GET", "/channels") or ()]
 
     async def get_variable(self, channel_id: str, name: str) -> str:
         result = await self.request(
@@ -210,32 +180,30 @@ class AriClient:
     async def snoop(
         self, channel_id: str, *, snoop_id: str, spy: str = "in", whisper: str = "none",
         app_args: str = "",
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request(
+    ) -> ChannelInfo:
+        return ChannelInfo.from_json(await self.request(
             "POST",
             f"/channels/{quote(channel_id)}/snoop",
             params={"spy": spy, "whisper": whisper, "app": self.config.app,
                     "appArgs": app_args, "snoopId": snoop_id},
-        )
-        return result
+        ))
 
     async def external_media(
         self, *, channel_id: str, fmt: str = "slin16", transport: str = "websocket",
         connection_type: str = "server", encapsulation: str = "none", host: str | None = None,
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request(
+    ) -> ChannelInfo:
+        """The media channel; its :attr:`ChannelInfo.media_connection_id` is for
+        :meth:`open_media`."""
+        return ChannelInfo.from_json(await self.request(
             "POST",
             "/channels/externalMedia",
             params={"app": self.config.app, "channelId": channel_id, "format": fmt,
                     "transport": transport, "encapsulation": encapsulation,
                     "connection_type": connection_type, "external_host": host},
-        )
-        return result
+        ))
 
     async def open_media(self, connection_id: str, timeout: float | None = None) -> MediaSocket:
         """Connect to an ``externalMedia`` (chan_websocket, server mode) channel's audio."""
-        from ari_app.ari.media import open_media_socket
-
         return await open_media_socket(self.config, self.session, connection_id,
                                        timeout or self.config.request_timeout)
 
@@ -258,9 +226,8 @@ class AriClient:
     async def destroy_bridge(self, bridge_id: str) -> None:
         await self.request("DELETE", f"/bridges/{quote(bridge_id)}")
 
-    async def list_bridges(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self.request("GET", "/bridges")
-        return result
+    async def list_bridges(self) -> list[BridgeInfo]:
+        return [BridgeInfo.from_json(b) for b in await self.request("GET", "/bridges") or ()]
 
     # ------------------------------------------------------ media, records --
     async def play(self, target: str, target_id: str, media: str, playback_id: str) -> None:
@@ -289,9 +256,13 @@ class AriClient:
     async def delete_stored_recording(self, name: str) -> None:
         await self.request("DELETE", f"/recordings/stored/{quote(name)}")
 
-    async def asterisk_info(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", "/asterisk/info")
-        return result
+    async def asterisk_info(self) -> AsteriskInfo:
+        return AsteriskInfo.from_json(await self.request("GET", "/asterisk/info") or {})
+
+    async def application(self) -> ApplicationInfo:
+        """Our Stasis application: the channels and bridges it holds."""
+        return ApplicationInfo.from_json(
+            await self.request("GET", f"/applications/{quote(self.config.app)}") or {})
 
 
 def _error_message(data: bytes) -> str:

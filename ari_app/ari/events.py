@@ -18,11 +18,12 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 
-from ari_app.ari.client import AriConfig
+from ari_app.ari.config import AriConfig
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class AriEvent:
     bridge_id: str | None = None
     playback_id: str | None = None
     recording_name: str | None = None
+    timestamp: float | None = None  # when Asterisk says it happened (epoch seconds), if it did
     received_at: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -68,9 +70,20 @@ class AriEvent:
             bridge_id=bridge.get("id"),
             playback_id=playback.get("id"),
             recording_name=recording.get("name"),
+            timestamp=_epoch(data.get("timestamp")),
             received_at=time.monotonic() if received_at is None else received_at,
             raw=data,
         )
+
+
+def _epoch(stamp: object) -> float | None:
+    """Asterisk's event ``timestamp`` (``2026-11-26T15:03:43.685+0000``) in epoch seconds."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,10 @@ import logging
 
 import aiohttp
 
-from ari_app.ari.client import AriConfig
+from ari_app.ari.config import AriConfig
 from ari_app.errors import AriUnavailable
 
 log = logging.getLogger(__name__)
-
-
-def connection_id_of(channel: dict[str, object]) -> str:
-    """The media connection id from an ``externalMedia`` response (channel JSON)."""
-    variables = channel.get("channelvars") or {}
-    if isinstance(variables, dict) and variables.get("MEDIA_WEBSOCKET_CONNECTION_ID"):
-        return str(variables["MEDIA_WEBSOCKET_CONNECTION_ID"])
-    return str(channel.get("id", ""))
 
 
 class MediaSocket:
@@ -59,8 +51,7 @@ class MediaSocket:
 
 async def open_media_socket(config: AriConfig, session: aiohttp.ClientSession,
                             connection_id: str, timeout: float = 5.0) -> MediaSocket:
-    base = config.url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-    url = f"{base}/media/{connection_id}"
+    url = f"{config.ws_base}/media/{connection_id}"
     try:
         async with asyncio.timeout(timeout):
             ws = await session.ws_connect(url, protocols=("media",), autoping=True,

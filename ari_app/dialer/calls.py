@@ -12,7 +12,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from ari_app.ari import AriEvent
@@ -56,12 +55,8 @@ def event_time(event: AriEvent, now: float) -> float:
 
     Under load the events queue up: stamping them when handled makes answers and hang-ups
     late (seen by the CDR cross-check), so durations use Asterisk's own times."""
-    raw = event.raw.get("timestamp")
-    if not isinstance(raw, str) or now < 1e9:
-        return now
-    try:
-        at = datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-    except ValueError:
+    at = event.timestamp
+    if at is None or now < 1e9:
         return now
     return at if abs(now - at) < 600 else now  # a clock far off: trust our own
 
@@ -164,7 +159,7 @@ class CallDesk:
         if call is None or call.phase is CallPhase.ENDED:
             return
         try:
-            channels = {c["id"] for c in await self.control.list_channels()}
+            channels = {c.id for c in await self.control.list_channels()}
         except TelephonyError:
             return  # Asterisk unreachable: the reconcile after it comes back decides
         if call_id not in channels:

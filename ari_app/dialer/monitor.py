@@ -66,7 +66,7 @@ class MonitorControl(CallControl, Protocol):
     """The call verbs plus snoop (implemented by :class:`ari_app.ari.AriClient`)."""
 
     async def snoop(self, channel_id: str, *, snoop_id: str, spy: str = "in",
-                    whisper: str = "none", app_args: str = "") -> dict[str, Any]: ...
+                    whisper: str = "none", app_args: str = "") -> object: ...
 
 
 @dataclass

@@ -70,8 +70,8 @@ class Reconciler:
         known = [c for c in d.calls.calls.values() if c.phase is not CallPhase.ENDED]
         originating = set(d.calls.originating)
         try:
-            channels = {c["id"] for c in await d.control.list_channels()}
-            bridges = {b["id"] for b in await d.control.list_bridges()}
+            channels = {c.id for c in await d.control.list_channels()}
+            bridges = {b.id for b in await d.control.list_bridges()}
         except TelephonyError as exc:
             log.error("reconcile: cannot list channels/bridges: %s", exc)
             return
@@ -89,7 +89,7 @@ class Reconciler:
             info = await self.dialer.control.asterisk_info()
         except TelephonyError:
             return False
-        started = str(info.get("status", {}).get("startup_time", ""))
+        started = info.startup_time
         restarted = self.asterisk_started is not None and started != self.asterisk_started
         self.asterisk_started = started
         if restarted:

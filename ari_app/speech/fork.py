@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ari_app.ari.resources import ChannelInfo
 from ari_app.errors import AriNotFound, TelephonyError
 from ari_app.speech.errors import SpeechError
 from ari_app.speech.types import AudioGap, StreamEvent, TranscriptSegment
@@ -52,12 +53,12 @@ class ForkControl(Protocol):
     """The ARI verbs a fork needs (``ari_app.ari.AriClient`` implements them)."""
 
     async def snoop(self, channel_id: str, *, snoop_id: str, spy: str = "in",
-                    whisper: str = "none", app_args: str = "") -> dict[str, Any]: ...
+                    whisper: str = "none", app_args: str = "") -> object: ...
 
     async def external_media(self, *, channel_id: str, fmt: str = "slin16",
                              transport: str = "websocket", connection_type: str = "server",
                              encapsulation: str = "none",
-                             host: str | None = None) -> dict[str, Any]: ...
+                             host: str | None = None) -> ChannelInfo: ...
 
     async def open_media(self, connection_id: str, timeout: float | None = None) -> Any: ...
 
@@ -269,9 +270,7 @@ class LegFork:
         await self._control.snoop(self.channel_id, snoop_id=snoop_id, spy=self.spy,
                                   app_args=FORK_ARG)
         media = await self._control.external_media(channel_id=media_id, fmt=self._cfg.fmt)
-        variables = media.get("channelvars") or {}
-        connection = str(variables.get("MEDIA_WEBSOCKET_CONNECTION_ID") or media_id)
-        self._socket = await self._control.open_media(connection)
+        self._socket = await self._control.open_media(media.media_connection_id)
         await self._control.create_bridge(bridge_id, name=f"fork {self.call_id}")
         for channel in (snoop_id, media_id):
             await self._add(bridge_id, channel)

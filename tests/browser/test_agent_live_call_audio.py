@@ -149,7 +149,7 @@ async def _assert_live(desk: Desk, call_id: str) -> tuple[float, float]:
         channel = await desk.app[TELEPHONY].ari.get_channel(call_id)
     except TelephonyError as exc:
         raise AssertionError(f"the customer's channel {call_id} is gone from ARI: {exc}") from None
-    assert channel["state"] == "Up", channel
+    assert channel.state == "Up", channel
     assert call.bridged_at is not None
     leg = next(leg for leg in desk.app[FORKS_KEY].calls[call_id].legs
                if leg.speaker == "customer")

@@ -117,8 +117,8 @@ async def _one_call(rig: DialerRig, forks: AudioForks, extension: str, sipp_phon
 
 async def _no_fork_left(rig: DialerRig, forks: AudioForks, call_id: str) -> None:
     built = {cid for leg in forks.finished[call_id].legs for ids in leg.built for cid in ids}
-    channels = {c["id"] for c in await rig.dialer.control.list_channels()}
-    bridges = {b["id"] for b in await rig.dialer.control.list_bridges()}
+    channels = {c.id for c in await rig.dialer.control.list_channels()}
+    bridges = {b.id for b in await rig.dialer.control.list_bridges()}
     assert not built & (channels | bridges), f"fork channels left behind: {built & channels}"
 
 
@@ -192,7 +192,7 @@ async def test_given_recogniser_down_when_call_connected_then_call_completes_and
         assert seg["reason"] == "recogniser_unavailable"
         assert seg["start_s"] == 0.0 and seg["end_s"] > 5.0, seg
     assert all(not leg.built for leg in forks.finished[call_id].legs), "nothing forked"
-    channels = {c["id"] for c in await rig.dialer.control.list_channels()}
+    channels = {c.id for c in await rig.dialer.control.list_channels()}
     assert not any(c.startswith(FORK_PREFIX) and call_id in c for c in channels)
 
 

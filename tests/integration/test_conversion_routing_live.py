@@ -49,7 +49,7 @@ async def test_given_senior_route_lead_when_dialed_then_bridged_to_the_senior_ag
     assert call.route == "senior" and call.agent_id == SENIOR
     assert rig.dialer.agents.sessions[SENIOR].state is AgentState.ON_CALL
     assert rig.dialer.agents.sessions[STANDARD].state is AgentState.READY
-    bridges = {b["id"]: b.get("channels", []) for b in await rig.dialer.control.list_bridges()}
+    bridges = {b.id: b.channels for b in await rig.dialer.control.list_bridges()}
     assert call.call_id in bridges[f"agentbridge-{SENIOR}"]  # Asterisk's own view
     assert call.call_id not in bridges.get(f"agentbridge-{STANDARD}", [])
 

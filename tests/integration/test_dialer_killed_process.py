@@ -133,10 +133,10 @@ async def test_given_controller_process_killed_mid_call_when_restarted_then_call
     assert (agent["state"], agent["call_id"]) == ("on_call", live)
 
     controller.kill9()
-    channels = {c["id"] for c in await ari.list_channels()}
+    channels = {c.id for c in await ari.list_channels()}
     assert live in channels, "the customer call outlives the killed controller"
-    bridged = [b for b in await ari.list_bridges() if live in b.get("channels", [])]
-    assert len(bridged) == 1 and len(bridged[0]["channels"]) >= 2, "still bridged to the agent"
+    bridged = [b for b in await ari.list_bridges() if live in b.channels]
+    assert len(bridged) == 1 and len(bridged[0].channels) >= 2, "still bridged to the agent"
 
     controller.start()  # the same stores, a new process
     again = await controller.until(

@@ -197,8 +197,8 @@ async def bridge_channels(ari: AriClient, bridge_id: str) -> set[str]:
 
 
 async def monitor_leftovers(ari: AriClient) -> list[str]:
-    channels = [c["id"] for c in await ari.list_channels()]
-    bridges = [b["id"] for b in await ari.list_bridges()]
+    channels = [c.id for c in await ari.list_channels()]
+    bridges = [b.id for b in await ari.list_bridges()]
     return [i for i in channels + bridges
             if i.startswith(("monitor-", "monsnoop-", "monitorbridge-"))]
 
@@ -256,8 +256,8 @@ async def customer_far_end(ari: AriClient, call_id: str) -> str:
     """The ``;2`` half of the customer's Local channel: what it *reads* is what the customer
     hears, after every snoop/whisper hook on the ``;1`` half has run."""
     channels = await ari.list_channels()
-    name = next(c["name"] for c in channels if c["id"] == call_id)
-    return next(c["id"] for c in channels if c["name"] == name[:-2] + ";2")
+    name = next(c.name for c in channels if c.id == call_id)
+    return next(c.id for c in channels if c.name == name[:-2] + ";2")
 
 
 @dataclass

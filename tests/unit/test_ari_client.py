@@ -82,7 +82,7 @@ async def test_given_originate_when_sent_then_params_and_auth_reach_ari(fake) ->
         "channelId": "c1", "callerId": "4008888000", "timeout": "25", "formats": "ulaw",
     }
     assert auth == "Basic dTpw"
-    assert result["id"] == "c1"
+    assert result.id == "c1"
 
 
 async def test_given_missing_channel_when_hangup_then_not_found_error(fake) -> None:

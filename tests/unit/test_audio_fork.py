@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ari_app.ari import ChannelInfo
 from ari_app.errors import AriNotFound, AriUnavailable
 from ari_app.speech import AudioGap, GapReason, RecogniserUnavailableError, TranscriptSegment
 from ari_app.speech.fork import (
@@ -57,10 +58,11 @@ class FakeAri:
         return {"id": snoop_id}
 
     async def external_media(self, *, channel_id: str, fmt: str = "slin16", **_: Any
-                             ) -> dict[str, Any]:
+                             ) -> ChannelInfo:
         self.calls.append(("external_media", channel_id))
         self.live.add(channel_id)
-        return {"id": channel_id, "channelvars": {"MEDIA_WEBSOCKET_CONNECTION_ID": "conn"}}
+        return ChannelInfo.from_json(
+            {"id": channel_id, "channelvars": {"MEDIA_WEBSOCKET_CONNECTION_ID": "conn"}})
 
     async def open_media(self, connection_id: str, timeout: float | None = None) -> FakeSocket:
         socket = FakeSocket()

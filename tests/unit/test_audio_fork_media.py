@@ -6,8 +6,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ari_app.ari import AriClient, AriConfig
-from ari_app.ari.media import connection_id_of
+from ari_app.ari import AriClient, AriConfig, ChannelInfo
 from ari_app.errors import AriUnavailable
 
 SEEN = web.AppKey("seen", list)
@@ -55,6 +54,6 @@ async def test_given_nothing_listening_when_connecting_then_ari_unavailable():
 
 
 def test_given_external_media_response_then_connection_id_from_channelvars():
-    assert connection_id_of({"id": "m1", "channelvars": {
-        "MEDIA_WEBSOCKET_CONNECTION_ID": "abc"}}) == "abc"
-    assert connection_id_of({"id": "m1"}) == "m1"
+    assert ChannelInfo.from_json({"id": "m1", "channelvars": {
+        "MEDIA_WEBSOCKET_CONNECTION_ID": "abc"}}).media_connection_id == "abc"
+    assert ChannelInfo.from_json({"id": "m1"}).media_connection_id == "m1"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ari_app.ari import AriEvent, EventRouter, Reconnected
+from ari_app.ari import AriEvent, AsteriskInfo, BridgeInfo, ChannelInfo, EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.errors import Conflict, InvalidRequest
@@ -99,14 +99,14 @@ class FakeControl:
 
     async def delete_stored_recording(self, name: str) -> None: ...
 
-    async def list_channels(self) -> list[dict[str, Any]]:
-        return [{"id": c} for c in self.channels]
+    async def list_channels(self) -> list[ChannelInfo]:
+        return [ChannelInfo(c) for c in self.channels]
 
-    async def asterisk_info(self) -> dict[str, Any]:
-        return {"status": {"startup_time": self.started}}
+    async def asterisk_info(self) -> AsteriskInfo:
+        return AsteriskInfo(startup_time=self.started)
 
-    async def list_bridges(self) -> list[dict[str, Any]]:
-        return [{"id": "agentbridge-a1"}, {"id": "agentbridge-a2"}]
+    async def list_bridges(self) -> list[BridgeInfo]:
+        return [BridgeInfo("agentbridge-a1"), BridgeInfo("agentbridge-a2")]
 
 
 class FakeCrm:

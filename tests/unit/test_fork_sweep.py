@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from ari_app.ari import BridgeInfo, ChannelInfo
 from ari_app.errors import AriNotFound
 from web.transcripts.wiring import sweep_stale_forks
 
@@ -48,11 +49,11 @@ class Ari:
         self.hung_up: list[str] = []
         self.destroyed: list[str] = []
 
-    async def list_channels(self) -> list[dict[str, Any]]:
-        return self.channels
+    async def list_channels(self) -> list[ChannelInfo]:
+        return [ChannelInfo.from_json(c) for c in self.channels]
 
-    async def list_bridges(self) -> list[dict[str, Any]]:
-        return self.bridges
+    async def list_bridges(self) -> list[BridgeInfo]:
+        return [BridgeInfo.from_json(b) for b in self.bridges]
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.hung_up.append(channel_id)

@@ -96,11 +96,11 @@ def build_monitor(dialer: Dialer, ari: AriClient, router: EventRouter) -> Monito
 async def sweep_stale(desk: MonitorDesk, ari: AriClient) -> int:
     """Hang up monitor channels/bridges of our app left by a previous process."""
     try:
-        app = await ari.request("GET", f"/applications/{ari.config.app}")
+        app = await ari.application()
     except TelephonyError as exc:
         log.info("monitor sweep: %s", exc)
         return 0
-    return await desk.sweep(list(app.get("channel_ids", [])), list(app.get("bridge_ids", [])))
+    return await desk.sweep(list(app.channel_ids), list(app.bridge_ids))
 
 
 class MonitorAudit:

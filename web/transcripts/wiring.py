@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from ari_app.ari import Reconnected
+from ari_app.ari import BridgeInfo, ChannelInfo, Reconnected
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.model import CallAttempt, CallPhase
 from ari_app.errors import ConfigurationError, TelephonyError
@@ -156,21 +156,25 @@ def adopt_live_calls(dialer: Dialer, forks: AudioForks) -> int:
 STALE_EMPTY_BRIDGE_S = 60.0  # an empty fork bridge this old is no build in progress
 
 
-def _in_app(channel: Mapping[str, Any], app: str) -> bool:
-    """The channel runs in Stasis ``app`` (``app_data`` is ``"<app>[,<args>]"``)."""
-    data = str((channel.get("dialplan") or {}).get("app_data") or "")
-    return data.split(",", 1)[0] == app
-
-
-def _older_than(bridge: Mapping[str, Any], seconds: float) -> bool:
-    try:
-        created = datetime.fromisoformat(str(bridge["creationtime"]))
-    except (KeyError, ValueError):
+def _older_than(bridge: BridgeInfo, seconds: float) -> bool:
+    if bridge.created is None:
         return False
-    return (datetime.now(UTC) - created).total_seconds() > seconds
+    return (datetime.now(UTC) - bridge.created).total_seconds() > seconds
 
 
-async def sweep_stale_forks(forks: AudioForks, control: Any, app: str) -> int:
+class SweepControl(Protocol):
+    """The ARI verbs the fork sweep needs (``ari_app.ari.AriClient`` implements them)."""
+
+    async def list_channels(self) -> Sequence[ChannelInfo]: ...
+
+    async def list_bridges(self) -> Sequence[BridgeInfo]: ...
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
+
+    async def destroy_bridge(self, bridge_id: str) -> None: ...
+
+
+async def sweep_stale_forks(forks: AudioForks, control: SweepControl, app: str) -> int:
     """Hang up fork channels and bridges a previous process of this Stasis ``app`` left
     behind (ids we do not know); they listen to nothing once their call is gone, but hold
     Asterisk resources. Other apps' forks on a shared Asterisk (a demo beside test runs,
@@ -185,15 +189,15 @@ async def sweep_stale_forks(forks: AudioForks, control: Any, app: str) -> int:
     except TelephonyError as exc:
         log.warning("fork sweep: %s", exc)
         return 0
-    swept = {c["id"] for c in channels
-             if c["id"].startswith(FORK_PREFIX) and c["id"] not in known and _in_app(c, app)}
+    swept = {c.id for c in channels
+             if c.id.startswith(FORK_PREFIX) and c.id not in known and c.in_app(app)}
     for channel_id in swept:
         stale += await _quietly(control.hangup(channel_id))
     for bridge in bridges:
-        members = set(bridge.get("channels") or ())
-        if bridge["id"].startswith(FORK_PREFIX) and bridge["id"] not in known and (
+        members = set(bridge.channels)
+        if bridge.id.startswith(FORK_PREFIX) and bridge.id not in known and (
                 members <= swept if members else _older_than(bridge, STALE_EMPTY_BRIDGE_S)):
-            stale += await _quietly(control.destroy_bridge(bridge["id"]))
+            stale += await _quietly(control.destroy_bridge(bridge.id))
     if stale:
         log.info("fork sweep: removed %d stale fork channels/bridges", stale)
     return stale
