@@ -10,10 +10,14 @@ gone is logged out and invited again; a call still up is adopted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 from ari_app.ari import Reconnected
+from ari_app.dialer.agents import AgentDesk
+from ari_app.dialer.calls import CallDesk
 from ari_app.dialer.campaigns import HOPPER_STATE
 from ari_app.dialer.errors import DialerUseCaseError
 from ari_app.dialer.events import AgentStateChanged
@@ -26,10 +30,9 @@ from ari_app.dialer.model import (
     MachineAction,
     Outcome,
 )
+from ari_app.dialer.ports import CallControl, Clock, LeadSource, Publisher
+from ari_app.dialer.store import DialerStore
 from ari_app.errors import TelephonyError
-
-if TYPE_CHECKING:
-    from ari_app.dialer.engine import Dialer
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,34 @@ def config_from_state(body: dict[str, Any]) -> CampaignConfig:
 RESTART_WINDOW_S = 120.0  # agent legs dropped this long before an Asterisk restart: re-invite
 
 
+class Reconciled(Protocol):
+    """What the reconciler checks and repairs (the dialer, :class:`ari_app.dialer.engine.
+    Dialer`, is one): its desks, ports and store, and how it runs campaigns and tasks."""
+
+    @property
+    def worker(self) -> str: ...
+    @property
+    def control(self) -> CallControl: ...
+    @property
+    def store(self) -> DialerStore: ...
+    @property
+    def leads(self) -> LeadSource: ...
+    @property
+    def publisher(self) -> Publisher: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def calls(self) -> CallDesk: ...
+    @property
+    def agents(self) -> AgentDesk: ...
+
+    def run_campaign(self, config: CampaignConfig) -> None: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[Any]: ...
+
+
 class Reconciler:
-    def __init__(self, dialer: Dialer) -> None:
+    def __init__(self, dialer: Reconciled) -> None:
         self.dialer = dialer
         self.loaded = False
         self.runs = 0

@@ -18,14 +18,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ari_app.speech import protocol as p
+from ari_app.speech.config import PoolConfig
+from ari_app.speech.stream import RecogniserStream
 from ari_app.speech.types import GapReason
-
-if TYPE_CHECKING:
-    from ari_app.speech.pool import PoolConfig
-    from ari_app.speech.stream import RecogniserStream
 
 log = logging.getLogger(__name__)
 _ROOT = str(Path(__file__).resolve().parents[2])

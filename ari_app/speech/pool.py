@@ -16,39 +16,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import sys
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from ari_app.speech._handle import WorkerHandle, WorkerHealth, WorkerState
 from ari_app.speech.audio import audio_format
+from ari_app.speech.config import PoolConfig
 from ari_app.speech.errors import RecogniserUnavailableError
 from ari_app.speech.stream import RecogniserStream
-from ari_app.speech.transcriber import RecognitionConfig
-from ari_app.speech.vad import VadConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PoolConfig:
-    recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
-    vad: VadConfig = field(default_factory=VadConfig)
-    workers: int = 1
-    max_buffer_s: float = 10.0  # audio queued per worker before frames are dropped
-    ping_interval_s: float = 1.0
-    ping_timeout_s: float = 5.0
-    start_timeout_s: float = 120.0
-    restart_backoff_s: float = 0.5
-    max_backoff_s: float = 10.0
-    engine: str = "whisper"  # "fake": no model, for exercising the plumbing
-    python: str = sys.executable
-
-    def worker_config(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        return {"engine": self.engine, "recognition": self.recognition.to_json(),
-                "vad": asdict(self.vad)}
 
 
 @dataclass(frozen=True, slots=True)

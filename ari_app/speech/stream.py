@@ -5,16 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ari_app.speech.audio import AudioFormat
 from ari_app.speech.errors import AudioFormatError, RecogniserUnavailableError
 from ari_app.speech.types import AudioGap, GapReason, StreamEvent, TranscriptSegment
 
-if TYPE_CHECKING:
-    from ari_app.speech._handle import WorkerHandle
-
 log = logging.getLogger(__name__)
+
+
+class StreamWorker(Protocol):
+    """The worker a stream's audio goes to (``ari_app.speech._handle.WorkerHandle``)."""
+
+    def offer_audio(self, stream: int, first: int, data: bytes,
+                    seconds: float) -> GapReason | None:
+        """Queue ``data`` (from sample ``first``) for the worker; the reason it was dropped,
+        or None."""
+        ...
+
+    def send_close(self, number: int) -> bool:
+        """Ask the worker to finish stream ``number``; False when it is not up."""
+        ...
 
 
 class RecogniserStream:
@@ -23,7 +34,7 @@ class RecogniserStream:
     after :meth:`close` once the worker has transcribed the tail of the stream."""
 
     def __init__(self, number: int, call_id: str, speaker: str, fmt: AudioFormat,
-                 handle: WorkerHandle) -> None:
+                 handle: StreamWorker) -> None:
         self.number, self.call_id, self.speaker, self.fmt = number, call_id, speaker, fmt
         self._handle = handle
         self._events: asyncio.Queue[StreamEvent | None] = asyncio.Queue()

@@ -11,19 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from enum import IntEnum
-from functools import lru_cache
 
 import numpy as np
 
+from predictive.sim.lead_features import draw_features, intercept_for, logit_from_features
 from predictive.sim.scenario import Scenario
 
 CHUNK = 4096
-N_REGIONS = 5
-N_LISTS = 4
-REGION_EFFECT = (0.0, 0.35, -0.3, 0.15, -0.55)
-LIST_EFFECT = (0.0, 0.5, -0.45, 0.2)
-
-
 class Outcome(IntEnum):
     """What an attempt ends in (as the simulator knows it)."""
 
@@ -60,42 +54,6 @@ def known_factor(s: Scenario, t: float) -> float:
     if s.p_profile == "daily":
         return 0.75 + 0.5 * math.sin(math.pi * t / s.day_s)
     return 1.0
-
-
-def _features(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    return {
-        "mobile": (rng.random(n) < 0.6).astype(np.int64),
-        "region": rng.integers(0, N_REGIONS, n),
-        "list_id": rng.integers(0, N_LISTS, n),
-        "attempts": np.minimum(rng.geometric(0.45, n) - 1, 8),
-        "last_outcome": rng.integers(0, 5, n),
-        "lead_age_days": rng.exponential(30.0, n),
-        "hours_since_last": rng.exponential(48.0, n),
-    }
-
-
-def logit_from_features(f: dict[str, np.ndarray]) -> np.ndarray:
-    """True log-odds (without intercept) of a live answer given the features."""
-    z = 0.9 * f["mobile"] - 0.3 * f["attempts"]
-    z = z + np.asarray(REGION_EFFECT)[f["region"]] + np.asarray(LIST_EFFECT)[f["list_id"]]
-    z = z + 0.7 * (f["last_outcome"] == 4) - 0.5 * (f["last_outcome"] == 2)
-    z = z - 0.25 * np.log1p(f["lead_age_days"] / 30.0)
-    return z
-
-
-@lru_cache(maxsize=64)
-def intercept_for(mean_p: float) -> float:
-    """Intercept making the mean heterogeneous probability equal ``mean_p``."""
-    rng = np.random.default_rng(12345)
-    z = logit_from_features(_features(rng, 20000))
-    lo, hi = -12.0, 12.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if float(np.mean(1 / (1 + np.exp(-(z + mid))))) < mean_p:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
 
 
 def _ring_times(rng: np.random.Generator, s: Scenario, n: int) -> np.ndarray:
@@ -145,7 +103,7 @@ class LeadBook:
         talk = np.maximum(1, np.rint(rng.lognormal(self._mu, self._sigma, n))).astype(np.int64)
         u_amd = rng.random(n)
         mtalk = rng.integers(s.machine_talk_s[0], s.machine_talk_s[1] + 1, n)
-        feats = _features(rng, n)
+        feats = draw_features(rng, n)
         if s.heterogeneous:
             z = logit_from_features(feats) + intercept_for(s.answer_rate)
             p_base = 1 / (1 + np.exp(-z))

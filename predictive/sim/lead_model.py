@@ -10,6 +10,7 @@ import xgboost as xgb
 
 from predictive.models.boosting import BoostParams, predict, train_binary
 from predictive.models.calibration import Calibrator, fit_calibrator
+from predictive.sim.lead_features import draw_features, intercept_for, logit_from_features
 
 FEATURE_KEYS = ("mobile", "region", "list_id", "attempts", "last_outcome", "lead_age_days",
                 "hours_since_last")
@@ -22,10 +23,8 @@ def feature_matrix(features: dict[str, np.ndarray]) -> np.ndarray:
 @lru_cache(maxsize=8)
 def learned_model(answer_rate: float, n: int = 40000) -> tuple[xgb.Booster, Calibrator]:
     """Train on ``n`` simulated past attempts (own seed, disjoint from the benchmark's)."""
-    from predictive.sim.draws import _features, intercept_for, logit_from_features
-
     rng = np.random.default_rng(987654)
-    f = _features(rng, n)
+    f = draw_features(rng, n)
     p = 1 / (1 + np.exp(-(logit_from_features(f) + intercept_for(answer_rate))))
     y = (rng.random(n) < p).astype(np.float32)
     x = feature_matrix(f)

@@ -192,3 +192,81 @@ def test_given_tests_when_parsed_then_none_imports_another_test_module() -> None
             if target.startswith("tests.") and target.split(".")[-1].startswith("test_"):
                 offences.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
     _check(offences)
+
+
+# Import cycles still allowed (each a sorted tuple of the modules of one strongly connected
+# component, with why it stays); empty: none is.
+ALLOWED_CYCLES: set[tuple[str, ...]] = set()
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the modules of ``PACKAGES`` it imports, counting every import statement
+    (inside functions and under ``if TYPE_CHECKING:`` too: a lazy import hides a cycle, it
+    does not break it). ``from pkg import name`` is an edge to ``pkg.name`` when that is a
+    module, else to ``pkg``."""
+    modules = dict(_modules(*PACKAGES))
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, path in modules.items():
+        for _line, target, name in _imports(module, path):
+            child = f"{target}.{name}" if name else None
+            found = child if child in modules else target if target in modules else None
+            if found is not None and found != module:
+                graph[module].add(found)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[tuple[str, ...]]:
+    """The strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[tuple[str, ...]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            child = next(edges, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(tuple(sorted(component)))
+    return found
+
+
+def test_given_every_package_when_imports_graphed_then_no_cycle() -> None:
+    """No import cycle in ari_app, crm, predictive or web, lazy or ``TYPE_CHECKING`` imports
+    included: shared types live in a module both sides import, or a protocol is passed."""
+    graph = _import_graph()
+    assert "ari_app.dialer.engine" in graph["web.main"], "the graph misses imports"
+    cycles = [c for c in _cycles(graph) if c not in ALLOWED_CYCLES]
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_given_a_known_cycle_when_graphed_then_it_is_found() -> None:
+    """The cycle finder itself: a lazy import that closes a loop counts."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert _cycles(graph) == [("a", "b", "c")]
