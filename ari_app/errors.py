@@ -57,4 +57,8 @@ class AmiActionFailed(TelephonyError):
 
 
 class ConfigurationError(DialerError):
-    """A setting is missing or malformed."""
+    """A setting is missing or malformed; ``key`` names it when one setting is at fault."""
+
+    def __init__(self, message: str, *, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key

@@ -1,26 +1,30 @@
-"""Typed settings of the dialer controller: defaults → config file → environment.
+"""Typed settings of the dialer controller, one part of the product's one settings chain.
 
-The config file is TOML, named by ``DIALCRM_CONFIG`` (optional), with a
-``[dialer]`` table whose keys are the field names below. Environment variables
-win: ``ASTERISK_ARI_URL``, ``ASTERISK_ARI_USER``, ``ASTERISK_ARI_PASSWORD``,
-``ASTERISK_AMI_HOST``, ``ASTERISK_AMI_PORT``, ``ASTERISK_AMI_USER``,
-``ASTERISK_AMI_PASSWORD`` select an Asterisk; ``DIALCRM_<FIELD>`` sets any
-other field (e.g. ``DIALCRM_HTTP_PORT=8080``). The built-in passwords are the
-sandbox's; they are only good for the local sandbox.
+defaults → the ``[dialer]`` table of the TOML file named by ``DIALCRM_CONFIG`` → environment →
+command line (:mod:`crm.settings_chain` reads the file and types the values; it lives in ``crm``,
+the lower package, so that the CRM's command line reads the same file without the dialer).
+Environment variables: ``ASTERISK_ARI_URL``, ``ASTERISK_ARI_USER``, ``ASTERISK_ARI_PASSWORD``,
+``ASTERISK_AMI_HOST``, ``ASTERISK_AMI_PORT``, ``ASTERISK_AMI_USER``, ``ASTERISK_AMI_PASSWORD``
+select an Asterisk; ``DIALCRM_<FIELD>`` sets any other field (e.g. ``DIALCRM_HTTP_PORT=8080``).
+The built-in passwords are the sandbox's; they are only good for the local sandbox.
+
+``default_region`` and ``timezone`` are not the dialer's own: they are defined once in
+:class:`crm.settings_chain.SharedSettings` (the file's top level), and :func:`load_settings`
+hands the dialer the CRM's values. The composition root calls :func:`load_settings` once.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ari_app.ami import AmiConfig
 from ari_app.ari import AriConfig
 from ari_app.errors import ConfigurationError
+from crm.errors import InvalidInputError
+from crm.settings import CrmSettings
+from crm.settings_chain import ConfigSource, SharedSettings, coerce, field_types, named
 
 ASTERISK_ENV = {
     "ari_url": "ASTERISK_ARI_URL",
@@ -47,8 +51,6 @@ class DialerSettings:
     ami_timeout: float = 5.0
     http_host: str = "127.0.0.1"
     http_port: int = 8080
-    default_region: str = "CN"
-    timezone: str = "Asia/Shanghai"
     data_dir: str = "var"
     worker_id: str = ""  # lead locks carry it; keep it stable across restarts (default: host)
     crm_url: str = ""  # empty: the CRM in this process; else its base URL (dialer elsewhere)
@@ -59,6 +61,16 @@ class DialerSettings:
     asr_model: str = "base"  # tiny.en | base | a CTranslate2 model directory (speech/MODELS.md)
     asr_workers: int = 2  # one per speaker: the agent's talk never queues the customer's
     asr_fork_format: str = "slin16"  # slin16 | slin | ulaw: what Asterisk sends the fork
+    # default_region, timezone: the CRM's (load_settings); not settable on the dialer's side.
+    shared: SharedSettings = field(default_factory=SharedSettings)
+
+    @property
+    def default_region(self) -> str:
+        return self.shared.default_region
+
+    @property
+    def timezone(self) -> str:
+        return self.shared.timezone
 
     @property
     def ari(self) -> AriConfig:
@@ -86,44 +98,50 @@ class DialerSettings:
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> DialerSettings:
-        env = os.environ if environ is None else environ
-        settings = cls()
-        config_file = env.get("DIALCRM_CONFIG")
-        if config_file:
-            settings = settings.merged(_read_file(Path(config_file)), source=config_file)
-        values: dict[str, str] = {}
-        for field in fields(cls):
-            name = ASTERISK_ENV.get(field.name)
-            if name and name in env:
-                values[field.name] = env[name]
-            elif f"DIALCRM_{field.name.upper()}" in env:
-                values[field.name] = env[f"DIALCRM_{field.name.upper()}"]
-        return settings.merged(values, source="environment")
+        """The dialer's part of the whole chain (:func:`load_settings`)."""
+        return load_settings(environ).dialer
+
+    @classmethod
+    def from_source(cls, source: ConfigSource, shared: SharedSettings) -> DialerSettings:
+        """The ``[dialer]`` table and the environment; ``shared`` is the CRM's."""
+        try:
+            return cls(shared=shared, **source.table_values("dialer", cls, ASTERISK_ENV))
+        except InvalidInputError as exc:
+            raise configuration_error(exc) from None
 
     def merged(self, values: Mapping[str, Any], source: str) -> DialerSettings:
-        known = {f.name: f for f in fields(self)}
+        """These settings with ``values`` over them (the command line's, typed like the rest)."""
+        kinds = field_types(DialerSettings)
         converted: dict[str, Any] = {}
         for key, raw in values.items():
-            if key not in known:
-                raise ConfigurationError(f"{source}: unknown setting {key!r}")
-            kind = type(getattr(self, key))
+            if key not in kinds:
+                raise ConfigurationError(f"{source}: unknown setting {key!r}", key=key)
             try:
-                converted[key] = kind(raw)
-            except (TypeError, ValueError):
-                raise ConfigurationError(
-                    f"{source}: setting {key!r} must be {kind.__name__}, not {raw!r}"
-                ) from None
+                converted[key] = coerce(key, kinds[key], raw, source)
+            except InvalidInputError as exc:
+                raise configuration_error(exc) from None
         return replace(self, **converted)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Settings:
+    """The whole chain: the dialer's settings and the CRM's, from one read of one file."""
+
+    dialer: DialerSettings
+    crm: CrmSettings
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """defaults → ``DIALCRM_CONFIG`` file → environment, for both sides (``environ`` defaults
+    to ``os.environ``). Raises :class:`ConfigurationError` naming the key."""
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigurationError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"config file {path}: {exc}") from None
-    table = data.get("dialer", {})
-    if not isinstance(table, dict):
-        raise ConfigurationError(f"config file {path}: [dialer] must be a table")
-    return table
+        source = ConfigSource.load(environ)
+        crm = CrmSettings.from_source(source)
+    except InvalidInputError as exc:
+        raise configuration_error(exc) from None
+    return Settings(DialerSettings.from_source(source, crm.shared), crm)
+
+
+def configuration_error(exc: InvalidInputError) -> ConfigurationError:
+    """The chain's error as the dialer's, still naming the key."""
+    return ConfigurationError(named(exc).message, key=exc.field)

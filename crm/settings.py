@@ -1,11 +1,13 @@
-"""Typed CRM settings: defaults → optional YAML file → ``DIALCRM_*`` environment variables.
+"""Typed CRM settings, read through the product's one settings chain (:mod:`crm.settings_chain`):
+defaults → the ``[crm]`` table of the TOML file named by ``DIALCRM_CONFIG`` → ``DIALCRM_*``
+environment variables.
 
 ==============================  ==================================================  =========
 variable                        meaning                                             default
 ==============================  ==================================================  =========
 DIALCRM_DATABASE_URL            async SQLAlchemy URL (aiosqlite, asyncpg)           ./var/crm.db
-DIALCRM_DEFAULT_REGION          region for numbers without a country code           CN
-DIALCRM_TIMEZONE                default time zone (leads may override)              Asia/Shanghai
+DIALCRM_DEFAULT_REGION          region for numbers without a country code (shared)  CN
+DIALCRM_TIMEZONE                default time zone, leads may override (shared)      Asia/Shanghai
 DIALCRM_SECRET_KEY              secret for sessions (sandbox-only default!)         dev value
 DIALCRM_RECORDINGS_DIR          where recordings are stored                         ./var/recordings
 DIALCRM_SESSION_TTL_SECONDS     session cookie lifetime                             43200
@@ -24,27 +26,25 @@ DIALCRM_MODEL_RETRAIN_SECONDS   period of the answer model's retrain check (0: o
 DIALCRM_CONVERSION_SENIOR_SHARE top share of scored customers routed to seniors     0.2
 DIALCRM_CONVERSION_NURTURE_SHARE bottom share put into nurturing (not dialed)       0.2
 DIALCRM_SQL_ECHO                log SQL                                             false
-DIALCRM_CONFIG_FILE             optional YAML file with the same keys (lowercase)   unset
+DIALCRM_CONFIG                  the TOML file (keys lowercase, see settings_chain)  unset
+DIALCRM_CONFIG_FILE             deprecated: the former YAML file (warns)            unset
 ==============================  ==================================================  =========
+
+``default_region`` and ``timezone`` are the dialer's too: they are defined once, in
+:class:`crm.settings_chain.SharedSettings`, which this class extends.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import phonenumbers
 
 from crm.crypto import SANDBOX_KEY, SANDBOX_KEY_ID, Keyring
 from crm.errors import InvalidInputError
+from crm.settings_chain import ConfigSource, SharedSettings, named
 
-ENV_PREFIX = "DIALCRM_"
 SANDBOX_SECRET_KEY = "sandbox-only-insecure-secret-key-change-me"
 SANDBOX_RECORDING_URL_SECRET = "sandbox-only-insecure-recording-url-secret"
 
@@ -54,12 +54,12 @@ def _default_var() -> Path:
 
 
 @dataclass(frozen=True)
-class CrmSettings:
+class CrmSettings(SharedSettings):
+    """The CRM's settings; ``default_region`` and ``timezone`` come from :class:`SharedSettings`."""
+
     database_url: str = field(
         default_factory=lambda: f"sqlite+aiosqlite:///{_default_var() / 'crm.db'}"
     )
-    default_region: str = "CN"
-    timezone: str = "Asia/Shanghai"
     secret_key: str = SANDBOX_SECRET_KEY
     recordings_dir: Path = field(default_factory=lambda: _default_var() / "recordings")
     session_ttl_seconds: int = 12 * 3600
@@ -80,12 +80,7 @@ class CrmSettings:
     conversion_nurture_share: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.default_region not in phonenumbers.SUPPORTED_REGIONS:
-            raise InvalidInputError("default_region", f"unknown region {self.default_region!r}")
-        try:
-            zoneinfo.ZoneInfo(self.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise InvalidInputError("timezone", f"unknown time zone {self.timezone!r}") from None
+        super().__post_init__()
         if self.import_batch_size < 1:
             raise InvalidInputError("import_batch_size", "must be >= 1")
         if self.password_scrypt_n < 2 or self.password_scrypt_n & (self.password_scrypt_n - 1):
@@ -124,48 +119,13 @@ class CrmSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CrmSettings:
-        """Defaults, then ``DIALCRM_CONFIG_FILE`` (YAML), then ``DIALCRM_*`` variables."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        config_file = env.get(ENV_PREFIX + "CONFIG_FILE")
-        if config_file:
-            values.update(_read_yaml(Path(config_file)))
-        for f in dataclasses.fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is not None:
-                values[f.name] = raw
-        return cls(**{k: _coerce(k, v) for k, v in values.items()})
+        """Defaults, then the file named by ``DIALCRM_CONFIG``, then ``DIALCRM_*`` variables."""
+        return cls.from_source(ConfigSource.load(environ))
 
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise InvalidInputError("config_file", f"cannot read {path}: {exc}") from None
-    crm_part = data.get("crm", data)
-    if not isinstance(crm_part, dict):
-        raise InvalidInputError("config_file", "expected a mapping")
-    return dict(crm_part)
-
-
-_FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(CrmSettings)}
-
-
-def _coerce(name: str, value: Any) -> Any:
-    if name not in _FIELD_TYPES:
-        raise InvalidInputError(name, f"unknown CRM setting {name!r}")
-    kind = _FIELD_TYPES[name]
-    try:
-        if kind == "bool":
-            return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
-        if kind == "int":
-            return int(value)
-        if kind == "float":
-            return float(value)
-        if kind == "Path":
-            return Path(value)
-    except ValueError:
-        raise InvalidInputError(name, f"invalid value for {name}: {value!r}") from None
-    return str(value)
+    @classmethod
+    def from_source(cls, source: ConfigSource) -> CrmSettings:
+        """The CRM's part of a chain already read (the composition root reads it once)."""
+        try:
+            return cls(**source.shared_values(), **source.table_values("crm", cls))
+        except InvalidInputError as exc:
+            raise named(exc) from None

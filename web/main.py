@@ -30,10 +30,9 @@ from ari_app.dialer.engine import Dialer
 from ari_app.dialer.store import DialerStore
 from ari_app.errors import ConfigurationError
 from ari_app.pbx_admin import PbxAdmin
-from ari_app.settings import DialerSettings
+from ari_app.settings import DialerSettings, load_settings
 from ari_app.telephony import Telephony
 from crm.app import create_crm_app, crm_service_of
-from crm.errors import CrmError
 from crm.pops import install_pops
 from crm.settings import CrmSettings
 from web.agent.pages import add_agent_pages
@@ -150,12 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    try:
-        settings = DialerSettings.load()
-        crm_settings = CrmSettings.from_env()
-    except (ConfigurationError, CrmError) as exc:
+    try:  # the one settings chain: defaults → DIALCRM_CONFIG → environment (→ command line)
+        chain = load_settings()
+    except ConfigurationError as exc:
         print(f"dialcrm: configuration error: {exc}", file=sys.stderr)
         return 2
+    settings, crm_settings = chain.dialer, chain.crm
     overrides: dict[str, Any] = {
         k: v for k, v in (("http_host", args.host), ("http_port", args.port)) if v}
     if args.command == "demo" and "DIALCRM_ASR_START" not in os.environ:

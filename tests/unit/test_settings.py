@@ -28,7 +28,7 @@ def test_given_asterisk_env_then_it_selects_the_asterisk() -> None:
 
 def test_given_file_and_env_when_loaded_then_env_wins(tmp_path: Path) -> None:
     config = tmp_path / "dialcrm.toml"
-    config.write_text('[dialer]\nhttp_port = 8181\ntimezone = "Europe/London"\n')
+    config.write_text('timezone = "Europe/London"\n[dialer]\nhttp_port = 8181\n')
     settings = DialerSettings.load({"DIALCRM_CONFIG": str(config), "DIALCRM_HTTP_PORT": "8282"})
     assert settings.http_port == 8282 and settings.timezone == "Europe/London"
 
