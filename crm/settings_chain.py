@@ -135,7 +135,7 @@ def named(exc: InvalidInputError) -> InvalidInputError:
     """The same error with the key's name in its message (``must be >= 1`` says nothing)."""
     if exc.field in exc.message:
         return exc
-    return InvalidInputError(exc.field, f"setting {exc.field!r}: {exc.message}")
+    return InvalidInputError(exc.field, f"{exc.message} (setting {exc.field!r})")
 
 
 @dataclass(frozen=True)
