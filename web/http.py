@@ -1,6 +1,8 @@
 """What the web shell's JSON routes share: strict request bodies and the one mapping of the
 dialer's errors to ``{"error", "message", "details"}`` responses (the CRM's own errors are
-mapped by :mod:`crm.http.errors_map`)."""
+mapped by :mod:`crm.http.errors_map`). The message is built in English here and said in the
+request's language by the same edge (``error_response`` + ``error_middleware``, with the tables
+of :mod:`crm.http.messages`: by error id, by field, by the dialer's sentence)."""
 
 from __future__ import annotations
 

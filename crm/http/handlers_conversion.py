@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.domain.enums import Role
+from crm.http import messages
 from crm.http._jobs import job_ctx
 from crm.http.routing import SERVICE_KEY, Ctx, Route
 from crm.http.views import ok
@@ -46,13 +47,17 @@ class SeniorityIn(_In):
 
 
 async def conversion_model(ctx: Ctx) -> web.Response:
-    return ok(await ctx.service.conversion.summary())
+    summary = await ctx.service.conversion.summary()
+    return ok(messages.texts(messages.request_language(ctx.request), summary, "message"))
 
 
 async def conversion_retrain(ctx: Ctx) -> web.Response:
     body: RetrainIn = ctx.body
     run = await ctx.service.conversion.retrain(force=body.force)
-    return ok({**dataclasses.asdict(run), "model": await ctx.service.conversion.summary()})
+    lang = messages.request_language(ctx.request)
+    summary = await ctx.service.conversion.summary()
+    return ok({**messages.texts(lang, dataclasses.asdict(run), "why"),
+               "model": messages.texts(lang, summary, "message")})
 
 
 async def customer_route(ctx: Ctx) -> web.Response:

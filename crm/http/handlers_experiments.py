@@ -10,6 +10,7 @@ from pydantic import Field
 
 from crm.db.models_experiments import Experiment
 from crm.domain.enums import Role
+from crm.http import messages
 from crm.http.routing import Ctx, Route
 from crm.http.schemas import PageQuery, _In, _Query
 from crm.http.views import ok, page_json, row
@@ -88,7 +89,7 @@ async def experiment_report(ctx: Ctx) -> web.Response:
             text=report.csv(), content_type="text/csv", charset="utf-8",
             headers={"Content-Disposition":
                      f'attachment; filename="experiment-{report.experiment.key}.csv"'})
-    return ok(report.json())
+    return ok(messages.texts(messages.request_language(ctx.request), report.json(), "notes"))
 
 
 async def variant_for(ctx: Ctx) -> web.Response:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from crm.domain.enums import Role
+from crm.http import messages
 from crm.http._jobs import job_ctx
 from crm.http.routing import SERVICE_KEY, Ctx, Route
 from crm.http.views import ok
@@ -27,8 +29,18 @@ class RetrainIn(BaseModel):
     force: bool = False
 
 
+def _said(ctx: Ctx, status: dict[str, Any]) -> dict[str, Any]:
+    """The model status's sentences (``message``, the last run's ``result``) in the request's
+    language."""
+    lang = messages.request_language(ctx.request)
+    out = messages.texts(lang, status, "message", "result")
+    if isinstance(out.get("last_run"), dict):
+        out["last_run"] = messages.texts(lang, out["last_run"], "result")
+    return out
+
+
 async def answer_model(ctx: Ctx) -> web.Response:
-    return ok(await ctx.service.answer_models.status())
+    return ok(_said(ctx, await ctx.service.answer_models.status()))
 
 
 async def answer_version(ctx: Ctx) -> web.Response:
@@ -39,7 +51,7 @@ async def answer_version(ctx: Ctx) -> web.Response:
 async def retrain(ctx: Ctx) -> web.Response:
     body: RetrainIn = ctx.body
     run = await ctx.service.answer_models.retrain(force=body.force)
-    return ok({**run, "model": await ctx.service.answer_models.status()})
+    return ok({**_said(ctx, run), "model": _said(ctx, await ctx.service.answer_models.status())})
 
 
 async def lead_best_time(ctx: Ctx) -> web.Response:

@@ -283,3 +283,21 @@ async def test_given_running_campaign_when_controller_restarts_then_saved_settin
         assert dialer.config(cid).ring_timeout_s == 33
         saved = await crm.dialing.get(uuid.UUID(cid))
         assert saved["dialing"]["mode"] == "preview" and saved["dialing"]["ring_timeout_s"] == 33
+
+
+async def test_given_bad_setting_when_page_asks_in_chinese_then_server_says_it_in_chinese(rig):
+    """The console page's messages come from the server in its language (no client tables)."""
+    client, _, _, tokens = rig
+    cid = (await _create(client, tokens))["campaign"]["id"]
+    zh = {**auth(tokens, "boss"), "Accept-Language": "zh"}
+    bad = await client.patch(f"/api/console/campaigns/{cid}", headers=zh,
+                             json={"ring_timeout_s": 500})
+    body = await bad.json()
+    assert bad.status == 400 and body["message"] == "ring_timeout_s: 不能大于 120"
+    assert body["details"]["problems"][0] == {"field": "ring_timeout_s", "message": "不能大于 120"}
+    empty = await client.patch(f"/api/console/campaigns/{cid}", headers=zh,
+                               json={"window_start": "09:00", "window_end": "09:00"})
+    assert (await empty.json())["message"] == "拨打时段为空（开始 = 结束）"
+    english = await client.patch(f"/api/console/campaigns/{cid}", headers=auth(tokens, "boss"),
+                                 json={"window_start": "09:00", "window_end": "09:00"})
+    assert (await english.json())["message"] == "the calling window is empty (start = end)"
