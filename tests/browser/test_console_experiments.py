@@ -116,6 +116,11 @@ async def test_given_manager_when_creating_reporting_and_stopping_experiment_the
     await page.get_by_test_id("exp-name").fill("话术")
     await page.get_by_test_id("exp-create").click()
     await expect(page.locator('.fielderror[data-for="key"]')).to_have_text("格式不正确")
+    await zh_row.get_by_test_id("exp-show-report").click()  # the server's notes, in Chinese
+    await expect(page.get_by_test_id("exp-notes")).to_contain_text(
+        "按坐席分组时不报告放弃率：放弃的呼叫从未到达坐席")
+    await expect(page.get_by_test_id("exp-notes")).to_contain_text(
+        "同一单位的通话相互关联：单位较少时置信区间偏乐观")
 
 
 async def test_given_agent_when_opening_experiments_page_then_refused(

@@ -191,10 +191,22 @@ async def test_given_manager_when_retraining_models_and_setting_seniority_then_p
     await expect(page.get_by_test_id("console-nav")).to_contain_text("模型与分配")
     await expect(answer.get_by_test_id("answer-version")).to_have_text(a["version"])
     await expect(answer.get_by_test_id("answer-source")).to_have_text("已训练的模型")
+    await expect(answer.get_by_test_id("answer-last-run")).to_contain_text(  # said by the server
+        f"已训练 {a['version']}")
     await expect_metrics(answer, "answer", a)
     await expect(conversion.get_by_test_id("conversion-version")).to_have_text(c["version"])
     await expect_metrics(conversion, "conversion", c["metrics"])
     await expect(page.get_by_test_id("senior-mdl_a1")).to_be_checked()
+    await expect(page.get_by_test_id("seniority-row")).to_have_count(2)  # mdl_a2 is an admin now
+    async with console.crm.engine.begin() as conn:  # … and mdl_a1 for a moment: refused, in zh
+        await conn.execute(sa.update(User).where(col(User.username) == "mdl_a1")
+                           .values(role=Role.ADMIN.value))
+    await page.get_by_test_id("senior-mdl_a1").click()
+    await expect(msg).to_have_text("mdl_a1: 坐席 mdl_a1 不存在（或已不是坐席/主管）")
+    await expect(page.get_by_test_id("senior-mdl_a1")).to_be_checked()
+    async with console.crm.engine.begin() as conn:
+        await conn.execute(sa.update(User).where(col(User.username) == "mdl_a1")
+                           .values(role=Role.AGENT.value))
     row = page.locator('[data-testid="seniority-row"][data-username="mdl_a1"]')
     await expect(row.get_by_test_id("seniority-value")).to_have_text("资深")
     await page.get_by_test_id("senior-mdl_a1").click()

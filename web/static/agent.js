@@ -6,50 +6,18 @@
 // redraws the timers from server timestamps, so background-tab throttling cannot make them wrong.
 (() => {
   'use strict';
-  const boot = JSON.parse(document.getElementById('boot').textContent);
+  const { boot, $, el, api, errorText, wsUrl } = window.dialcrm;
   const S = boot.strings || {};
   const L = boot.labels || {};
-  const $ = (id) => document.getElementById(id);
   const label = (key, fallback) => L[key] || fallback || key;
 
-  class ApiError extends Error {
-    constructor(status, body) {
-      super((body && body.message) || `HTTP ${status}`);
-      this.status = status;
-      this.body = body;
-    }
-  }
-
-  async function api(method, path, body) {
-    const init = { method, credentials: 'same-origin', headers: {} };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    const resp = await fetch(path, init);
-    const text = await resp.text();
-    const data = text ? JSON.parse(text) : null;
-    if (!resp.ok) throw new ApiError(resp.status, data);
-    return data;
-  }
-
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  }
-
   function fill(list, items, render, emptyText) {
-    list.replaceChildren(...(items.length ? items.map(render) : [el('li', emptyText, 'muted')]));
+    list.replaceChildren(...(items.length ? items.map(render)
+      : [el('li', { class: 'muted' }, emptyText)]));
   }
 
-  function when(iso) {
-    if (!iso) return '';
-    const d = new Date(iso);
-    return isNaN(d) ? iso : d.toLocaleString(boot.lang === 'zh' ? 'zh-CN' : 'en-GB',
-      { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-  }
+  const when = (iso) => window.dialcrm.when(iso,
+    { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 
   // ------------------------------------------------------------------------------ login page --
   const loginForm = $('login-form');
@@ -64,7 +32,7 @@
           { username: form.get('username'), password: form.get('password') });
         location.assign(loginForm.dataset.next || '/agent');
       } catch (err) {
-        out.textContent = err.status === 401 ? S.login_failed : err.message;
+        out.textContent = err.status === 401 ? S.login_failed : errorText(err);
       }
     });
     return;
@@ -88,7 +56,7 @@
   }
 
   function showError(err) {
-    $('error').textContent = err ? (err.message || S.error) : '';
+    $('error').textContent = err ? errorText(err) : '';
   }
 
   function flash(text) {
@@ -128,17 +96,17 @@
     $('pop-body').hidden = false;
     $('pop-name').textContent = c.name || S.unknown_customer;
     $('pop-number').textContent = msg.number || '';
-    $('pop-tags').replaceChildren(...(c.tags || []).map((t) => el('span', t, 'chip')));
+    $('pop-tags').replaceChildren(...(c.tags || []).map((t) => el('span', { class: 'chip' }, t)));
     const conv = c.conversion;
     $('pop-route').hidden = !conv;
     $('pop-route').textContent = conv ? [label(`route_${conv.route}`, conv.route),
       conv.p_convert != null ? `P ${conv.p_convert.toFixed(2)}` : null,
       conv.overridden ? label('route_overridden') : null].filter(Boolean).join(' · ') : '';
     $('pop-route').title = conv ? conv.reason || '' : '';
-    fill($('pop-numbers'), c.numbers || [], (n) => el('li', `${n.e164} · ${n.type}`), '—');
+    fill($('pop-numbers'), c.numbers || [], (n) => el('li', {}, `${n.e164} · ${n.type}`), '—');
     fill($('pop-tasks'), c.open_tasks || [],
-      (t) => el('li', t.due_at ? `${t.title} · ${S.due} ${when(t.due_at)}` : t.title), S.no_tasks);
-    fill($('pop-contacts'), c.recent_contacts || [], (k) => el('li', [
+      (t) => el('li', {}, t.due_at ? `${t.title} · ${S.due} ${when(t.due_at)}` : t.title), S.no_tasks);
+    fill($('pop-contacts'), c.recent_contacts || [], (k) => el('li', {}, [
       when(k.at), label(`outcome_${k.outcome}`, k.outcome || k.state),
       k.disposition ? label(`disp_${k.disposition}`, k.disposition) : null,
       k.talk_seconds ? `${Math.round(k.talk_seconds)} s` : null,
@@ -218,7 +186,7 @@
     live.seen = new Set();
     $('live').dataset.call = callId;
     $('suggestions').replaceChildren();
-    $('transcript').replaceChildren($('transcript-empty') || el('li', '', 'muted'));
+    $('transcript').replaceChildren($('transcript-empty') || el('li', { class: 'muted' }, ''));
     $('transcript-empty').hidden = false;
     if (backfill && !boot.watching) {  // a reload mid-call: what was said so far
       api('GET', `/api/calls/${encodeURIComponent(callId)}/transcript`)
@@ -233,22 +201,22 @@
     live.seen.add(msg.segment_id);
     const list = $('transcript');
     $('transcript-empty').hidden = true;
-    const li = el('li', null, `line ${msg.speaker}${msg.gap ? ' gap' : ''}`);
+    const li = el('li', { class: `line ${msg.speaker}${msg.gap ? ' gap' : ''}` });
     li.dataset.start = msg.start_s;
     li.dataset.testid = 'transcript-line';
-    li.append(el('span', list.dataset[msg.speaker] || msg.speaker, 'speaker'));
-    li.append(el('span', msg.gap
-      ? list.dataset.gap.replace('{reason}', msg.reason || '') : msg.text, 'text'));
-    (msg.concepts || []).forEach((c) => li.append(el('span', c, 'chip')));
+    li.append(el('span', { class: 'speaker' }, list.dataset[msg.speaker] || msg.speaker));
+    li.append(el('span', { class: 'text' }, msg.gap
+      ? list.dataset.gap.replace('{reason}', msg.reason || '') : msg.text));
+    (msg.concepts || []).forEach((c) => li.append(el('span', { class: 'chip' }, c)));
     const later = [...list.children].find((n) => Number(n.dataset.start) > msg.start_s);
     list.insertBefore(li, later || null);
   }
 
   function addSuggestion(text, detail, cls) {
-    const li = el('li', null, `suggestion ${cls}`);
+    const li = el('li', { class: `suggestion ${cls}` });
     li.dataset.testid = cls;
-    li.append(el('strong', text));
-    if (detail) li.append(el('span', detail, 'muted'));
+    li.append(el('strong', {}, text));
+    if (detail) li.append(el('span', { class: 'muted' }, detail));
     $('suggestions').prepend(li);
   }
 
@@ -279,8 +247,7 @@
     clearTimeout(desk.retry);
     const query = new URLSearchParams({ lang: boot.lang });
     if (boot.watching) query.set('agent', boot.agent_id);
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${scheme}://${location.host}/ws/agent?${query}`);
+    const ws = new WebSocket(wsUrl(`/ws/agent?${query}`));
     desk.ws = ws;
     ws.onmessage = (event) => {
       const received = performance.timeOrigin + performance.now();
@@ -331,7 +298,7 @@
   async function loadTasks() {
     try {
       const page = await api('GET', '/api/tasks?status=open&limit=50');
-      fill($('tasks'), page.items || [], (t) => el('li',
+      fill($('tasks'), page.items || [], (t) => el('li', {},
         [t.title, t.due_at ? `${S.due} ${when(t.due_at)}` : null].filter(Boolean).join(' · ')),
       S.no_tasks);
     } catch (err) {

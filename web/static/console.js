@@ -3,68 +3,12 @@
 // a refused value is shown next to its field (the API names the field in details.field).
 (() => {
   'use strict';
-  const boot = JSON.parse(document.getElementById('boot').textContent);
+  const { boot, $, el, api, errorText, pct, when, wsUrl } = window.dialcrm;
   const S = boot.strings;
-  const $ = (id) => document.getElementById(id);
   const root = document.querySelector('.console');
   const page = root.dataset.page;
 
-  function el(tag, attrs = {}, text) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  async function api(method, url, body) {
-    const init = { method, credentials: 'same-origin', headers: {} };
-    if (body instanceof FormData) init.body = body;
-    else if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let resp;
-    try { resp = await fetch(url, init); } catch (e) {
-      return { ok: false, status: 0, data: { message: S.error } };
-    }
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = { message: S.error }; }
-    return { ok: resp.ok, status: resp.status, data };
-  }
-
-  const pct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
   const mins = (s) => `${(s / 60).toFixed(1)} min`;
-
-  // The API's messages are English; the common ones are said in Chinese on a zh page.
-  const ZH = [
-    [/^Input should be less than or equal to (.+)$/, '不能大于 $1'],
-    [/^Input should be greater than or equal to (.+)$/, '不能小于 $1'],
-    [/^Input should be less than (.+)$/, '须小于 $1'],
-    [/^Input should be greater than (.+)$/, '须大于 $1'],
-    [/^Input should be a valid (number|integer).*$/, '请输入数字'],
-    [/^Input should be (.+)$/, '只能是 $1'],
-    [/^String should have at least 1 character$/, '不能为空'],
-    [/^String should have at most (\d+) characters?$/, '最多 $1 个字符'],
-    [/^String should match pattern .*$/, '格式不正确'],
-    [/^Extra inputs are not permitted$/, '不支持此字段'],
-    [/^must be between (.+) and (.+?)( seconds)?$/, '须在 $1 到 $2 之间'],
-    [/^must be one of (.+)$/, '只能是 $1'],
-    [/^must be an integer (.+)$/, '须为整数 $1'],
-    [/^unknown time zone$/, '未知时区'],
-    [/^expected HH:MM$/, '格式须为 HH:MM'],
-    [/^the calling window is empty \(start = end\)$/, '拨打时段为空（开始 = 结束）'],
-    [/^name is required$/, '名称必填'],
-    [/^'to' is before 'from'$/, '结束日期早于开始日期'],
-    [/^expected (.+)$/, '格式须为 $1'],
-    [/^abandon rate is not reported per agent variant.*$/, '按坐席分组时不报告放弃率：放弃的呼叫从未到达坐席'],
-    [/^calls of one unit are correlated.*$/, '同一单位的通话相互关联：单位较少时置信区间偏乐观'],
-  ];
-  function say(message) {
-    const text = String(message || '');
-    if (boot.lang !== 'zh') return text;
-    for (const [re, zh] of ZH) if (re.test(text)) return text.replace(re, zh);
-    return text;
-  }
 
   // ------------------------------------------------------------------ field errors --
   function clearErrors(form) {
@@ -72,21 +16,32 @@
     form.querySelectorAll('[aria-invalid]').forEach((n) => n.removeAttribute('aria-invalid'));
   }
 
-  function showErrors(form, data) {
-    const details = (data && data.details) || {};
-    const problems = details.problems && Array.isArray(details.problems)
-      ? details.problems : [{ field: details.field, message: data.message }];
+  // The form's inputs by the API's field name (the last part of a dotted one).
+  function byName(form, field) {
+    const name = String(field || '').split('.').pop();
+    return { slot: form.querySelector(`.fielderror[data-for="${name}"]`),
+      input: form.querySelector(`[name="${name}"]`) };
+  }
+
+  // A refused request (an ApiError) shown next to the field(s) it names; how many were shown.
+  function showErrors(form, err, locate = byName) {
+    const details = err.details || {};
+    const problems = Array.isArray(details.problems) ? details.problems
+      : [{ field: err.field, message: err.message }];
     let shown = 0;
     for (const p of problems) {
-      const name = String(p.field || '').split('.').pop();
-      const slot = form.querySelector(`.fielderror[data-for="${name}"]`);
+      const { slot, input } = locate(form, p.field);
       if (!slot) continue;
-      slot.textContent = say(String(p.message || '').replace(new RegExp(`^${name}: `), ''));
-      const input = form.querySelector(`[name="${name}"]`);
+      slot.textContent = String(p.message || '').replace(/^[\w.]+: /, '');
       if (input) { input.setAttribute('aria-invalid', 'true'); if (!shown) input.focus(); }
       shown += 1;
     }
     return shown;
+  }
+
+  // A refused form: errors by field, and the form's status line says so (or says why).
+  function refused(form, err, status, locate) {
+    status.textContent = showErrors(form, err, locate) ? S.fix_errors : errorText(err);
   }
 
   function formValues(form, initial) {
@@ -127,7 +82,7 @@
     }
     let attempts = 0;
     function connect() {  // the wallboard's push channel: no polling
-      const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/wallboard`);
+      const ws = new WebSocket(wsUrl('/ws/wallboard'));
       ws.onopen = () => { attempts = 0; conn.dataset.state = 'live'; conn.textContent = S.live; };
       ws.onmessage = (ev) => {
         const msg = JSON.parse(ev.data);
@@ -146,10 +101,12 @@
       clearErrors(form);
       const status = form.querySelector('[data-testid="form-error"]');
       status.textContent = '';
-      const res = await api('POST', '/api/console/campaigns', formValues(form));
-      if (res.ok) { location.href = `/console/campaigns/${res.data.campaign.id}`; return; }
-      if (!showErrors(form, res.data)) status.textContent = res.data.message || S.error;
-      else status.textContent = S.fix_errors;
+      try {
+        const data = await api('POST', '/api/console/campaigns', formValues(form));
+        location.href = `/console/campaigns/${data.campaign.id}`;
+      } catch (err) {
+        refused(form, err, status);
+      }
     });
   }
 
@@ -186,10 +143,14 @@
 
     async function control(action, body) {
       controlError.textContent = '';
-      const res = await api('POST', `${base}/${action}`, body);
-      if (!res.ok) { controlError.textContent = res.data.message || S.error; return null; }
-      showState(res.data);
-      return res.data;
+      try {
+        const view = await api('POST', `${base}/${action}`, body);
+        showState(view);
+        return view;
+      } catch (err) {
+        controlError.textContent = errorText(err);
+        return null;
+      }
     }
     $('start').addEventListener('click', () => control('start'));
     $('pause').addEventListener('click', () => control('pause'));
@@ -206,17 +167,19 @@
       const changes = formValues(form, initial);
       if (!Object.keys(changes).length) { result.textContent = S.no_changes; return; }
       result.textContent = '…';
-      const res = await api('PATCH', base, changes);
-      if (!res.ok) {
+      let view;
+      try {
+        view = await api('PATCH', base, changes);
+      } catch (err) {
         result.dataset.state = 'error';
-        result.textContent = showErrors(form, res.data) ? S.fix_errors : (res.data.message || S.error);
+        refused(form, err, result);
         return;
       }
       initial = formValues(form);
       result.dataset.state = 'saved';
-      result.textContent = res.data.applied_live ? S.saved_live : S.saved;
-      document.querySelector('[data-testid="campaign-name"]').textContent = res.data.campaign.name;
-      showState(res.data);
+      result.textContent = view.applied_live ? S.saved_live : S.saved;
+      document.querySelector('[data-testid="campaign-name"]').textContent = view.campaign.name;
+      showState(view);
     });
 
     // lists: import, penetration, recycling
@@ -232,10 +195,15 @@
       if (mapping) data.append('mapping', mapping);
       data.append('file', file, file.name);
       status.textContent = S.uploading;
-      const res = await api('POST', `/api/campaigns/${id}/leads/import`, data);
-      if (!res.ok) { status.textContent = res.data.message || S.error; return; }
-      status.textContent = res.data.error ? res.data.error.message : '';
-      renderImport(res.data);
+      let report;
+      try {
+        report = await api('POST', `/api/campaigns/${id}/leads/import`, data);
+      } catch (err) {
+        status.textContent = errorText(err);
+        return;
+      }
+      status.textContent = report.error ? report.error.message : '';
+      renderImport(report);
       loadPenetration();
     });
 
@@ -258,12 +226,12 @@
     }
 
     async function loadPenetration() {
-      const res = await api('GET', `/api/campaigns/${id}/penetration`);
-      if (!res.ok) return;
+      let pen;
+      try { pen = await api('GET', `/api/campaigns/${id}/penetration`); } catch (err) { return; }
       for (const k of ['total', 'dialed', 'contacted', 'done', 'remaining']) {
-        $(`pen-${k}`).textContent = String(res.data[k]);
+        $(`pen-${k}`).textContent = String(pen[k]);
       }
-      for (const [k, n] of Object.entries(res.data.remaining_by_reason)) {
+      for (const [k, n] of Object.entries(pen.remaining_by_reason)) {
         const node = $(`rem-${k}`);
         if (node) node.textContent = String(n);
       }
@@ -273,10 +241,13 @@
     $('recycle').addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const outcomes = [...ev.target.querySelectorAll('[name="outcomes"]:checked')].map((n) => n.value);
-      const res = await api('POST', `/api/campaigns/${id}/recycle`, { outcomes });
-      $('recycle-result').textContent = res.ok ? `${res.data.recycled} ${S.recycled}`
-        : (res.data.message || S.error);
-      if (res.ok) loadPenetration();
+      try {
+        const done = await api('POST', `/api/campaigns/${id}/recycle`, { outcomes });
+        $('recycle-result').textContent = `${done.recycled} ${S.recycled}`;
+        loadPenetration();
+      } catch (err) {
+        $('recycle-result').textContent = errorText(err);
+      }
     });
   }
 
@@ -304,18 +275,21 @@
       clearErrors(form);
       $('report-error').textContent = '';
       syncLink();
-      const res = await api('GET', query());
       const body = $('report-rows');
-      body.replaceChildren();
-      if (!res.ok) {
-        if (!showErrors(form, res.data)) $('report-error').textContent = res.data.message || S.error;
+      let report;
+      try {
+        report = await api('GET', query());
+      } catch (err) {
+        body.replaceChildren();
+        if (!showErrors(form, err)) $('report-error').textContent = errorText(err);
         return;
       }
-      if (!res.data.rows.length) {
+      body.replaceChildren();
+      if (!report.rows.length) {
         body.append(el('tr', {}, null));
         body.lastChild.append(el('td', { colspan: '10', class: 'muted' }, S.no_rows));
       }
-      for (const r of res.data.rows) {
+      for (const r of report.rows) {
         const tr = el('tr', { 'data-key': r.key });
         const disp = Object.entries(r.dispositions).map(([k, n]) => `${k}: ${n}`).join(', ');
         tr.append(el('td', { 'data-testid': 'row-label' }, r.label),
@@ -376,25 +350,16 @@
       variantRow('off', 1);
     }
 
-    function fieldErrors(data) {  // the API names the field: key, variants.1.weight, …
-      const details = (data && data.details) || {};
-      const problems = Array.isArray(details.problems) ? details.problems
-        : [{ field: details.field, message: data.message }];
-      let shown = 0;
-      for (const p of problems) {
-        const field = String(p.field || '');
-        const slot = form.querySelector(`.fielderror[data-for="${field}"]`)
-          || (field.startsWith('variants') ? form.querySelector('.fielderror[data-for="variants"]') : null);
-        if (!slot) continue;
-        slot.textContent = say(String(p.message || '').replace(/^[\w.]+: /, ''));
-        const parts = field.split('.');
-        const input = parts[0] === 'variants' && parts.length === 3
+    function byPath(box, path) {  // the API names the field: key, variants.1.weight, …
+      const field = String(path || '');
+      const parts = field.split('.');
+      return {
+        slot: box.querySelector(`.fielderror[data-for="${field}"]`)
+          || (field.startsWith('variants') ? box.querySelector('.fielderror[data-for="variants"]') : null),
+        input: parts[0] === 'variants' && parts.length === 3
           ? rowsBox.children[Number(parts[1])]?.querySelector(`[data-role="v${parts[2]}"]`)
-          : form.querySelector(`[name="${field}"]`);
-        if (input) { input.setAttribute('aria-invalid', 'true'); if (!shown) input.focus(); }
-        shown += 1;
-      }
-      return shown;
+          : box.querySelector(`[name="${field}"]`),
+      };
     }
 
     function renderList() {
@@ -413,7 +378,7 @@
           el('td', { 'data-testid': 'exp-row-variants' }, variants),
           el('td', { 'data-testid': 'exp-row-status', 'data-status': e.status },
             S[`exp_${e.status}`] || e.status),
-          el('td', {}, e.started_at ? new Date(e.started_at).toLocaleString() : ''));
+          el('td', {}, when(e.started_at)));
         const cell = el('td');
         const actions = el('div', { class: 'row wrap' });
         cell.append(actions);
@@ -432,14 +397,20 @@
     }
 
     async function reload() {
-      const res = await api('GET', '/api/experiments?limit=200');
-      if (res.ok) { experiments = res.data.items; renderList(); }
+      try {
+        experiments = (await api('GET', '/api/experiments?limit=200')).items;
+        renderList();
+      } catch (err) { /* the list stays as it was */ }
     }
 
     async function stopExperiment(e) {
       if (!window.confirm(S.exp_confirm_stop)) return;
-      const res = await api('POST', `/api/experiments/${e.id}/stop`);
-      $('exp-msg').textContent = res.ok ? `${S.exp_stopped_msg}: ${e.key}` : say(res.data.message || S.error);
+      try {
+        await api('POST', `/api/experiments/${e.id}/stop`);
+        $('exp-msg').textContent = `${S.exp_stopped_msg}: ${e.key}`;
+      } catch (err) {
+        $('exp-msg').textContent = errorText(err);
+      }
       await reload();
       if (shown && shown.id === e.id) await showReport({ ...e, status: 'stopped' });
     }
@@ -464,7 +435,9 @@
 
     async function showReport(e) {
       shown = e;
-      const res = await api('GET', `/api/experiments/${e.id}/report`);
+      let report = null;
+      let failure = null;
+      try { report = await api('GET', `/api/experiments/${e.id}/report`); } catch (err) { failure = err; }
       const card = $('report-card');
       card.hidden = false;
       $('report-title').textContent = `${S.exp_report}: ${e.name} (${e.key})`;
@@ -473,10 +446,10 @@
       body.replaceChildren();
       const notes = $('report-notes');
       notes.replaceChildren();
-      if (!res.ok) { notes.append(el('li', { class: 'error' }, say(res.data.message || S.error))); return; }
-      for (const v of res.data.variants) {
+      if (failure) { notes.append(el('li', { class: 'error' }, errorText(failure))); return; }
+      for (const v of report.variants) {
         const tr = el('tr', { 'data-variant': v.variant, 'data-testid': 'rep-variant' });
-        tr.append(el('td', {}, v.variant === res.data.control ? `${v.variant} (${S.rep_control})` : v.variant),
+        tr.append(el('td', {}, v.variant === report.control ? `${v.variant} (${S.rep_control})` : v.variant),
           el('td', { class: 'num' }, v.weight),
           el('td', { class: 'num', 'data-testid': 'rep-units' }, `${v.units_with_calls} / ${v.units_assigned}`),
           el('td', { class: 'num', 'data-testid': 'rep-calls' }, v.calls),
@@ -485,7 +458,7 @@
           metricCell(v.abandon_rate, 'abandon'));
         body.append(tr);
       }
-      for (const n of res.data.notes) notes.append(el('li', {}, say(n)));
+      for (const n of report.notes) notes.append(el('li', {}, n));
       card.scrollIntoView({ block: 'nearest' });
     }
 
@@ -501,12 +474,14 @@
             weight: w === '' ? 1 : Number(w) };
         }) };
       if (value('description')) body.description = value('description');
-      const res = await api('POST', '/api/experiments', body);
-      if (!res.ok) {
-        if (!fieldErrors(res.data)) $('exp-error').textContent = say(res.data.message || S.error);
+      let created;
+      try {
+        created = await api('POST', '/api/experiments', body);
+      } catch (err) {
+        if (!showErrors(form, err, byPath)) $('exp-error').textContent = errorText(err);
         return;
       }
-      $('exp-msg').textContent = `${S.exp_created}: ${res.data.key}`;
+      $('exp-msg').textContent = `${S.exp_created}: ${created.key}`;
       form.reset();
       resetVariants();
       await reload();

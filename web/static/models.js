@@ -2,63 +2,12 @@
 // and the conversion model (version, source, held-out metrics next to the base rate's, the
 // reliability table, route shares, "Retrain now") and agents' seniority (a toggle per agent).
 // Everything is read from and written through the JSON API; a refused action shows the API's
-// message (said in Chinese on a zh page when it is a known one) and nothing is left half-shown.
+// message (in the page's language: the server says it so) and nothing is left half-shown.
 (() => {
   'use strict';
-  const boot = JSON.parse(document.getElementById('boot').textContent);
+  const { boot, $, el, api, errorText, missing, pct, fixed, fill, when } = window.dialcrm;
   const S = boot.strings;
-  const $ = (id) => document.getElementById(id);
-
-  function el(tag, attrs = {}, text) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  async function api(method, url, body) {
-    const init = { method, credentials: 'same-origin', headers: {} };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let resp;
-    try { resp = await fetch(url, init); } catch (e) {
-      return { ok: false, status: 0, data: { message: S.error } };
-    }
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = { message: S.error }; }
-    return { ok: resp.ok, status: resp.status, data: data || {} };
-  }
-
-  const fill = (text, values) => String(text).replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
-  const missing = (x) => x === null || x === undefined || Number.isNaN(x);
-  const fixed = (x, digits) => (missing(x) ? '–' : Number(x).toFixed(digits));
-  const pct = (x) => (missing(x) ? '–' : `${(x * 100).toFixed(1)}%`);
-  const when = (iso) => (iso ? new Date(iso).toLocaleString(boot.lang === 'zh' ? 'zh-CN' : 'en') : '–');
-
-  // The API's messages are English; the known ones are said in Chinese on a zh page.
-  const ZH = [
-    [/^too little history to train \((\d+)\/(\d+) rows\)$/, '历史数据不足，无法训练（$1/$2 行）'],
-    [/^too little history to train: need >= (\d+) [^,]*, got (\d+)$/, '历史数据不足，无法训练（至少需要 $1，现有 $2）'],
-    [/^too little history to train: (.*)$/, '历史数据不足，无法训练：$1'],
-    [/^trained (\S+) \(forced\)$/, '已训练 $1'],
-    [/^trained (\S+) \(replaces (\S+)\)$/, '已训练 $1（替换 $2）'],
-    [/^trained (\S+)$/, '已训练 $1'],
-    [/^kept (\S+) \((\d+) new rows\)$/, '保留 $1（新增 $2 行）'],
-    [/^kept (\S+) \((\d+) customers called since\)$/, '保留 $1（此后有 $2 位客户被拨打）'],
-    [/^no conversion model trained yet \(needs >= (\d+) customers with calls\)$/, '尚未训练转化模型（至少需要 $1 位有通话的客户）'],
-    [/^agent (.+) not found$/, '坐席 $1 不存在（或已不是坐席/主管）'],
-    [/^must be one of (.+)$/, '只能是 $1'],
-    [/^Input should be (.+)$/, '只能是 $1'],
-    [/^Extra inputs are not permitted$/, '不支持此字段'],
-  ];
-  function say(message) {
-    const text = String(message || S.error);
-    if (boot.lang !== 'zh') return text;
-    for (const [re, zh] of ZH) if (re.test(text)) return text.replace(re, zh);
-    return text;
-  }
+  const whenOr = (iso) => when(iso) || '–';
 
   function message(node, text, state) {
     node.textContent = text;
@@ -132,11 +81,11 @@
       ['answer-source', S.mdl_source, trained ? S.mdl_source_model
         : fill(S.mdl_source_prior, { rows: a.rows, min: a.min_rows })],
       ['answer-rows', S.mdl_history_rows, a.rows],
-      ['answer-trained-at', S.mdl_trained_at, trained ? when(a.trained_at) : '–'],
+      ['answer-trained-at', S.mdl_trained_at, trained ? whenOr(a.trained_at) : '–'],
       ['answer-split', S.mdl_split, trained ? `${a.n_train} / ${a.n_calibration} / ${a.n_test}` : null],
       ['answer-calibration', S.mdl_calibration, trained ? a.calibration : null],
       ['answer-prior', S.mdl_prior_rate, a.prior ? pct(a.prior.pooled) : null],
-      ['answer-last-run', S.mdl_last_run, a.last_run ? `${when(a.last_run.at)} · ${say(a.last_run.result)}` : null],
+      ['answer-last-run', S.mdl_last_run, a.last_run ? `${whenOr(a.last_run.at)} · ${a.last_run.result}` : null],
       ['answer-load-error', S.mdl_load_error, a.load_error || null],
     ]);
     $('answer-card').dataset.source = a.source;
@@ -165,8 +114,8 @@
     const m = c.metrics || null;
     facts($('conversion-facts'), [
       ['conversion-version', S.mdl_version, trained ? c.version : S.mdl_no_model],
-      ['conversion-status', S.mdl_source, trained ? S.mdl_source_model : say(c.message)],
-      ['conversion-trained-at', S.mdl_trained_at, trained ? when(c.trained_at) : '–'],
+      ['conversion-status', S.mdl_source, trained ? S.mdl_source_model : c.message],
+      ['conversion-trained-at', S.mdl_trained_at, trained ? whenOr(c.trained_at) : '–'],
       ['conversion-split', S.mdl_split, trained && m ? `${c.n_train} / ${c.n_calibration} / ${m.n}` : null],
       ['conversion-calibration', S.mdl_calibration, trained ? c.calibration : null],
       ['conversion-scored', S.mdl_scored, c.customers_scored],
@@ -191,18 +140,21 @@
   // ------------------------------------------------------------------ load and retrain --
   const MODELS = {
     answer: { url: '/api/models/answer', render: renderAnswer,
-      result: (d) => say(d.result) },
+      result: (d) => d.result },
     conversion: { url: '/api/models/conversion', render: renderConversion,
-      result: (d) => `${say(d.why)} · ${fill(S.mdl_scored_n, { n: d.scored })}` },
+      result: (d) => `${d.why} · ${fill(S.mdl_scored_n, { n: d.scored })}` },
   };
 
   async function load(kind) {
     const card = $(`${kind}-card`);
     card.setAttribute('aria-busy', 'true');
-    const res = await api('GET', MODELS[kind].url);
-    card.setAttribute('aria-busy', 'false');
-    if (!res.ok) { message($(`${kind}-msg`), say(res.data.message), 'error'); return; }
-    MODELS[kind].render(res.data);
+    try {
+      MODELS[kind].render(await api('GET', MODELS[kind].url));
+    } catch (err) {
+      message($(`${kind}-msg`), errorText(err), 'error');
+    } finally {
+      card.setAttribute('aria-busy', 'false');
+    }
   }
 
   async function retrain(kind) {
@@ -212,16 +164,20 @@
     button.disabled = true;
     card.setAttribute('aria-busy', 'true');
     message(msg, S.mdl_training, 'busy');
-    const res = await api('POST', `${MODELS[kind].url}/retrain`, { force: true });
-    button.disabled = false;
-    card.setAttribute('aria-busy', 'false');
-    if (!res.ok) {
-      message(msg, say(res.data.message), 'error');
+    let run;
+    try {
+      run = await api('POST', `${MODELS[kind].url}/retrain`, { force: true });
+    } catch (err) {
+      button.disabled = false;
+      card.setAttribute('aria-busy', 'false');
+      message(msg, errorText(err), 'error');
       await load(kind);  // whatever the card shows is what the API has now
       return;
     }
-    message(msg, MODELS[kind].result(res.data), 'done');
-    MODELS[kind].render(res.data.model);
+    button.disabled = false;
+    card.setAttribute('aria-busy', 'false');
+    message(msg, MODELS[kind].result(run), 'done');
+    MODELS[kind].render(run.model);
   }
 
   // ------------------------------------------------------------------- agent seniority --
@@ -245,34 +201,39 @@
     const wanted = box.checked ? 'senior' : 'standard';
     const msg = $('seniority-msg');
     box.disabled = true;
-    const res = await api('PUT', `/api/agents/${encodeURIComponent(username)}/seniority`,
-      { seniority: wanted });
-    box.disabled = false;
     const value = box.closest('label').querySelector('[data-testid="seniority-value"]');
-    if (!res.ok) {
+    let saved;
+    try {
+      saved = await api('PUT', `/api/agents/${encodeURIComponent(username)}/seniority`,
+        { seniority: wanted });
+    } catch (err) {
+      box.disabled = false;
       box.checked = !box.checked;  // back to what the server has
       value.textContent = S[`mdl_seniority_${box.checked ? 'senior' : 'standard'}`];
-      message(msg, `${username}: ${say(res.data.message)}`, 'error');
+      message(msg, `${username}: ${errorText(err)}`, 'error');
       return;
     }
-    value.textContent = S[`mdl_seniority_${res.data.seniority}`] || res.data.seniority;
-    message(msg, fill(S.mdl_seniority_saved,
-      { user: username, value: S[`mdl_seniority_${res.data.seniority}`] || res.data.seniority }), 'done');
+    box.disabled = false;
+    const shown = S[`mdl_seniority_${saved.seniority}`] || saved.seniority;
+    value.textContent = shown;
+    message(msg, fill(S.mdl_seniority_saved, { user: username, value: shown }), 'done');
   }
 
   async function loadSeniority() {
     const card = $('seniority-card');
-    const res = await api('GET', '/api/agents/seniority');
+    let items = [];
+    let failure = null;
+    try { ({ items } = await api('GET', '/api/agents/seniority')); } catch (err) { failure = err; }
     card.setAttribute('aria-busy', 'false');
     const body = $('seniority-rows');
     body.replaceChildren();
-    if (!res.ok) { message($('seniority-msg'), say(res.data.message), 'error'); return; }
-    if (!res.data.items.length) {
+    if (failure) { message($('seniority-msg'), errorText(failure), 'error'); return; }
+    if (!items.length) {
       const tr = el('tr');
       tr.append(el('td', { colspan: '3', class: 'muted' }, S.mdl_no_agents));
       body.append(tr);
     }
-    for (const item of res.data.items) body.append(seniorityRow(item));
+    for (const item of items) body.append(seniorityRow(item));
   }
 
   for (const kind of Object.keys(MODELS)) {

@@ -2,19 +2,11 @@
 // AMI) refreshed every 5 s while the page is visible, and the configuration-reload button.
 (() => {
   'use strict';
-  const boot = JSON.parse(document.getElementById('boot').textContent);
+  const { boot, $, el, api, errorText, pct } = window.dialcrm;
   const S = boot.strings;
-  const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 5000;
 
-  function el(tag, attrs = {}, text) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
   const num = (v, unit = '') => (v === null || v === undefined ? '–' : `${v}${unit}`);
-  const pct = (v) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(1)}%`);
 
   function uptime(seconds) {
     if (seconds === null || seconds === undefined) return '–';
@@ -78,11 +70,9 @@
   async function refresh() {
     let data;
     try {
-      const resp = await fetch('/api/admin/dashboard', { credentials: 'same-origin' });
-      data = await resp.json();
-      if (!resp.ok) throw new Error(data.message || resp.status);
-    } catch (e) {
-      $('updated').textContent = `${S.error}: ${e.message}`;
+      data = await api('GET', '/api/admin/dashboard');
+    } catch (err) {
+      $('updated').textContent = `${S.error}: ${errorText(err)}`;
       return;
     }
     renderHealth(data.health);
@@ -98,12 +88,12 @@
   $('reload').addEventListener('click', async () => {
     const out = $('reload-result');
     out.textContent = '…';
-    const resp = await fetch('/api/admin/asterisk/reload', {
-      method: 'POST', credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ module: $('reload-module').value }),
-    });
-    const data = await resp.json().catch(() => ({}));
-    out.textContent = resp.ok ? `${S.reloaded}: ${data.message}` : (data.message || S.error);
+    try {
+      const done = await api('POST', '/api/admin/asterisk/reload', { module: $('reload-module').value });
+      out.textContent = `${S.reloaded}: ${done.message}`;
+    } catch (err) {
+      out.textContent = errorText(err);
+    }
     refresh();
   });
 

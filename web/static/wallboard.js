@@ -2,18 +2,10 @@
 // the only timer ticks the "time in state" counters locally between pushes.
 (() => {
   'use strict';
-  const boot = JSON.parse(document.getElementById('boot').textContent);
+  const { boot, $, el, api, errorText, pct, when, wsUrl } = window.dialcrm;
   const S = boot.strings;
-  const $ = (id) => document.getElementById(id);
   const SVG = 'http://www.w3.org/2000/svg';
   const state = { board: null, receivedAt: 0, ws: null, attempts: 0, retry: 0, monitor: null };
-
-  function el(tag, attrs = {}, text) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
 
   function svg(tag, attrs) {
     const node = document.createElementNS(SVG, tag);
@@ -28,8 +20,6 @@
     return s >= 3600 ? `${Math.floor(s / 3600)}:${mm}:${ss}` : `${mm}:${ss}`;
   }
 
-  const pct = (rate) => `${(rate * 100).toFixed(1)}%`;
-
   // Supervisor monitoring: listen / whisper / barge on an agent's live call (POST), stop (DELETE).
   const MODES = ['listen', 'whisper', 'barge'];
 
@@ -43,18 +33,13 @@
     const ext = $('mon-ext').value.trim();
     if (ext) localStorage.setItem('dialcrm.monitor.ext', ext);
     const path = `/api/dialer/calls/${encodeURIComponent(callId)}/monitor`;
-    const init = mode
-      ? { method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(ext ? { mode, extension: ext } : { mode }) }
-      : { method: 'DELETE' };
     monitorMsg('…');
     let data = {};
     try {
-      const resp = await fetch(path, { ...init, credentials: 'same-origin' });
-      data = await resp.json();
-      if (!resp.ok) throw new Error(data.message || String(resp.status));
+      data = mode ? await api('POST', path, ext ? { mode, extension: ext } : { mode })
+        : await api('DELETE', path);
     } catch (err) {
-      monitorMsg(`${S.mon_failed}: ${err.message}`, true);
+      monitorMsg(`${S.mon_failed}: ${errorText(err)}`, true);
       return;
     }
     state.monitor = mode ? { call_id: callId, mode: data.mode } : null;
@@ -171,12 +156,7 @@
   }
 
   // The supervisor to-do list (open tasks from the workflow rules), pushed with every board.
-  function when(iso) {
-    if (!iso) return '';
-    const d = new Date(iso);
-    return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(boot.lang === 'zh' ? 'zh-CN' : 'en-GB',
-      { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-  }
+  const due = (iso) => when(iso, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 
   function renderTodo(board) {
     const todo = board.todo || { items: [], total: 0 };
@@ -189,7 +169,7 @@
       const head = el('div', { class: 'row spread' });
       head.append(el('strong', { 'data-testid': 'todo-customer' }, item.customer || item.customer_id || '—'));
       const meta = el('span', { class: 'muted' });
-      meta.textContent = [item.due_at ? `${S.todo_due} ${when(item.due_at)}` : '',
+      meta.textContent = [item.due_at ? `${S.todo_due} ${due(item.due_at)}` : '',
         `${S.todo_owner}: ${item.owner || S.todo_unowned}`].filter(Boolean).join(' · ');
       head.append(meta);
       li.append(head);
@@ -230,8 +210,7 @@
 
   function connect() {
     clearTimeout(state.retry);
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${scheme}://${location.host}/ws/wallboard`);
+    const ws = new WebSocket(wsUrl('/ws/wallboard'));
     state.ws = ws;
     ws.onopen = () => { state.attempts = 0; setConn('live'); };
     ws.onmessage = (event) => {
