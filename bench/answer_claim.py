@@ -4,7 +4,7 @@
     python bench/answer_claim.py --leads 100000 --json bench/results/answer_claim_full.json
 
 A SQLite CRM with a synthetic history (2 560 finished calls, the hour effect of
-``tests/unit/answer_synth.py``) and a trained answer model; a campaign of N new Chinese mobile
+``crm/synth/answers.py``) and a trained answer model; a campaign of N new Chinese mobile
 leads. Each round claims ``limit`` leads and releases them again, timed as:
 
 - ``before``: the repository's claim alone (what ``claim_leads`` did before the model);
@@ -36,7 +36,7 @@ from crm.db.engine import create_all, make_engine  # noqa: E402
 from crm.ports import FixedClock  # noqa: E402
 from crm.service import CrmService  # noqa: E402
 from crm.settings import CrmSettings  # noqa: E402
-from tests.unit.answer_synth import Rows, _lead, seed_history, write  # noqa: E402
+from crm.synth.answers import Rows, add_lead, seed_history, write  # noqa: E402
 
 _TTL = timedelta(minutes=5)
 NOW = datetime(2026, 9, 25, 11, 30, tzinfo=UTC)  # 19:30 in Shanghai: the leads are in window
@@ -56,7 +56,7 @@ async def _world(work: Path, n_leads: int) -> tuple[CrmService, uuid.UUID]:
     campaign = await service.campaigns.create({"name": "bench"})
     rows = Rows([], [], [], [])
     for i in range(n_leads):
-        _lead(rows, campaign.id, f"+86137{i:08d}", "mobile", datetime(2026, 9, 1, tzinfo=UTC))
+        add_lead(rows, campaign.id, f"+86137{i:08d}", "mobile", datetime(2026, 9, 1, tzinfo=UTC))
     await write(service, rows)
     return service, campaign.id
 

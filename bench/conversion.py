@@ -2,7 +2,7 @@
 
     python bench/conversion.py --quick --json bench/results/conversion.json
 
-Writes a synthetic CRM history (``tests/unit/conversion_synth.py``: customers with a latent
+Writes a synthetic CRM history (``crm/synth/conversion.py``: customers with a latent
 propensity, 1-6 calls before the label window, 1-2 in it) to SQLite, then times through the
 CRM services: building the Customer360 rows, a forced retrain (rows, XGBoost on one thread,
 calibration, storage, scoring and writing every customer's route), a rescore with the stored
@@ -29,7 +29,7 @@ from crm.db.engine import create_all, make_engine  # noqa: E402
 from crm.ports import FixedClock  # noqa: E402
 from crm.service import CrmService  # noqa: E402
 from crm.settings import CrmSettings  # noqa: E402
-from tests.unit.conversion_synth import write_history  # noqa: E402
+from crm.synth.conversion import write_history  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai: inside the calling window
 

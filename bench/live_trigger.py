@@ -64,8 +64,8 @@ from ari_app.sim import start_phone  # noqa: E402
 from ari_app.speech.fork import ForkConfig  # noqa: E402
 from ari_app.speech.live import AudioForks  # noqa: E402
 from ari_app.speech.types import TranscriptSegment  # noqa: E402
+from ari_app.testing import DialerRig  # noqa: E402
 from crm.domain.enums import Role  # noqa: E402
-from tests.integration.dialer_rig import DialerRig  # noqa: E402
 from web.transcripts.wiring import attach_forks, pool_from, prompt_for  # noqa: E402
 
 PROMPT = "customer-talk"

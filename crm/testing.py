@@ -1,40 +1,48 @@
-"""Pytest fixtures for CRM tests (SQLite always; PostgreSQL too when CRM_TEST_DATABASE_URL is set).
+"""Testing support for the CRM: fresh schemas (SQLite always; PostgreSQL too when
+CRM_TEST_DATABASE_URL is set), test settings, one user per role, read-outs of its tables.
 
-Test modules import what they use: ``from crm.testing import crm_service  # noqa: F401``.
+Plain functions, no pytest (this module ships): the pytest fixtures built on them (``crm_*``)
+live in ``tests/helpers/crm_fixtures.py``, loaded by ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from crm.db.engine import create_all, make_engine, metadata
+from crm.db.models import CallEventRow
+from crm.db.models_ops import Lead
 from crm.domain.enums import Role
-from crm.ports import FixedClock
+from crm.ports import Clock, FixedClock
 from crm.service import CrmService
 from crm.settings import CrmSettings
 
 PG_ENV = "CRM_TEST_DATABASE_URL"
+SQLITE = "sqlite"
 # 11:00 in Asia/Shanghai: inside the default 09:00-21:00 calling window
 CRM_T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+ACTOR_PASSWORD = "password-1"
 _pg_schema_ready: set[str] = set()
 
 
-def _backends() -> list[Any]:
-    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
+def backends() -> list[str]:
+    """The databases CRM tests run on: ``"sqlite"``, and PostgreSQL's URL when ``PG_ENV`` is set."""
+    found = [SQLITE]
     if os.environ.get(PG_ENV):
-        params.append(pytest.param(os.environ[PG_ENV], id="postgresql"))
-    return params
+        found.append(os.environ[PG_ENV])
+    return found
 
 
-async def _reset_pg(url: str) -> None:
+async def reset_pg(url: str) -> None:
+    """An empty CRM schema on PostgreSQL: built once per URL, truncated afterwards."""
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
@@ -50,45 +58,48 @@ async def _reset_pg(url: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(params=_backends())
-async def crm_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty CRM schema on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"
+async def fresh_database(backend: str, workdir: Path) -> str:
+    """The URL of a fresh, empty CRM schema: SQLite in ``workdir``, or ``backend`` (a
+    PostgreSQL URL) reset."""
+    if backend == SQLITE:
+        url = f"sqlite+aiosqlite:///{workdir / 'crm.sqlite3'}"
         engine = make_engine(url)
         await create_all(engine)
         await engine.dispose()
         return url
-    await _reset_pg(request.param)
-    return str(request.param)
+    await reset_pg(backend)
+    return backend
 
 
-@pytest.fixture
-def crm_clock() -> FixedClock:
-    return FixedClock(CRM_T0)
-
-
-@pytest.fixture
-def crm_settings(crm_database_url: str, tmp_path: Path) -> CrmSettings:
+def settings_for_tests(database_url: str, workdir: Path) -> CrmSettings:
+    """Settings for a test CRM: files under ``workdir``, a cheap password hash."""
     return CrmSettings(
-        database_url=crm_database_url,
-        recordings_dir=tmp_path / "recordings",
-        model_dir=tmp_path / "models",
+        database_url=database_url,
+        recordings_dir=workdir / "recordings",
+        model_dir=workdir / "models",
         password_scrypt_n=16,
         import_batch_size=50,
     )
 
 
-@pytest.fixture
-async def crm_service(
-    crm_settings: CrmSettings, crm_clock: FixedClock
-) -> AsyncIterator[CrmService]:
-    service = CrmService.open(crm_settings, clock=crm_clock)
+async def open_service(settings: CrmSettings, clock: Clock | None = None) -> CrmService:
+    """The CRM service on ``settings``, its dispositions seeded (close it when done)."""
+    service = CrmService.open(settings, clock=clock)
     await service.reference.seed_dispositions()
-    try:
-        yield service
-    finally:
-        await service.close()
+    return service
+
+
+async def open_sqlite_crm(workdir: Path, clock: Clock | None = None) -> CrmService:
+    """A CRM on a new SQLite file in ``workdir`` (schema created, dispositions seeded), as the
+    dialer rigs run it in-process."""
+    url = f"sqlite+aiosqlite:///{workdir / 'crm.sqlite3'}"
+    engine = make_engine(url)
+    await create_all(engine)
+    settings = CrmSettings(database_url=url, recordings_dir=workdir / "recordings",
+                           password_scrypt_n=16)
+    service = CrmService(settings, engine, clock=clock or FixedClock(CRM_T0))
+    await service.reference.seed_dispositions()
+    return service
 
 
 @dataclass(frozen=True)
@@ -103,9 +114,9 @@ class CrmActor:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-@pytest.fixture
-async def crm_actors(crm_service: CrmService) -> dict[str, CrmActor]:
-    """One user per role (plus a second agent), each with an API token; password 'password-1'."""
+async def create_actors(service: CrmService) -> dict[str, CrmActor]:
+    """One user per role (plus a second agent), each with an API token; password
+    ``ACTOR_PASSWORD``."""
     actors: dict[str, CrmActor] = {}
     for name, role in (
         ("admin", Role.ADMIN),
@@ -114,24 +125,22 @@ async def crm_actors(crm_service: CrmService) -> dict[str, CrmActor]:
         ("agent2", Role.AGENT),
         ("dialer", Role.DIALER),
     ):
-        user = await crm_service.auth.create_user(name, role, password="password-1")
-        issued = await crm_service.auth.issue_token(user.id, f"{name}-token")
+        user = await service.auth.create_user(name, role, password=ACTOR_PASSWORD)
+        issued = await service.auth.issue_token(user.id, f"{name}-token")
         actors[name] = CrmActor(user.id, name, role, issued.token)
     return actors
 
 
-@pytest.fixture
-async def crm_client(
-    crm_settings: CrmSettings, crm_service: CrmService, crm_actors: dict[str, CrmActor]
-) -> AsyncIterator[Any]:
-    """An aiohttp TestClient on ``create_crm_app`` sharing ``crm_service`` (and its clock)."""
-    from aiohttp.test_utils import TestClient, TestServer
+async def campaign_leads(service: CrmService, campaign_id: str) -> dict[str, Any]:
+    """A campaign's leads (rows of the ``Lead`` table) by phone number (E.164)."""
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(
+            sa.select(Lead).where(col(Lead.campaign_id) == uuid.UUID(campaign_id))
+        )).all()
+    return {row.phone_e164: row for row in rows}
 
-    from crm.app import create_crm_app
 
-    client = TestClient(TestServer(create_crm_app(crm_settings, service=crm_service)))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
+async def call_event_rows(service: CrmService) -> list[Any]:
+    """Every call event the CRM stored."""
+    async with service.engine.connect() as conn:
+        return list((await conn.execute(sa.select(CallEventRow))).all())

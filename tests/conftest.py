@@ -1,4 +1,5 @@
-"""Shared fixtures: the real Asterisk (sandbox or ASTERISK_ARI_URL) and test markers.
+"""Shared fixtures: the real Asterisk (sandbox or ASTERISK_ARI_URL), the CRM's (``crm_*``, from
+``tests/helpers/crm_fixtures.py``) and test markers.
 
 The sandbox is started once per session (``ari_app.sandbox``) unless
 ``ASTERISK_ARI_URL`` points at an existing Asterisk. In CI (``CI=true``) a
@@ -18,6 +19,14 @@ from ari_app import sandbox
 from ari_app.ami import AmiClient, AmiConfig
 from ari_app.ari import AriClient, AriConfig
 from ari_app.sim import SippPhone, start_phone
+from tests.helpers.crm_fixtures import (  # noqa: F401 - fixtures for every test
+    crm_actors,
+    crm_client,
+    crm_clock,
+    crm_database_url,
+    crm_service,
+    crm_settings,
+)
 
 HERE = Path(__file__).resolve().parent
 MARKED_DIRS = {"integration": HERE / "integration", "browser": HERE / "browser"}

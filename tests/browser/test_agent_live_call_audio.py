@@ -37,11 +37,11 @@ from ari_app.errors import TelephonyError
 from ari_app.settings import DialerSettings
 from ari_app.speech.errors import ModelNotFoundError
 from ari_app.speech.models import resolve_model
+from ari_app.testing import wait_until
 from crm.domain.enums import Role
 from crm.settings import CrmSettings
-from tests.browser.test_agent_page import PASSWORD, Desk, sign_in
 from tests.conftest import ari_config_from_env
-from tests.integration.dialer_rig import wait_until
+from tests.helpers.agent_desk import PASSWORD, Desk, sign_in
 from web.appkeys import TELEPHONY
 from web.main import build_app
 from web.transcripts.wiring import FORKS_KEY, LazyRecogniser

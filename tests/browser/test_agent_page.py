@@ -6,93 +6,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import ScreenPop
 from ari_app.dialer.model import CampaignConfig, DialMode
-from ari_app.settings import DialerSettings
-from crm.app import crm_service_of
-from crm.domain.enums import Role
+from ari_app.testing import wait_until
 from crm.pops import POP_HUB
-from crm.service import CrmService
-from crm.settings import CrmSettings
-from tests.conftest import ari_config_from_env
-from tests.integration.dialer_rig import wait_until
+from tests.helpers.agent_desk import CUSTOMER_NAME, CUSTOMER_NUMBER, Desk, sign_in
 from web.appkeys import BUS
-from web.dialer.api import DIALER_KEY
-from web.main import build_app
-
-PASSWORD = "agent-pass-1"
-# A human who answers after 1 s and talks ~15 s (README, "The simulated PSTN").
-CUSTOMER_NUMBER = "+8613800138090"
-CUSTOMER_NAME = "王伟"
-
-
-@dataclass
-class Desk:
-    url: str
-    app: web.Application
-
-    @property
-    def crm(self) -> CrmService:
-        return crm_service_of(self.app)
-
-    @property
-    def dialer(self) -> Dialer:
-        return self.app[DIALER_KEY]
-
-    async def agent(self, username: str) -> None:
-        await self.crm.auth.create_user(username, Role.AGENT, password=PASSWORD)
-
-    async def campaign(self, name: str, numbers: list[str]) -> str:
-        campaign = await self.crm.campaigns.create(
-            {"name": name, "max_attempts": 1, "window_start": "00:00", "window_end": "23:59"}
-        )
-        rows = [{"phone": n, "name": CUSTOMER_NAME, "tags": "VIP"} for n in numbers]
-        async for _ in self.crm.import_leads(campaign.id, rows):
-            pass
-        return str(campaign.id)
-
-
-@pytest.fixture
-async def desk(asterisk: Any, tmp_path: Path) -> AsyncIterator[Desk]:
-    settings = DialerSettings.load({"DIALCRM_DATA_DIR": str(tmp_path),
-                                    "DIALCRM_ARI_APP": ari_config_from_env().app})
-    crm = CrmSettings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/crm.sqlite3",
-        recordings_dir=tmp_path / "recordings",
-        password_scrypt_n=16,
-    )
-    app = build_app(settings, crm)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield Desk(str(server.make_url("/")).rstrip("/"), app)
-    for agent in list(app[DIALER_KEY].agents.sessions):
-        try:
-            await app[DIALER_KEY].logout(agent)
-        except Exception as exc:  # noqa: BLE001 - best-effort clean-up between tests
-            print(f"logout {agent}: {exc}")
-    await server.close()
-
-
-async def sign_in(page: Page, desk: Desk, username: str) -> None:
-    await page.goto(f"{desk.url}/agent")
-    await page.wait_for_url("**/login?next=/agent")
-    await page.get_by_test_id("username").fill(username)
-    await page.get_by_test_id("password").fill(PASSWORD)
-    await page.get_by_test_id("login").click()
-    await page.wait_for_url("**/agent")
-    await expect(page.get_by_test_id("conn")).to_have_attribute("data-state", "live")
 
 
 async def test_given_agent_on_page_when_dialer_calls_then_pops_and_disposition_lands_in_crm(

@@ -11,8 +11,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from ari_app.dialer.model import CampaignConfig, DialMode
-from tests.browser.test_agent_page import Desk, sign_in
-from tests.browser.test_agent_page import desk as desk  # noqa: F401 - the fixture
+from tests.helpers.agent_desk import Desk, sign_in
 
 NUMBER = "+8613800138090"  # a human: answers after 1 s, talks ~15 s
 

@@ -8,79 +8,15 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from ari_app.dialer.engine import Dialer
-from ari_app.settings import DialerSettings
-from crm.app import crm_service_of
+from ari_app.testing import wait_until
 from crm.db.engine import make_sessionmaker
 from crm.db.models import Call
 from crm.domain.enums import Role
-from crm.http.routing import SESSION_COOKIE
-from crm.service import CrmService
-from crm.settings import CrmSettings
-from tests.conftest import ari_config_from_env
-from tests.integration.dialer_rig import wait_until
-from web.dialer.api import DIALER_KEY
-from web.main import build_app
-
-PASSWORD = "console-pass-1"
-
-
-@dataclass
-class Console:
-    url: str
-    app: web.Application
-
-    @property
-    def crm(self) -> CrmService:
-        return crm_service_of(self.app)
-
-    @property
-    def dialer(self) -> Dialer:
-        return self.app[DIALER_KEY]
-
-    async def page(self, browser: Browser, username: str, role: Role, *, width: int = 1200,
-                   locale: str = "en-US") -> Page:
-        await self.crm.auth.create_user(username, role, password=PASSWORD)
-        session_id, _ = await self.crm.auth.login(username, PASSWORD)
-        context = await browser.new_context(viewport={"width": width, "height": 900},
-                                            locale=locale, accept_downloads=True)
-        await context.add_cookies([{"name": SESSION_COOKIE, "value": session_id,
-                                    "url": self.url}])
-        return await context.new_page()
-
-
-@pytest.fixture
-async def console(asterisk: Any, tmp_path: Path) -> AsyncIterator[Console]:
-    settings = DialerSettings.load({"DIALCRM_DATA_DIR": str(tmp_path),
-                                    "DIALCRM_ARI_APP": ari_config_from_env().app,
-                                    "DIALCRM_ASR_START": "off"})
-    crm = CrmSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/crm.sqlite3",
-                      recordings_dir=tmp_path / "recordings", password_scrypt_n=16)
-    app = build_app(settings, crm)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    console = Console(str(server.make_url("/")).rstrip("/"), app)
-    yield console
-    for campaign_id in list(console.dialer.runners):
-        await console.dialer.stop_campaign(campaign_id)
-    await server.close()
-
-
-async def no_horizontal_overflow(page: Page) -> None:
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0
+from tests.helpers.console_page import PASSWORD, Console, no_horizontal_overflow
 
 
 async def test_given_manager_when_creating_and_editing_campaign_then_error_by_field_and_live_mode(

@@ -14,13 +14,13 @@ from playwright.async_api import Browser, Dialog, expect
 from crm.db.engine import make_sessionmaker
 from crm.db.models import Call
 from crm.domain.enums import Role
-from tests.browser.test_console import Console, console  # noqa: F401 - the fixture
+from tests.helpers.console_page import Console
 
 AGENTS = ("exp_a1", "exp_a2", "exp_a3", "exp_a4")
 
 
 async def test_given_manager_when_creating_reporting_and_stopping_experiment_then_page_follows(
-    browser: Browser, console: Console,  # noqa: F811
+    browser: Browser, console: Console,
 ) -> None:
     page = await console.page(browser, "boss", Role.MANAGER)
     await page.goto(f"{console.url}/console/experiments?lang=en")
@@ -124,7 +124,7 @@ async def test_given_manager_when_creating_reporting_and_stopping_experiment_the
 
 
 async def test_given_agent_when_opening_experiments_page_then_refused(
-    browser: Browser, console: Console,  # noqa: F811
+    browser: Browser, console: Console,
 ) -> None:
     page = await console.page(browser, "agent9", Role.AGENT)
     response = await page.goto(f"{console.url}/console/experiments")

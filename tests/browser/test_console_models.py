@@ -25,11 +25,11 @@ from ari_app.settings import DialerSettings
 from crm.db.models_ops import User
 from crm.domain.enums import Role
 from crm.settings import CrmSettings
+from crm.synth.answers import seed_history
+from crm.synth.conversion import write_history
 from predictive.models.answer_model import MIN_TRAIN_ROWS
-from tests.browser.test_console import Console, no_horizontal_overflow
 from tests.conftest import ari_config_from_env
-from tests.unit.answer_synth import seed_history
-from tests.unit.conversion_synth import write_history
+from tests.helpers.console_page import Console, no_horizontal_overflow
 from web.main import build_app
 
 TRAIN_TIMEOUT_MS = 120_000  # XGBoost on a shared 2-core machine
@@ -37,8 +37,8 @@ TRAIN_TIMEOUT_MS = 120_000  # XGBoost on a shared 2-core machine
 
 @pytest.fixture
 async def models_console(asterisk: Any, tmp_path: Path) -> AsyncIterator[Console]:
-    """``tests.browser.test_console.console`` with the models kept under ``tmp_path`` and the
-    periodic retrain job off (only the page's button trains)."""
+    """The ``console`` fixture (tests/browser/conftest.py) with the models kept under
+    ``tmp_path`` and the periodic retrain job off (only the page's button trains)."""
     settings = DialerSettings.load({"DIALCRM_DATA_DIR": str(tmp_path),
                                     "DIALCRM_ARI_APP": ari_config_from_env().app,
                                     "DIALCRM_ASR_START": "off"})

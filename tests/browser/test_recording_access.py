@@ -12,14 +12,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
 
 from crm.app import create_crm_app
-from crm.testing import (  # noqa: F401  (fixtures)
-    crm_actors,
-    crm_clock,
-    crm_database_url,
-    crm_service,
-    crm_settings,
-)
-from tests.unit.test_recordings_access import wav
+from tests.helpers.audio import wav
 
 PLAY = """async (url) => {
     const audio = new Audio();
@@ -49,7 +42,7 @@ FETCH = """async ([method, url]) => {
 
 
 @pytest.fixture
-async def crm_url(crm_settings, crm_service, crm_actors) -> AsyncIterator[str]:  # noqa: F811
+async def crm_url(crm_settings, crm_service, crm_actors) -> AsyncIterator[str]:
     server = TestServer(create_crm_app(crm_settings, service=crm_service), host="127.0.0.1")
     await server.start_server()
     yield str(server.make_url("")).rstrip("/")
@@ -72,9 +65,9 @@ async def signed_in(browser: Browser, base: str, username: str) -> Page:
 async def test_given_agent_browser_when_playing_own_call_then_audio_loads_others_refused(
     browser: Browser,
     crm_url: str,
-    crm_service: Any,  # noqa: F811
-    crm_actors: Any,  # noqa: F811
-    crm_clock: Any,  # noqa: F811
+    crm_service: Any,
+    crm_actors: Any,
+    crm_clock: Any,
 ) -> None:
     await crm_service.ingest_call_event(
         {

@@ -10,14 +10,14 @@ from typing import Any
 from playwright.async_api import Browser, expect
 
 from crm.domain.enums import Role
-from tests.browser.test_console import Console, console  # noqa: F401  (the fixture)
+from tests.helpers.console_page import Console
 from web.dialer.api import PBX_KEY
 
 PHONE = "1033"
 
 
 async def test_given_registered_phone_when_admin_opens_status_page_then_live_asterisk_data(
-    browser: Browser, console: Console, sipp_phone: Any,  # noqa: F811
+    browser: Browser, console: Console, sipp_phone: Any,
 ) -> None:
     await sipp_phone(PHONE)
     page = await console.page(browser, "root", Role.ADMIN, width=390)

@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, expect
 
 from ari_app.dialer.model import CampaignConfig
 from crm.http.routing import SESSION_COOKIE
-from tests.unit.test_wallboard_ws import PASSWORD, Rig, fake_app
+from tests.helpers.web_apps import PASSWORD, Rig, fake_app
 
 
 @pytest.fixture

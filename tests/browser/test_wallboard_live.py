@@ -12,13 +12,13 @@ from playwright.async_api import Browser, expect
 from ari_app.dialer.model import CampaignConfig, DialMode
 from crm.domain.enums import Role
 from crm.http.routing import SESSION_COOKIE
-from tests.browser.test_agent_page import CUSTOMER_NUMBER, PASSWORD, Desk, desk  # noqa: F401
+from tests.helpers.agent_desk import CUSTOMER_NUMBER, PASSWORD, Desk
 
 EXTENSION = "1049"
 
 
 async def test_given_running_campaign_when_agent_takes_a_call_then_wallboard_follows_live(
-    browser: Browser, desk: Desk, sipp_phone: Any  # noqa: F811
+    browser: Browser, desk: Desk, sipp_phone: Any
 ) -> None:
     await sipp_phone(EXTENSION)
     agent = f"agent{EXTENSION}"

@@ -32,8 +32,7 @@ from crm.domain.enums import Role
 from crm.http.routing import SESSION_COOKIE
 from crm.service import CrmService
 from crm.settings import CrmSettings
-from tests.unit.test_dialer_engine import Clock, FakeCrm, customer_answers, lead, until
-from tests.unit.test_monitor import SnoopControl
+from tests.helpers.dialer_fakes import Clock, FakeCrm, SnoopControl, customer_answers, lead, until
 from web.agent.pages import add_agent_pages
 from web.appkeys import BUS
 from web.dialer.api import DIALER_KEY, dialer_routes

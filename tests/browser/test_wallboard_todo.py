@@ -21,7 +21,7 @@ from crm.db.models_ops import User
 from crm.domain.enums import TaskStatus
 from crm.http.routing import SESSION_COOKIE
 from crm.services.work import TaskChanges
-from tests.unit.test_wallboard_ws import PASSWORD, Rig, fake_app, high_intent_call
+from tests.helpers.web_apps import PASSWORD, Rig, fake_app, high_intent_call
 
 
 @pytest.fixture

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from ari_app import sandbox
 from ari_app.ari import AriClient, AriConfig, AriEventStream
 from ari_app.errors import TelephonyError
+from ari_app.testing import DialerRig, EventLog
 from tests.conftest import ari_config_from_env
-from tests.integration.support import EventLog
 
 
 @pytest.fixture
@@ -37,6 +38,15 @@ async def events(ari: AriClient) -> AsyncIterator[EventLog]:
     yield log
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture
+async def rig(ari_config: AriConfig, tmp_path: Path, ari: AriClient) -> AsyncIterator[DialerRig]:
+    """The whole dialer in-process on the sandbox (``ari`` cleans Asterisk up after it)."""
+    rig = DialerRig(ari_config, tmp_path)
+    await rig.start()
+    yield rig
+    await rig.close()
 
 
 async def _clean_asterisk(client: AriClient) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ari_app.ari import AriConfig
 from ari_app.dialer.model import CampaignConfig, DialMode
-from tests.integration.dialer_rig import DialerRig
+from ari_app.testing import DialerRig
 
 
 async def _write_status(rig: DialerRig, work: Path, extra: dict[str, Any]) -> None:

@@ -9,8 +9,8 @@ import wave
 
 from ari_app.ami import AmiClient, AmiConfig, AmiEvent
 from ari_app.ari import AriClient
-from tests.integration.support import EventLog
-from tests.integration.test_sim_pstn import originate, run_amd, started
+from ari_app.testing import EventLog
+from tests.helpers.sim_pstn import originate, run_amd, started
 
 
 def wav_peak(data: bytes) -> int:

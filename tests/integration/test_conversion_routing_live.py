@@ -4,25 +4,13 @@ comes from the CRM's customer route through the hopper claim."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from ari_app.ari import AriConfig
 from ari_app.dialer.model import AgentState, CallPhase, CampaignConfig, DialMode
-from tests.integration.dialer_rig import DialerRig, wait_until
+from ari_app.testing import DialerRig, wait_until
 
 SENIOR, STANDARD = "agent1045", "agent1046"
 NUMBER = "+8613900000010"  # sim-pstn: a human, answers after 2 s, stays ~5 s after speaking
-
-
-@pytest.fixture
-async def rig(ari_config: AriConfig, tmp_path: Path, ari) -> AsyncIterator[DialerRig]:
-    rig = DialerRig(ari_config, tmp_path)
-    await rig.start()
-    yield rig
-    await rig.close()
 
 
 @pytest.mark.parametrize("mode", [DialMode.PROGRESSIVE, DialMode.PREDICTIVE])

@@ -5,17 +5,14 @@ from __future__ import annotations
 import array
 import io
 import wave
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from ari_app.ari import AriConfig
 from ari_app.dialer.model import CampaignConfig, DialMode
+from ari_app.testing import CRM_NOW, DialerRig, wait_until
 from crm.db.models import Call, Recording
-from tests.integration.dialer_rig import CRM_NOW, DialerRig, wait_until
 
 # number → expected outcome (see README, "The simulated PSTN"); E.164 as stored by the CRM.
 # 24 leads: 12 humans (ring 1-2 s, talk 5 s), 3 machines, 3 no-answer, 2 busy, 2 unreachable,
@@ -35,14 +32,6 @@ def peak(audio: bytes) -> int:
     with wave.open(io.BytesIO(audio)) as wav:
         samples = array.array("h", wav.readframes(wav.getnframes()))
     return max((abs(s) for s in samples), default=0)
-
-
-@pytest.fixture
-async def rig(ari_config: AriConfig, tmp_path: Path, ari) -> AsyncIterator[DialerRig]:
-    rig = DialerRig(ari_config, tmp_path)
-    await rig.start()
-    yield rig
-    await rig.close()
 
 
 async def run_campaign(rig: DialerRig, sipp_phone, mode: DialMode, agents: int = 3) -> str:

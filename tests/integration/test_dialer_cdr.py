@@ -10,7 +10,7 @@ import pytest
 from ari_app.ami import AmiClient, AmiConfig
 from ari_app.ari import AriConfig
 from ari_app.dialer.model import CampaignConfig, DialMode
-from tests.integration.dialer_rig import DialerRig, wait_until
+from ari_app.testing import DialerRig, wait_until
 
 HUMAN = "+8613900000100"  # answers after 1 s, speaks, stays 5 s more, hangs up (sim-pstn)
 BUSY = "+8613900000016"

@@ -4,31 +4,20 @@ one complete record in the CRM (no event lost, none duplicated)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from ari_app import sandbox
-from ari_app.ari import AriConfig
 from ari_app.dialer.model import AgentState, CallPhase, CampaignConfig, DialMode
+from ari_app.testing import DialerRig, wait_until
 from crm.db.models import Call
-from tests.integration.dialer_rig import DialerRig, wait_until
 
 # Humans staying 5-10 s (third-last digit 0-1), plus one busy and one no-answer.
 CRM_OUTAGE_S = 60.0  # the issue: "the CRM/database is down for a minute"
 NUMBERS = ["+8613900000000", "+8613900000100", "+8613900000200",
            "+8613900000016", "+8613900000005"]
-
-
-@pytest.fixture
-async def rig(ari_config: AriConfig, tmp_path: Path, ari) -> AsyncIterator[DialerRig]:
-    rig = DialerRig(ari_config, tmp_path)
-    await rig.start()
-    yield rig
-    await rig.close()
 
 
 async def start(rig: DialerRig, sipp_phone, agents: int = 2) -> str:

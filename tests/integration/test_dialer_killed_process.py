@@ -24,10 +24,10 @@ import sqlalchemy as sa
 
 from ari_app.ari import AriClient, AriConfig
 from ari_app.dialer.store import DialerStore
+from ari_app.testing import wait_until
 from crm.db.engine import make_engine
 from crm.db.models import Call, CallEventRow
 from crm.db.models_ops import Lead
-from tests.integration.dialer_rig import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG_HUMAN = "+8613900000500"  # answers after 1 s, stays on 30 s after speaking

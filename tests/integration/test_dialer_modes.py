@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from ari_app.ari import AriConfig, AriEvent
+from ari_app.ari import AriEvent
 from ari_app.dialer.events import ScreenPop
 from ari_app.dialer.model import CampaignConfig, DialMode
-from tests.integration.dialer_rig import DialerRig, wait_until
-
-
-@pytest.fixture
-async def rig(ari_config: AriConfig, tmp_path: Path, ari) -> AsyncIterator[DialerRig]:
-    rig = DialerRig(ari_config, tmp_path)
-    await rig.start()
-    yield rig
-    await rig.close()
+from ari_app.testing import DialerRig, wait_until
 
 
 async def test_given_preview_when_agent_skips_then_accepts_then_call_bridged_after_accept(

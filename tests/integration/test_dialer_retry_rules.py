@@ -7,18 +7,14 @@ are used up is closed with the reason and never dialed again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from ari_app.ari import AriConfig
 from ari_app.dialer.model import CampaignConfig, DialMode
+from ari_app.testing import CRM_NOW, DialerRig, wait_until
 from crm.db.models import Call
 from crm.ports import FixedClock
-from tests.integration.dialer_rig import CRM_NOW, DialerRig, wait_until
 
 BUSY, MACHINE, FAILED, NO_ANSWER = ("+8613800200016", "+8613800200004", "+8613800200027",
                                     "+8613800200035")
@@ -29,14 +25,6 @@ RULES = {
     "retry_failed_minutes": 17, "max_retries_failed": 1,
     "retry_no_answer_minutes": 13, "max_retries_no_answer": 2,
 }
-
-
-@pytest.fixture
-async def rig(ari_config: AriConfig, tmp_path: Path, ari) -> AsyncIterator[DialerRig]:
-    rig = DialerRig(ari_config, tmp_path)
-    await rig.start()
-    yield rig
-    await rig.close()
 
 
 async def _round(rig: DialerRig, campaign_id: str, expected_attempts: dict[str, int]) -> None:

@@ -5,20 +5,17 @@ a progressive campaign, pops pushed only to the 'on' agent, and the report readi
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
-from ari_app.ari import AriConfig
 from ari_app.dialer.model import CampaignConfig, DialMode
+from ari_app.testing import DialerRig, wait_until
 from crm.db.models import Call
 from crm.domain.enums import Role
 from crm.experiments.assign import Variant, assign_variant
 from crm.pops import PopHub
-from tests.integration.dialer_rig import DialerRig, wait_until
 from web.agent.pops import PopBridge
 
 # humans answering after 1 s, staying 5 s after speaking (README: the simulated PSTN)
@@ -33,14 +30,6 @@ class RecordingHub(PopHub):
     def deliver(self, agent_id: str, message: Mapping[str, Any]) -> int:
         self.sent.setdefault(agent_id, []).append(dict(message))
         return super().deliver(agent_id, message)
-
-
-@pytest.fixture
-async def rig(ari_config: AriConfig, tmp_path: Path, ari) -> AsyncIterator[DialerRig]:
-    rig = DialerRig(ari_config, tmp_path)
-    await rig.start()
-    yield rig
-    await rig.close()
 
 
 async def test_given_pop_experiment_when_campaign_runs_then_pops_split_and_report_per_variant(

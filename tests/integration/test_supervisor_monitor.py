@@ -31,13 +31,12 @@ from pathlib import Path
 import pytest
 
 from ari_app.ami import AmiClient, AmiConfig
-from ari_app.ari import AriClient, AriConfig
+from ari_app.ari import AriClient
 from ari_app.dialer.engine import complete_wav
 from ari_app.dialer.model import CallPhase, CampaignConfig, DialMode
 from ari_app.dialer.monitor import MonitorDesk, MonitorState
 from ari_app.sim import SippPhone, start_phone
-from tests.integration.dialer_rig import DialerRig, wait_until
-from tests.integration.support import EventLog
+from ari_app.testing import DialerRig, EventLog, wait_until
 from web.monitor.api import build_monitor
 
 TONE_HZ = 1000.0
@@ -201,14 +200,6 @@ async def monitor_leftovers(ari: AriClient) -> list[str]:
     bridges = [b.id for b in await ari.list_bridges()]
     return [i for i in channels + bridges
             if i.startswith(("monitor-", "monsnoop-", "monitorbridge-"))]
-
-
-@pytest.fixture
-async def rig(ari_config: AriConfig, tmp_path: Path, ari: AriClient) -> AsyncIterator[DialerRig]:
-    rig = DialerRig(ari_config, tmp_path)
-    await rig.start()
-    yield rig
-    await rig.close()
 
 
 @pytest.fixture

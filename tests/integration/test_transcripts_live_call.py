@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from ari_app.settings import DialerSettings
 from ari_app.speech.fork import ForkConfig
 from ari_app.speech.live import AudioForks
+from ari_app.testing import DialerRig
 from crm.db.models import Task
 from crm.db.models_speech import RuleFiringRow
 from crm.domain.enums import Role
-from tests.integration.dialer_rig import DialerRig
-from tests.integration.test_audio_fork_live import _one_call, rig  # noqa: F401  (fixture)
+from tests.helpers.audio_fork import one_call
 from web.transcripts.wiring import pool_from, prompt_for
 
 EXTENSION = "1005"
@@ -43,7 +43,7 @@ class Pushed:
 
 
 async def test_given_customer_objects_on_a_real_call_then_tasks_and_suggestion_during_call(
-    rig: DialerRig, sipp_phone  # noqa: F811
+    rig: DialerRig, sipp_phone
 ) -> None:
     crm = rig.crm
     await crm.rules.seed_defaults_if_empty()
@@ -55,7 +55,7 @@ async def test_given_customer_objects_on_a_real_call_then_tasks_and_suggestion_d
     forks = AudioForks(rig.dialer.control, pool, rig.dialer.record_transcript,  # type: ignore[arg-type]
                        ForkConfig(), prompt_for(rig.dialer))
     try:
-        call_id, ended_at, recorded = await _one_call(rig, forks, EXTENSION, sipp_phone)
+        call_id, ended_at, recorded = await one_call(rig, forks, EXTENSION, sipp_phone)
         fork = forks.finished[call_id]
     finally:
         await forks.close()

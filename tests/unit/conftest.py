@@ -1,10 +1,18 @@
-"""Shared unit-test fixtures. The CRM's (all named ``crm_*``) live in :mod:`crm.testing`."""
+"""Unit-test fixtures shared by several modules (the CRM's, ``crm_*``, come from
+tests/conftest.py)."""
 
-from crm.testing import (  # noqa: F401
-    crm_actors,
-    crm_client,
-    crm_clock,
-    crm_database_url,
-    crm_service,
-    crm_settings,
-)
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.web_apps import Api, dialer_api
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    """The dialer's REST API on a dialer with fakes (users agent1 and boss)."""
+    async with dialer_api(tmp_path) as rig:
+        yield rig

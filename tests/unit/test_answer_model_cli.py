@@ -12,8 +12,8 @@ from crm.db.engine import create_all, make_engine
 from crm.ports import FixedClock
 from crm.service import CrmService
 from crm.settings import CrmSettings
-from tests.unit.answer_synth import seed_history
-from tests.unit.test_answer_model_crm import AFTER
+from crm.synth.answers import AFTER_HISTORY as AFTER
+from crm.synth.answers import seed_history
 from web.main import main as dialcrm
 
 

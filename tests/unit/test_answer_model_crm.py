@@ -16,11 +16,10 @@ from crm.domain.enums import AttemptOutcome
 from crm.ports import FixedClock
 from crm.service import CrmService
 from crm.services.answer_history import LeadFacts, prospective_row, region_of
+from crm.synth.answers import AFTER_HISTORY as AFTER
+from crm.synth.answers import CN, US, Rows, add_lead, seed_history, write
 from predictive.models.answer_model import MIN_TRAIN_ROWS
-from tests.unit.answer_synth import CN, US, Rows, _lead, seed_history, write
-from tests.unit.test_dialer_engine import until
-
-AFTER = datetime(2026, 9, 25, 0, 0, tzinfo=UTC)  # after the synthetic history (a Friday)
+from tests.helpers.dialer_fakes import until
 
 
 def at_local(zone: str, hour: int, minute: int = 0, day: int = 25) -> datetime:
@@ -51,8 +50,8 @@ async def test_given_crm_calls_when_loading_history_then_rows_in_lead_zone_with_
     camp = await _campaign(crm_service, "rows")
     rows = Rows([], [], [], [])
     created = datetime(2026, 9, 1, tzinfo=UTC)
-    us = _lead(rows, camp, "+12127360001", "unknown", created, attempts=3)
-    cn = _lead(rows, camp, "+8613900000001", "mobile", created, attempts=1)
+    us = add_lead(rows, camp, "+12127360001", "unknown", created, attempts=3)
+    cn = add_lead(rows, camp, "+8613900000001", "mobile", created, attempts=1)
     times = [at_local(US, 10, day=2), at_local(US, 19, 30, day=3), at_local(US, 20, day=3),
              at_local(US, 11, day=4)]
     outcomes = ["busy", "abandoned", "invalid_number", None]  # None: a call still running
@@ -317,7 +316,7 @@ async def test_given_remote_dialer_when_it_places_a_call_then_attempt_carries_mo
     from ari_app.dialer.model import CampaignConfig, DialMode
     from ari_app.dialer.store import DialerStore
     from crm.app import create_crm_app
-    from tests.unit.test_dialer_engine import Clock, FakeControl
+    from tests.helpers.dialer_fakes import Clock, FakeControl
 
     version = await _trained(crm_service, crm_clock)
     camp = await _campaign(crm_service, "remote-dial")

@@ -13,14 +13,14 @@ from ari_app.adapters.crm_local import LocalCrm
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.store import DialerStore
+from ari_app.testing import CRM_NOW
 from crm.app import create_crm_app
 from crm.db.engine import create_all, make_engine
 from crm.domain.enums import Role
 from crm.ports import FixedClock
 from crm.service import CrmService
 from crm.settings import CrmSettings
-from tests.integration.dialer_rig import CRM_NOW
-from tests.unit.test_dialer_engine import Clock, FakeControl
+from tests.helpers.dialer_fakes import Clock, FakeControl
 
 SEGMENTS = [
     {"segment_id": "call-t:customer:1", "speaker": "customer", "start_s": 2.38, "end_s": 6.96,

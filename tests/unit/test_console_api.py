@@ -4,85 +4,20 @@ start / pause / stop, agents refused."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-import web as pages
-from ari_app.adapters.crm_local import LocalCrm
-from ari_app.ari import EventRouter, Reconnected
-from ari_app.dialer.bus import EventBus
-from ari_app.dialer.engine import Dialer
-from ari_app.dialer.store import DialerStore
-from crm.app import create_crm_app
-from crm.db.engine import create_all, make_engine, make_sessionmaker
+from crm.db.engine import make_sessionmaker
 from crm.db.models import Call
 from crm.db.models_ops import AuditLog
-from crm.domain.enums import Role
 from crm.http.routing import SESSION_COOKIE
-from crm.service import CrmService
-from crm.settings import CrmSettings
-from tests.unit.test_dialer_engine import Clock, FakeControl
-from web.agent.pages import add_agent_pages
-from web.appkeys import BUS, DIALER_KEY
-from web.console.api import console_routes
-from web.console.pages import add_console_pages
-from web.dialer.api import dialer_routes
-from web.metrics.prometheus import install_metrics
-from web.status.api import add_health_check, status, status_routes
-
-PASSWORD = "pw-123456789"
-
-
-@contextlib.asynccontextmanager
-async def console_app(
-    tmp_path: Path, *, seed: bool = True
-) -> AsyncIterator[tuple[web.Application, CrmService, Dialer, dict[str, str]]]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"
-    engine = make_engine(url)
-    await create_all(engine)
-    settings = CrmSettings(database_url=url, recordings_dir=tmp_path / "rec",
-                           password_scrypt_n=16, auto_migrate=False)
-    crm = CrmService(settings, engine)
-    await crm.reference.seed_dispositions()
-    tokens = {}
-    users = (("agent1", Role.AGENT), ("boss", Role.MANAGER), ("boss2", Role.MANAGER),
-             ("root", Role.ADMIN))
-    for name, role in users if seed else ():
-        user = await crm.auth.create_user(name, role, password=PASSWORD)
-        tokens[name] = (await crm.auth.issue_token(user.id)).token
-    control = FakeControl()
-    store = DialerStore(tmp_path / "dialer.sqlite3")
-    await store.open()
-    local = LocalCrm(crm)
-    bus = EventBus()
-    dialer = Dialer(control, store, local, local, bus, Clock(), worker="w")
-    router = EventRouter()
-    dialer.register(router)
-    control.router = router
-    await dialer.on_connected(Reconnected(0))
-    app = create_crm_app(settings, service=crm,
-                         extra_routes=[*dialer_routes(), *console_routes(), *status_routes()])
-    app[DIALER_KEY] = dialer
-    app[BUS] = bus
-    install_metrics(app)
-    app.router.add_get("/status", status)
-    add_agent_pages(app)
-    add_console_pages(app)
-    app.router.add_static("/static", pages.STATIC_DIR)
-    try:
-        yield app, crm, dialer, tokens
-    finally:
-        await dialer.stop()
-        await store.close()
-        await crm.close()
+from tests.helpers.web_apps import PASSWORD, console_app
+from web.status.api import add_health_check
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from crm.http.routing import SESSION_COOKIE
-from tests.unit.test_console_api import PASSWORD, console_app
+from tests.helpers.web_apps import PASSWORD, console_app
 from web.console.pages import MODEL_JS_KEYS
 from web.i18n import STRINGS
 

@@ -13,7 +13,7 @@ from crm.migrations import upgrade
 from crm.ports import FixedClock
 from crm.service import CrmService
 from crm.settings import CrmSettings
-from tests.unit.conversion_synth import write_history
+from crm.synth.conversion import write_history
 
 
 def test_given_migrated_crm_with_history_when_cli_retrains_conversion_then_trained_and_scored(

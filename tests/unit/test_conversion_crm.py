@@ -22,8 +22,8 @@ from crm.service import CrmService
 from crm.services.conversion_models import ConversionService
 from crm.services.conversion_rows import NURTURE_TAG, customer_rows
 from crm.services.customers import CustomerInput
+from crm.synth.conversion import Synth, write_history
 from crm.testing import CrmActor
-from tests.unit.conversion_synth import Synth, write_history
 
 
 @pytest.fixture

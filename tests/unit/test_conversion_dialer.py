@@ -16,9 +16,8 @@ from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
 from ari_app.dialer.ports import Lead
 from ari_app.dialer.routing import pair_leads, pick_agent
 from ari_app.dialer.store import DialerStore
-from tests.unit.test_dialer_api import Api
-from tests.unit.test_dialer_api import api as api  # noqa: F401 - the fixture
-from tests.unit.test_dialer_engine import Clock, FakeControl, FakeCrm, customer_answers, until
+from tests.helpers.dialer_fakes import Clock, FakeControl, FakeCrm, customer_answers, until
+from tests.helpers.web_apps import Api
 
 
 @dataclass

@@ -17,6 +17,7 @@ from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
 from ari_app.dialer.store import DialerStore
+from ari_app.testing import CRM_NOW
 from crm.app import create_crm_app
 from crm.db.engine import create_all, make_engine
 from crm.db.models import Call
@@ -25,8 +26,7 @@ from crm.domain.enums import Role
 from crm.ports import FixedClock
 from crm.service import CrmService
 from crm.settings import CrmSettings
-from tests.integration.dialer_rig import CRM_NOW
-from tests.unit.test_dialer_engine import Clock, FakeControl, customer_answers, until
+from tests.helpers.dialer_fakes import Clock, FakeControl, customer_answers, until
 
 
 @pytest.fixture

@@ -3,71 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from ari_app.adapters.crm_local import LocalCrm
-from ari_app.ari import EventRouter, Reconnected
-from ari_app.dialer.bus import EventBus
-from ari_app.dialer.engine import Dialer
-from ari_app.dialer.store import DialerStore
-from crm.app import create_crm_app
-from crm.db.engine import create_all, make_engine
-from crm.domain.enums import Role
-from crm.service import CrmService
-from crm.settings import CrmSettings
-from tests.unit.test_dialer_engine import Clock, FakeControl
-from web.dialer.api import DIALER_KEY, dialer_routes
-
-
-class Api:
-    def __init__(self, client: TestClient, tokens: dict[str, str], campaign_id: str,
-                 control: FakeControl) -> None:
-        self.client = client
-        self.tokens = tokens
-        self.campaign_id = campaign_id
-        self.control = control
-
-    async def call(self, method: str, path: str, who: str | None = "agent1",
-                   body: Any = None) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        resp = await self.client.request(method, path, json=body, headers=headers)
-        return resp.status, await resp.json()
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"
-    engine = make_engine(url)
-    await create_all(engine)
-    settings = CrmSettings(database_url=url, recordings_dir=tmp_path / "rec",
-                           password_scrypt_n=16, auto_migrate=False)
-    crm = CrmService(settings, engine)
-    tokens = {}
-    for name, role in (("agent1", Role.AGENT), ("boss", Role.MANAGER)):
-        user = await crm.auth.create_user(name, role, password="pw-123456789")
-        tokens[name] = (await crm.auth.issue_token(user.id)).token
-    campaign = await crm.campaigns.create({"name": "api"})
-    control = FakeControl()
-    store = DialerStore(tmp_path / "dialer.sqlite3")
-    await store.open()
-    local = LocalCrm(crm)
-    dialer = Dialer(control, store, local, local, EventBus(), Clock(), worker="w")
-    router = EventRouter()
-    dialer.register(router)
-    control.router = router
-    await dialer.on_connected(Reconnected(0))
-    app = create_crm_app(settings, service=crm, extra_routes=dialer_routes())
-    app[DIALER_KEY] = dialer
-    async with TestClient(TestServer(app)) as client:
-        yield Api(client, tokens, str(campaign.id), control)
-    await dialer.stop()
-    await store.close()
-    await crm.close()
+from tests.helpers.web_apps import Api
 
 
 async def test_given_no_token_when_agent_route_called_then_401(api: Api) -> None:

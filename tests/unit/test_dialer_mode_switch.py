@@ -10,7 +10,7 @@ from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import ScreenPop
 from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
 from ari_app.dialer.store import DialerStore
-from tests.unit.test_dialer_engine import (
+from tests.helpers.dialer_fakes import (
     Clock,
     FakeControl,
     FakeCrm,

@@ -10,7 +10,7 @@ from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.model import CampaignConfig, DialMode
 from ari_app.dialer.store import DialerStore
-from tests.unit.test_dialer_engine import Clock, FakeControl, FakeCrm, lead, until
+from tests.helpers.dialer_fakes import Clock, FakeControl, FakeCrm, lead, until
 
 
 class ReleasingCrm(FakeCrm):

@@ -14,7 +14,7 @@ from crm.experiments.assign import Variant, assign_variant
 from crm.pops import PopHub
 from crm.service import CrmService
 from crm.services.customers import CustomerInput
-from tests.unit.test_pops_bridge import until
+from tests.helpers.waiting import eventually
 from web.agent.pops import PopBridge
 
 
@@ -68,7 +68,7 @@ async def test_given_pop_experiment_when_off_agent_called_then_no_customer_pop_b
     bus.publish(pop(on, cid, "ringing", "call-on"))
     bus.publish(pop(off, cid, "ringing", "call-off"))
     bus.publish(pop(off, cid, "connected", "call-off"))
-    await until(lambda: len(hub.sent.get(on, [])) == 1 and len(hub.sent.get(off, [])) == 2)
+    await eventually(lambda: len(hub.sent.get(on, [])) == 1 and len(hub.sent.get(off, [])) == 2)
 
     shown = hub.sent[on][0]
     assert shown["type"] == "pop" and shown["customer"]["name"] == "李娜"
@@ -91,5 +91,5 @@ async def test_given_no_or_stopped_experiment_then_everybody_gets_the_pop(
     await crm_service.experiments.stop(exp.id)
 
     bus.publish(pop(off, cid, "ringing", "call-x"))
-    await until(lambda: len(hub.sent.get(off, [])) == 1)
+    await eventually(lambda: len(hub.sent.get(off, [])) == 1)
     assert hub.sent[off][0]["type"] == "pop"

@@ -9,7 +9,6 @@ import pytest
 from crm.domain.phones import zones_for_number
 from crm.ports import FixedClock
 from crm.service import CrmService
-from crm.testing import crm_database_url, crm_settings  # noqa: F401
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from ari_app.dialer.events import LeadsClaimed, ScreenPop
 from ari_app.dialer.model import CampaignConfig
 from crm.pops import PopHub
 from crm.services.customers import CustomerInput
-from tests.unit.test_pops_bridge import until
-from tests.unit.test_wallboard_ws import Rig, bearer, fake_app
+from tests.helpers.waiting import eventually
+from tests.helpers.web_apps import Rig, bearer, fake_app
 from web.agent.pops import PopBridge
 from web.metrics.prometheus import (
     POP_METRICS,
@@ -133,11 +133,11 @@ async def test_given_prefetched_and_cold_pops_when_scraped_then_latency_by_cache
     bridge.start()
     try:
         bus.publish(LeadsClaimed("camp-1", (str(warm.id),), at))
-        await until(lambda: bridge.stats["prefetched"] == 1)
+        await eventually(lambda: bridge.stats["prefetched"] == 1)
         for n, (agent, customer) in enumerate((("a1", warm), ("a2", cold))):
             bus.publish(ScreenPop(agent, f"call-{n}", str(customer.id), f"lead-{n}", "camp-1",
                                   "+8613800138091", "ringing", at))
-        await until(lambda: len(hub.current("a1")) == 1 and len(hub.current("a2")) == 1)
+        await eventually(lambda: len(hub.current("a1")) == 1 and len(hub.current("a2")) == 1)
     finally:
         await bridge.stop()
     assert hub.current("a1")[0]["customer"]["name"] == "王伟"

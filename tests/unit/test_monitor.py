@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,37 +15,14 @@ from ari_app.dialer.errors import CallNotFound, Conflict, InvalidRequest
 from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
 from ari_app.dialer.monitor import MonitorChanged, MonitorDesk, MonitorNotFound, MonitorState
 from ari_app.dialer.store import DialerStore
-from tests.unit.test_dialer_engine import Clock, FakeControl, FakeCrm, customer_answers, lead, until
-
-
-class SnoopControl(FakeControl):
-    """FakeControl plus snoop; supervisor phones and snoops enter the app at once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.phone_answers = True
-
-    async def originate(self, endpoint: str, *, channel_id: str, app_args: str = "",
-                        **kwargs: Any) -> dict[str, Any]:
-        result = await super().originate(endpoint, channel_id=channel_id, app_args=app_args,
-                                         **kwargs)
-        if app_args.startswith("monitor,"):
-            kind = "StasisStart" if self.phone_answers else "ChannelDestroyed"
-            asyncio.get_running_loop().call_soon(
-                lambda: asyncio.ensure_future(self.emit(kind, channel_id, app_args.split(","))))
-        return result
-
-    async def snoop(self, channel_id: str, *, snoop_id: str, spy: str = "in",
-                    whisper: str = "none", app_args: str = "") -> dict[str, Any]:
-        self.log.append(("snoop", (channel_id, snoop_id, spy, whisper)))
-        self.channels.add(snoop_id)
-        asyncio.get_running_loop().call_soon(
-            lambda: asyncio.ensure_future(self.emit("StasisStart", snoop_id,
-                                                    app_args.split(","))))
-        return {"id": snoop_id}
-
-    async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None:
-        self.log.append(("remove_from_bridge", (bridge_id, channel_id)))
+from tests.helpers.dialer_fakes import (
+    Clock,
+    FakeCrm,
+    SnoopControl,
+    customer_answers,
+    lead,
+    until,
+)
 
 
 @pytest.fixture

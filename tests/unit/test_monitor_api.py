@@ -23,8 +23,7 @@ from crm.db.models_ops import AuditLog
 from crm.domain.enums import Role
 from crm.service import CrmService
 from crm.settings import CrmSettings
-from tests.unit.test_dialer_engine import Clock, FakeCrm, customer_answers, lead, until
-from tests.unit.test_monitor import SnoopControl
+from tests.helpers.dialer_fakes import Clock, FakeCrm, SnoopControl, customer_answers, lead, until
 from web.dialer.api import DIALER_KEY, dialer_routes
 from web.monitor.api import MONITOR_KEY, MonitorAudit, build_monitor, monitor_routes
 

@@ -18,6 +18,7 @@ from crm.pops import PopHub
 from crm.service import CrmService
 from crm.services.customers import CustomerInput
 from crm.services.work import TaskInput
+from tests.helpers.waiting import eventually
 from web.agent.pops import PopBridge
 
 
@@ -53,21 +54,11 @@ def screen_pop(
     )
 
 
-async def until(check: Any, timeout: float = 10.0) -> None:
-    """Poll until ``check()`` holds (the bridge runs in its own tasks)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("timed out")
-
-
 async def test_given_ringing_pop_when_published_then_hub_has_customer_essentials(rig) -> None:
     bus, hub, summaries, cid = rig
     bus.publish(screen_pop(cid, "ringing"))
 
-    await until(lambda: len(hub.current("agent")) == 1)
+    await eventually(lambda: len(hub.current("agent")) == 1)
 
     msg = hub.current("agent")[0]
     assert (msg["type"], msg["state"], msg["call_id"]) == ("pop", "ringing", "call-1")
@@ -86,7 +77,7 @@ async def test_given_popped_call_when_connected_and_ended_then_call_states_witho
     for state in ("ringing", "connected", "ended"):
         bus.publish(screen_pop(cid, state))
 
-    await until(lambda: hub.current("agent") and hub.current("agent")[0]["state"] == "ended")
+    await eventually(lambda: hub.current("agent") and hub.current("agent")[0]["state"] == "ended")
 
     assert len(summaries.calls) == 1, "one summary query set per call"
     assert hub.delivered == 3
@@ -97,7 +88,8 @@ async def test_given_preview_offer_when_accepted_then_dialing_pop_reuses_custome
     bus.publish(screen_pop(cid, "offered", call_id=""))
     bus.publish(screen_pop(cid, "ringing", call_id="call-9"))
 
-    await until(lambda: hub.current("agent") and hub.current("agent")[0]["call_id"] == "call-9")
+    await eventually(
+        lambda: hub.current("agent") and hub.current("agent")[0]["call_id"] == "call-9")
 
     assert len(summaries.calls) == 1
     assert hub.current("agent")[0]["customer"]["name"] == "王伟"
@@ -111,7 +103,7 @@ async def test_given_agent_state_change_when_published_then_agent_state_message(
         )
     )
 
-    await until(lambda: bool(hub.current("agent")))
+    await eventually(lambda: bool(hub.current("agent")))
 
     msg = hub.current("agent")[0]
     assert msg == {
@@ -130,7 +122,7 @@ async def test_given_unknown_customer_when_popped_then_pop_still_carries_the_num
     bus, hub, _, _ = rig
     bus.publish(screen_pop("00000000-0000-0000-0000-000000000000", "ringing"))
 
-    await until(lambda: bool(hub.current("agent")))
+    await eventually(lambda: bool(hub.current("agent")))
 
     msg = hub.current("agent")[0]
     assert msg["number"] == "+8613800138090"
@@ -149,7 +141,7 @@ async def test_given_page_in_english_when_popped_then_summary_asked_in_english(r
     hub.connect("agent", send, close, language="en")
     bus.publish(screen_pop(cid, "ringing"))
 
-    await until(lambda: bool(summaries.calls))
+    await eventually(lambda: bool(summaries.calls))
 
     assert summaries.calls[0][1] is Language.EN
 
@@ -161,7 +153,7 @@ async def test_given_call_on_screen_when_agent_logs_out_then_pop_shows_ended(rig
         AgentStateChanged("agent", "camp-1", AgentState.ON_CALL, AgentState.LOGGED_OUT, 9.0)
     )
 
-    await until(lambda: len(hub.current("agent")) == 2)
+    await eventually(lambda: len(hub.current("agent")) == 2)
 
     state, pop = hub.current("agent")
     assert state["state"] == "logged_out"
@@ -173,7 +165,7 @@ async def test_given_preview_offer_when_skipped_then_offer_ends(rig) -> None:
     bus.publish(screen_pop(cid, "offered", call_id=""))
     bus.publish(AgentStateChanged("agent", "camp-1", AgentState.RESERVED, AgentState.READY, 9.0))
 
-    await until(
+    await eventually(
         lambda: len(hub.current("agent")) == 2 and hub.current("agent")[1]["state"] == "ended"
     )
 
@@ -182,7 +174,7 @@ async def test_given_predictive_bridge_when_first_event_is_connected_then_full_p
     bus, hub, summaries, cid = rig
     bus.publish(screen_pop(cid, "connected", call_id="call-p"))
 
-    await until(lambda: bool(hub.current("agent")))
+    await eventually(lambda: bool(hub.current("agent")))
 
     msg = hub.current("agent")[0]
     assert (msg["type"], msg["state"], msg["customer"]["name"]) == ("pop", "connected", "王伟")
@@ -193,9 +185,9 @@ async def test_given_claimed_lead_when_popped_then_prefetched_summary_without_a_
     """The hopper's claim prefetches the summary; the pop itself reads nothing."""
     bus, hub, summaries, cid = rig
     bus.publish(LeadsClaimed("camp-1", (cid,), time.time()))
-    await until(lambda: len(summaries.calls) == 1)
+    await eventually(lambda: len(summaries.calls) == 1)
     bus.publish(screen_pop(cid, "ringing"))
-    await until(lambda: len(hub.current("agent")) == 1)
+    await eventually(lambda: len(hub.current("agent")) == 1)
     assert hub.current("agent")[0]["customer"]["name"] == "王伟"
     await asyncio.sleep(0.1)  # the re-read behind the cached pop
     assert len(summaries.calls) == 2 and not [
@@ -208,7 +200,7 @@ async def test_given_customer_changed_after_prefetch_when_popped_then_pop_refres
 ) -> None:
     bus, hub, summaries, cid = rig
     bus.publish(LeadsClaimed("camp-1", (cid,), time.time()))
-    await until(lambda: len(summaries.calls) == 1)
+    await eventually(lambda: len(summaries.calls) == 1)
     await crm_service.work.create_task(TaskInput("回电", customer_id=uuid.UUID(cid)))
     conn_msgs: list[dict[str, Any]] = []
     original = hub.deliver
@@ -219,7 +211,7 @@ async def test_given_customer_changed_after_prefetch_when_popped_then_pop_refres
 
     hub.deliver = spy  # type: ignore[method-assign]
     bus.publish(screen_pop(cid, "ringing"))
-    await until(lambda: any(m["type"] == "pop_refresh" for m in conn_msgs))
+    await eventually(lambda: any(m["type"] == "pop_refresh" for m in conn_msgs))
     first, refresh = conn_msgs[0], next(m for m in conn_msgs if m["type"] == "pop_refresh")
     assert [t["title"] for t in first["customer"]["open_tasks"]] == ["发送报价"]
     assert sorted(t["title"] for t in refresh["customer"]["open_tasks"]) == ["发送报价", "回电"]

@@ -17,7 +17,7 @@ from crm.db.models_ops import AuditLog, DncEntry, Lead
 from crm.service import CrmService
 from crm.services.customers import ConflictPolicy, CustomerInput
 from crm.services.work import TaskInput
-from tests.unit.test_recordings_access import wav
+from tests.helpers.audio import wav
 
 NAME, OLD_NAME, EMAIL = "李雷", "李雷旧档", "li.lei@example.com"
 NUMBERS = ["+8613800138021", "+8613912345678", "+8613700137002"]

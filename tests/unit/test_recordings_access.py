@@ -3,9 +3,7 @@ and every access (issued, served, refused) in the audit log."""
 
 from __future__ import annotations
 
-import io
 import uuid
-import wave
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,16 +14,7 @@ from crm.crypto import is_encrypted, read_key_id
 from crm.db.models import Recording
 from crm.db.models_ops import AuditLog
 from crm.services.customers import CustomerInput
-
-
-def wav(seconds: float = 0.5, level: int = 1200) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(level.to_bytes(2, "little", signed=True) * int(8000 * seconds))
-    return buf.getvalue()
+from tests.helpers.audio import wav
 
 
 async def call_with_recording(crm_client, crm_service, crm_actors, call_id: str) -> Recording:

@@ -18,7 +18,7 @@ from crm.crypto import SANDBOX_KEY, UnknownKeyError, read_key_id
 from crm.db.models import Recording
 from crm.db.models_ops import AuditLog
 from crm.service import CrmService
-from tests.unit.test_recordings_access import wav
+from tests.helpers.audio import wav
 
 
 def _key() -> str:

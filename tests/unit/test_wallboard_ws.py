@@ -3,102 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-import web as pages
-from ari_app.adapters.crm_local import LocalCrm
-from ari_app.ari import EventRouter, Reconnected
-from ari_app.dialer.bus import EventBus
-from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import AgentStateChanged
 from ari_app.dialer.model import AgentState, CampaignConfig
-from ari_app.dialer.store import DialerStore
-from crm.app import create_crm_app
-from crm.db.engine import create_all, make_engine
 from crm.db.models_ops import User
 from crm.domain.enums import Role
 from crm.service import CrmService
-from crm.services.customers import CustomerInput
-from crm.settings import CrmSettings
-from tests.unit.test_dialer_engine import Clock, FakeControl
-from web.agent.pages import add_agent_pages
-from web.appkeys import BUS, DIALER_KEY
-from web.dialer.api import dialer_routes
-from web.metrics.prometheus import install_metrics
-from web.wallboard.board import WALLBOARD_HUB, Wallboard, install_wallboard
-
-PASSWORD = "pw-123456789"
-
-
-@dataclass
-class Rig:
-    app: web.Application
-    crm: CrmService
-    dialer: Dialer
-    bus: EventBus
-    control: FakeControl
-    tokens: dict[str, str]
-    campaign_id: str
-
-
-@contextlib.asynccontextmanager
-async def fake_app(tmp_path: Path) -> AsyncIterator[Rig]:
-    """The app as ``build_app`` wires it (pages, wallboard, metrics), on a dialer with fakes."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"
-    engine = make_engine(url)
-    await create_all(engine)
-    settings = CrmSettings(database_url=url, recordings_dir=tmp_path / "rec",
-                           password_scrypt_n=16, auto_migrate=False)
-    crm = CrmService(settings, engine)
-    tokens = {}
-    for name, role in (("agent1", Role.AGENT), ("boss", Role.MANAGER), ("root", Role.ADMIN)):
-        user = await crm.auth.create_user(name, role, password=PASSWORD)
-        tokens[name] = (await crm.auth.issue_token(user.id)).token
-    campaign = await crm.campaigns.create({"name": "wallboard"})
-    control = FakeControl()
-    store = DialerStore(tmp_path / "dialer.sqlite3")
-    await store.open()
-    local = LocalCrm(crm)
-    bus = EventBus()
-    dialer = Dialer(control, store, local, local, bus, Clock(), worker="w")
-    router = EventRouter()
-    dialer.register(router)
-    control.router = router
-    await dialer.on_connected(Reconnected(0))
-    app = create_crm_app(settings, service=crm, extra_routes=dialer_routes())
-    app[DIALER_KEY] = dialer
-    app[BUS] = bus
-    install_wallboard(app, min_interval_s=0.05)
-    install_metrics(app)
-    add_agent_pages(app)
-    app.router.add_static("/static", pages.STATIC_DIR)
-    try:
-        yield Rig(app, crm, dialer, bus, control, tokens, str(campaign.id))
-    finally:
-        await dialer.stop()
-        await store.close()
-        await crm.close()
+from tests.helpers.web_apps import PASSWORD, Rig, bearer, fake_app, high_intent_call
+from web.wallboard.board import WALLBOARD_HUB, Wallboard
 
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[tuple[Rig, TestClient]]:
     async with fake_app(tmp_path) as rig, TestClient(TestServer(rig.app)) as client:
         yield rig, client
-
-
-def bearer(rig: Rig, who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {rig.tokens[who]}"}
 
 
 async def next_board(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
@@ -180,27 +107,6 @@ async def test_given_running_campaign_when_sampled_then_history_is_a_bounded_rin
     assert [s["t"] for s in message["history"]] == [1020.0, 1030.0, 1040.0]
     assert board.campaign_id in message["history"][-1]["campaigns"]
     assert message["campaigns"][0]["hopper"] == 0
-
-
-async def high_intent_call(crm: CrmService, call_id: str, campaign_id: str | None,
-                           name: str, phone: str = "13800138001") -> None:
-    """A call whose transcript and end make the default ``high-intent`` rule put the customer
-    on the supervisor's to-do (the CRM's own path: events, segments, post-call rules)."""
-    await crm.rules.seed_defaults_if_empty()
-    customer, _ = await crm.customers.create(CustomerInput(name=name, phones=[phone]))
-    ids = {"customer_id": str(customer.id), "agent_id": "agent1"}
-    if campaign_id:
-        ids["campaign_id"] = campaign_id
-    await crm.ingest_call_event({"event_id": f"{call_id}-b", "call_id": call_id,
-                                 "type": "bridged", **ids})
-    await crm.add_transcript_segment(call_id, {
-        "segment_id": "s1", "speaker": "customer", "start_s": 5.0, "end_s": 9.0,
-        "text": "We are very interested in a cooperation, what is the price? Sounds great.",
-        "confidence": 0.9})
-    await crm.ingest_call_event({"event_id": f"{call_id}-a", "call_id": call_id,
-                                 "type": "answered"})
-    await crm.ingest_call_event({"event_id": f"{call_id}-e", "call_id": call_id,
-                                 "type": "ended", "talk_seconds": 240})
 
 
 async def _user_id(crm: CrmService, username: str) -> Any:

@@ -1,35 +1,72 @@
-"""A whole dialer on the real sandbox: CRM (SQLite), outbox, ARI events, SIPp agent phones."""
+"""Testing support for the dialer on a real Asterisk (the sandbox): the whole controller
+in-process with its CRM on SQLite (``DialerRig``), an awaitable log of ARI events
+(``EventLog``) and polling a status (``wait_until``). Used by the integration tests and by
+``bench/``; plain code, no pytest (this module ships).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from ari_app.adapters.crm_local import LocalCrm
-from ari_app.ari import AriClient, AriConfig, AriEventStream, EventRouter
+from ari_app.ari import AriClient, AriConfig, AriEvent, AriEventStream, EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import AgentStateChanged, ScreenPop
 from ari_app.dialer.model import AgentState
 from ari_app.dialer.store import DialerStore
-from crm.db.engine import create_all, make_engine
-from crm.db.models import CallEventRow
-from crm.db.models_ops import Lead
 from crm.ports import FixedClock
 from crm.service import CrmService
-from crm.settings import CrmSettings
-from tests.integration.support import EventLog
+from crm.testing import CRM_T0, call_event_rows, campaign_leads, open_sqlite_crm
 
 # 11:00 in Asia/Shanghai: inside the campaigns' default 09:00-21:00 calling window.
-CRM_NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+CRM_NOW = CRM_T0
+Predicate = Callable[[AriEvent], bool]
+
+
+class EventLog:
+    """Every event our app received, with waiting on a condition (never sleeping)."""
+
+    def __init__(self) -> None:
+        self.events: list[AriEvent] = []
+        self.connections: list[int] = []
+        self.stream: AriEventStream | None = None
+        self._changed = asyncio.Condition()
+
+    async def add(self, event: AriEvent) -> None:
+        async with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    async def connected(self, marker: Reconnected) -> None:
+        self.connections.append(marker.count)
+
+    def matching(self, predicate: Predicate) -> list[AriEvent]:
+        return [e for e in self.events if predicate(e)]
+
+    async def wait_for(self, predicate: Predicate, timeout: float = 10.0) -> AriEvent:
+        async with self._changed:
+            try:
+                async with asyncio.timeout(timeout):
+                    while True:
+                        for event in self.events:
+                            if predicate(event):
+                                return event
+                        await self._changed.wait()
+            except TimeoutError:
+                seen = [(e.type, e.channel_id, e.args, e.dial_status) for e in self.events][-30:]
+                raise AssertionError(f"no event matched within {timeout} s; last: {seen}") from None
+
+    def of_channel(self, channel_id: str, event_type: str | None = None) -> list[AriEvent]:
+        return [
+            e for e in self.events
+            if e.channel_id == channel_id and (event_type is None or e.type == event_type)
+        ]
 
 
 class GatedCrm:
@@ -75,13 +112,7 @@ class DialerRig:
     _ari: AriClient | None = None
 
     async def start(self, worker: str = "dialer-test") -> None:
-        url = f"sqlite+aiosqlite:///{self.work / 'crm.sqlite3'}"
-        engine = make_engine(url)
-        await create_all(engine)
-        settings = CrmSettings(database_url=url, recordings_dir=self.work / "recordings",
-                               password_scrypt_n=16)
-        self.crm = CrmService(settings, engine, clock=FixedClock(CRM_NOW))
-        await self.crm.reference.seed_dispositions()
+        self.crm = await open_sqlite_crm(self.work, FixedClock(CRM_NOW))
         await self.start_dialer(worker)
 
     async def start_dialer(self, worker: str = "dialer-test") -> None:
@@ -133,16 +164,12 @@ class DialerRig:
             pass
         return str(campaign.id)
 
-    async def leads(self, campaign_id: str) -> dict[str, Lead]:
-        async with self.crm.engine.connect() as conn:
-            rows = (await conn.execute(
-                sa.select(Lead).where(Lead.campaign_id == uuid.UUID(campaign_id))
-            )).all()
-        return {row.phone_e164: row for row in rows}
+    async def leads(self, campaign_id: str) -> dict[str, Any]:
+        """The campaign's leads (the CRM's rows) by phone number."""
+        return await campaign_leads(self.crm, campaign_id)
 
     async def call_events(self) -> list[Any]:
-        async with self.crm.engine.connect() as conn:
-            return list((await conn.execute(sa.select(CallEventRow))).all())
+        return await call_event_rows(self.crm)
 
     # -------------------------------------------------------------- agents --
     def auto_dispose(self, disposition: str = "not_interested") -> None:

@@ -1,4 +1,4 @@
-"""A synthetic CRM call history for the answer-model tests (rows written to the CRM's own tables).
+"""A synthetic CRM call history for the answer model (rows written to the CRM's own tables).
 
 Leads are Chinese mobiles (Asia/Shanghai) and New York numbers (America/New_York). A call's
 chance of a live answer depends on the hour *in the lead's own zone*: high at 19-20 h, low at
@@ -21,6 +21,8 @@ from crm.service import CrmService
 
 CN, US = "Asia/Shanghai", "America/New_York"
 HISTORY_START = datetime(2026, 9, 1, tzinfo=UTC)
+# After the default history (``HISTORY_START`` + 20 days); a Friday.
+AFTER_HISTORY = datetime(2026, 9, 25, 0, 0, tzinfo=UTC)
 
 
 def p_live(local_hour: int) -> float:
@@ -47,8 +49,9 @@ class Rows:
     calls: list[dict]
 
 
-def _lead(rows: Rows, campaign_id: uuid.UUID, e164: str, ntype: str, created: datetime,
+def add_lead(rows: Rows, campaign_id: uuid.UUID, e164: str, ntype: str, created: datetime,
           **extra: object) -> uuid.UUID:
+    """Add a customer, its phone and a lead on ``campaign_id`` to ``rows``; the lead's id."""
     cid, lid = uuid.uuid4(), uuid.uuid4()
     rows.customers.append({"id": cid, "name": e164, "name_key": e164, "created_at": created,
                            "updated_at": created})
@@ -68,7 +71,7 @@ def synth_rows(campaign_id: uuid.UUID, n_leads: int, attempts: int, seed: int = 
         us = i % 3 == 0
         zone = ZoneInfo(US if us else CN)
         e164 = us_number(i) if us else cn_number(i)
-        lid = _lead(rows, campaign_id, e164, "unknown" if us else "mobile",
+        lid = add_lead(rows, campaign_id, e164, "unknown" if us else "mobile",
                     start - timedelta(days=2), status="done", attempts=attempts)
         slots = sorted(
             (start.astimezone(zone) + timedelta(days=rng.randrange(days))).replace(

@@ -1,4 +1,4 @@
-"""A synthetic CRM history for the conversion-model tests, written to the CRM's own tables.
+"""A synthetic CRM history for the conversion model, written to the CRM's own tables.
 
 Each customer has a latent propensity. Before the label window (the last 30 days) they
 were called 1-6 times: connects, talk time, dispositions (sales among them) and intent
@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from crm.db.models import Call, Customer, CustomerTag, PhoneNumber, Tag
 from crm.db.models_ops import Lead
@@ -73,7 +74,8 @@ async def write_history(crm: CrmService, now: datetime, n: int = 1500, seed: int
                                forced="sale" if bought and k == 0 else "not_interested"))
     async with crm.engine.begin() as conn:
         await conn.execute(sa.insert(Tag), [{"name": k, "name_key": k} for k in tags])
-        ids = dict((await conn.execute(sa.select(Tag.name_key, Tag.id))).all())
+        ids: dict[str, Any] = dict(
+            (await conn.execute(sa.select(col(Tag.name_key), col(Tag.id)))).all())
         for link in links:  # the ids the database gave (its sequence stays right)
             link["tag_id"] = ids[link["tag_id"]]
         for table, rows in ((Customer, customers), (PhoneNumber, phones), (Lead, leads),

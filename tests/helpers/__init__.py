@@ -1,0 +1,1 @@
+"""Shared test fakes, rigs and fixtures (never imported from a ``test_*`` module by another)."""
