@@ -177,6 +177,25 @@ def marginal_risks(snapshot: PacingSnapshot, est: Estimates, limit: int) -> np.n
     return cdf @ tb.weights
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class RiskTerms:
+    """The terms ``marginal_risks`` sums up for a snapshot, by answer time ``tau``: enough to
+    compute the exact shortfall distribution they approximate (a check of the approximation)."""
+
+    taus: np.ndarray  # seconds after dialling at which a live answer may arrive
+    weights: np.ndarray  # their probabilities
+    cdf: np.ndarray  # ring-to-live cdf, padded
+    free: np.ndarray  # [busy agent, tau] -> P(free by now + tau + window)
+    claims: np.ndarray  # [call in flight, tau] -> P(a live answer arriving by now + tau)
+
+
+def risk_terms(snapshot: PacingSnapshot, est: Estimates) -> RiskTerms:
+    """The agents freeing and the calls in flight claiming, as ``marginal_risks`` sees them."""
+    tb = _tables(est)
+    return RiskTerms(tb.taus, tb.weights, tb.cdf, _free_matrix(snapshot, tb),
+                     _claim_matrix(snapshot, est, tb))
+
+
 def _free_matrix(snapshot: PacingSnapshot, tb: _Tables) -> np.ndarray:
     """[busy agent, tau] -> P(free by now + tau + window)."""
     talk_since, wrap_since = _busy_since(snapshot.busy)

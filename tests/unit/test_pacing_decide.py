@@ -6,13 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from predictive.pacing.decide import (
-    _claim_matrix,
-    _free_matrix,
-    _tables,
-    decide,
-    marginal_risks,
-)
+from predictive.pacing.decide import decide, marginal_risks, risk_terms
 from predictive.pacing.types import (
     BusyAgent,
     BusyState,
@@ -139,8 +133,8 @@ def test_given_a_busy_floor_when_computing_risk_then_close_to_the_exact_distribu
     est = replace(s.estimates, lookahead=False)  # type: ignore[arg-type]
     s = replace(s, estimates=est)
     approx = marginal_risks(s, est, 6)
-    tb = _tables(est)
-    f, h = _free_matrix(s, tb), _claim_matrix(s, est, tb)
+    tb = risk_terms(s, est)
+    f, h = tb.free, tb.claims
     off = len(h) + 8
     pmf = np.zeros((len(tb.taus), len(f) + off + 1))
     pmf[:, off] = 1.0
