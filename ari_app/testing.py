@@ -98,6 +98,9 @@ class WallClock:
 
 @dataclass
 class DialerRig:
+    """The whole controller in-process on a real Asterisk (ARI events, dialer, outbox), its CRM
+    on SQLite in ``work``, the CRM port behind a switch (``gate``)."""
+
     ari_config: AriConfig
     work: Path
     crm: CrmService = field(init=False)

@@ -157,6 +157,8 @@ async def console_app(
 
 
 class Api:
+    """The dialer API's test client, calling as one of the users (``who``)."""
+
     def __init__(self, client: TestClient, tokens: dict[str, str], campaign_id: str,
                  control: FakeControl) -> None:
         self.client = client
