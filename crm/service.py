@@ -43,6 +43,7 @@ from crm.services.reference import ReferenceService
 from crm.services.reports import ReportService
 from crm.services.rules_store import RuleAudit, RulesStore
 from crm.services.summary import SummaryService
+from crm.services.supervision import SupervisionService
 from crm.services.transcripts import AddResult, LivePublisher, TranscriptService
 from crm.services.work import WorkService
 from crm.settings import CrmSettings
@@ -53,7 +54,8 @@ class CrmService:
 
     The sub-services are public attributes for the HTTP layer (``customers``, ``calls``,
     ``work``, ``dnc``, ``campaigns``, ``leads``, ``imports``, ``auth``, ``reference``,
-    ``recordings``, ``recording_upkeep``, ``privacy``); the methods below are the dialer's contract.
+    ``recordings``, ``recording_upkeep``, ``privacy``, ``supervision``); the methods below are
+    the dialer's contract.
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class CrmService:
         self.live = LiveRules(sessions, clk, self.lexicon, self.rules, settings.timezone,
                               self.calls)
         self.rule_audit = RuleAudit(sessions)
+        self.supervision = SupervisionService(sessions, self.rule_audit)  # wallboard, monitor
         self.transcripts = TranscriptService(sessions, clk)
         self.transcripts.processor = self.live
         self.calls.listeners.append(self._on_call_event)

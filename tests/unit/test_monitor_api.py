@@ -18,7 +18,7 @@ from ari_app.dialer.engine import Dialer
 from ari_app.dialer.model import CampaignConfig, DialMode
 from ari_app.dialer.store import DialerStore
 from crm.app import create_crm_app
-from crm.db.engine import create_all, make_engine, make_sessionmaker
+from crm.db.engine import create_all, make_engine
 from crm.db.models_ops import AuditLog
 from crm.domain.enums import Role
 from crm.service import CrmService
@@ -63,7 +63,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     dialer.register(router)
     control.router = router
     desk = build_monitor(dialer, control, router)  # type: ignore[arg-type]
-    auditor = MonitorAudit(bus, make_sessionmaker(engine))
+    auditor = MonitorAudit(bus, crm)
     await dialer.start()
     await dialer.on_connected(Reconnected(0))
     app = create_crm_app(settings, service=crm,

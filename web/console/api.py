@@ -10,6 +10,7 @@ the rest through ``Dialer.start_campaign``, which reconfigures a running campaig
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -19,8 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.errors import CampaignNotFound
 from ari_app.dialer.model import CampaignConfig, DialMode, MachineAction
-from crm.db.models_ops import Campaign
-from crm.domain.access import may_manage
+from crm.domain.access import ManagedCampaign, may_manage
 from crm.domain.enums import CampaignStatus, Role
 from crm.errors import InvalidInputError
 from crm.http import schemas as sc
@@ -102,7 +102,7 @@ def _dialer(ctx: Ctx) -> Dialer:
     return ctx.request.app[DIALER_KEY]
 
 
-async def _managed(ctx: Ctx) -> Campaign:
+async def _managed(ctx: Ctx) -> ManagedCampaign:
     campaign = await ctx.service.campaigns.get(
         parse_uuid(ctx.path_param("campaign_id"), "campaign_id"))
     may_manage(ctx.who, campaign)
@@ -142,7 +142,7 @@ async def with_regulatory(service: CrmService, items: list[dict[str, Any]]) -> N
 
 
 async def campaign_views(service: CrmService, dialer: Dialer | None,
-                         campaigns: list[Campaign]) -> list[dict[str, Any]]:
+                         campaigns: Sequence[ManagedCampaign]) -> list[dict[str, Any]]:
     """Settings, live dialing status and the regulatory abandon rate of each campaign."""
     live = live_status(dialer)
     items = []
@@ -218,7 +218,7 @@ async def set_mode(ctx: Ctx) -> web.Response:
     return web.json_response({**await _view(ctx, campaign.id), "applied_live": applied})
 
 
-async def _set_status(ctx: Ctx, campaign: Campaign, status: CampaignStatus) -> None:
+async def _set_status(ctx: Ctx, campaign: ManagedCampaign, status: CampaignStatus) -> None:
     await ctx.service.dialing.update(campaign.id, {"status": status.value}, {},
                                      actor_id=ctx.who.user_id)
 

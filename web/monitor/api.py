@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Literal
 
 from aiohttp import web
 from pydantic import Field
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ari_app.ari import AriClient, EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus, Subscription
@@ -25,10 +25,9 @@ from ari_app.dialer.engine import Dialer
 from ari_app.dialer.monitor import MonitorChanged, MonitorDesk
 from ari_app.errors import TelephonyError
 from crm.app import crm_service_of
-from crm.db.engine import make_sessionmaker
 from crm.domain.enums import Role
 from crm.http.routing import Ctx, Route
-from crm.services.common import audit, parse_uuid, transaction
+from crm.service import CrmService
 from web.appkeys import DIALER_KEY
 from web.http import Handler, StrictIn, dialer_errors
 
@@ -106,8 +105,8 @@ async def sweep_stale(desk: MonitorDesk, ari: AriClient) -> int:
 class MonitorAudit:
     """Writes every :class:`MonitorChanged` to the CRM audit log (from the bus, in order)."""
 
-    def __init__(self, bus: EventBus, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    def __init__(self, bus: EventBus, crm: CrmService) -> None:
+        self.crm = crm
         self.written = 0
         self._sub: Subscription = bus.subscribe(lambda e: isinstance(e, MonitorChanged), 1024)
         self._task = asyncio.create_task(self._run(), name="monitor-audit")
@@ -122,11 +121,11 @@ class MonitorAudit:
                 log.exception("monitor %s: audit not written", event.monitor_id)
 
     async def write(self, event: MonitorChanged) -> None:
-        actor = parse_uuid(event.actor_ref, "actor") if event.actor_ref else None
-        async with transaction(self.sessions) as s:
-            audit(s, actor, f"monitor.{event.change}", "call", event.call_id, {
-                "monitor_id": event.monitor_id, "supervisor": event.supervisor,
-                "extension": event.extension, "mode": event.mode, "reason": event.reason})
+        actor = uuid.UUID(event.actor_ref) if event.actor_ref else None
+        await self.crm.supervision.record_monitor(
+            actor, event.change, event.call_id, monitor_id=event.monitor_id,
+            supervisor=event.supervisor, extension=event.extension, mode=event.mode,
+            reason=event.reason)
         self.written += 1
 
     async def close(self) -> None:
@@ -147,7 +146,7 @@ async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:
 
     telephony.on_connected(on_connected)
     app[MONITOR_KEY] = desk
-    auditor = MonitorAudit(app[BUS], make_sessionmaker(crm_service_of(app).engine))
+    auditor = MonitorAudit(app[BUS], crm_service_of(app))
     yield
     for session in desk.live():
         await desk.stop(session.monitor_id, "shutdown")

@@ -31,10 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import WSMsgType, web
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 import web as pages
 from ari_app.dialer.bus import EventBus, Subscription
@@ -42,8 +39,6 @@ from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import AgentStateChanged, CampaignAlarm
 from ari_app.dialer.model import AgentState
 from ari_app.dialer.snapshot import CampaignSnapshot, DialerSnapshot
-from crm.db.models import Customer
-from crm.db.models_ops import User
 from crm.domain.access import Principal, require_role
 from crm.domain.enums import Role
 from crm.errors import AuthenticationError, CrmError
@@ -171,33 +166,19 @@ def _iso(value: Any) -> str | None:
 async def load_todo(svc: CrmService, limit: int = TODO_LOAD) -> dict[str, Any]:
     """The open supervisor to-do items (all managers'; the board is shared), newest and most
     urgent first, with the customer's name and the owner's user name."""
-    page = await svc.rule_audit.supervisor_todo(owner_id=None, include_unowned=True,
-                                                status="open", limit=limit)
-    customers = {t.customer_id for t, _ in page.items if t.customer_id is not None}
-    owners = {t.owner_id for t, _ in page.items if t.owner_id is not None}
-    names: dict[Any, str] = {}
-    users: dict[Any, str] = {}
-    async with AsyncSession(svc.engine) as s:
-        if customers:
-            rows = await s.execute(sa.select(col(Customer.id), col(Customer.name)).where(
-                col(Customer.id).in_(customers)))
-            names = {k: v for k, v in rows.all()}
-        if owners:
-            rows = await s.execute(sa.select(col(User.id), col(User.username)).where(
-                col(User.id).in_(owners)))
-            users = {k: v for k, v in rows.all()}
+    todo = await svc.supervision.open_todo(limit)
     items = []
-    for task, firing in page.items:
-        title_en = (task.description or "").split("\n\n", 1)[0].strip() or task.title
+    for item in todo.items:
+        title_en = (item.description or "").split("\n\n", 1)[0].strip() or item.title
         items.append({
-            "id": str(task.id), "title": {"zh": task.title, "en": title_en},
-            "customer_id": str(task.customer_id) if task.customer_id else None,
-            "customer": names.get(task.customer_id), "call_id": firing.call_id,
-            "rule_id": firing.rule_id, "evidence": list(firing.evidence or []),
-            "due_at": _iso(task.due_at), "created_at": _iso(task.created_at),
-            "owner": users.get(task.owner_id), "priority": task.priority,
-            "owner_id": str(task.owner_id) if task.owner_id else None})
-    return {"items": items, "total": page.total}
+            "id": str(item.task_id), "title": {"zh": item.title, "en": title_en},
+            "customer_id": str(item.customer_id) if item.customer_id else None,
+            "customer": item.customer_name, "call_id": item.call_id,
+            "rule_id": item.rule_id, "evidence": list(item.evidence),
+            "due_at": _iso(item.due_at), "created_at": _iso(item.created_at),
+            "owner": item.owner_name, "priority": item.priority,
+            "owner_id": str(item.owner_id) if item.owner_id else None})
+    return {"items": items, "total": todo.total}
 
 
 async def todo_loop(hub: WallboardHub, svc: CrmService, dirty: asyncio.Event) -> None:
