@@ -7,7 +7,6 @@ handlers on :attr:`Telephony.router`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -15,6 +14,7 @@ from ari_app.ami import AmiClient
 from ari_app.ari import AriClient, AriEventStream, EventRouter, Reconnected
 from ari_app.errors import TelephonyError
 from ari_app.settings import DialerSettings
+from ari_app.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class Telephony:
         self.router = EventRouter()
         self.ami = AmiClient(settings.ami)
         self.events: AriEventStream | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskSet(log, "ARI event stream")  # its failure is logged
         self._connect_hooks: list[Any] = []
         self.ami_error: str | None = None
 
@@ -42,8 +42,7 @@ class Telephony:
         self.events = AriEventStream(
             self.settings.ari, self.ari.session, on_event=self.router, on_connected=self._connected
         )
-        self._task = asyncio.create_task(self.events.run(), name="ari-events")
-        self._task.add_done_callback(_log_task_end)
+        self._tasks.spawn(self.events.run(), "ari-events")
         try:
             await self.ami.connect(timeout=self.settings.ami_timeout)
         except TelephonyError as exc:
@@ -51,9 +50,7 @@ class Telephony:
             log.error("AMI unavailable: %s (registration state and reloads disabled)", exc)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._tasks.close()
         await self.ami.close()
         await self.ari.close()
 
@@ -72,6 +69,3 @@ class Telephony:
         return {"ari": ari, "ami": ami}
 
 
-def _log_task_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("ARI event stream stopped", exc_info=task.exception())

@@ -10,9 +10,8 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from ari_app.ari import AriEvent
 from ari_app.dialer import events as ev
@@ -31,6 +30,7 @@ from ari_app.dialer.ports import CallControl, Clock, Lead, Publisher
 from ari_app.dialer.routing import pick_agent
 from ari_app.dialer.store import DialerStore
 from ari_app.errors import TelephonyError
+from ari_app.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class CallDesk:
         self.waiting: dict[str, list[str]] = defaultdict(list)
         self.counters: dict[str, CampaignCounters] = defaultdict(CampaignCounters)
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()  # abandon timers' tasks, kept referenced
+        self._tasks = TaskSet(log)  # abandon timers' and gone checks' tasks
         self.on_finished: list[Callable[[CallAttempt], None]] = []
         self.on_live: list[Callable[[CallAttempt, bool], None]] = []  # (call, abandoned)
         # originates sent and not yet answered by ARI: reconciliation must not take their
@@ -151,7 +151,7 @@ class CallDesk:
             await self.control.subscribe_channel(call.call_id)
         except TelephonyError as exc:
             log.info("call %s: subscribing to its channel: %s", call.call_id, exc)
-            self._spawn(self._end_if_gone(call.call_id))
+            self._tasks.spawn(self._end_if_gone(call.call_id), f"gone-check-{call.call_id}")
 
     async def _end_if_gone(self, call_id: str) -> None:
         await asyncio.sleep(self.gone_check_s)  # a ChannelDestroyed in our queue comes first
@@ -166,11 +166,6 @@ class CallDesk:
             call.extra["closed_by"] = "subscription_check"
             log.warning("call %s: its channel is gone and no event said so; closing it", call_id)
             await self.finish(call)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _pop(self, call: CallAttempt, state: str) -> None:
         if call.agent_id is None:
@@ -240,7 +235,7 @@ class CallDesk:
             config.abandon_after_s, self._abandon_soon, call.call_id)
 
     def _abandon_soon(self, call_id: str) -> None:
-        self._spawn(self.abandon(call_id))
+        self._tasks.spawn(self.abandon(call_id), f"abandon-{call_id}")
 
     async def connect(self, call: CallAttempt, agent: AgentSession,
                       config: CampaignConfig) -> None:

@@ -22,6 +22,7 @@ from ari_app.dialer import events as ev
 from ari_app.dialer.model import CallAttempt
 from ari_app.dialer.ports import Clock
 from ari_app.dialer.snapshot import CdrSnapshot
+from ari_app.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class CdrCrossCheck:
         self.stats = CdrStats()
         self.verdicts: dict[str, CdrVerdict] = {}  # the latest ones (bounded)
         self._pending: dict[str, _Pending] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(log)
 
     # --------------------------------------------------------------- intake --
     async def on_ami_event(self, event: AmiEvent) -> None:
@@ -123,9 +124,7 @@ class CdrCrossCheck:
         pending.timer = loop.call_later(delay, self._spawn_check, call_id)
 
     def _spawn_check(self, call_id: str) -> None:
-        task = asyncio.create_task(self._check(call_id), name=f"cdr-check-{call_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._check(call_id), f"cdr-check-{call_id}")
 
     async def _check(self, call_id: str) -> None:
         pending = self._pending.pop(call_id, None)
@@ -159,9 +158,7 @@ class CdrCrossCheck:
         for pending in self._pending.values():
             if pending.timer is not None:
                 pending.timer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
 
 def cdr_checked(verdict: CdrVerdict, at: float) -> ev.CallEvent:

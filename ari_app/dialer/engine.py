@@ -41,6 +41,7 @@ from ari_app.dialer.snapshot import (
 )
 from ari_app.dialer.store import DialerStore, Forwarder
 from ari_app.dialer.wrapup import DISPOSITIONS, WrapUp
+from ari_app.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class Dialer:
         self.worker = worker or f"dialer-{uuid.uuid4().hex[:8]}"
         self.configs: dict[str, CampaignConfig] = {}
         self.runners: dict[str, CampaignRunner] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(log)
         self._recording_tries: dict[str, int] = {}
         self.agents = AgentDesk(control, store, publisher, clock, agent_endpoint)
         self.calls = CallDesk(control, self.agents, store, publisher, clock, self.config)
@@ -124,21 +125,11 @@ class Dialer:
     async def stop(self) -> None:
         for runner in list(self.runners.values()):
             await runner.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
         await self.cdr.close()
 
     def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+        return self._tasks.spawn(coro, name)
 
     async def _on_stasis_start(self, event: AriEvent) -> None:
         if event.args[:1] == (LEG_ARG,):

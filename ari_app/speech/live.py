@@ -24,6 +24,7 @@ from ari_app.speech.fork import (
     RecogniserLike,
     Sink,
 )
+from ari_app.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class AudioForks:
         self.calls: dict[str, CallFork] = {}
         self.finished: dict[str, CallFork] = {}  # the last few, for tests and status
         self.stats = ForkStats()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(log)
 
     # ----------------------------------------------------------------- hooks --
     def call_live(self, call_id: str, campaign_id: str, channel_id: str | None = None,
@@ -122,9 +123,7 @@ class AudioForks:
                 await asyncio.gather(*pending, return_exceptions=True)
         except TimeoutError:
             log.warning("forks did not stop in time; cancelling")
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     def status(self) -> dict[str, Any]:
         lat = sorted(self.stats.latencies_s)
@@ -136,12 +135,4 @@ class AudioForks:
         }
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+        return self._tasks.spawn(coro, name)

@@ -23,6 +23,7 @@ from ari_app.speech.audio import audio_format
 from ari_app.speech.config import PoolConfig
 from ari_app.speech.errors import RecogniserUnavailableError
 from ari_app.speech.stream import RecogniserStream
+from ari_app.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class RecogniserPool:
     def __init__(self, config: PoolConfig) -> None:
         self._cfg = config
         self._handles: list[WorkerHandle] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(log)
         self._numbers = itertools.count(1)
         self._started = False
 
@@ -53,9 +54,7 @@ class RecogniserPool:
         self._started = True
         self._handles = [WorkerHandle(i, self._cfg) for i in range(self._cfg.workers)]
         for handle in self._handles:
-            task = asyncio.create_task(handle.run(), name=f"asr-worker-{handle.index}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(handle.run(), f"asr-worker-{handle.index}")
 
     async def start(self) -> None:
         """Spawn the workers and wait until at least one is ready (loads the model)."""
@@ -76,9 +75,7 @@ class RecogniserPool:
             for stream in list(handle.streams.values()):
                 stream.worker_lost()
         await asyncio.gather(*(h.stop() for h in self._handles), return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
         self._started = False
 
     async def __aenter__(self) -> RecogniserPool:

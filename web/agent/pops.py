@@ -28,6 +28,7 @@ from aiohttp import web
 from ari_app.dialer.bus import EventBus, Subscription
 from ari_app.dialer.events import AgentStateChanged, LeadsClaimed, ScreenPop
 from ari_app.dialer.model import AgentState
+from ari_app.tasks import TaskSet
 from crm.app import crm_service_of
 from crm.domain.enums import Language
 from crm.errors import CrmError
@@ -135,18 +136,16 @@ class PopBridge:
         self._screens: dict[str, _OnScreen] = {}
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._sub: Subscription | None = None
-        self._reader: asyncio.Task[None] | None = None
         # (customer id, language) → (monotonic time read, essentials): prefetched summaries
         self._cache: OrderedDict[tuple[str, Language], tuple[float, dict[str, Any]]] = (
             OrderedDict())
         self.cache_size = cache_size
         self.cache_max_age_s = cache_max_age_s
         self._prefetch: asyncio.Queue[str] = asyncio.Queue(maxsize=cache_size)
-        self._prefetchers: list[asyncio.Task[None]] = []
         self.prefetcher_count = prefetchers
         self.refresh_after_s = refresh_after_s  # a summary read this recently is not re-read
         self.refresh_delay_s = refresh_delay_s
-        self._refreshes: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(log, "pops task")  # reader, prefetchers, agents' chains, refreshes
         self.stats = {"cache_hits": 0, "cache_misses": 0, "refreshed": 0, "prefetched": 0}
         self.metrics = metrics if metrics is not None else PopMetrics()  # /metrics
         self.metrics.stats = self.stats
@@ -157,18 +156,14 @@ class PopBridge:
         self._sub = self.bus.subscribe(
             lambda e: isinstance(e, ScreenPop | AgentStateChanged | LeadsClaimed), self.queue_size
         )
-        self._reader = asyncio.create_task(self._read(self._sub), name="pops-bridge")
-        self._prefetchers = [asyncio.create_task(self._prefetch_loop(), name=f"pops-prefetch-{i}")
-                             for i in range(self.prefetcher_count)]
+        self._tasks.spawn(self._read(self._sub), "pops-bridge")
+        for i in range(self.prefetcher_count):
+            self._tasks.spawn(self._prefetch_loop(), f"pops-prefetch-{i}")
 
     async def stop(self) -> None:
         if self._sub is not None:
             self._sub.close()
-        tasks = [t for t in (self._reader, *self._prefetchers, *self._tails.values(),
-                             *self._refreshes) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.close()
 
     async def _read(self, sub: Subscription) -> None:
         while True:
@@ -230,7 +225,7 @@ class PopBridge:
         """Handle ``event`` after the same agent's earlier events, without waiting for others."""
         agent_id = getattr(event, "agent_id", "")
         previous = self._tails.get(agent_id)
-        task = asyncio.create_task(self._after(previous, event), name=f"pops-{agent_id}")
+        task = self._tasks.spawn(self._after(previous, event), f"pops-{agent_id}")  # logs
         self._tails[agent_id] = task
         task.add_done_callback(lambda t: self._done(agent_id, t))
 
@@ -243,8 +238,6 @@ class PopBridge:
     def _done(self, agent_id: str, task: asyncio.Task[None]) -> None:
         if self._tails.get(agent_id) is task:
             del self._tails[agent_id]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("pops: agent %s: event failed", agent_id, exc_info=task.exception())
 
     # ------------------------------------------------------------- handlers --
     async def handle(self, event: object) -> None:
@@ -343,10 +336,7 @@ class PopBridge:
         return {k: summary.get(k) for k in CUSTOMER_FIELDS}
 
     def _refresh_soon(self, event: ScreenPop, shown: dict[str, Any]) -> None:
-        task = asyncio.create_task(self._refresh(event, shown),
-                                   name=f"pops-refresh-{event.call_id}")
-        self._refreshes.add(task)
-        task.add_done_callback(self._refreshes.discard)
+        self._tasks.spawn(self._refresh(event, shown), f"pops-refresh-{event.call_id}")
 
     async def _refresh(self, event: ScreenPop, shown: dict[str, Any]) -> None:
         # After a short pause: in a burst, every pop is delivered before the re-reads start.

@@ -10,7 +10,6 @@ supervisor hung up) is written to the CRM's audit log from the dialer's bus.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ from ari_app.dialer.bus import EventBus, Subscription
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.monitor import MonitorChanged, MonitorDesk
 from ari_app.errors import TelephonyError
+from ari_app.tasks import TaskSet
 from crm.app import crm_service_of
 from crm.domain.enums import Role
 from crm.http.routing import Ctx, Route
@@ -109,7 +109,8 @@ class MonitorAudit:
         self.crm = crm
         self.written = 0
         self._sub: Subscription = bus.subscribe(lambda e: isinstance(e, MonitorChanged), 1024)
-        self._task = asyncio.create_task(self._run(), name="monitor-audit")
+        self._tasks = TaskSet(log)
+        self._tasks.spawn(self._run(), "monitor-audit")
 
     async def _run(self) -> None:
         while True:
@@ -130,8 +131,7 @@ class MonitorAudit:
 
     async def close(self) -> None:
         self._sub.close()
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await self._tasks.close()
 
 
 async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -39,6 +39,7 @@ from ari_app.dialer.engine import Dialer
 from ari_app.dialer.events import AgentStateChanged, CampaignAlarm
 from ari_app.dialer.model import AgentState
 from ari_app.dialer.snapshot import CampaignSnapshot, DialerSnapshot
+from ari_app.tasks import TaskSet
 from crm.domain.access import Principal, require_role
 from crm.domain.enums import Role
 from crm.errors import AuthenticationError, CrmError
@@ -355,17 +356,16 @@ def install_wallboard(app: web.Application, *, min_interval_s: float = 0.25,
 
         unsubscribe = svc.on_task_change(task_changed)
         dirty.set()  # the first read
-        tasks = [asyncio.create_task(todo_loop(hub, svc, dirty), name="wallboard-todo"),
-                 asyncio.create_task(regulatory_loop(hub, svc), name="wallboard-regulatory"),
-                 asyncio.create_task(publish_loop(hub, sub, min_interval_s=min_interval_s,
-                                                  refresh_s=refresh_s), name="wallboard"),
-                 asyncio.create_task(hub.heartbeat(), name="wallboard-heartbeat")]
+        tasks = TaskSet(log)
+        tasks.spawn(todo_loop(hub, svc, dirty), "wallboard-todo")
+        tasks.spawn(regulatory_loop(hub, svc), "wallboard-regulatory")
+        tasks.spawn(publish_loop(hub, sub, min_interval_s=min_interval_s, refresh_s=refresh_s),
+                    "wallboard")
+        tasks.spawn(hub.heartbeat(), "wallboard-heartbeat")
         yield
         unsubscribe()
         sub.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await tasks.close()
 
     app.cleanup_ctx.append(ctx)
     app.on_shutdown.append(lambda app: hub.close_all())
