@@ -88,29 +88,47 @@ def render(families: Iterable[Family]) -> str:
     return "".join(line + "\n" for family in families for line in family.lines())
 
 
-# ------------------------------------------------------------- HTTP middleware --
+# ------------------------------------------------------------------ histograms --
 @dataclass
-class _Series:
+class HistogramSeries:
+    """One label set's latencies: a count per ``BUCKETS`` bound (not cumulative; past the
+    last bound only in ``count``), the count and the sum."""
+
     buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
     count: int = 0
     total: float = 0.0
 
+    def observe(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                self.buckets[i] += 1
+                break
+
+    def quantile(self, q: float) -> float | None:
+        """Upper bound of the bucket holding the q-quantile (None: no observation, or past
+        the last bucket)."""
+        if not self.count:
+            return None
+        rank, running = q * self.count, 0
+        for bound, n in zip(BUCKETS, self.buckets, strict=True):
+            running += n
+            if running >= rank:
+                return bound
+        return None
+
 
 class Histogram:
-    """A latency histogram (``BUCKETS``) per label set."""
+    """A latency histogram (``BUCKETS``) per label set: the one used by every histogram here
+    (HTTP requests, screen pops) and read by the status dashboard's percentiles."""
 
     def __init__(self, name: str, help: str, label_names: tuple[str, ...]) -> None:
         self.name, self.help, self.label_names = name, help, label_names
-        self.series: dict[tuple[str, ...], _Series] = {}
+        self.series: dict[tuple[str, ...], HistogramSeries] = {}
 
     def observe(self, seconds: float, *labels: str) -> None:
-        series = self.series.setdefault(labels, _Series())
-        series.count += 1
-        series.total += seconds
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                series.buckets[i] += 1
-                break
+        self.series.setdefault(labels, HistogramSeries()).observe(seconds)
 
     def family(self) -> Family:
         hist = Family(self.name, "histogram", self.help)
@@ -169,7 +187,9 @@ class HttpMetrics:
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self.clock = clock
-        self.latency: dict[tuple[str, str], _Series] = {}
+        self.latency = Histogram("http_request_duration_seconds",
+                                 "HTTP request latency by route (canonical path)",
+                                 ("method", "route"))
         self.requests: dict[tuple[str, str, str], int] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float | None) -> None:
@@ -177,29 +197,13 @@ class HttpMetrics:
         self.requests[key] = self.requests.get(key, 0) + 1
         if seconds is None:
             return
-        series = self.latency.setdefault((method, route), _Series())
-        series.count += 1
-        series.total += seconds
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                series.buckets[i] += 1
-                break
+        self.latency.observe(seconds, method, route)
 
     def families(self) -> list[Family]:
-        hist = Family("http_request_duration_seconds", "histogram",
-                      "HTTP request latency by route (canonical path)")
-        for (method, route), s in sorted(self.latency.items()):
-            running = 0
-            for bound, n in zip(BUCKETS, s.buckets, strict=True):
-                running += n
-                hist.add(running, "_bucket", method=method, route=route, le=_number(bound))
-            hist.add(s.count, "_bucket", method=method, route=route, le="+Inf")
-            hist.add(s.total, "_sum", method=method, route=route)
-            hist.add(s.count, "_count", method=method, route=route)
         counts = Family("http_requests_total", "counter", "HTTP requests by route and status")
         for (method, route, status), n in sorted(self.requests.items()):
             counts.add(n, method=method, route=route, status=status)
-        return [hist, counts]
+        return [self.latency.family(), counts]
 
     @web.middleware
     async def middleware(self, request: web.Request,

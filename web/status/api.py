@@ -29,7 +29,7 @@ from ari_app.errors import TelephonyError
 from crm.domain.enums import Role
 from crm.http.routing import SERVICE_KEY, Ctx, Route
 from web.appkeys import DIALER_KEY, PBX_KEY, TELEPHONY
-from web.metrics.prometheus import BUCKETS, HTTP_METRICS, HttpMetrics
+from web.metrics.prometheus import HTTP_METRICS, HttpMetrics
 from web.transcripts.wiring import FORKS_KEY
 
 log = logging.getLogger(__name__)
@@ -148,27 +148,14 @@ async def status(request: web.Request) -> web.Response:
 
 
 # --------------------------------------------------------------- the dashboard --
-def _quantile(buckets: list[int], count: int, q: float) -> float | None:
-    """Upper bound of the bucket holding the q-quantile (None past the last bucket)."""
-    if not count:
-        return None
-    rank, running = q * count, 0
-    for bound, n in zip(BUCKETS, buckets, strict=True):
-        running += n
-        if running >= rank:
-            return bound
-    return None
-
-
 def latency_table(http: HttpMetrics) -> list[dict[str, Any]]:
     rows = []
-    for (method, route), s in http.latency.items():
+    for (method, route), s in http.latency.series.items():
         if route == "unmatched" or route.startswith("/static"):
             continue
         rows.append({"method": method, "route": route, "count": s.count,
                      "mean_ms": round(1000 * s.total / s.count, 2) if s.count else None,
-                     "p50_ms": _ms(_quantile(s.buckets, s.count, 0.5)),
-                     "p95_ms": _ms(_quantile(s.buckets, s.count, 0.95))})
+                     "p50_ms": _ms(s.quantile(0.5)), "p95_ms": _ms(s.quantile(0.95))})
     return sorted(rows, key=lambda r: -r["count"])
 
 
