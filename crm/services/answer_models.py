@@ -143,20 +143,17 @@ class AnswerModelService:
         return state
 
     def _newest_model(self) -> AnswerModel | None:
-        versions = self.registry.versions()
-        if not versions:
-            return None
         current = self._state.scorer.model if self._state else None
-        if current is not None and current.card.version == versions[-1]:
-            return current
         try:
-            model = self.registry.load(versions[-1])
+            model = self.registry.current()  # read once per version
         except Exception as exc:  # noqa: BLE001 - a broken stored version must not stop the hopper
-            log.exception("answer model: cannot load %s; keeping %s", versions[-1],
+            newest = self.registry.versions()[-1]
+            log.exception("answer model: cannot load %s; keeping %s", newest,
                           current.card.version if current else "the prior")
-            self.load_error = f"{versions[-1]}: {exc}"
+            self.load_error = f"{newest}: {exc}"
             return current
-        self.load_error = None
+        if model is not None:
+            self.load_error = None
         return model
 
     async def retrain(self, *, force: bool = False) -> dict[str, Any]:

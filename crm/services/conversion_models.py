@@ -5,8 +5,9 @@ it versioned, score every customer, route leads (senior / standard / nurture).
   the ``label_days`` after it). Trained with :func:`predictive.models.conversion.
   train_conversion_model` (XGBoost, held-out calibration, Brier / log-loss / AUC /
   reliability on the newest 20 %).
-- Storage: ``<model_dir>/conversion-<stamp>-<n>/`` (the answer model's registry layout: model,
-  calibrator, vocab, card) plus ``routing.json``: the thresholds, set from the shares of the
+- Storage: ``<model_dir>/conversion-<stamp>-<n>/`` in the one version store of
+  :mod:`predictive.models.registry` (the answer model's layout: model, calibrator, vocab,
+  card) plus ``routing.json``: the thresholds, set from the shares of the
   scored population (``senior_share`` at the top, ``nurture_share`` at the bottom).
 - Scoring writes ``customer_routes`` (P(convert), the model's route, a readable reason).
   ``nurture`` customers are tagged ``nurture:low_propensity`` and their leads are not claimed
@@ -16,19 +17,17 @@ it versioned, score every customer, route leads (senior / standard / nurture).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-import xgboost as xgb
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -43,72 +42,21 @@ from crm.services.conversion_rows import (
     customers_called_since,
 )
 from predictive.errors import ModelError
-from predictive.models.answer_model import ModelCard
-from predictive.models.calibration import Calibrator, ReliabilityBin
 from predictive.models.conversion import (
     MIN_ROWS,
     ConversionModel,
-    ConversionVocab,
     Customer360,
     Route,
     RoutingPolicy,
     train_conversion_model,
 )
-from predictive.models.metrics import ModelMetrics
-from predictive.models.registry import should_retrain
+from predictive.models.registry import conversion_store, should_retrain
 
 log = logging.getLogger(__name__)
 
 ROUTES = tuple(r.value for r in Route)
 WRITE_BATCH = 100  # customers per scoring transaction (short: other writers, the loop)
 KIND = "conversion"
-
-
-# --------------------------------------------------------------------------- storage --
-class ConversionStore:
-    """Versioned conversion models on disk (same layout as the answer model's registry)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def versions(self) -> list[str]:
-        if not self.root.exists():
-            return []
-        return sorted(p.name for p in self.root.iterdir()
-                      if p.name.startswith(KIND + "-") and (p / "routing.json").exists())
-
-    def save(self, model: ConversionModel, policy: RoutingPolicy) -> Path:
-        d = self.root / model.card.version
-        d.mkdir(parents=True, exist_ok=False)
-        model.booster.save_model(str(d / "model.json"))
-        (d / "calibrator.json").write_text(json.dumps(model.calibrator.to_dict()))
-        (d / "vocab.json").write_text(json.dumps(asdict(model.vocab)))
-        (d / "card.json").write_text(json.dumps(asdict(model.card), indent=1, default=str))
-        (d / "routing.json").write_text(json.dumps(asdict(policy)))  # written last: complete
-        return d
-
-    def load(self, version: str | None = None) -> tuple[ConversionModel, RoutingPolicy]:
-        versions = self.versions()
-        if not versions:
-            raise ModelError(f"no conversion model stored under {self.root}")
-        version = version or versions[-1]
-        d = self.root / version
-        if version not in versions:
-            raise ModelError(f"unknown model version {version!r}")
-        booster = xgb.Booster()
-        booster.load_model(str(d / "model.json"))
-        cal = Calibrator.from_dict(json.loads((d / "calibrator.json").read_text()))
-        v = json.loads((d / "vocab.json").read_text())
-        vocab = ConversionVocab(tuple(v["dispositions"]), tuple(v["tags"]))
-        card = _card(json.loads((d / "card.json").read_text()))
-        policy = RoutingPolicy(**json.loads((d / "routing.json").read_text()))
-        return ConversionModel(booster, cal, vocab, card), policy
-
-
-def _card(raw: dict[str, Any]) -> ModelCard:
-    m = dict(raw["metrics"])
-    m["reliability"] = tuple(ReliabilityBin(**b) for b in m["reliability"])
-    return ModelCard(**{**raw, "metrics": ModelMetrics(**m), "features": tuple(raw["features"])})
 
 
 # --------------------------------------------------------------------------- results --
@@ -137,24 +85,17 @@ class ConversionService:
                  label_days: int = 30) -> None:
         self._sessions = sessions
         self._clock = clock
-        self.store = ConversionStore(model_dir)
+        self.store = conversion_store(model_dir)
         self.senior_share = senior_share
         self.nurture_share = nurture_share
         self.label_days = label_days
         self.max_age_days, self.max_new_fraction = 7.0, 0.25
         self._lock = asyncio.Lock()
-        self._loaded: tuple[str, ConversionModel, RoutingPolicy] | None = None
 
     # ---- model --------------------------------------------------------------------
     def current(self) -> tuple[ConversionModel, RoutingPolicy] | None:
         """The newest stored version (loaded once per version)."""
-        versions = self.store.versions()
-        if not versions:
-            return None
-        if self._loaded is None or self._loaded[0] != versions[-1]:
-            model, policy = self.store.load(versions[-1])
-            self._loaded = (versions[-1], model, policy)
-        return self._loaded[1], self._loaded[2]
+        return self.store.current()
 
     async def training_rows(self, now: datetime | None = None) -> list[Customer360]:
         now = now or self._clock.now()
@@ -175,7 +116,6 @@ class ConversionService:
         rows = await self.training_rows(now)
         scoring = await self.scoring_rows(now)
         model, policy, scores = await asyncio.to_thread(self._fit, rows, scoring, now)
-        self._loaded = (model.card.version, model, policy)
         log.info("conversion model %s trained on %d customers (Brier %.4f, AUC %.3f)",
                  model.card.version, len(rows), model.card.metrics.brier,
                  model.card.metrics.auc)
@@ -189,7 +129,7 @@ class ConversionService:
         scores = model.predict(scoring) if scoring else np.array([])
         policy = (RoutingPolicy.from_shares(scores, self.senior_share, self.nurture_share)
                   if len(scores) else RoutingPolicy())
-        self.store.save(model, policy)
+        self.store.save((model, policy))  # the store's current version from now
         return model, policy, scores
 
     async def retrain(self, *, force: bool = False, now: datetime | None = None
