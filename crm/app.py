@@ -23,7 +23,7 @@ from crm.http import (
 )
 from crm.http.errors_map import error_middleware
 from crm.http.openapi import build_openapi
-from crm.http.routing import SERVICE_KEY, Ctx, Route, register
+from crm.http.routing import JSON_MAX_BODY, SERVICE_KEY, Ctx, Route, register
 from crm.migrations import upgrade
 from crm.pops.ws import POP_HUB
 from crm.ports import Clock
@@ -67,7 +67,9 @@ def create_crm_app(
     on clean-up; with one (tests, or a composition root sharing it with the dialer), the caller
     owns its lifetime. ``extra_routes`` (the dialer's, from the composition root) share the
     authentication, the error mapping and the OpenAPI document."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_upload_bytes)
+    # Routes read their bodies bounded (JSON: routing.read_bounded; uploads: their own limit,
+    # streamed); aiohttp's own cap covers anything else that reads a whole body.
+    app = web.Application(middlewares=[error_middleware], client_max_size=JSON_MAX_BODY)
     app[SETTINGS_KEY] = settings
     routes = [*api_routes(), *extra_routes]
     app[OPENAPI_KEY] = build_openapi(routes)

@@ -16,6 +16,7 @@ The single mapper in :mod:`crm.http.errors_map` turns them into
     │   ├── AlreadyExistsError       a unique name/key is taken (user name, campaign, DNC entry…)
     │   └── LeadLockedError          the lead is locked by another dialer worker
     ├── GoneError                    existed, but no longer (a purged recording, an expired URL)
+    ├── TooLargeError                a body over its route's limit (details name the limit)
     ├── AuthenticationError          no / bad / expired credentials
     └── PermissionDeniedError        authenticated, but the role or ownership forbids it
 
@@ -102,6 +103,18 @@ class GoneError(CrmError):
     """The thing existed but is gone for good (HTTP 410)."""
 
     error_id = "gone"
+
+
+class TooLargeError(CrmError):
+    """A request body (or a part of one) is over its limit; ``details["limit_bytes"]`` says it."""
+
+    error_id = "too_large"
+
+    def __init__(self, field: str, limit: int) -> None:
+        super().__init__(f"{field} larger than {limit} bytes",
+                         details={"field": field, "limit_bytes": limit})
+        self.field = field
+        self.limit = limit
 
 
 class AuthenticationError(CrmError):

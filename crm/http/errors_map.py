@@ -25,6 +25,7 @@ from crm.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    TooLargeError,
 )
 from crm.http import messages
 
@@ -37,6 +38,7 @@ STATUS: list[tuple[type[CrmError], int]] = [
     (NotFoundError, 404),
     (ConflictError, 409),
     (GoneError, 410),
+    (TooLargeError, 413),
     (CrmError, 400),
 ]
 

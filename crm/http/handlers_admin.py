@@ -11,7 +11,7 @@ from crm.domain.access import require_owner_or, require_role
 from crm.domain.enums import Role
 from crm.errors import PermissionDeniedError
 from crm.http import schemas as sc
-from crm.http.routing import SESSION_COOKIE, Ctx, Route
+from crm.http.routing import SESSION_COOKIE, SMALL_MAX_BODY, Ctx, Route
 from crm.http.views import ok, page_json, row, user_json
 from crm.services.common import parse_uuid
 
@@ -155,7 +155,8 @@ ROUTES = [
         "auth",
         public=True,
         body=sc.LoginIn,
-        responses={200: "logged in", 401: "wrong credentials"},
+        max_body=SMALL_MAX_BODY,
+        responses={200: "logged in", 401: "wrong credentials", 413: "body over 4 KiB"},
     ),
     Route(
         "POST",

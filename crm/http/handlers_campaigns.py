@@ -22,9 +22,10 @@ from crm.errors import (
     InvalidInputError,
     NumberConflictError,
     PermissionDeniedError,
+    TooLargeError,
 )
 from crm.http import schemas as sc
-from crm.http.routing import Ctx, Route
+from crm.http.routing import Ctx, Route, bounded_chunks
 from crm.http.views import ok, page_json, row
 from crm.services.common import parse_uuid
 from crm.services.customers import ConflictPolicy
@@ -178,7 +179,7 @@ async def _spool(chunks: AsyncIterator[bytes], limit: int) -> Path:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
-                    raise InvalidInputError("body", f"file larger than {limit} bytes")
+                    raise TooLargeError("file", limit)
                 out.write(chunk)
     except BaseException:
         os.unlink(name)
@@ -195,6 +196,17 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
 
 
 _FORM_OPTIONS = frozenset(sc.ImportQuery.model_fields)
+_MAX_OPTION = 4096  # bytes of a form option (format, mapping, ...)
+
+
+async def _small_part(part: BodyPartReader) -> bytes:
+    """A text part of at most :data:`_MAX_OPTION` bytes, read bounded (413 past it)."""
+    buf = bytearray()
+    while chunk := await part.read_chunk(_MAX_OPTION):
+        buf += chunk
+        if len(buf) > _MAX_OPTION:
+            raise TooLargeError(part.name or "body", _MAX_OPTION)
+    return bytes(part.decode(bytes(buf)))
 
 
 async def _next_part(reader: MultipartReader) -> Any:
@@ -224,8 +236,7 @@ async def _spool_multipart(
                     raise InvalidInputError("file", "one file per upload")
                 path = await _spool(_part_chunks(part), limit)
             elif part.name in _FORM_OPTIONS:
-                options[part.name] = (await part.read(decode=True))[:4096].decode(
-                    "utf-8", "replace")
+                options[part.name] = (await _small_part(part)).decode("utf-8", "replace")
             else:
                 raise InvalidInputError(part.name or "body", "unknown form field")
         if path is None:
@@ -269,7 +280,7 @@ async def import_leads(ctx: Ctx) -> web.StreamResponse:
     elif ctx.request.content_type == "application/x-www-form-urlencoded":
         raise InvalidInputError("body", "send the file as multipart/form-data or as the raw body")
     else:
-        path = await _spool(ctx.request.content.iter_chunked(256 * 1024), limit)
+        path = await _spool(bounded_chunks(ctx.request, limit, "file", 256 * 1024), limit)
     try:
         mapping = _mapping(q.mapping)
         results = ctx.service.import_leads(

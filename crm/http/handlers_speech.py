@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm.domain.access import require_owner_or
 from crm.domain.enums import Role
 from crm.errors import InvalidInputError
-from crm.http.routing import Ctx, Route
+from crm.http.routing import Ctx, Route, read_bounded
 from crm.http.views import ok, page_json, row
 from crm.services.common import MAX_PAGE
 from crm.services.live_rules import firing_json
@@ -130,9 +130,7 @@ async def delete_rule(ctx: Ctx) -> web.Response:
 
 async def import_rules(ctx: Ctx) -> web.Response:
     q: ImportQuery = ctx.query
-    if (ctx.request.content_length or 0) > MAX_RULES_YAML:
-        raise InvalidInputError("body", f"a rules document of at most {MAX_RULES_YAML} bytes")
-    raw = await ctx.request.read()
+    raw = await read_bounded(ctx.request, MAX_RULES_YAML)  # counted as it streams (chunked too)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

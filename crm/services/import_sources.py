@@ -68,6 +68,8 @@ def json_rows(path: Path) -> Iterator[dict[str, Any]]:
                     if not chunk:
                         raise InvalidInputError("file", "malformed JSON") from None
                     break  # need more data
+                except RecursionError:
+                    raise InvalidInputError("file", "a record is nested too deeply") from None
                 if end == len(buf) and chunk:
                     break  # a number or literal may continue in the next chunk
                 yield _object(obj)

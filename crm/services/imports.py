@@ -3,9 +3,10 @@ against the database, a per-row report, committed in batches (constant memory pe
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 import zoneinfo
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -60,28 +61,22 @@ class LeadImporter:
         async with self._sessions() as s:
             if await s.get(Campaign, campaign_id) is None:
                 raise NotFoundError("campaign", campaign_id)
-        it = iter(rows)
-        first = next(it, None)
-        if first is None:
+        it = iter(rows)  # reading the file and parsing its rows: in a worker thread, a batch
+        first = await asyncio.to_thread(next, it, None)  # at a time (a big CSV must not stall
+        if first is None:                                # the event loop)
             return
         columns = _Columns(first, mapping)
         seen: dict[str, int] = {}
         numbered = enumerate(_chain(first, it), start=1)
-        while batch := list(islice(numbered, self._batch)):
-            for result in await self._run_batch(
-                campaign_id, batch, columns, seen, policy, actor_id
-            ):
+        while batch := await asyncio.to_thread(_take, numbered, self._batch):
+            checked = await asyncio.to_thread(self._check_batch, batch, columns, seen)
+            for result in await self._run_batch(campaign_id, batch, checked, policy, actor_id):
                 yield result
 
-    async def _run_batch(
-        self,
-        campaign_id: uuid.UUID,
-        batch: Sequence[tuple[int, Any]],
-        columns: _Columns,
-        seen: dict[str, int],
-        policy: ConflictPolicy,
-        actor_id: uuid.UUID | None,
-    ) -> list[RowResult]:
+    def _check_batch(
+        self, batch: Sequence[tuple[int, Any]], columns: _Columns, seen: dict[str, int]
+    ) -> tuple[dict[int, RowResult], list[_Parsed]]:
+        """Each row parsed and checked (no I/O): the rejected ones, and the ones to write."""
         results: dict[int, RowResult] = {}
         parsed: list[_Parsed] = []
         for n, raw in batch:
@@ -95,6 +90,17 @@ class LeadImporter:
                 results[n] = outcome
             else:
                 parsed.append(outcome)
+        return results, parsed
+
+    async def _run_batch(
+        self,
+        campaign_id: uuid.UUID,
+        batch: Sequence[tuple[int, Any]],
+        checked: tuple[dict[int, RowResult], list[_Parsed]],
+        policy: ConflictPolicy,
+        actor_id: uuid.UUID | None,
+    ) -> list[RowResult]:
+        results, parsed = checked
         async with transaction(self._sessions) as s:
             for r in await _BatchWriter(s, campaign_id, policy).write(parsed):
                 results[r.row] = r
@@ -349,3 +355,7 @@ class _BatchWriter:
             if (cid, tags[key]) not in have:
                 self.s.add(CustomerTag(customer_id=cid, tag_id=tags[key]))
                 have.add((cid, tags[key]))
+
+
+def _take(rows: Iterator[tuple[int, Any]], n: int) -> list[tuple[int, Any]]:
+    return list(islice(rows, n))
