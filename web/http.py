@@ -1,4 +1,5 @@
-"""What the web shell's JSON routes share: strict request bodies and the one mapping of the
+"""What the web shell's JSON routes share: strict request bodies, the request schemas of a
+campaign's dialing settings (built from their one definition), and the one mapping of the
 dialer's errors to ``{"error", "message", "details"}`` responses (the CRM's own errors are
 mapped by :mod:`crm.http.errors_map`). The message is built in English here and said in the
 request's language by the same edge (``error_response`` + ``error_middleware``, with the tables
@@ -6,10 +7,11 @@ of :mod:`crm.http.messages`: by error id, by field, by the dialer's sentence).""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from ari_app.dialer.errors import (
     AgentPhoneUnavailable,
@@ -20,12 +22,53 @@ from ari_app.dialer.errors import (
 )
 from ari_app.dialer.model import InvalidCampaignConfig
 from ari_app.errors import TelephonyError
+from crm.domain.dialing_settings import BY_NAME, SettingSpec
 from crm.http.errors_map import error_response
 from crm.http.routing import Ctx
 
 
 class StrictIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def settings_model(name: str, fields: Iterable[str], *,
+                   fill: Literal["default", "none", "required"] = "default",
+                   doc: str = "") -> type[BaseModel]:
+    """A strict request schema of the dialing settings ``fields``
+    (:mod:`crm.domain.dialing_settings`): their types, choices, ranges and lengths; a field left
+    out takes its setting's default (``fill="default"``), ``None`` (``"none"``: a patch), or is
+    refused (``"required"``). The text patterns are documented in the schema and checked by
+    the settings' own rules (:func:`crm.domain.dialing_settings.problems`), which name what is
+    expected."""
+    specs = [BY_NAME[f] for f in fields]
+    model = create_model(name, __base__=StrictIn, __doc__=doc or None,
+                         **{s.name: _field(s, fill) for s in specs})  # type: ignore[call-overload]
+    return model
+
+
+def _field(spec: SettingSpec, fill: str) -> tuple[Any, Any]:
+    kind: Any = spec.type
+    limits: dict[str, Any] = {}
+    if spec.choices:
+        kind = Literal[spec.choices]
+    elif spec.type is tuple:
+        word = Annotated[str, StringConstraints(min_length=1, max_length=spec.max_length)]
+        kind, limits["max_length"] = list[word], spec.max_items  # type: ignore[valid-type]
+    elif spec.type is str:
+        limits["max_length"] = spec.max_length
+        if spec.pattern:
+            limits["json_schema_extra"] = {"pattern": spec.pattern}
+    if spec.low is not None:
+        limits.update(ge=spec.low, le=spec.high)
+    if spec.help:
+        limits["description"] = spec.help
+    if fill == "none":
+        return kind | None, Field(None, **limits)
+    if fill == "required":
+        return kind, Field(**limits)
+    if spec.type is tuple:
+        return kind, Field(default_factory=list, **limits)
+    return kind, Field(spec.default, **limits)
 
 
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ari_app.errors import DialerError
+from crm.domain.dialing_settings import DEFAULTS as _D
+from crm.domain.dialing_settings import DIALER_FIELDS
+from crm.domain.dialing_settings import problems as settings_problems
 
 
 class IllegalTransition(DialerError):
@@ -76,59 +79,49 @@ class MachineAction(StrEnum):
 
 @dataclass(frozen=True)
 class CampaignConfig:
-    """How one campaign dials. Validated on construction (see :func:`validate_config`)."""
+    """How one campaign dials. Validated on construction (see :func:`validate_config`).
+
+    Its fields, defaults and rules are the dialer's settings of
+    :mod:`crm.domain.dialing_settings` (the one definition; a unit test holds the two equal).
+    Enum fields given as their values (JSON, the API) are turned into the enums here.
+    """
 
     campaign_id: str
     name: str = ""
-    mode: DialMode = DialMode.PROGRESSIVE
-    channel_template: str = "Local/{number}@sim-pstn"
-    caller_id: str = ""
-    ring_timeout_s: int = 25
-    amd: bool = True
-    machine_action: MachineAction = MachineAction.HANGUP
-    machine_message: str = "dialcrm/machine-message"  # a sound name, played after the beep
-    safe_harbour: str = "sound:dialcrm/safe-harbour"
-    abandon_after_s: float = 2.0
-    wrap_up_limit_s: float = 60.0
-    record: bool = True
-    dial_ratio: float = 2.0  # pacing "ratio": lines per ready agent
-    max_lines: int = 50
-    pacing: str = "model"  # predictive mode: "model" (answer-probability pacing) or "ratio"
-    abandon_target: float = 0.03  # the regulatory cap the pacing keeps under
+    mode: DialMode = DialMode(_D["mode"])
+    channel_template: str = _D["channel_template"]
+    caller_id: str = _D["caller_id"]
+    ring_timeout_s: int = _D["ring_timeout_s"]
+    amd: bool = _D["amd"]
+    machine_action: MachineAction = MachineAction(_D["machine_action"])
+    machine_message: str = _D["machine_message"]  # a sound name, played after the beep
+    safe_harbour: str = _D["safe_harbour"]
+    abandon_after_s: float = _D["abandon_after_s"]
+    wrap_up_limit_s: float = _D["wrap_up_limit_s"]
+    record: bool = _D["record"]
+    dial_ratio: float = _D["dial_ratio"]  # pacing "ratio": lines per ready agent
+    max_lines: int = _D["max_lines"]
+    pacing: str = _D["pacing"]  # predictive mode: "model" (answer-probability pacing) or "ratio"
+    abandon_target: float = _D["abandon_target"]  # the regulatory cap the pacing keeps under
     # words the recogniser is steered towards (its initial prompt); empty: the CRM lexicon's
-    vocabulary: tuple[str, ...] = ()
+    vocabulary: tuple[str, ...] = _D["vocabulary"]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "vocabulary", tuple(self.vocabulary))  # JSON gives a list
+        if isinstance(self.vocabulary, list):  # JSON gives a list
+            object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
         validate_config(self)
+        object.__setattr__(self, "mode", DialMode(self.mode))
+        object.__setattr__(self, "machine_action", MachineAction(self.machine_action))
 
     def endpoint(self, number: str) -> str:
         return self.channel_template.format(number=number)
 
 
 def validate_config(config: CampaignConfig) -> None:
-    problems = []
-    if "{number}" not in config.channel_template:
-        problems.append(("channel_template", "must contain {number}"))
-    if not 5 <= config.ring_timeout_s <= 120:
-        problems.append(("ring_timeout_s", "must be between 5 and 120 seconds"))
-    if not 0.5 <= config.abandon_after_s <= 10:
-        problems.append(("abandon_after_s", "must be between 0.5 and 10 seconds"))
-    if not 0 <= config.wrap_up_limit_s <= 3600:
-        problems.append(("wrap_up_limit_s", "must be between 0 and 3600 seconds"))
-    if not 1.0 <= config.dial_ratio <= 10.0:
-        problems.append(("dial_ratio", "must be between 1 and 10"))
-    if not 1 <= config.max_lines <= 1000:
-        problems.append(("max_lines", "must be between 1 and 1000"))
-    if config.pacing not in ("model", "ratio"):
-        problems.append(("pacing", "must be model or ratio"))
-    if not 0.001 <= config.abandon_target <= 0.2:
-        problems.append(("abandon_target", "must be between 0.001 and 0.2"))
-    if len(config.vocabulary) > 100 or not all(
-            isinstance(w, str) and 1 <= len(w.strip()) <= 64 for w in config.vocabulary):
-        problems.append(("vocabulary", "at most 100 words or phrases of 1 to 64 characters"))
-    if problems:
-        raise InvalidCampaignConfig(problems)
+    """Every dialer setting against its rules (:func:`crm.domain.dialing_settings.problems`)."""
+    found = settings_problems({name: getattr(config, name) for name in DIALER_FIELDS})
+    if found:
+        raise InvalidCampaignConfig(found)
 
 
 class InvalidCampaignConfig(DialerError):

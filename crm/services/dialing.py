@@ -2,13 +2,13 @@
 retry rules) and how it dials (:class:`crm.db.models_dialing.CampaignDialing`), changed together
 in one transaction, validated field by field, with one audit entry holding before and after.
 
-The dialing rules mirror the dialer's own ``CampaignConfig`` checks (the CRM does not import the
-dialer); the dialer validates again when it is given the settings.
+The dialing settings and their rules are :mod:`crm.domain.dialing_settings` (the one definition,
+which the dialer's ``CampaignConfig`` checks too); the dialer validates again when it is given
+the settings.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -16,37 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.db.models_dialing import CampaignDialing
 from crm.db.models_ops import Campaign
+from crm.domain.dialing_settings import STORED_FIELDS, problems
 from crm.errors import InvalidInputError, NotFoundError
 from crm.ports import Clock
 from crm.services import campaigns as campaign_rules
 from crm.services.common import audit, transaction
 
-DIALING_FIELDS = (
-    "mode", "pacing", "dial_ratio", "max_lines", "abandon_target", "abandon_window",
-    "abandon_after_s", "ring_timeout_s", "amd", "machine_action", "machine_message",
-    "safe_harbour", "wrap_up_limit_s", "caller_id", "channel_template", "record",
-)
-# The dialer's CampaignConfig takes these (abandon_window is the CRM's reporting window).
-CONFIG_FIELDS = tuple(f for f in DIALING_FIELDS if f != "abandon_window")
-CHOICES = {
-    "mode": ("preview", "progressive", "predictive"),
-    "pacing": ("model", "ratio"),
-    "abandon_window": ("30d", "24h"),
-    "machine_action": ("hangup", "message"),
-}
-RANGES: dict[str, tuple[float, float]] = {
-    "dial_ratio": (1.0, 10.0),
-    "max_lines": (1, 1000),
-    "abandon_target": (0.001, 0.2),
-    "abandon_after_s": (0.5, 10.0),
-    "ring_timeout_s": (5, 120),
-    "wrap_up_limit_s": (0, 3600),
-}
-INTEGERS = ("max_lines", "ring_timeout_s")
-_SOUND = re.compile(r"^[A-Za-z0-9_/.-]{1,128}$")
-_SAFE_HARBOUR = re.compile(r"^sound:[A-Za-z0-9_/.-]{1,120}$")
-_CALLER_ID = re.compile(r'^$|^("[^"<>]{1,40}" )?<?\+?[0-9]{2,20}>?$')
-_TEMPLATE = re.compile(r"^[A-Za-z][A-Za-z0-9]*/[^{}\s]*\{number\}[^{}\s]*$")
+# The console's dialing settings (the CRM's row; the dialer's config takes those of them that
+# are the dialer's: dialing_settings.CONFIG_FIELDS, all but the reporting window).
+DIALING_FIELDS = STORED_FIELDS
 
 
 def campaign_fields() -> tuple[str, ...]:
@@ -61,33 +39,9 @@ def check_dialing(values: dict[str, Any]) -> None:
             raise InvalidInputError(key, "unknown field")
         if value is None:
             raise InvalidInputError(key, f"{key} must not be null")
-        if key in CHOICES and value not in CHOICES[key]:
-            raise InvalidInputError(key, "must be one of " + ", ".join(CHOICES[key]))
-        if key in RANGES:
-            _check_number(key, value)
-        if key in ("amd", "record") and not isinstance(value, bool):
-            raise InvalidInputError(key, "must be true or false")
-    _check_text(values, "machine_message", _SOUND, "a sound name: letters, digits, _ / . -")
-    _check_text(values, "safe_harbour", _SAFE_HARBOUR,
-                "sound:<name>, e.g. sound:dialcrm/safe-harbour")
-    _check_text(values, "caller_id", _CALLER_ID, 'a number, or "Name" <number>')
-    _check_text(values, "channel_template", _TEMPLATE,
-                "Tech/…{number}…, e.g. PJSIP/{number}@trunk")
-
-
-def _check_number(key: str, value: Any) -> None:
-    low, high = RANGES[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInputError(key, "must be a number")
-    if key in INTEGERS and not float(value).is_integer():
-        raise InvalidInputError(key, "must be a whole number")
-    if not low <= value <= high:
-        raise InvalidInputError(key, f"must be between {low:g} and {high:g}")
-
-
-def _check_text(values: dict[str, Any], key: str, pattern: re.Pattern[str], hint: str) -> None:
-    if key in values and (not isinstance(values[key], str) or not pattern.match(values[key])):
-        raise InvalidInputError(key, f"expected {hint}")
+    found = problems(values)
+    if found:
+        raise InvalidInputError(*found[0])
 
 
 def dialing_json(row: CampaignDialing) -> dict[str, Any]:

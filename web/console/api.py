@@ -12,15 +12,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.errors import CampaignNotFound
-from ari_app.dialer.model import CampaignConfig, DialMode, MachineAction
+from ari_app.dialer.model import CampaignConfig
 from crm.domain.access import ManagedCampaign, may_manage
+from crm.domain.dialing_settings import CONFIG_FIELDS, RECONFIGURED
 from crm.domain.enums import CampaignStatus, Role
 from crm.errors import InvalidInputError
 from crm.http import schemas as sc
@@ -28,37 +29,20 @@ from crm.http.routing import Ctx, Route
 from crm.service import CrmService
 from crm.services import campaigns as campaign_rules
 from crm.services.common import parse_uuid
-from crm.services.dialing import CONFIG_FIELDS, DIALING_FIELDS, campaign_fields, check_dialing
+from crm.services.dialing import DIALING_FIELDS, campaign_fields, check_dialing
 from web.appkeys import DIALER_KEY
-from web.http import dialer_errors
+from web.http import dialer_errors, settings_model
 
 MANAGERS = (Role.MANAGER,)
 NULLABLE = frozenset({"retention_days"})  # None: keep recordings forever
 
 
-class DialingPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    mode: Literal["preview", "progressive", "predictive"] | None = None
-    pacing: Literal["model", "ratio"] | None = None
-    dial_ratio: float | None = Field(None, ge=1, le=10, description="lines per ready agent")
-    max_lines: int | None = Field(None, ge=1, le=1000)
-    abandon_target: float | None = Field(None, ge=0.001, le=0.2, description="0.03 = 3 %")
-    abandon_window: Literal["30d", "24h"] | None = Field(
-        None, description="the regulatory window the abandon rate is measured over")
-    abandon_after_s: float | None = Field(None, ge=0.5, le=10)
-    ring_timeout_s: int | None = Field(None, ge=5, le=120)
-    amd: bool | None = None
-    machine_action: Literal["hangup", "message"] | None = None
-    machine_message: str | None = Field(None, max_length=128)
-    safe_harbour: str | None = Field(None, max_length=128)
-    wrap_up_limit_s: float | None = Field(None, ge=0, le=3600)
-    caller_id: str | None = Field(None, max_length=64)
-    channel_template: str | None = Field(None, max_length=200)
-    record: bool | None = None
+DialingPatch = settings_model(
+    "DialingPatch", DIALING_FIELDS, fill="none",
+    doc="How a campaign dials (crm.domain.dialing_settings); each field optional.")
 
 
-class SettingsPatch(sc.CampaignPatch, DialingPatch):
+class SettingsPatch(sc.CampaignPatch, DialingPatch):  # type: ignore[misc,valid-type]
     """Every console setting, flat: the CRM campaign's fields and how it dials."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -68,9 +52,7 @@ class SettingsIn(SettingsPatch):
     name: str = Field(min_length=1, max_length=200)
 
 
-class ModeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    mode: Literal["preview", "progressive", "predictive"]
+ModeIn = settings_model("ModeIn", ("mode",), fill="required")
 
 
 def _split(body: BaseModel, who_is_admin: bool) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -93,8 +75,6 @@ def _split(body: BaseModel, who_is_admin: bool) -> tuple[dict[str, Any], dict[st
 
 def config_of(campaign: dict[str, Any], dialing: dict[str, Any]) -> CampaignConfig:
     values = {k: dialing[k] for k in CONFIG_FIELDS}
-    values["mode"] = DialMode(values["mode"])
-    values["machine_action"] = MachineAction(values["machine_action"])
     return CampaignConfig(campaign["id"], name=campaign["name"], **values)
 
 
@@ -205,7 +185,7 @@ async def _apply_live(ctx: Ctx, result: dict[str, Any]) -> bool:
     changed = set(result["changed"])
     if "mode" in changed:
         await dialer.set_mode(campaign_id, result["dialing"]["mode"])
-    if changed & (set(CONFIG_FIELDS) - {"mode"}) or "name" in changed:
+    if changed & RECONFIGURED or "name" in changed:
         await dialer.start_campaign(config_of(result["campaign"], result["dialing"]))
     return True
 

@@ -9,20 +9,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.errors import (
     InvalidRequest,
 )
-from ari_app.dialer.model import CampaignConfig, DialMode, MachineAction
+from ari_app.dialer.model import CampaignConfig
+from crm.domain.dialing_settings import DIALER_FIELDS
 from crm.domain.enums import Role
 from crm.http.routing import Ctx, Route
 from web.appkeys import DIALER_KEY, PBX_KEY
-from web.http import Handler, StrictIn, dialer_errors
+from web.http import Handler, StrictIn, dialer_errors, settings_model
 
 AGENTS = (Role.AGENT, Role.MANAGER)
 MANAGERS = (Role.MANAGER,)
@@ -51,35 +52,16 @@ class SkipIn(StrictIn):
     reason: str = Field(min_length=1, max_length=200)
 
 
-class CampaignRunIn(StrictIn):
-    mode: DialMode = DialMode.PROGRESSIVE
-    channel_template: str = Field("Local/{number}@sim-pstn", max_length=200)
-    caller_id: str = Field("", max_length=64)
-    ring_timeout_s: int = 25
-    amd: bool = True
-    machine_action: MachineAction = MachineAction.HANGUP
-    machine_message: str = Field("dialcrm/machine-message", pattern=r"^[A-Za-z0-9_/.-]{1,128}$",
-                                 description="sound left on answering machines (message action)")
-    safe_harbour: str = Field("sound:dialcrm/safe-harbour", pattern=r"^sound:[A-Za-z0-9_/.-]+$",
-                              max_length=128, description="played to abandoned customers")
-    abandon_after_s: float = 2.0
-    wrap_up_limit_s: float = 60.0
-    record: bool = True
-    dial_ratio: float = 2.0
-    max_lines: int = 50
-    pacing: Literal["model", "ratio"] = "model"
-    abandon_target: float = 0.03
-    vocabulary: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
-        default_factory=list, max_length=100,
-        description="words that steer live speech recognition (empty: the CRM lexicon's)")
+CampaignRunIn = settings_model(
+    "CampaignRunIn", DIALER_FIELDS,
+    doc="How the campaign dials (crm.domain.dialing_settings); a field left out: its default.")
 
 
 class ReloadIn(StrictIn):
     module: str = Field("", max_length=64, description="e.g. res_pjsip.so; empty: everything")
 
 
-class ModeIn(StrictIn):
-    mode: Literal["preview", "progressive", "predictive"]
+ModeIn = settings_model("ModeIn", ("mode",), fill="required")
 
 
 def _dialer(ctx: Ctx) -> Dialer:
