@@ -1,9 +1,13 @@
 """UI strings of the manager console, the reports page and the admin status page (zh, en).
 
-Merged into :data:`web.i18n.STRINGS` by :mod:`web.i18n`.
+Merged into :data:`web.i18n.STRINGS` by :mod:`web.i18n`. The dialing settings' labels (and their
+choices': ``mode_preview``, ``window_30d``, ...) come from their one definition,
+:mod:`crm.domain.dialing_settings`.
 """
 
 from __future__ import annotations
+
+from crm.domain import dialing_settings
 
 CONSOLE_STRINGS: dict[str, dict[str, str]] = {
     "console": {"zh": "管理控制台", "en": "Manager console"},
@@ -35,10 +39,6 @@ CONSOLE_STRINGS: dict[str, dict[str, str]] = {
     "pause_campaign": {"zh": "暂停", "en": "Pause"},
     "stop": {"zh": "结束", "en": "Stop"},
     "confirm_stop": {"zh": "确定结束此活动？", "en": "End this campaign?"},
-    "mode": {"zh": "拨号模式", "en": "Dialing mode"},
-    "mode_preview": {"zh": "预览式", "en": "preview"},
-    "mode_progressive": {"zh": "渐进式", "en": "progressive"},
-    "mode_predictive": {"zh": "预测式", "en": "predictive"},
     "mode_switched": {"zh": "拨号模式已切换", "en": "Dialing mode switched"},
     "sec_dialing": {"zh": "拨号", "en": "Dialing"},
     "sec_abandon": {"zh": "放弃率（监管）", "en": "Abandon rate (regulatory)"},
@@ -46,34 +46,13 @@ CONSOLE_STRINGS: dict[str, dict[str, str]] = {
     "sec_retry": {"zh": "按结果重拨规则", "en": "Retry rules per outcome"},
     "sec_amd": {"zh": "答录机检测", "en": "Answering machines"},
     "sec_agent": {"zh": "坐席与录音", "en": "Agents and recording"},
-    "pacing": {"zh": "预测算法", "en": "Pacing"},
-    "pacing_model": {"zh": "接通概率模型", "en": "answer-probability model"},
-    "pacing_ratio": {"zh": "固定比例", "en": "fixed ratio"},
-    "dial_ratio": {"zh": "每位就绪坐席线路数", "en": "Lines per ready agent"},
-    "max_lines": {"zh": "最大并发线路", "en": "Max lines"},
-    "ring_timeout_s": {"zh": "振铃超时（秒）", "en": "Ring timeout (s)"},
-    "caller_id": {"zh": "主叫号码", "en": "Caller ID"},
-    "channel_template": {"zh": "通道模板", "en": "Channel template"},
-    "abandon_target": {"zh": "放弃率上限（0.03 = 3%）", "en": "Abandon-rate cap (0.03 = 3 %)"},
-    "abandon_window": {"zh": "监管统计窗口", "en": "Regulatory window"},
-    "window_30d": {"zh": "30 天", "en": "30 days"},
-    "window_24h": {"zh": "24 小时", "en": "24 hours"},
-    "abandon_after_s": {"zh": "无坐席时放弃前等待（秒）",
-                        "en": "Wait for an agent before abandoning (s)"},
-    "safe_harbour": {"zh": "放弃提示音（安全港）", "en": "Safe-harbour message"},
+    **dialing_settings.labels(),
     "timezone": {"zh": "时区", "en": "Time zone"},
     "window_start": {"zh": "开始时间", "en": "From"},
     "window_end": {"zh": "结束时间", "en": "Until"},
     "max_attempts": {"zh": "每条名单最多拨打次数", "en": "Max attempts per lead"},
     "retry_minutes": {"zh": "重拨间隔（分钟）", "en": "Retry after (min)"},
     "max_retries": {"zh": "最多重拨次数", "en": "Max retries"},
-    "amd": {"zh": "启用答录机检测", "en": "Detect answering machines"},
-    "machine_action": {"zh": "检测到答录机时", "en": "On a machine"},
-    "action_hangup": {"zh": "挂断", "en": "hang up"},
-    "action_message": {"zh": "留言", "en": "leave a message"},
-    "machine_message": {"zh": "留言音频", "en": "Message sound"},
-    "wrap_up_limit_s": {"zh": "话后处理上限（秒）", "en": "Wrap-up limit (s)"},
-    "record": {"zh": "通话录音", "en": "Record calls"},
     "retention_days": {"zh": "录音保留天数（空 = 永久）",
                        "en": "Keep recordings (days; empty = forever)"},
     "live_figures": {"zh": "实时数据", "en": "Live"},

@@ -75,6 +75,14 @@ class SettingSpec:
     live: Live = Live.RECONFIGURE
     section: Section = Section.NONE
 
+    @property
+    def kind(self) -> str:
+        """What input it is: choice, bool, number, text or words."""
+        if self.choices:
+            return "choice"
+        return {bool: "bool", int: "number", float: "number", tuple: "words"}.get(
+            self.type, "text")
+
     def choice_key(self, value: str) -> str:
         return f"{self.label_prefix or self.name}_{value}"
 
@@ -203,13 +211,14 @@ def problem(spec: SettingSpec, value: Any) -> str | None:
     """Why ``value`` is not a valid ``spec`` (None: it is)."""
     if value is None:
         return "must not be null"
-    if spec.choices:
+    kind = spec.kind
+    if kind == "choice":
         return None if value in spec.choices else "must be one of " + ", ".join(spec.choices)
-    if spec.type is bool:
+    if kind == "bool":
         return None if isinstance(value, bool) else "must be true or false"
-    if spec.type in (int, float):
+    if kind == "number":
         return _number_problem(spec, value)
-    if spec.type is tuple:
+    if kind == "words":
         return _words_problem(spec, value)
     return _text_problem(spec, value)
 

@@ -26,6 +26,7 @@ from aiohttp import web
 
 import web as pages
 from ari_app.pbx_admin import RELOADABLE
+from crm.domain import dialing_settings as ds
 from crm.domain.access import Principal, may_manage
 from crm.domain.enums import Role
 from crm.errors import CrmError, NotFoundError, PermissionDeniedError
@@ -39,15 +40,20 @@ from web.console.api import campaign_views
 from web.i18n import STRINGS, translator
 
 CONSOLE_ROLES = (Role.MANAGER, Role.ADMIN)
+# the campaign form's dialing settings by fieldset, and the mode (its own switch), from their one
+# definition (crm.domain.dialing_settings)
+FORM_SECTIONS = {section.value: ds.in_section(section) for section in ds.SECTIONS}
+MODE = ds.BY_NAME["mode"]
 RETRY_OUTCOMES = ("no_answer", "busy", "failed", "machine", "abandoned")
 JS_KEYS = (
     "saved", "saved_live", "no_changes", "fix_errors", "error", "dialing", "not_dialing",
     "mode_switched", "uploading", "created", "merged", "rejected", "recycled", "no_rows",
     "confirm_stop", "ok", "failing", "no_registrations", "reloaded", "live", "reconnecting",
-    "status_active", "status_paused", "status_archived", "col_abandon_rate", "window_30d",
-    "window_24h", "wb_target", "wb_over_target",
-    *(f"reason_{r}" for r in REASONS), *(f"mode_{m}" for m in ("preview", "progressive",
-                                                                  "predictive")),
+    "status_active", "status_paused", "status_archived", "col_abandon_rate",
+    "wb_target", "wb_over_target",
+    *(f"reason_{r}" for r in REASONS),
+    *(s.choice_key(v) for s in (ds.BY_NAME["mode"], ds.BY_NAME["abandon_window"])
+      for v in s.choices),
     *(f"comp_{c}" for c in ("ari", "ami", "database", "outbox", "recogniser")),
     "exp_variant", "exp_weight", "exp_remove", "exp_stop", "exp_confirm_stop", "exp_report",
     "exp_none", "exp_running", "exp_stopped", "exp_created", "exp_stopped_msg", "rep_control",
@@ -113,7 +119,7 @@ async def console_page(request: web.Request) -> web.Response:
         return who
     items = await _campaign_items(request, who)
     return _render(request, "console_campaigns.html", username=who.username, is_admin=who.is_admin,
-                   campaigns=items, boot=_boot(request, who, campaigns=items))
+                   campaigns=items, mode=MODE, boot=_boot(request, who, campaigns=items))
 
 
 async def campaign_page(request: web.Request) -> web.Response:
@@ -131,7 +137,7 @@ async def campaign_page(request: web.Request) -> web.Response:
     return _render(request, "console_campaign.html", username=who.username,
                    is_admin=who.is_admin, c=view["campaign"], d=view["dialing"],
                    retry_outcomes=RETRY_OUTCOMES, recyclable=RECYCLABLE, reasons=REASONS,
-                   boot=_boot(request, who, campaign=view))
+                   sections=FORM_SECTIONS, mode=MODE, boot=_boot(request, who, campaign=view))
 
 
 async def reports_page(request: web.Request) -> web.Response:
