@@ -53,7 +53,7 @@ def _field(spec: SettingSpec, fill: str) -> tuple[Any, Any]:
         kind = Literal[spec.choices]
     elif spec.type is tuple:
         word = Annotated[str, StringConstraints(min_length=1, max_length=spec.max_length)]
-        kind, limits["max_length"] = list[word], spec.max_items  # type: ignore[valid-type]
+        kind, limits["max_length"] = list[word], spec.max_items
     elif spec.type is str:
         limits["max_length"] = spec.max_length
         if spec.pattern:
