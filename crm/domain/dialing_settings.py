@@ -235,7 +235,7 @@ def _number_problem(spec: SettingSpec, value: Any) -> str | None:
 
 def _text_problem(spec: SettingSpec, value: Any) -> str | None:
     if not isinstance(value, str) or (spec.pattern and not re.match(spec.pattern, value)):
-        return f"expected {spec.hint}" if spec.hint else "must be text"
+        return f"expected {spec.hint}"
     if spec.max_length is not None and len(value) > spec.max_length:
         return f"at most {spec.max_length} characters"
     return None
