@@ -15,7 +15,6 @@ independent (an agent's calls share the agent): with few units the intervals are
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from crm import spreadsheet
 from crm.db.models import Call
 from crm.db.models_experiments import Experiment, ExperimentAssignment
 from crm.db.models_ops import Disposition, User
@@ -116,7 +116,7 @@ class Report:
 
     def csv(self) -> str:
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = spreadsheet.writer(buf, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for variant in self.json()["variants"]:
             for metric in ("talk_seconds_mean", "conversion_rate", "abandon_rate"):
@@ -136,8 +136,8 @@ def talk_mean(arm: Arm) -> float | None:
     return sum(arm.talk) / len(arm.talk) if arm.talk else None
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
+def _cell(value: Any) -> Any:
+    return "" if value is None else value  # a number stays a number (not escaped as text)
 
 
 async def build_report(s: AsyncSession, exp: Experiment) -> Report:

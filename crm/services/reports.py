@@ -8,7 +8,6 @@ agent's first dial to their last hang-up (the CRM does not see login time), so i
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from crm import spreadsheet
 from crm.db.models import Call
 from crm.db.models_ops import Campaign, Disposition, User
 from crm.errors import InvalidInputError
@@ -102,7 +102,7 @@ CSV_COLUMNS = ("key", "label", "calls", "answered", "connects", "abandoned", "ma
 def report_csv(rows: Sequence[dict[str, Any]]) -> str:
     """CSV with a header row; dispositions as ``code:count`` pairs joined by ``;``."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = spreadsheet.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
         values = [r[c] for c in CSV_COLUMNS[:-1]]
