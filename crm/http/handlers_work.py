@@ -12,7 +12,7 @@ from crm.domain.access import Principal, require_owner_or
 from crm.domain.enums import Role
 from crm.errors import InvalidInputError, PermissionDeniedError
 from crm.http import schemas as sc
-from crm.http.routing import Ctx, Route
+from crm.http.routing import Ctx, Route, bounded_chunks
 from crm.http.views import ok, page_json, row
 from crm.services.common import parse_uuid
 from crm.services.recordings import MAX_RECORDING, public_recording_url, recording_json
@@ -64,8 +64,6 @@ async def get_call(ctx: Ctx) -> web.Response:
 async def put_recording(ctx: Ctx) -> web.Response:
     """The body is streamed into the encrypted store (never held whole in memory)."""
     request = ctx.request
-    if (request.content_length or 0) > MAX_RECORDING:
-        raise InvalidInputError("body", "recording too large")
     if request.content_length == 0 or not request.can_read_body:
         raise InvalidInputError("body", "empty recording")
     duration = request.query.get("duration_seconds")
@@ -77,7 +75,7 @@ async def put_recording(ctx: Ctx) -> web.Response:
         raise InvalidInputError("duration_seconds", "out of range")
     rec = await ctx.service.recordings.store(
         ctx.path_param("call_id"),
-        request.content.iter_chunked(64 * 1024),
+        bounded_chunks(request, MAX_RECORDING),  # 413 past the limit, chunked bodies too
         duration_seconds=seconds,
         content_type=request.content_type or "application/octet-stream",
         actor_id=ctx.who.user_id,

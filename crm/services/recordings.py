@@ -44,7 +44,14 @@ from crm.crypto import (
 from crm.db.models import Call, Recording
 from crm.domain.access import Principal
 from crm.domain.enums import Role
-from crm.errors import CrmError, GoneError, InvalidInputError, NotFoundError, PermissionDeniedError
+from crm.errors import (
+    CrmError,
+    GoneError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    TooLargeError,
+)
 from crm.ports import Clock, RecordingStore, StoredFile
 from crm.services.common import audit, parse_uuid, transaction
 
@@ -100,7 +107,7 @@ class EncryptedFileStore:
                     async for data in source:
                         sealed = enc.update(data)
                         if enc.size > max_bytes:
-                            raise InvalidInputError("body", "recording too large")
+                            raise TooLargeError("body", max_bytes)
                         await asyncio.to_thread(out.write, sealed)
                 await asyncio.to_thread(out.write, enc.finalize())
             finally:
@@ -122,7 +129,7 @@ class EncryptedFileStore:
                 while data := f.read(self._chunk):
                     out.write(enc.update(data))
         if enc.size > max_bytes:
-            raise InvalidInputError("body", "recording too large")
+            raise TooLargeError("body", max_bytes)
 
     def plaintext(self, path: str) -> Iterator[bytes]:
         """The audio, chunk by chunk (blocking: iterate in a worker thread). Files written

@@ -134,3 +134,20 @@ async def test_given_json_import_with_deep_record_when_imported_then_row_error_n
     resp = await crm_client.post(f"/api/campaigns/{cid}/leads/import?format=json", data=body,
                                  headers=headers)
     assert resp.status == 400, await resp.text()
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_given_recording_over_its_limit_when_uploaded_then_413(
+    crm_client, crm_actors, monkeypatch, chunked
+):
+    monkeypatch.setattr("crm.http.handlers_work.MAX_RECORDING", 32 * 1024)
+    dialer = crm_actors["dialer"].headers
+    await crm_client.post(
+        "/api/calls", json={"event_id": "e", "call_id": "rec-big", "type": "ended"},
+        headers=dialer)
+    audio = b"\0" * (64 * 1024)
+    resp = await crm_client.put("/api/calls/rec-big/recording",
+                                data=_chunked(audio) if chunked else audio,
+                                headers={**dialer, "Content-Type": "audio/wav"})
+    assert resp.status == 413
+    _too_large(await resp.json(), 32 * 1024)
