@@ -258,7 +258,7 @@ def _mapping(raw: str | None) -> dict[str, str] | None:
         return None
     try:
         mapping = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise InvalidInputError("mapping", "mapping must be a JSON object") from None
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
         raise InvalidInputError("mapping", "mapping must map field names to column names")

@@ -151,3 +151,16 @@ async def test_given_recording_over_its_limit_when_uploaded_then_413(
                                 headers={**dialer, "Content-Type": "audio/wav"})
     assert resp.status == 413
     _too_large(await resp.json(), 32 * 1024)
+
+
+async def test_given_deeply_nested_mapping_option_when_importing_then_400_naming_it(
+    crm_client, crm_actors
+):
+    cid = await _campaign(crm_client, crm_actors)
+    headers = {**crm_actors["manager"].headers, "Content-Type": "text/csv"}
+    resp = await crm_client.post(f"/api/campaigns/{cid}/leads/import",
+                                 params={"mapping": "[" * 1500},  # past the parser's depth
+                                 data=b"phone\n+8613800138000\n", headers=headers)
+    got = await resp.json()
+    assert resp.status == 400, got
+    assert got["details"]["field"] == "mapping"
