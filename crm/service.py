@@ -163,6 +163,19 @@ class CrmService:
         summary = await self.summaries.customer_summary(cid, language=language)
         return await self.live.apply_pre_call(summary, language.value)
 
+    async def abandon_counts(self, campaign_id: uuid.UUID, since: datetime) -> tuple[int, int]:
+        """(live answers, abandons) of the campaign's calls originated since ``since`` (the
+        dialer's abandon brake, issue 18)."""
+        found = (await self.reports.abandon_rates([campaign_id], since))[str(campaign_id)]
+        return found["answered"], found["abandoned"]
+
+    async def supervisor_alert(self, campaign_id: uuid.UUID, key: str, title: Mapping[str, str],
+                               evidence: Sequence[str]) -> uuid.UUID | None:
+        """A to-do for the campaign's manager on the supervisor's list (and the wallboard's),
+        raised by the dialer (an abandon alarm); idempotent by ``key``. Returns the task's id
+        (None when ``key`` was seen before)."""
+        return await self.live.system_todo(campaign_id, key, title, evidence)
+
     async def is_dnc(self, e164: str, campaign_id: uuid.UUID | None = None) -> bool:
         return await self.dnc.is_dnc(e164, campaign_id)
 

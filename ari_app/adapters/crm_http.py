@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -108,3 +109,17 @@ class HttpCrm:
 
     async def push_transcript(self, call_id: str, segment: Mapping[str, Any]) -> None:
         await self._send("POST", f"/api/calls/{call_id}/transcript", json=dict(segment))
+
+    async def abandon_counts(self, campaign_id: str, since: float) -> tuple[int, int]:
+        at = datetime.fromtimestamp(since, UTC).isoformat()
+        status, body = await self._send("GET", f"/api/campaigns/{campaign_id}/abandons",
+                                        params={"since": at})
+        if status != 200:
+            return 0, 0
+        return int(body["answered"]), int(body["abandoned"])
+
+    async def supervisor_todo(self, campaign_id: str, key: str, title: Mapping[str, str],
+                              evidence: Sequence[str]) -> None:
+        await self._send("POST", f"/api/campaigns/{campaign_id}/supervisor-todo", json={
+            "key": key, "title_zh": title["zh"], "title_en": title["en"],
+            "evidence": list(evidence)})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ari_app.dialer.model import Outcome
@@ -74,3 +74,14 @@ class LocalCrm:
             )
         except AlreadyExistsError:
             pass
+
+    async def abandon_counts(self, campaign_id: str, since: float) -> tuple[int, int]:
+        return await self.crm.abandon_counts(uuid.UUID(campaign_id),
+                                             datetime.fromtimestamp(since, UTC))
+
+    async def supervisor_todo(self, campaign_id: str, key: str, title: Mapping[str, str],
+                              evidence: Sequence[str]) -> None:
+        try:
+            await self.crm.supervisor_alert(uuid.UUID(campaign_id), key, title, evidence)
+        except ValueError:  # not a CRM campaign (an id that is no UUID): nobody to tell
+            log.warning("campaign %s is not a CRM campaign; to-do %s dropped", campaign_id, key)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
+from ari_app.dialer.abandons import AbandonLedger
 from ari_app.dialer.agents import AgentDesk
 from ari_app.dialer.calls import CallDesk
 from ari_app.dialer.events import CampaignAlarm, LeadsClaimed, ScreenPop
@@ -26,14 +27,24 @@ from ari_app.dialer.model import (
     IllegalTransition,
 )
 from ari_app.dialer.pacing import ModelPacing, Pacing, PacingView, RatioPacing
-from ari_app.dialer.ports import Clock, Lead, LeadSource, Publisher
+from ari_app.dialer.ports import AbandonCounts, Clock, Lead, LeadSource, Publisher
 from ari_app.dialer.routing import pair_leads
 from ari_app.dialer.store import DialerStore
+from predictive.pacing.brake import (
+    AbandonWindow,
+    BrakeDecision,
+    BrakeInput,
+    abandon_alarm,
+    brake,
+)
 
 log = logging.getLogger(__name__)
 
 
 HOPPER_STATE = "hopper"
+ABANDON_ALARM = "abandon_rate"
+CRM_READ_TIMEOUT_S = 2.0
+AlarmHandler = Callable[[CampaignConfig, AbandonWindow, float], Awaitable[None]]
 
 
 class Hopper:
@@ -90,7 +101,8 @@ class Hopper:
 class CampaignRunner:
     def __init__(self, config: CampaignConfig, agents: AgentDesk, calls: CallDesk,
                  hopper: Hopper, publisher: Publisher, clock: Clock,
-                 tick_s: float = 1.0) -> None:
+                 tick_s: float = 1.0, counts: AbandonCounts | None = None,
+                 on_abandon_alarm: AlarmHandler | None = None) -> None:
         self.config = config
         self.agents = agents
         self.calls = calls
@@ -104,12 +116,29 @@ class CampaignRunner:
         self.tick_s = tick_s
         self.wake = asyncio.Event()
         self.offers: dict[str, Lead] = {}  # preview: agent_id -> offered lead
-        self.alarm: str | None = None
+        self.hopper_alarm: str | None = None
+        self.abandon_alarm: str | None = None  # raised until a manager resumes predictive
+        self.ledger = AbandonLedger(config.abandon_window)  # the abandon brake's counts
+        self.counts = counts
+        self.on_abandon_alarm = on_abandon_alarm
         self.running = True
+
+    @property
+    def alarm(self) -> str | None:
+        """The campaign's alarm: too many abandons first, else an empty hopper."""
+        return self.abandon_alarm or self.hopper_alarm
 
     def reconfigure(self, config: CampaignConfig) -> None:
         if config.pacing != self.config.pacing:
             self.pacing = ModelPacing() if config.pacing == "model" else RatioPacing()
+        if config.mode is DialMode.PREDICTIVE and self.config.mode is not DialMode.PREDICTIVE:
+            # a manager resumed predictive dialling: the alarm is cleared, and the abandons
+            # that raised it no longer count towards the next one
+            self.abandon_alarm = None
+            self.ledger.alarm_from = self.clock.now()
+        if config.abandon_window != self.ledger.regulatory:
+            self.ledger.regulatory = config.abandon_window
+            self.ledger.read_at = float("-inf")  # read the CRM's counts over the new window
         self.config = config
         self.poke()
 
@@ -195,11 +224,68 @@ class CampaignRunner:
         if not agents:
             return
         await self.hopper.fill(10 + 2 * len(agents))
+        await self._read_counts()
+        if await self._check_abandons():
+            return  # switched to progressive: the next step dials that way
         view = self._view(in_flight, agents)
         plan = self.pacing.plan(view)
-        self.pacing_reason = plan.reason
-        for lead in await self.hopper.take(min(plan.count, self.config.max_lines - len(in_flight))):
+        count = min(plan.count, self.config.max_lines - len(in_flight))
+        if self.config.abandon_brake:
+            braked = self._brake(count, in_flight, view)
+            count = braked.count
+            self.pacing_reason = plan.reason + (f"; {braked.reason}" if braked.reason else "")
+        else:
+            self.pacing_reason = plan.reason + "; abandon brake off"
+        for lead in await self.hopper.take(count):
             await self.calls.place(lead, self.config)
+
+    def _brake(self, count: int, in_flight: list[CallAttempt], view: PacingView) -> BrakeDecision:
+        """The hard abandon brake over whatever the pacing said (no model overrides it)."""
+        now = view.now
+        rate, human = self.ledger.answer_rates(now)
+        return brake(BrakeInput(
+            proposed=count, free_agents=len(view.ready),
+            ringing=sum(1 for c in in_flight if c.phase is CallPhase.DIALING),
+            detecting=sum(1 for c in in_flight if c.phase is CallPhase.DETECTING),
+            waiting=view.waiting, answer_rate=rate, human_rate=human,
+            windows=self.ledger.windows(now), cap=self.config.abandon_target))
+
+    async def _read_counts(self) -> None:
+        """The CRM's abandon counts over the brake's windows, at start and every few minutes
+        (bounded: a slow CRM must not hold the dialing; our own observations go on)."""
+        now = self.clock.now()
+        if self.counts is None or not self.ledger.due(now):
+            return
+        self.ledger.read_at = now
+        campaign = self.config.campaign_id
+        try:
+            async with asyncio.timeout(CRM_READ_TIMEOUT_S):
+                for name, span in self.ledger.spans().items():
+                    answers, abandons = await self.counts.abandon_counts(campaign, now - span)
+                    self.ledger.set_base(name, answers, abandons, now)
+        except Exception as exc:  # noqa: BLE001 - the brake goes on with what it has
+            log.warning("campaign %s: abandon counts from the CRM: %s", campaign, exc)
+
+    async def _check_abandons(self) -> bool:
+        """Too many abandons lately: alarm, a manager's to-do, and (per campaign) back to
+        progressive until a manager resumes predictive. True when the mode was switched."""
+        now = self.clock.now()
+        recent = self.ledger.recent(now)
+        alarming = abandon_alarm(recent, self.config.abandon_target)
+        if self.abandon_alarm is not None or not alarming:
+            if not alarming:  # still predictive (no pause asked): it clears when calm again
+                self.abandon_alarm = None
+            return False
+        self.abandon_alarm = ABANDON_ALARM
+        campaign = self.config.campaign_id
+        message = (f"{recent.abandons} abandoned of {recent.live_answers} live answers in the "
+                   f"last {recent.name} (cap {self.config.abandon_target:.1%})")
+        log.warning("campaign %s: %s", campaign, message)
+        self.publisher.publish(CampaignAlarm(campaign, ABANDON_ALARM, message, now))
+        if self.on_abandon_alarm is None:
+            return False
+        await self.on_abandon_alarm(self.config, recent, now)
+        return self.config.mode is not DialMode.PREDICTIVE
 
     def _view(self, in_flight: list[CallAttempt], agents: list[AgentSession]) -> PacingView:
         dialing = [c for c in in_flight if c.phase in (CallPhase.DIALING, CallPhase.DETECTING)]
@@ -253,8 +339,8 @@ class CampaignRunner:
             await self.agents.move(agent, AgentState.READY)
 
     def _check_alarm(self) -> None:
-        if self.hopper.dry and self.alarm is None:
-            self.alarm = "hopper_empty"
+        if self.hopper.dry and self.hopper_alarm is None:
+            self.hopper_alarm = "hopper_empty"
             log.warning("campaign %s: the hopper is empty: no eligible lead to dial",
                         self.config.campaign_id)
             self.publisher.publish(CampaignAlarm(
@@ -262,5 +348,5 @@ class CampaignRunner:
                 "no eligible lead to dial (all dialed, outside calling windows, DNC, or "
                 "waiting for their retry time)", self.clock.now(),
             ))
-        elif not self.hopper.dry and self.alarm is not None:
-            self.alarm = None
+        elif not self.hopper.dry and self.hopper_alarm is not None:
+            self.hopper_alarm = None

@@ -42,6 +42,7 @@ from ari_app.dialer.snapshot import (
 from ari_app.dialer.store import DialerStore, Forwarder
 from ari_app.dialer.wrapup import DISPOSITIONS, WrapUp
 from ari_app.tasks import TaskSet
+from predictive.pacing.brake import AbandonWindow
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Dialer:
             Forwarder(store, "recordings", self._deliver_recording),
             Forwarder(store, "dnc", self._deliver_dnc),
             Forwarder(store, "transcripts", self._deliver_transcript),
+            Forwarder(store, "supervisor", self._deliver_supervisor_todo),
         ]
         self.reconciler = Reconciler(self)
         self.agents.on_change.append(self._agent_changed)
@@ -170,12 +172,16 @@ class Dialer:
         runner = self.runners.get(call.campaign_id)
         if runner is not None:
             runner.pacing.observe_end(call)
+            if call.bridged_at is None and not call.abandoned:  # not a live answer
+                runner.ledger.observe_other(call.ended_at or self.clock.now(),
+                                            answered=call.answered_at is not None)
         self._poke(call.campaign_id)
 
     def _call_live(self, call: CallAttempt, abandoned: bool) -> None:
         runner = self.runners.get(call.campaign_id)
         if runner is not None:
             runner.pacing.observe_live(call, abandoned)
+            runner.ledger.observe_live(self.clock.now(), abandoned)
 
     def _wrap_ended(self, campaign_id: str, seconds: float) -> None:
         runner = self.runners.get(campaign_id)
@@ -235,6 +241,29 @@ class Dialer:
         async with asyncio.timeout(TRANSCRIPT_DELIVERY_TIMEOUT_S):
             await self.crm.push_transcript(job["call_id"], job["segment"])
 
+    async def _deliver_supervisor_todo(self, job: dict[str, Any]) -> None:
+        await self.crm.supervisor_todo(job["campaign_id"], job["key"], job["title"],
+                                       job["evidence"])
+
+    async def _abandon_alarm(self, config: CampaignConfig, recent: AbandonWindow,
+                             at: float) -> None:
+        """Too many abandons lately (the runner raised the alarm): a to-do for the campaign's
+        manager, durable through the outbox; and back to progressive until a manager resumes
+        predictive, unless the campaign says otherwise."""
+        key = f"abandon-alarm-{config.campaign_id}-{int(at)}"
+        pause = config.pause_predictive_on_abandon_alarm and config.mode is DialMode.PREDICTIVE
+        after = ("predictive dialling was switched to progressive; resume it in the console "
+                 "once the cause is found" if pause else "predictive dialling goes on")
+        await self.store.append(key, "supervisor", {
+            "campaign_id": config.campaign_id, "key": key,
+            "title": {"zh": f"放弃率告警：{config.name or config.campaign_id}",
+                      "en": f"Abandon alarm: {config.name or config.campaign_id}"},
+            "evidence": [f"{recent.abandons} abandoned of {recent.live_answers} live answers "
+                         f"in the last {recent.name}", f"cap {config.abandon_target:.1%}",
+                         after]})
+        if pause:
+            await self.set_mode(config.campaign_id, DialMode.PROGRESSIVE.value)
+
     # -------------------------------------------------------- campaigns --
     def config(self, campaign_id: str) -> CampaignConfig:
         try:
@@ -255,7 +284,8 @@ class Dialer:
             return
         hopper = Hopper(self.leads, config.campaign_id, self.worker, self.store)
         runner = CampaignRunner(config, self.agents, self.calls, hopper, self.publisher,
-                                self.clock)
+                                self.clock, counts=self.crm,
+                                on_abandon_alarm=self._abandon_alarm)
         self.runners[config.campaign_id] = runner
         self.spawn(runner.run(), f"campaign-{config.campaign_id}")
 

@@ -103,6 +103,13 @@ class CampaignConfig:
     max_lines: int = _D["max_lines"]
     pacing: str = _D["pacing"]  # predictive mode: "model" (answer-probability pacing) or "ratio"
     abandon_target: float = _D["abandon_target"]  # the regulatory cap the pacing keeps under
+    abandon_window: str = _D["abandon_window"]  # the regulatory window: "30d" or "24h"
+    # too many abandons lately (the abandon alarm): switch predictive to progressive until a
+    # manager resumes it
+    pause_predictive_on_abandon_alarm: bool = _D["pause_predictive_on_abandon_alarm"]
+    # the hard abandon brake over the pacing (predictive/pacing/brake.py); off only to test
+    # the safe-harbour path (over-dial on purpose) or where no abandon rule applies
+    abandon_brake: bool = _D["abandon_brake"]
     # words the recogniser is steered towards (its initial prompt); empty: the CRM lexicon's
     vocabulary: tuple[str, ...] = _D["vocabulary"]
 

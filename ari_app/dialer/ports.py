@@ -79,7 +79,16 @@ class LeadSource(Protocol):
                              callback_at: str | None = None) -> None: ...
 
 
-class CrmSink(Protocol):
+class AbandonCounts(Protocol):
+    """The CRM's abandon figures of a campaign (the abandon brake's windows, issue 18)."""
+
+    async def abandon_counts(self, campaign_id: str, since: float) -> tuple[int, int]:
+        """(live answers, abandons) of the campaign's calls originated since ``since``
+        (seconds since the epoch), from the CRM's call records."""
+        ...
+
+
+class CrmSink(AbandonCounts, Protocol):
     """Where call events and recordings go. Raises on failure; the outbox retries."""
 
     async def push_call_event(self, payload: Mapping[str, Any]) -> None: ...
@@ -95,6 +104,12 @@ class CrmSink(Protocol):
         ``segment["segment_id"]``. Segment: ``segment_id``, ``speaker`` ("customer" |
         "agent"), ``start_s``, ``end_s`` (seconds from the customer being bridged), and either
         ``text``, ``confidence``, ``language`` or ``gap: true`` with a ``reason``."""
+        ...
+
+    async def supervisor_todo(self, campaign_id: str, key: str, title: Mapping[str, str],
+                              evidence: Sequence[str]) -> None:
+        """A to-do for the campaign's manager (the supervisor's list, the wallboard), e.g. an
+        abandon alarm; ``title``: ``{"zh": ..., "en": ...}``; idempotent by ``key``."""
         ...
 
 

@@ -33,6 +33,7 @@ class CampaignDialing(SQLModel, table=True):
     abandon_target: float = _D["abandon_target"]
     abandon_window: str = Field(default=_D["abandon_window"], max_length=8)  # 30d or 24h
     abandon_after_s: float = _D["abandon_after_s"]
+    pause_predictive_on_abandon_alarm: bool = _D["pause_predictive_on_abandon_alarm"]  # 0010
     ring_timeout_s: int = _D["ring_timeout_s"]
     amd: bool = _D["amd"]
     machine_action: str = Field(default=_D["machine_action"], max_length=16)

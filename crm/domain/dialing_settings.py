@@ -137,7 +137,16 @@ SETTINGS: tuple[SettingSpec, ...] = (
         help="the regulatory window the abandon rate is measured over",
         choices=("30d", "24h"),
         choice_labels={"30d": ("30 天", "30 days"), "24h": ("24 小时", "24 hours")},
-        label_prefix="window", dialer=False, live=Live.REPORT, section=Section.ABANDON),
+        label_prefix="window", section=Section.ABANDON),  # the reports' and the dialer's brake
+    SettingSpec(
+        "pause_predictive_on_abandon_alarm", bool, True, "放弃率告警时暂停预测式",
+        "Pause predictive on an abandon alarm",
+        help="too many abandons in the last 15 minutes: switch to progressive until a manager "
+             "resumes predictive", section=Section.ABANDON),
+    SettingSpec(
+        "abandon_brake", bool, True, "放弃率硬制动", "Abandon brake",
+        help="cut every predictive launch that could push the abandon rate over its cap (off "
+             "only to test the safe-harbour path)", stored=False),
     SettingSpec(
         "abandon_after_s", float, 2.0, "无坐席时放弃前等待（秒）",
         "Wait for an agent before abandoning (s)", unit="s", low=0.5, high=10, step=0.1,

@@ -42,6 +42,17 @@ class AttemptIn(_In):
     callback_at: datetime | None = None
 
 
+class AbandonsQuery(_In):
+    since: datetime
+
+
+class SupervisorTodoIn(_In):
+    key: str = Field(min_length=1, max_length=200)
+    title_zh: str = Field(min_length=1, max_length=200)
+    title_en: str = Field(min_length=1, max_length=200)
+    evidence: list[str] = Field(default_factory=list, max_length=20)
+
+
 def lead_json(view: LeadView) -> dict[str, Any]:
     data = dataclasses.asdict(view)
     for key, value in data.items():
@@ -75,6 +86,21 @@ async def attempt(ctx: Ctx) -> web.Response:
     return ok(lead_json(view))
 
 
+async def abandons(ctx: Ctx) -> web.Response:
+    q: AbandonsQuery = ctx.query
+    campaign_id = parse_uuid(ctx.path_param("campaign_id"), "campaign_id")
+    answered, abandoned = await ctx.service.abandon_counts(campaign_id, q.since)
+    return ok({"answered": answered, "abandoned": abandoned})
+
+
+async def supervisor_todo(ctx: Ctx) -> web.Response:
+    body: SupervisorTodoIn = ctx.body
+    campaign_id = parse_uuid(ctx.path_param("campaign_id"), "campaign_id")
+    task_id = await ctx.service.supervisor_alert(
+        campaign_id, body.key, {"zh": body.title_zh, "en": body.title_en}, body.evidence)
+    return ok({"task_id": str(task_id) if task_id else None})
+
+
 ROUTES = [
     Route("POST", "/api/campaigns/{campaign_id}/hopper/claim", claim,
           "Claim due, eligible leads for a dialer worker (locked for ttl_seconds)", "hopper",
@@ -84,4 +110,10 @@ ROUTES = [
     Route("POST", "/api/leads/{lead_id}/attempts", attempt,
           "Record a dial attempt's outcome; schedules the retry or callback", "hopper", DIALER,
           body=AttemptIn),
+    Route("GET", "/api/campaigns/{campaign_id}/abandons", abandons,
+          "Live answers and abandons of a campaign's calls since a time (the dialer's abandon "
+          "brake)", "hopper", DIALER, query=AbandonsQuery),
+    Route("POST", "/api/campaigns/{campaign_id}/supervisor-todo", supervisor_todo,
+          "A to-do for the campaign's manager from the dialer (e.g. an abandon alarm); "
+          "idempotent by key", "hopper", DIALER, body=SupervisorTodoIn),
 ]

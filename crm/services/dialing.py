@@ -23,7 +23,7 @@ from crm.services import campaigns as campaign_rules
 from crm.services.common import audit, transaction
 
 # The console's dialing settings (the CRM's row; the dialer's config takes those of them that
-# are the dialer's: dialing_settings.CONFIG_FIELDS, all but the reporting window).
+# are the dialer's: dialing_settings.CONFIG_FIELDS).
 DIALING_FIELDS = STORED_FIELDS
 
 

@@ -104,6 +104,42 @@ class LiveRules:
         self.pushed = 0
         self.task_listeners: list[Callable[[], None]] = []  # "a rule made tasks" (wallboard)
 
+    async def system_todo(self, campaign_id: uuid.UUID, key: str, title: Mapping[str, str],
+                          evidence: Sequence[str]) -> uuid.UUID | None:
+        """A supervisor to-do raised by the dialer, not by a call's rule (e.g. the abandon
+        alarm): an urgent task for the campaign's manager, with its ``supervisor_todo`` firing
+        (``rule_id`` ``dialer``) so the supervisor's list and the wallboard show it. Idempotent
+        by ``key`` (the outbox may deliver twice); None when seen before."""
+        dedupe = f"dialer|{campaign_id}|{key}"[:600]
+        async with transaction(self._sessions) as s:
+            if await s.scalar(sa.select(col(RuleFiringRow.id)).where(
+                    col(RuleFiringRow.dedupe_key) == dedupe)) is not None:
+                return None
+            campaign = await s.get(Campaign, campaign_id)
+            owner = campaign.manager_id if campaign else None
+            now = self._clock.now()
+            task = Task(title=title["zh"][:200], owner_id=owner,
+                        priority=TASK_PRIORITY[r.Priority.URGENT], origin=TaskOrigin.RULE.value,
+                        description=f"{title['en']}\n\n[dialer] {'; '.join(evidence)}"[:4000],
+                        created_at=now, updated_at=now)
+            s.add(task)
+            await s.flush()
+            audit(s, None, "task.created", "task", task.id,
+                  {"origin": TaskOrigin.RULE.value, "rule_id": "dialer"})
+            s.add(RuleFiringRow(
+                dedupe_key=dedupe, rule_id="dialer", rule_name=title["en"][:200],
+                trigger="dialer", action="supervisor_todo",
+                detail={"kind": "supervisor_todo", "campaign_id": str(campaign_id),
+                        "owner_id": str(owner) if owner else None},
+                evidence=list(evidence), task_id=task.id, fired_at=now))
+            task_id = task.id
+        for listener in self.task_listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("task listener failed")
+        return task_id
+
     # ---- context ---------------------------------------------------------------------------
     async def _context(self, s: AsyncSession, call_id: str) -> CallContext | None:
         call = await s.get(Call, call_id)

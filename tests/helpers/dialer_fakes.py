@@ -109,6 +109,8 @@ class FakeCrm:
         self.events: list[Mapping[str, Any]] = []
         self.dnc: list[str] = []
         self.transcripts: list[tuple[str, Mapping[str, Any]]] = []
+        self.todos: list[dict[str, Any]] = []
+        self.abandons: dict[str, tuple[int, int]] = {}  # campaign -> (live answers, abandons)
         self.changed = asyncio.Event()
 
     async def claim(self, campaign_id: str, worker: str, limit: int) -> Sequence[Lead]:
@@ -137,6 +139,15 @@ class FakeCrm:
 
     async def push_transcript(self, call_id: str, segment: Mapping[str, Any]) -> None:
         self.transcripts.append((call_id, segment))
+
+    async def abandon_counts(self, campaign_id: str, since: float) -> tuple[int, int]:
+        return self.abandons.get(campaign_id, (0, 0))
+
+    async def supervisor_todo(self, campaign_id: str, key: str, title: Mapping[str, str],
+                              evidence: Sequence[str]) -> None:
+        self.todos.append({"campaign_id": campaign_id, "key": key, "title": dict(title),
+                           "evidence": list(evidence)})
+        self.changed.set()
 
 
 class Clock:

@@ -62,7 +62,7 @@ async def test_given_predictive_overdial_when_no_agent_free_then_safe_harbour_wi
     rig.auto_dispose("not_interested")
     await rig.dialer.start_campaign(CampaignConfig(
         campaign_id, mode=DialMode.PREDICTIVE, pacing="ratio", dial_ratio=4.0,
-        abandon_after_s=2.0))
+        abandon_after_s=2.0, abandon_brake=False))  # over-dial on purpose (issue 18's brake)
 
     async def all_done() -> bool:
         leads = await rig.leads(campaign_id)

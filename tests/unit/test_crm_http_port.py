@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
 
 from ari_app.adapters.crm_http import HttpCrm
+from ari_app.adapters.crm_local import LocalCrm
 from ari_app.ari import EventRouter, Reconnected
 from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
@@ -122,3 +124,24 @@ async def test_given_crm_server_down_when_events_queue_then_delivered_after_it_r
         raise AssertionError(forwarder.last_error) from None
     async with world["crm"].engine.connect() as conn:
         assert (await conn.execute(sa.select(Call.call_id))).scalars().all() == ["call-x"]
+
+
+async def test_given_an_abandon_alarm_when_sent_over_http_then_one_todo_for_the_manager(
+    world: dict[str, Any],
+) -> None:
+    crm, http = world["crm"], world["dialer"].crm
+    campaign_id = world["campaign_id"]
+    manager = await crm.auth.create_user("boss", Role.MANAGER)
+    await crm.campaigns.update(uuid.UUID(campaign_id), {"manager_id": manager.id})
+    title = {"zh": "放弃率告警：remote", "en": "Abandon alarm: remote"}
+    for _ in range(2):  # the outbox may deliver twice
+        await http.supervisor_todo(campaign_id, "abandon-alarm-1", title, ["4 abandoned of 4"])
+    page = await crm.rule_audit.supervisor_todo(owner_id=manager.id, include_unowned=False)
+    assert page.total == 1
+    task, firing = page.items[0]
+    assert (task.title, task.priority, firing.rule_id) == ("放弃率告警：remote", 3, "dialer")
+    assert firing.evidence == ["4 abandoned of 4"]
+    assert task.description.startswith("Abandon alarm: remote\n\n")
+    # the brake's counts, over HTTP and in-process
+    assert await http.abandon_counts(campaign_id, 0.0) == (0, 0)
+    assert await LocalCrm(crm).abandon_counts(campaign_id, 0.0) == (0, 0)

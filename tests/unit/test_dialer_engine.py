@@ -144,6 +144,7 @@ async def test_given_calls_in_flight_when_controller_restarts_then_gone_calls_cl
     store = DialerStore(tmp_path / "dialer.sqlite3")
     await store.open()
     crm = FakeCrm([lead(0), lead(1)])
+    crm.abandons["c1"] = (1000, 0)  # a clean history: the abandon brake lets it over-dial
     first = Dialer(control, store, crm, crm, EventBus(), Clock(), worker="w1")
     router = EventRouter()
     first.register(router)
