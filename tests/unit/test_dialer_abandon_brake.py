@@ -13,6 +13,8 @@ from ari_app.dialer.events import CampaignAlarm
 from ari_app.dialer.model import CampaignConfig, DialMode
 from ari_app.dialer.store import DialerStore
 from tests.helpers.dialer_fakes import Clock, FakeControl, FakeCrm, customer_answers, lead, until
+from web.metrics.prometheus import dialer_families, render
+from web.wallboard.board import Wallboard
 
 
 @pytest.fixture
@@ -132,3 +134,18 @@ async def test_given_the_pause_setting_off_when_the_alarm_fires_then_predictive_
     assert "predictive dialling goes on" in crm.todos[0]["evidence"][-1]
     assert dialer.configs["c1"].mode is DialMode.PREDICTIVE
     assert dialer.snapshot().campaigns[0].alarm == "abandon_rate"
+
+
+async def test_given_the_abandon_alarm_when_scraped_then_metrics_and_wallboard_show_it(
+    rig,  # type: ignore[no-untyped-def]
+) -> None:
+    dialer, control, crm, bus = rig
+    board = Wallboard(dialer)
+    alarms = bus.subscribe(lambda e: isinstance(e, CampaignAlarm))
+    await _burst(dialer, control)
+    board.note(await alarms.get())
+    text = render(dialer_families(dialer.snapshot()))
+    assert 'campaign_alarm{campaign="c1"} 1' in text
+    assert 'campaign_alarm_raised{campaign="c1",kind="abandon_rate"} 1' in text
+    (campaign,) = board.message()["campaigns"]
+    assert campaign["alarm"] == "abandon_rate" and "abandoned of" in campaign["alarm_message"]

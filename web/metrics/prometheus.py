@@ -14,7 +14,8 @@ What it exposes (all names prefixed ``dialcrm_``):
 - telephony: ``ari_up``, ``ami_up``, ``ari_reconnects_total``;
 - the dialer: ``campaign_dials_total`` {campaign}, ``campaign_calls_total`` {campaign,
   outcome = live_answer | abandon | machine | connect} (a connect is a live answer bridged to an
-  agent), ``campaign_abandon_rate``, ``campaign_hopper_leads``, ``campaign_alarm``;
+  agent), ``campaign_abandon_rate``, ``campaign_hopper_leads``, ``campaign_alarm``,
+  ``campaign_alarm_raised`` (by kind: ``hopper_empty``, ``abandon_rate``);
   ``agents`` {state}; ``calls_in_flight`` {phase};
 - screen pops (:class:`PopMetrics`, fed by the pop bridge): ``pop_latency_seconds`` histogram
   {cache} from the dialer's ScreenPop event time to the pop's delivery to the agent's hub,
@@ -260,6 +261,8 @@ def dialer_families(snapshot: DialerSnapshot) -> list[Family]:
     rate = Family("campaign_abandon_rate", "gauge", "Abandons / live answers, per campaign")
     hopper = Family("campaign_hopper_leads", "gauge", "Leads in the campaign's hopper")
     alarm = Family("campaign_alarm", "gauge", "1 while the campaign has an alarm raised")
+    kinds = Family("campaign_alarm_raised", "gauge",
+                   "1 per campaign and kind of the alarm raised (hopper_empty, abandon_rate)")
     for c in snapshot.campaigns:
         cid = c.campaign_id
         dials.add(c.dials, campaign=cid)
@@ -268,6 +271,8 @@ def dialer_families(snapshot: DialerSnapshot) -> list[Family]:
         rate.add(c.abandon_rate, campaign=cid)
         hopper.add(c.hopper, campaign=cid)
         alarm.add(1 if c.alarm else 0, campaign=cid)
+        if c.alarm:
+            kinds.add(1, campaign=cid, kind=c.alarm)
     agents = Family("agents", "gauge", "Logged-in agents by state")
     by_state = {s.value: 0 for s in AgentState if s is not AgentState.LOGGED_OUT}
     for a in snapshot.agents:
@@ -280,7 +285,7 @@ def dialer_families(snapshot: DialerSnapshot) -> list[Family]:
         by_phase[call.phase.value] = by_phase.get(call.phase.value, 0) + 1
     for phase, n in by_phase.items():
         flight.add(n, phase=phase)
-    return [dials, calls, rate, hopper, alarm, agents, flight]
+    return [dials, calls, rate, hopper, alarm, kinds, agents, flight]
 
 
 def telephony_families(telephony: Any) -> list[Family]:
