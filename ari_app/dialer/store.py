@@ -20,6 +20,8 @@ from typing import Any
 
 import aiosqlite
 
+from predictive.private_files import private_sqlite
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -69,7 +71,7 @@ class DialerStore:
 
     async def open(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(Path(self.path))
         self._db = await aiosqlite.connect(self.path)
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=NORMAL")

@@ -21,6 +21,7 @@ from crm.db import (  # noqa: F401  (registers every table on the metadata)
     models_ops,
     models_speech,
 )
+from predictive.private_files import private_sqlite
 
 metadata = models.metadata
 
@@ -32,12 +33,13 @@ def _sqlite_path(url: sa.URL) -> Path | None:
 
 
 def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine; on SQLite, create the parent folder and turn on foreign keys,
-    WAL and a busy timeout so concurrent writers wait instead of failing."""
+    """Create the async engine; on SQLite, create the database file ``0o600`` (its folder
+    ``0o700`` where created: :func:`~predictive.private_files.private_sqlite`) and turn on
+    foreign keys, WAL and a busy timeout so concurrent writers wait instead of failing."""
     url = sa.make_url(database_url)
     path = _sqlite_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)
     engine = create_async_engine(url, echo=echo)
     if url.get_backend_name() == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

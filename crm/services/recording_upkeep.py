@@ -33,6 +33,7 @@ from crm.errors import InvalidInputError, NotFoundError
 from crm.ports import Clock
 from crm.services.common import audit, transaction
 from crm.services.recordings import EncryptedFileStore
+from predictive.private_files import open_private
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -220,7 +221,7 @@ class RecordingUpkeep:
 
     def _reencrypt(self, source: str, target: Path) -> tuple[str, int]:
         enc = self._store.keyring.encryptor()
-        with open(target, "wb") as out:
+        with open_private(target, exclusive=False) as out:
             out.write(enc.header())
             for data in self._store.plaintext(source):
                 out.write(enc.update(data))

@@ -54,6 +54,7 @@ from crm.errors import (
 )
 from crm.ports import Clock, RecordingStore, StoredFile
 from crm.services.common import audit, parse_uuid, transaction
+from predictive.private_files import open_private, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class EncryptedFileStore:
     def _target(self, name: str) -> Path:
         now = self._clock.now()
         folder = self._root / f"{now:%Y}" / f"{now:%m}"
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         target = folder / name
         if target.exists():
             raise FileExistsError(target)
@@ -97,7 +98,7 @@ class EncryptedFileStore:
         target = await asyncio.to_thread(self._target, name)
         part = target.with_name(target.name + ".part")
         enc = self.keyring.encryptor(self._chunk)
-        out = await asyncio.to_thread(open, part, "xb")
+        out = await asyncio.to_thread(open_private, part)
         try:
             try:
                 await asyncio.to_thread(out.write, enc.header())

@@ -31,6 +31,7 @@ from predictive.models.conversion import ConversionModel, ConversionVocab, Routi
 from predictive.models.features import Vocab
 from predictive.models.history import CallHistoryRow
 from predictive.models.metrics import ModelMetrics
+from predictive.private_files import DIR_MODE, private_dir, write_private
 
 M = TypeVar("M")
 
@@ -56,7 +57,8 @@ class VersionStore(Generic[M]):
     def save(self, model: M) -> Path:
         version = self._version_of(model)
         d = self.root / version
-        d.mkdir(parents=True, exist_ok=False)
+        private_dir(self.root)  # files 0600, folders 0700 (predictive.private_files)
+        d.mkdir(mode=DIR_MODE)
         self._write(d, model)
         self._current = (version, model)
         return d
@@ -91,10 +93,10 @@ def card_from_dict(raw: dict[str, Any]) -> ModelCard:
 
 def _write_parts(d: Path, booster: xgb.Booster, calibrator: Calibrator, vocab: Any,
                  card: ModelCard) -> None:
-    booster.save_model(str(d / "model.json"))
-    (d / "calibrator.json").write_text(json.dumps(calibrator.to_dict()))
-    (d / "vocab.json").write_text(json.dumps(asdict(vocab)))
-    (d / "card.json").write_text(json.dumps(asdict(card), indent=1, default=str))
+    write_private(d / "model.json", bytes(booster.save_raw(raw_format="json")))
+    write_private(d / "calibrator.json", json.dumps(calibrator.to_dict()))
+    write_private(d / "vocab.json", json.dumps(asdict(vocab)))
+    write_private(d / "card.json", json.dumps(asdict(card), indent=1, default=str))
 
 
 def _read_parts(d: Path) -> tuple[xgb.Booster, Calibrator, dict[str, Any], ModelCard]:
@@ -129,7 +131,7 @@ Conversion = tuple[ConversionModel, RoutingPolicy]
 def _write_conversion(d: Path, stored: Conversion) -> None:
     model, policy = stored
     _write_parts(d, model.booster, model.calibrator, model.vocab, model.card)
-    (d / "routing.json").write_text(json.dumps(asdict(policy)))  # written last: complete
+    write_private(d / "routing.json", json.dumps(asdict(policy)))  # written last: complete
 
 
 def _read_conversion(d: Path) -> Conversion:
