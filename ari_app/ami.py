@@ -23,12 +23,15 @@ from ari_app.errors import AmiActionFailed, AmiUnavailable
 log = logging.getLogger(__name__)
 
 
+SANDBOX_AMI_PASSWORD = "dialcrm-sandbox-ami"  # asterisk-config/manager.conf: public, sandbox only
+
+
 @dataclass(frozen=True)
 class AmiConfig:
     host: str = "127.0.0.1"
     port: int = 5038
     user: str = "dialcrm"
-    password: str = "dialcrm-sandbox-ami"
+    password: str = SANDBOX_AMI_PASSWORD
     action_timeout: float = 5.0
 
 

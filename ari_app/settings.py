@@ -6,7 +6,9 @@ the lower package, so that the CRM's command line reads the same file without th
 Environment variables: ``ASTERISK_ARI_URL``, ``ASTERISK_ARI_USER``, ``ASTERISK_ARI_PASSWORD``,
 ``ASTERISK_AMI_HOST``, ``ASTERISK_AMI_PORT``, ``ASTERISK_AMI_USER``, ``ASTERISK_AMI_PASSWORD``
 select an Asterisk; ``DIALCRM_<FIELD>`` sets any other field (e.g. ``DIALCRM_HTTP_PORT=8080``).
-The built-in passwords are the sandbox's; they are only good for the local sandbox.
+The built-in passwords are the sandbox's, only good for the local sandbox: ``dialcrm serve``
+refuses them and the CRM's sandbox secrets (:meth:`Settings.sandbox_secrets`) unless
+``DIALCRM_ALLOW_SANDBOX_SECRETS=1``. Fields marked ``SECRET`` belong in the environment.
 
 ``default_region`` and ``timezone`` are not the dialer's own: they are defined once in
 :class:`crm.settings_chain.SharedSettings` (the file's top level), and :func:`load_settings`
@@ -19,12 +21,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ari_app.ami import AmiConfig
+from ari_app.ami import SANDBOX_AMI_PASSWORD, AmiConfig
 from ari_app.ari import AriConfig
+from ari_app.ari.config import SANDBOX_ARI_PASSWORD
 from ari_app.errors import ConfigurationError
 from crm.errors import InvalidInputError
 from crm.settings import CrmSettings
-from crm.settings_chain import ConfigSource, SharedSettings, coerce, field_types, named
+from crm.settings_chain import (
+    SECRET,
+    ConfigSource,
+    SharedSettings,
+    coerce,
+    field_types,
+    named,
+)
 
 ASTERISK_ENV = {
     "ari_url": "ASTERISK_ARI_URL",
@@ -41,20 +51,21 @@ ASTERISK_ENV = {
 class DialerSettings:
     ari_url: str = "http://127.0.0.1:8088"
     ari_user: str = "dialcrm"
-    ari_password: str = "dialcrm-sandbox-ari"
+    ari_password: str = field(default=SANDBOX_ARI_PASSWORD, metadata=SECRET)
     ari_app: str = "dialcrm"
     ari_timeout: float = 5.0
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_user: str = "dialcrm"
-    ami_password: str = "dialcrm-sandbox-ami"
+    ami_password: str = field(default=SANDBOX_AMI_PASSWORD, metadata=SECRET)
     ami_timeout: float = 5.0
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     data_dir: str = "var"
     worker_id: str = ""  # lead locks carry it; keep it stable across restarts (default: host)
     crm_url: str = ""  # empty: the CRM in this process; else its base URL (dialer elsewhere)
-    crm_token: str = ""  # bearer token of a "dialer" user (DIALCRM_CRM_TOKEN; a secret)
+    # bearer token of a "dialer" user (DIALCRM_CRM_TOKEN)
+    crm_token: str = field(default="", metadata=SECRET)
     # Live transcripts (ari_app/speech/fork.py): "lazy" starts the recogniser with the first
     # connected call, "eager" at start-up, "off" forks nothing.
     asr_start: str = "lazy"
@@ -124,11 +135,61 @@ class DialerSettings:
 
 
 @dataclass(frozen=True)
+class SandboxSecret:
+    """A secret still at its public sandbox value (it is in the source code), and how to set
+    one's own: ``variable`` in the environment (``key``: its name in the config file, where
+    secrets do not belong)."""
+
+    name: str
+    purpose: str
+    variable: str
+    key: str
+    how: str
+
+    def advice(self) -> str:
+        return (f"{self.name} ({self.purpose})\n      set {self.variable} (config key {self.key}),"
+                f" {self.how}")
+
+
+_NEW_KEY = "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
+_NEW_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole chain: the dialer's settings and the CRM's, from one read of one file."""
 
     dialer: DialerSettings
     crm: CrmSettings
+
+    def sandbox_secrets(self) -> list[SandboxSecret]:
+        """Every secret still at its public sandbox default (``dialcrm serve`` refuses them)."""
+        found = []
+        if self.crm.uses_sandbox_recording_key:
+            found.append(SandboxSecret(
+                "recording key", "new recordings are encrypted with it",
+                "DIALCRM_RECORDING_KEYS", "[crm] recording_keys",
+                f'e.g. DIALCRM_RECORDING_KEYS="k1:$({_NEW_KEY})"'))
+        if self.crm.is_sandbox_recording_url_secret:
+            found.append(SandboxSecret(
+                "recording-URL secret", "signs the links that play recordings",
+                "DIALCRM_RECORDING_URL_SECRET", "[crm] recording_url_secret",
+                f'e.g. DIALCRM_RECORDING_URL_SECRET="$({_NEW_SECRET})"'))
+        if self.crm.is_sandbox_secret:
+            found.append(SandboxSecret(
+                "session secret", "the sessions' secret key", "DIALCRM_SECRET_KEY",
+                "[crm] secret_key", f'e.g. DIALCRM_SECRET_KEY="$({_NEW_SECRET})"'))
+        if self.dialer.ari_password == SANDBOX_ARI_PASSWORD:
+            found.append(SandboxSecret(
+                "ARI password", "controls every call", "ASTERISK_ARI_PASSWORD",
+                "[dialer] ari_password",
+                f"the password of ARI user {self.dialer.ari_user!r} in Asterisk's ari.conf"))
+        if self.dialer.ami_password == SANDBOX_AMI_PASSWORD:
+            found.append(SandboxSecret(
+                "AMI password", "Asterisk's manager interface", "ASTERISK_AMI_PASSWORD",
+                "[dialer] ami_password",
+                f"the secret of AMI user {self.dialer.ami_user!r} in Asterisk's manager.conf"))
+        return found
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

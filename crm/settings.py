@@ -30,6 +30,10 @@ DIALCRM_CONFIG                  the TOML file (keys lowercase, see settings_chai
 DIALCRM_CONFIG_FILE             deprecated: the former YAML file (warns)            unset
 ==============================  ==================================================  =========
 
+The secrets (``SECRET`` fields: the keyring, the URL secret, the session secret) belong in the
+environment; their defaults are public and ``dialcrm serve`` refuses them unless
+``DIALCRM_ALLOW_SANDBOX_SECRETS=1`` (``ari_app.settings.Settings.sandbox_secrets``).
+
 ``default_region`` and ``timezone`` are the dialer's too: they are defined once, in
 :class:`crm.settings_chain.SharedSettings`, which this class extends.
 """
@@ -43,7 +47,7 @@ from pathlib import Path
 
 from crm.crypto import SANDBOX_KEY, SANDBOX_KEY_ID, Keyring
 from crm.errors import InvalidInputError
-from crm.settings_chain import ConfigSource, SharedSettings, named
+from crm.settings_chain import SECRET, ConfigSource, SharedSettings, named
 
 SANDBOX_SECRET_KEY = "sandbox-only-insecure-secret-key-change-me"
 SANDBOX_RECORDING_URL_SECRET = "sandbox-only-insecure-recording-url-secret"
@@ -60,7 +64,7 @@ class CrmSettings(SharedSettings):
     database_url: str = field(
         default_factory=lambda: f"sqlite+aiosqlite:///{_default_var() / 'crm.db'}"
     )
-    secret_key: str = SANDBOX_SECRET_KEY
+    secret_key: str = field(default=SANDBOX_SECRET_KEY, metadata=SECRET)
     recordings_dir: Path = field(default_factory=lambda: _default_var() / "recordings")
     session_ttl_seconds: int = 12 * 3600
     cookie_secure: bool = False
@@ -69,9 +73,10 @@ class CrmSettings(SharedSettings):
     password_scrypt_n: int = 2**14
     sql_echo: bool = False
     auto_migrate: bool = True
-    recording_keys: str = ""  # empty: the public sandbox key (crm.crypto.SANDBOX_KEY)
+    # empty: the public sandbox key (crm.crypto.SANDBOX_KEY)
+    recording_keys: str = field(default="", metadata=SECRET)
     recording_active_key: str = ""
-    recording_url_secret: str = SANDBOX_RECORDING_URL_SECRET
+    recording_url_secret: str = field(default=SANDBOX_RECORDING_URL_SECRET, metadata=SECRET)
     recording_url_ttl_seconds: int = 300
     retention_sweep_seconds: int = 3600
     model_dir: Path = field(default_factory=lambda: _default_var() / "models")
@@ -108,6 +113,11 @@ class CrmSettings(SharedSettings):
         return self.keyring.active_id == SANDBOX_KEY_ID and (
             self.keyring.keys[SANDBOX_KEY_ID] == SANDBOX_KEY
         )
+
+    @property
+    def holds_sandbox_recording_key(self) -> bool:
+        """The public sandbox key is in the keyring, active or not (old recordings under it)."""
+        return SANDBOX_KEY in self.keyring.keys.values()
 
     @property
     def is_sandbox_recording_url_secret(self) -> bool:

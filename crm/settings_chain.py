@@ -65,6 +65,9 @@ TABLES = ("dialer", "crm")
 SCALARS: tuple[type, ...] = (str, int, float, bool, Path)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
+# A settings field holding a secret: ``field(default=..., metadata=SECRET)``. Secrets belong in
+# the environment: one read from the file is logged as a warning (ConfigSource.table_values).
+SECRET: Mapping[str, Any] = {"secret": True}
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,11 @@ def field_types(cls: type, skip: tuple[str, ...] = ()) -> dict[str, type]:
         f.name: hints[f.name] for f in dataclasses.fields(cls)
         if hints[f.name] in SCALARS and f.name not in skip
     }
+
+
+def secret_fields(cls: type) -> frozenset[str]:
+    """The fields of a settings dataclass marked :data:`SECRET`."""
+    return frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get("secret"))
 
 
 def coerce(key: str, kind: type, raw: object, source: str) -> Any:
@@ -186,8 +194,22 @@ class ConfigSource:
         """The ``[name]`` table's values for ``cls``, then the environment's (an alias such as
         ``ASTERISK_ARI_URL`` first, then ``DIALCRM_<FIELD>``). The shared keys are not read here."""
         file_values = {k: v for k, v in self.table(name).items() if k not in SHARED_KEYS}
+        for key in sorted(secret_fields(cls) & set(file_values)):
+            self._warn_secret(name, key, (aliases or {}).get(key) or ENV_PREFIX + key.upper())
         return self._typed(field_types(cls, skip=SHARED_KEYS), file_values, aliases or {},
                            where=f" in [{name}]")
+
+    def _warn_secret(self, table: str, key: str, var: str) -> None:
+        """Secrets only from the environment: say so (the value is still read, so a file that
+        works keeps working; ``dialcrm serve`` prints this at start)."""
+        try:
+            mode = os.stat(self.path).st_mode & 0o777
+        except OSError:
+            mode = 0
+        exposed = f" and the file is readable by others (mode {mode:o})" if mode & 0o077 else ""
+        log.warning("config file %s: [%s] %s is a secret%s: set %s in the environment instead "
+                    "and remove it from the file (secrets only from the environment)",
+                    self.path, table, key, exposed, var)
 
     def _typed(self, kinds: Mapping[str, type], file_values: Mapping[str, Any],
                aliases: Mapping[str, str], where: str = "") -> dict[str, Any]:

@@ -5,6 +5,10 @@
 
 Nothing else in the code base builds long-lived objects; they are passed into
 constructors from here.
+
+``dialcrm serve`` refuses to start while any secret is still its public sandbox default
+(:func:`check_secrets`), unless ``DIALCRM_ALLOW_SANDBOX_SECRETS=1`` (``make demo`` sets it;
+``dialcrm demo`` implies it), and then says so loudly at start.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,7 @@ from ari_app.dialer.engine import Dialer
 from ari_app.dialer.store import DialerStore
 from ari_app.errors import ConfigurationError
 from ari_app.pbx_admin import PbxAdmin
-from ari_app.settings import DialerSettings, load_settings
+from ari_app.settings import DialerSettings, Settings, load_settings
 from ari_app.telephony import Telephony
 from crm.app import create_crm_app, crm_service_of
 from crm.pops import install_pops
@@ -50,6 +54,7 @@ from web.wallboard.board import install_wallboard
 
 log = logging.getLogger(__name__)
 
+ALLOW_SANDBOX_SECRETS = "DIALCRM_ALLOW_SANDBOX_SECRETS"
 
 
 class SystemClock:
@@ -134,6 +139,35 @@ async def index(request: web.Request) -> web.Response:
     return response
 
 
+def check_secrets(chain: Settings, command: str, environ: Mapping[str, str]) -> int | None:
+    """The exit code when the app must not start (2: a secret is still a public sandbox
+    default, named on stderr with the variable that sets it), else None. ``dialcrm demo`` or
+    ``DIALCRM_ALLOW_SANDBOX_SECRETS=1`` let it start, with a loud warning on stderr."""
+    if chain.crm.holds_sandbox_recording_key and not chain.crm.uses_sandbox_recording_key:
+        print("dialcrm: warning: the recording keyring still holds the public sandbox key "
+              "(recordings under it decrypt with a key anyone has): run `python -m crm.cli "
+              "rotate-recording-keys`, then remove it from DIALCRM_RECORDING_KEYS",
+              file=sys.stderr)
+    found = chain.sandbox_secrets()
+    if not found:
+        return None
+    allowed = environ.get(ALLOW_SANDBOX_SECRETS, "").strip().lower() in ("1", "true", "yes")
+    if allowed or command == "demo":
+        names = ", ".join(s.variable for s in found)
+        bar = "!" * 78
+        print(f"{bar}\ndialcrm: WARNING: running with the PUBLIC SANDBOX SECRETS ({names}).\n"
+              f"Anyone can read them in the source: for the local sandbox only, never in "
+              f"production\n({'dialcrm demo' if command == 'demo' else ALLOW_SANDBOX_SECRETS})."
+              f"\n{bar}", file=sys.stderr, flush=True)
+        return None
+    lines = "\n".join(f"  - {s.advice()}" for s in found)
+    print(f"dialcrm: refusing to start: these secrets are still the public sandbox defaults "
+          f"(anyone can read them in the source):\n{lines}\nSet them in the environment (not "
+          f"in the config file). For the local sandbox only, {ALLOW_SANDBOX_SECRETS}=1 starts "
+          f"anyway (make demo and dialcrm demo do).", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["models"]:  # `dialcrm models retrain|status`: the CRM's model commands
@@ -154,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"dialcrm: configuration error: {exc}", file=sys.stderr)
         return 2
+    refused = check_secrets(chain, args.command, os.environ)
+    if refused is not None:
+        return refused
     settings, crm_settings = chain.dialer, chain.crm
     overrides: dict[str, Any] = {
         k: v for k, v in (("http_host", args.host), ("http_port", args.port)) if v}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
+SANDBOX_ARI_PASSWORD = "dialcrm-sandbox-ari"  # asterisk-config/ari.conf: public, sandbox only
+
 
 @dataclass(frozen=True)
 class AriConfig:
@@ -13,7 +15,7 @@ class AriConfig:
 
     url: str = "http://127.0.0.1:8088"
     user: str = "dialcrm"
-    password: str = "dialcrm-sandbox-ari"
+    password: str = SANDBOX_ARI_PASSWORD
     app: str = "dialcrm"
     request_timeout: float = 5.0
 
