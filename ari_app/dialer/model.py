@@ -121,7 +121,8 @@ class CampaignConfig:
         object.__setattr__(self, "machine_action", MachineAction(self.machine_action))
 
     def endpoint(self, number: str) -> str:
-        return self.channel_template.format(number=number)
+        # never str.format: a template is data, not a format spec ({number.__class__})
+        return self.channel_template.replace("{number}", number)
 
 
 def validate_config(config: CampaignConfig) -> None:

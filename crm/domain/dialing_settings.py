@@ -32,6 +32,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from crm.domain.dial_strings import (
+    CALLER_ID_HINT,
+    CALLER_ID_PATTERN,
+    TEMPLATE_HINT,
+    TEMPLATE_PATTERN,
+)
+
 
 class Live(StrEnum):
     """How a change reaches a campaign that is dialing."""
@@ -93,8 +100,8 @@ class SettingSpec:
 
 _SOUND = r"^[A-Za-z0-9_/.-]{1,128}$"
 _SAFE_HARBOUR = r"^sound:[A-Za-z0-9_/.-]{1,120}$"
-_CALLER_ID = r'^$|^("[^"<>]{1,40}" )?<?\+?[0-9]{2,20}>?$'
-_TEMPLATE = r"^[A-Za-z][A-Za-z0-9]*/[^{}\s]*\{number\}[^{}\s]*$"
+_CALLER_ID = CALLER_ID_PATTERN  # what Asterisk may be given: crm.domain.dial_strings
+_TEMPLATE = TEMPLATE_PATTERN
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
@@ -123,11 +130,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         high=120, step=1, section=Section.DIALING),
     SettingSpec(
         "caller_id", str, "", "主叫号码", "Caller ID", max_length=64, pattern=_CALLER_ID,
-        hint='a number, or "Name" <number>', section=Section.DIALING),
+        hint=CALLER_ID_HINT, section=Section.DIALING),
     SettingSpec(
         "channel_template", str, "Local/{number}@sim-pstn", "通道模板", "Channel template",
         help="the channel each number is dialed on", max_length=200, pattern=_TEMPLATE,
-        hint="Tech/…{number}…, e.g. PJSIP/{number}@trunk", section=Section.DIALING),
+        hint=TEMPLATE_HINT, section=Section.DIALING),
     SettingSpec(
         "abandon_target", float, 0.03, "放弃率上限（0.03 = 3%）", "Abandon-rate cap (0.03 = 3 %)",
         help="0.03 = 3 %", unit="ratio", low=0.001, high=0.2, step=0.001,

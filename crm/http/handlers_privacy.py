@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.crypto import RecordingCryptoError
+from crm.domain.access import may_manage
 from crm.domain.enums import Role
 from crm.http._jobs import job_ctx
 from crm.http.errors_map import error_response
@@ -125,11 +126,13 @@ async def play_recording(ctx: Ctx) -> web.StreamResponse:
 
 async def get_retention(ctx: Ctx) -> web.Response:
     campaign = await ctx.service.campaigns.get(_campaign_id(ctx))
+    may_manage(ctx.who, campaign)
     return ok({"campaign_id": str(campaign.id), "retention_days": campaign.retention_days})
 
 
 async def put_retention(ctx: Ctx) -> web.Response:
     b: RetentionIn = ctx.body
+    may_manage(ctx.who, await ctx.service.campaigns.get(_campaign_id(ctx)))
     campaign = await ctx.service.recording_upkeep.set_retention(
         _campaign_id(ctx), b.retention_days, actor_id=ctx.who.user_id
     )

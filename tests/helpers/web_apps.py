@@ -57,11 +57,12 @@ async def fake_app(tmp_path: Path) -> AsyncIterator[Rig]:
     settings = CrmSettings(database_url=url, recordings_dir=tmp_path / "rec",
                            password_scrypt_n=16, auto_migrate=False)
     crm = CrmService(settings, engine)
-    tokens = {}
+    tokens, ids = {}, {}
     for name, role in (("agent1", Role.AGENT), ("boss", Role.MANAGER), ("root", Role.ADMIN)):
         user = await crm.auth.create_user(name, role, password=PASSWORD)
         tokens[name] = (await crm.auth.issue_token(user.id)).token
-    campaign = await crm.campaigns.create({"name": "wallboard"})
+        ids[name] = user.id
+    campaign = await crm.campaigns.create({"name": "wallboard", "manager_id": ids["boss"]})
     control = FakeControl()
     store = DialerStore(tmp_path / "dialer.sqlite3")
     await store.open()
@@ -175,18 +176,21 @@ class Api:
 
 @contextlib.asynccontextmanager
 async def dialer_api(tmp_path: Path) -> AsyncIterator[Api]:
-    """The dialer's REST routes on the CRM's app, on a dialer with fakes; users agent1 and boss."""
+    """The dialer's REST routes on the CRM's app, on a dialer with fakes; users agent1, boss (who
+    manages the campaign), boss2 (another manager) and root (admin)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"
     engine = make_engine(url)
     await create_all(engine)
     settings = CrmSettings(database_url=url, recordings_dir=tmp_path / "rec",
                            password_scrypt_n=16, auto_migrate=False)
     crm = CrmService(settings, engine)
-    tokens = {}
-    for name, role in (("agent1", Role.AGENT), ("boss", Role.MANAGER)):
+    tokens, ids = {}, {}
+    for name, role in (("agent1", Role.AGENT), ("boss", Role.MANAGER), ("boss2", Role.MANAGER),
+                       ("root", Role.ADMIN)):
         user = await crm.auth.create_user(name, role, password=PASSWORD)
         tokens[name] = (await crm.auth.issue_token(user.id)).token
-    campaign = await crm.campaigns.create({"name": "api"})
+        ids[name] = user.id
+    campaign = await crm.campaigns.create({"name": "api", "manager_id": ids["boss"]})
     control = FakeControl()
     store = DialerStore(tmp_path / "dialer.sqlite3")
     await store.open()

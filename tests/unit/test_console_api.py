@@ -56,6 +56,8 @@ async def test_given_manager_when_creating_with_settings_then_saved_with_dialing
 @pytest.mark.parametrize("body, field", [
     ({"ring_timeout_s": 500}, "ring_timeout_s"),
     ({"channel_template": "Local/nothing"}, "channel_template"),
+    ({"channel_template": "Local/{number.__class__}@sim-pstn"}, "channel_template"),
+    ({"caller_id": '"Bank" <110>'}, "caller_id"),
     ({"timezone": "Nowhere/City"}, "timezone"),
     ({"mode": "turbo"}, "mode"),
     ({"colour": "red"}, "colour"),

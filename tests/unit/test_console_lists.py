@@ -188,6 +188,8 @@ async def test_given_settings_change_when_updating_then_before_after_audited(
     ({}, {"abandon_target": 0.5}, "abandon_target"),
     ({}, {"mode": "turbo"}, "mode"),
     ({}, {"caller_id": "call me"}, "caller_id"),
+    ({}, {"caller_id": '"Bank" <110>'}, "caller_id"),
+    ({}, {"channel_template": "Local/{0}@sim-pstn"}, "channel_template"),
     ({}, {"safe_harbour": "dialcrm/x"}, "safe_harbour"),
     ({}, {"abandon_window": "7d"}, "abandon_window"),
     ({"timezone": "Mars/Olympus"}, {}, "timezone"),

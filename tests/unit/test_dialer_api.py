@@ -102,3 +102,56 @@ async def test_given_unregistered_agent_phone_when_login_then_409_naming_extensi
     status, body = await api.call("POST", "/api/agent/login", body={
         "extension": "1001", "campaign_id": api.campaign_id})
     assert status == 200, "a failed login leaves nothing behind that blocks the next one"
+
+
+@pytest.mark.parametrize(("action", "body"), [
+    ("run", {"mode": "progressive"}), ("stop", None), ("mode", {"mode": "preview"}),
+])
+async def test_given_another_managers_campaign_when_run_stop_or_mode_then_403(
+    api: Api, action: str, body: Any,
+) -> None:
+    """Issue 17 finding 1: a manager acts only on the campaigns they manage (admins: all)."""
+    url = f"/api/dialer/campaigns/{api.campaign_id}/{action}"
+    status, answer = await api.call("POST", url, who="boss2", body=body)
+    assert status == 403 and answer["details"]["campaign_id"] == api.campaign_id
+    status, _ = await api.call("POST", f"/api/dialer/campaigns/{api.campaign_id}/run",
+                               who="root", body={})
+    assert status == 200, "an admin runs every campaign"
+    status, _ = await api.call("POST", url, who="boss", body=body)
+    assert status == 200
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("channel_template", "Local/{number.__class__}@sim-pstn"),
+    ("channel_template", "Local/{0}@sim-pstn"),
+    ("channel_template", "Local/{number[0]}@sim-pstn"),
+    ("channel_template", "Local/{number}@sim-pstn&PJSIP/{number}@trunk"),
+    ("channel_template", "Local/{number}@sim-pstn,,60"),
+    ("channel_template", "{number}"),
+    ("caller_id", '"Bank" <110>'),
+    ("caller_id", "110"),
+    ("caller_id", '"Ba"nk" <4008888000>'),
+    ("caller_id", '"Bank\n" <4008888000>'),
+    ("caller_id", "<4008888000>"),
+])
+async def test_given_unsafe_dial_string_when_run_then_400_naming_field(
+    api: Api, field: str, value: str,
+) -> None:
+    status, body = await api.call("POST", f"/api/dialer/campaigns/{api.campaign_id}/run",
+                                  who="boss", body={field: value})
+    assert status == 400 and body["details"]["field"] == field, body
+
+
+@pytest.mark.parametrize(("template", "caller_id"), [
+    ("PJSIP/{number}@trunk", '"Bank" <4008888000>'),
+    ("SIP/trunk/{number}", "+8613800138000"),
+    ("Local/{number}@sim-pstn", ""),
+])
+async def test_given_safe_dial_strings_when_run_then_accepted(
+    api: Api, template: str, caller_id: str,
+) -> None:
+    status, config = await api.call(
+        "POST", f"/api/dialer/campaigns/{api.campaign_id}/run", who="boss",
+        body={"channel_template": template, "caller_id": caller_id})
+    assert status == 200 and config["channel_template"] == template
+    assert config["caller_id"] == caller_id

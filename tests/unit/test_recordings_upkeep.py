@@ -17,6 +17,7 @@ from crm.cli import main as cli_main
 from crm.crypto import SANDBOX_KEY, UnknownKeyError, read_key_id
 from crm.db.models import Recording
 from crm.db.models_ops import AuditLog
+from crm.domain.enums import Role
 from crm.service import CrmService
 from tests.helpers.audio import wav
 
@@ -47,9 +48,10 @@ async def _row(service: CrmService, rec_id) -> Recording:
 async def test_given_campaign_retention_when_sweeping_then_only_old_recordings_of_it_purged(
     crm_client, crm_service, crm_actors, crm_clock
 ):
-    kept = await crm_service.campaigns.create({"name": "keep-forever"})
-    short = await crm_service.campaigns.create({"name": "thirty-days"})
     manager, admin = crm_actors["manager"], crm_actors["admin"]
+    kept = await crm_service.campaigns.create({"name": "keep-forever"})
+    short = await crm_service.campaigns.create(
+        {"name": "thirty-days", "manager_id": manager.user_id})
     resp = await crm_client.put(
         f"/api/campaigns/{short.id}/retention", json={"retention_days": 30}, headers=manager.headers
     )
@@ -109,7 +111,8 @@ async def test_given_bad_retention_when_putting_then_400_naming_the_field(
 async def test_given_retention_endpoints_when_null_or_unknown_campaign_then_kept_or_404(
     crm_client, crm_service, crm_actors
 ):
-    campaign = await crm_service.campaigns.create({"name": "c", "max_attempts": 3})
+    campaign = await crm_service.campaigns.create(
+        {"name": "c", "max_attempts": 3, "manager_id": crm_actors["manager"].user_id})
     h = crm_actors["manager"].headers
     url = f"/api/campaigns/{campaign.id}/retention"
     assert (await crm_client.put(url, json={"retention_days": 7}, headers=h)).status == 200
@@ -124,6 +127,22 @@ async def test_given_retention_endpoints_when_null_or_unknown_campaign_then_kept
     assert missing.status == 404
     bad = await crm_client.get("/api/campaigns/nope/retention", headers=h)
     assert bad.status == 400 and (await bad.json())["details"]["field"] == "campaign_id"
+
+
+async def test_given_another_managers_campaign_when_retention_read_or_set_then_403(
+    crm_client, crm_service, crm_actors
+):
+    """Issue 17 finding 2: a manager may not shorten another manager's retention."""
+    other = await crm_service.auth.create_user("other-manager", Role.MANAGER, password="pw-1234567")
+    campaign = await crm_service.campaigns.create({"name": "theirs", "manager_id": other.id})
+    url = f"/api/campaigns/{campaign.id}/retention"
+    h = crm_actors["manager"].headers
+    refused = await crm_client.put(url, json={"retention_days": 1}, headers=h)
+    assert refused.status == 403
+    assert (await crm_client.get(url, headers=h)).status == 403
+    assert (await crm_service.campaigns.get(campaign.id)).retention_days is None
+    admin = crm_actors["admin"].headers
+    assert (await crm_client.put(url, json={"retention_days": 9}, headers=admin)).status == 200
 
 
 async def test_given_app_running_when_retention_passes_then_periodic_sweeper_purges(

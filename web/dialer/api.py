@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -19,6 +19,7 @@ from ari_app.dialer.errors import (
     InvalidRequest,
 )
 from ari_app.dialer.model import CampaignConfig
+from crm.domain.access import ManagedCampaign, may_manage
 from crm.domain.dialing_settings import DIALER_FIELDS
 from crm.domain.enums import Role
 from crm.http.routing import Ctx, Route
@@ -129,22 +130,33 @@ def _campaign_id(ctx: Ctx) -> uuid.UUID:
         raise InvalidRequest("campaign_id", "must be a UUID") from None
 
 
+class NamedCampaign(ManagedCampaign, Protocol):
+    name: str
+
+
+async def _managed(ctx: Ctx) -> NamedCampaign:
+    """The path's campaign, when the caller manages it (admins: every campaign)."""
+    campaign = await ctx.service.campaigns.get(_campaign_id(ctx))
+    may_manage(ctx.who, campaign)
+    return campaign
+
+
 async def campaign_run(ctx: Ctx) -> web.Response:
-    campaign_id = _campaign_id(ctx)
-    campaign = await ctx.service.campaigns.get(campaign_id)
-    config = CampaignConfig(str(campaign_id), name=campaign.name, **ctx.body.model_dump())
+    campaign = await _managed(ctx)
+    config = CampaignConfig(str(campaign.id), name=campaign.name, **ctx.body.model_dump())
     await _dialer(ctx).start_campaign(config)
     return web.json_response(_config_json(config))
 
 
 async def campaign_stop(ctx: Ctx) -> web.Response:
-    campaign_id = str(_campaign_id(ctx))
+    campaign_id = str((await _managed(ctx)).id)
     await _dialer(ctx).stop_campaign(campaign_id)
     return web.json_response({"campaign_id": campaign_id, "running": False})
 
 
 async def campaign_mode(ctx: Ctx) -> web.Response:
-    config = await _dialer(ctx).set_mode(str(_campaign_id(ctx)), ctx.body.mode)
+    campaign_id = str((await _managed(ctx)).id)
+    config = await _dialer(ctx).set_mode(campaign_id, ctx.body.mode)
     return web.json_response(_config_json(config))
 
 
