@@ -23,6 +23,7 @@ from crm.domain.calls import CallEvent, CallEventType
 from crm.domain.enums import AttemptOutcome, Language
 from crm.experiments import ExperimentService
 from crm.ports import Clock, LeadView, SystemClock
+from crm.services.access import AccessFacts
 from crm.services.agent_skills import AgentSkillService
 from crm.services.answer_models import AnswerModelService
 from crm.services.auth import AuthService
@@ -70,6 +71,7 @@ class CrmService:
         self.calls = CallService(sessions, clk, region)
         self.summaries = SummaryService(sessions)
         self.work = WorkService(sessions, clk)
+        self.access = AccessFacts(sessions)  # the facts crm.domain.access decides on
         self.dnc = DncService(sessions, region)
         self.campaigns = CampaignService(sessions, clk)
         self.leads = SqlLeadRepository(sessions, clk, settings.timezone)

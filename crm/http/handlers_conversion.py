@@ -13,6 +13,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm.domain.access import may_manage_agent, may_manage_customer, may_see_customer
 from crm.domain.enums import Role
 from crm.http import messages
 from crm.http._jobs import job_ctx
@@ -63,12 +64,14 @@ async def conversion_retrain(ctx: Ctx) -> web.Response:
 async def customer_route(ctx: Ctx) -> web.Response:
     customer_id = parse_uuid(ctx.path_param("customer_id"), "customer_id")
     await ctx.service.customers.get(customer_id)  # 404 for an unknown customer
+    may_see_customer(ctx.who, await ctx.service.access.customer(customer_id))
     return ok(await ctx.service.conversion.route_of(customer_id))
 
 
 async def override_route(ctx: Ctx) -> web.Response:
     body: RouteIn = ctx.body
     customer_id = parse_uuid(ctx.path_param("customer_id"), "customer_id")
+    may_manage_customer(ctx.who, await ctx.service.access.customer(customer_id))
     return ok(await ctx.service.conversion.override(customer_id, body.route, body.reason,
                                                     ctx.who.user_id))
 
@@ -79,6 +82,7 @@ async def list_seniority(ctx: Ctx) -> web.Response:
 
 async def set_seniority(ctx: Ctx) -> web.Response:
     body: SeniorityIn = ctx.body
+    may_manage_agent(ctx.who, await ctx.service.access.agent_named(ctx.path_param("username")))
     return ok(await ctx.service.agent_skills.set(ctx.path_param("username"), body.seniority,
                                                  ctx.who.user_id))
 

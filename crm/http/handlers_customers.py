@@ -6,6 +6,7 @@ import uuid
 
 from aiohttp import web
 
+from crm.domain.access import may_manage_customer, may_see_customer
 from crm.domain.enums import Role
 from crm.http import schemas as sc
 from crm.http.routing import Ctx, Route
@@ -19,6 +20,20 @@ READERS = (Role.AGENT, Role.MANAGER, Role.DIALER)
 
 def _cid(ctx: Ctx) -> uuid.UUID:
     return parse_uuid(ctx.path_param("customer_id"), "customer_id")
+
+
+async def _seen(ctx: Ctx) -> uuid.UUID:
+    """The path's customer, when the caller may see and edit it (its agents and managers)."""
+    cid = _cid(ctx)
+    may_see_customer(ctx.who, await ctx.service.access.customer(cid))
+    return cid
+
+
+async def _managed(ctx: Ctx, customer_id: uuid.UUID | None = None) -> uuid.UUID:
+    """The customer, when the caller manages one of its campaigns (merge, delete a number)."""
+    cid = customer_id or _cid(ctx)
+    may_manage_customer(ctx.who, await ctx.service.access.customer(cid))
+    return cid
 
 
 async def list_customers(ctx: Ctx) -> web.Response:
@@ -51,13 +66,13 @@ async def create_customer(ctx: Ctx) -> web.Response:
 
 async def get_customer(ctx: Ctx) -> web.Response:
     q: sc.SummaryQuery = ctx.query
-    return ok(await ctx.service.customer_summary(_cid(ctx), language=q.language))
+    return ok(await ctx.service.customer_summary(await _seen(ctx), language=q.language))
 
 
 async def patch_customer(ctx: Ctx) -> web.Response:
     b: sc.CustomerPatch = ctx.body
     customer = await ctx.service.customers.update(
-        _cid(ctx),
+        await _seen(ctx),
         CustomerChanges(
             name=b.name,
             email=b.email,
@@ -74,19 +89,22 @@ async def patch_customer(ctx: Ctx) -> web.Response:
 
 async def merge_customers(ctx: Ctx) -> web.Response:
     b: sc.MergeIn = ctx.body
-    customer = await ctx.service.customers.merge(_cid(ctx), b.source_ids, actor_id=ctx.who.user_id)
+    target = await _managed(ctx)
+    for source in b.source_ids:
+        await _managed(ctx, source)
+    customer = await ctx.service.customers.merge(target, b.source_ids, actor_id=ctx.who.user_id)
     return ok(row(customer))
 
 
 async def list_numbers(ctx: Ctx) -> web.Response:
-    numbers = await ctx.service.customers.numbers(_cid(ctx))
+    numbers = await ctx.service.customers.numbers(await _seen(ctx))
     return ok({"items": [row(n) for n in numbers]})
 
 
 async def add_number(ctx: Ctx) -> web.Response:
     b: sc.NumberIn = ctx.body
     customer = await ctx.service.customers.update(
-        _cid(ctx), CustomerChanges(add_phones=[b.number]), actor_id=ctx.who.user_id
+        await _seen(ctx), CustomerChanges(add_phones=[b.number]), actor_id=ctx.who.user_id
     )
     numbers = await ctx.service.customers.numbers(customer.id)
     return ok({"items": [row(n) for n in numbers]}, 201)
@@ -94,7 +112,7 @@ async def add_number(ctx: Ctx) -> web.Response:
 
 async def remove_number(ctx: Ctx) -> web.Response:
     await ctx.service.customers.update(
-        _cid(ctx),
+        await _managed(ctx),
         CustomerChanges(remove_phones=[ctx.path_param("number")]),
         actor_id=ctx.who.user_id,
     )
@@ -103,19 +121,20 @@ async def remove_number(ctx: Ctx) -> web.Response:
 
 async def lookup_number(ctx: Ctx) -> web.Response:
     customer = await ctx.service.customers.find_by_number(ctx.path_param("number"))
+    may_see_customer(ctx.who, await ctx.service.access.customer(customer.id))
     return ok(row(customer))
 
 
 async def list_notes(ctx: Ctx) -> web.Response:
     q: sc.PageQuery = ctx.query
-    page = await ctx.service.work.list_notes(_cid(ctx), limit=q.limit, offset=q.offset)
+    page = await ctx.service.work.list_notes(await _seen(ctx), limit=q.limit, offset=q.offset)
     return ok(page_json(page))
 
 
 async def add_note(ctx: Ctx) -> web.Response:
     b: sc.NoteIn = ctx.body
     note = await ctx.service.work.add_note(
-        _cid(ctx), b.body, author_id=ctx.who.user_id, call_id=b.call_id
+        await _seen(ctx), b.body, author_id=ctx.who.user_id, call_id=b.call_id
     )
     return ok(row(note), 201)
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import Field
 
 from crm.db.models_experiments import Experiment
+from crm.domain.access import may_change_owned
 from crm.domain.enums import Role
 from crm.http import messages
 from crm.http.routing import Ctx, Route
@@ -71,6 +72,8 @@ async def get_experiment(ctx: Ctx) -> web.Response:
 
 
 async def stop_experiment(ctx: Ctx) -> web.Response:
+    may_change_owned(ctx.who, (await ctx.service.experiments.get(_id(ctx))).created_by,
+                     "experiment")
     exp = await ctx.service.experiments.stop(_id(ctx), actor_id=ctx.who.user_id)
     return ok(experiment_json(exp))
 

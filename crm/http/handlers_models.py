@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
+from crm.domain.access import may_see_campaign_data
 from crm.domain.enums import Role
 from crm.http import messages
 from crm.http._jobs import job_ctx
@@ -56,6 +57,7 @@ async def retrain(ctx: Ctx) -> web.Response:
 
 async def lead_best_time(ctx: Ctx) -> web.Response:
     lead_id = parse_uuid(ctx.path_param("lead_id"), "lead_id")
+    may_see_campaign_data(ctx.who, await ctx.service.access.lead(lead_id))
     return ok({"items": await ctx.service.answer_models.best_time_log(lead_id)})
 
 

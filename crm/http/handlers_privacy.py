@@ -20,7 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.crypto import RecordingCryptoError
-from crm.domain.access import may_manage
+from crm.domain.access import may_manage, may_manage_customer
 from crm.domain.enums import Role
 from crm.http._jobs import job_ctx
 from crm.http.errors_map import error_response
@@ -154,6 +154,7 @@ def _customer_id(ctx: Ctx) -> uuid.UUID:
 
 async def export_customer(ctx: Ctx) -> web.Response:
     cid = _customer_id(ctx)
+    may_manage_customer(ctx.who, await ctx.service.access.customer(cid))
     doc = await ctx.service.privacy.export(cid, actor_id=ctx.who.user_id)
     resp = ok(doc)
     resp.headers["Content-Disposition"] = f'attachment; filename="customer-{cid}.json"'

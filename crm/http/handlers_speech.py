@@ -8,7 +8,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm.domain.access import require_owner_or
+from crm.domain.access import may_see_call
 from crm.domain.enums import Role
 from crm.errors import InvalidInputError
 from crm.http.routing import Ctx, Route, read_bounded
@@ -91,7 +91,7 @@ async def post_transcript_segment(ctx: Ctx) -> web.Response:
 async def get_transcript(ctx: Ctx) -> web.Response:
     call_id = ctx.path_param("call_id")
     call, rows = await ctx.service.transcripts.transcript(call_id)
-    require_owner_or(ctx.who, call.agent_id if call is not None else None, Role.MANAGER)
+    may_see_call(ctx.who, await ctx.service.access.call(call_id))
     return ok(
         {
             "call_id": call_id,
@@ -150,8 +150,8 @@ async def list_firings(ctx: Ctx) -> web.Response:
 
 async def get_analysis(ctx: Ctx) -> web.Response:
     call_id = ctx.path_param("call_id")
-    call, _ = await ctx.service.calls.get(call_id)
-    require_owner_or(ctx.who, call.agent_id, Role.MANAGER)
+    await ctx.service.calls.get(call_id)  # 404 for an unknown call
+    may_see_call(ctx.who, await ctx.service.access.call(call_id))
     return ok(row(await ctx.service.rule_audit.analysis(call_id)))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from crm.db.models import Call
-from crm.domain.access import Principal, require_owner_or
+from crm.domain.access import Principal, may_see_call, may_see_task
 from crm.domain.enums import Role
 from crm.errors import InvalidInputError, PermissionDeniedError
 from crm.http import schemas as sc
@@ -57,7 +57,7 @@ def call_json(call: Call) -> dict[str, Any]:
 
 async def get_call(ctx: Ctx) -> web.Response:
     call, events = await ctx.service.calls.get(ctx.path_param("call_id"))
-    require_owner_or(ctx.who, call.agent_id, Role.MANAGER, Role.DIALER)
+    may_see_call(ctx.who, await ctx.service.access.call(call.call_id))
     return ok({**call_json(call), "events": [row(e) for e in events]})
 
 
@@ -118,7 +118,7 @@ async def create_task(ctx: Ctx) -> web.Response:
 
 async def get_task(ctx: Ctx) -> web.Response:
     task = await ctx.service.work.get_task(parse_uuid(ctx.path_param("task_id"), "task_id"))
-    require_owner_or(ctx.who, task.owner_id, Role.MANAGER)
+    may_see_task(ctx.who, *await ctx.service.access.task(task.id))
     return ok(row(task))
 
 
@@ -126,7 +126,7 @@ async def patch_task(ctx: Ctx) -> web.Response:
     b: sc.TaskPatch = ctx.body
     task_id = parse_uuid(ctx.path_param("task_id"), "task_id")
     task = await ctx.service.work.get_task(task_id)
-    require_owner_or(ctx.who, task.owner_id, Role.MANAGER)
+    may_see_task(ctx.who, *await ctx.service.access.task(task.id))
     if ctx.who.role is Role.AGENT and "owner_id" in b.model_fields_set:
         _agent_scope(ctx.who, b.owner_id)
     changes = TaskChanges(

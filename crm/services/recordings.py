@@ -42,7 +42,7 @@ from crm.crypto import (
     decrypt_file_range,
 )
 from crm.db.models import Call, Recording
-from crm.domain.access import Principal
+from crm.domain.access import Principal, Reach, sees
 from crm.domain.enums import Role
 from crm.errors import (
     CrmError,
@@ -53,6 +53,7 @@ from crm.errors import (
     TooLargeError,
 )
 from crm.ports import Clock, RecordingStore, StoredFile
+from crm.services.access import call_reach
 from crm.services.common import audit, parse_uuid, transaction
 from predictive.private_files import open_private, private_dir
 
@@ -175,11 +176,9 @@ class EncryptedFileStore:
             await asyncio.to_thread(Path(path).unlink, True)
 
 
-def may_hear(who: Principal, call_agent_id: uuid.UUID | None) -> bool:
-    """Managers and admins hear every recording; an agent only their own calls'."""
-    if who.role in (Role.ADMIN, Role.MANAGER):
-        return True
-    return who.role is Role.AGENT and call_agent_id is not None and call_agent_id == who.user_id
+def may_hear(who: Principal, reach: Reach) -> bool:
+    """The call's agent, its campaign's manager, admins (:func:`crm.domain.access.sees`)."""
+    return who.role in (Role.ADMIN, Role.MANAGER, Role.AGENT) and sees(who, reach)
 
 
 def public_recording_url(call: Call) -> str | None:
@@ -370,17 +369,11 @@ class RecordingService:
         """The recording if ``who`` may hear it; otherwise audit the refusal and raise."""
         async with self._sessions() as s:
             rec = await s.get(Recording, rec_id)
-            agent_id = (
-                await s.scalar(
-                    sa.select(col(Call.agent_id)).where(col(Call.call_id) == rec.call_id)
-                )
-                if rec is not None
-                else None
-            )
-        if rec is None:
+            reach = await call_reach(s, rec.call_id) if rec is not None else None
+        if rec is None or reach is None:
             await self._refused(who.user_id, str(rec_id), action, "not_found")
             raise NotFoundError("recording", rec_id)
-        if not may_hear(who, agent_id):
+        if not may_hear(who, reach):
             await self._refused(who.user_id, str(rec_id), action, "forbidden")
             raise PermissionDeniedError(
                 "only managers, admins and the call's agent may hear this recording",

@@ -167,7 +167,8 @@ async def test_given_manager_override_when_nurture_to_standard_then_claimable_un
     data = await resp.json()
     assert resp.status == 200 and data["route"] == "standard"
     assert data["model_route"] == "nurture" and data["override_reason"] == "asked for a call"
-    resp = await crm_client.get(path, headers=crm_actors["agent"].headers)
+    # issue 17 finding 6: an agent no longer reads a customer of others' leads (was: agent)
+    resp = await crm_client.get(path, headers=crm_actors["manager"].headers)
     assert (await resp.json())["route"] == "standard"
     pop = (await crm_service.customer_summary(cid))["conversion"]  # the agent's screen pop
     assert pop["route"] == "standard" and pop["overridden"] and 0 < pop["p_convert"] < 1

@@ -71,7 +71,9 @@ async def test_given_messy_csv_when_importing_then_per_row_report(crm_client, cr
         },
     }
     assert report["error"] is None
-    pop = await (await crm_client.get(f"/api/customers/{rows[1]['customer_id']}", headers=h)).json()
+    # issue 17 finding 6: an agent no longer reads the customers of others' leads (was: agent)
+    m = crm_actors["manager"].headers
+    pop = await (await crm_client.get(f"/api/customers/{rows[1]['customer_id']}", headers=m)).json()
     assert pop["name"] == "张三" and sorted(pop["tags"]) == ["VIP", "回访"]
     again_status, again = await _import(
         crm_client, crm_actors["manager"], cid, csv_text.encode("utf-8")

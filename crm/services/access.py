@@ -1,0 +1,93 @@
+"""The facts the access policy (:mod:`crm.domain.access`) decides on: whose campaigns and
+which agents an object belongs to, read from the CRM's tables."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from crm.db.models import Call, Task
+from crm.db.models_ops import Campaign, Lead, User
+from crm.domain.access import Reach
+from crm.errors import NotFoundError
+
+
+async def call_reach(s: AsyncSession, call_id: str) -> Reach:
+    """A call's campaign manager and agent (an unknown call: managers only)."""
+    found = (await s.execute(
+        sa.select(col(Call.agent_id), col(Campaign.manager_id), col(Call.campaign_id))
+        .outerjoin(Campaign, col(Campaign.id) == col(Call.campaign_id))
+        .where(col(Call.call_id) == call_id))).first()
+    if found is None:
+        return Reach(shared=True)
+    agent_id, manager_id, campaign_id = found
+    return Reach.of([manager_id], [agent_id], campaign_less=campaign_id is None)
+
+
+async def customer_reach(s: AsyncSession, customer_id: uuid.UUID) -> Reach:
+    """The managers of the campaigns of a customer's leads and calls, and their agents."""
+    leads = (await s.execute(
+        sa.select(col(Campaign.manager_id), col(Lead.agent_id))
+        .join(Campaign, col(Campaign.id) == col(Lead.campaign_id))
+        .where(col(Lead.customer_id) == customer_id))).all()
+    calls = (await s.execute(
+        sa.select(col(Campaign.manager_id), col(Call.agent_id))
+        .outerjoin(Campaign, col(Campaign.id) == col(Call.campaign_id))
+        .where(col(Call.customer_id) == customer_id))).all()
+    rows = [*leads, *calls]
+    if not rows:  # never in a campaign, never called: created by hand, shared
+        return Reach(shared=True, open=True)
+    return Reach.of([m for m, _ in rows], [a for _, a in rows])
+
+
+class AccessFacts:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def call(self, call_id: str) -> Reach:
+        async with self._sessions() as s:
+            return await call_reach(s, call_id)
+
+    async def customer(self, customer_id: uuid.UUID) -> Reach:
+        async with self._sessions() as s:
+            return await customer_reach(s, customer_id)
+
+    async def task(self, task_id: uuid.UUID) -> tuple[uuid.UUID | None, Reach]:
+        """The task's owner, and its customer's reach (no customer: managers)."""
+        async with self._sessions() as s:
+            task = await s.get(Task, task_id)
+            if task is None:
+                raise NotFoundError("task", task_id)
+            if task.customer_id is None:
+                return task.owner_id, Reach(shared=True)
+            return task.owner_id, await customer_reach(s, task.customer_id)
+
+    async def agent(self, user_id: uuid.UUID) -> Reach:
+        """The managers of the campaigns an agent has called in (none yet: every manager)."""
+        async with self._sessions() as s:
+            managers = (await s.scalars(
+                sa.select(col(Campaign.manager_id)).distinct()
+                .join(Call, col(Call.campaign_id) == col(Campaign.id))
+                .where(col(Call.agent_id) == user_id))).all()
+        return Reach.of(managers, [user_id])
+
+    async def agent_named(self, username: str) -> Reach:
+        """:meth:`agent` by username (an unknown user: 404)."""
+        async with self._sessions() as s:
+            user_id = await s.scalar(sa.select(col(User.id)).where(col(User.username) == username))
+        if user_id is None:
+            raise NotFoundError("agent", username)
+        return await self.agent(user_id)
+
+    async def lead(self, lead_id: uuid.UUID) -> Campaign:
+        """The campaign a lead belongs to (404 for an unknown lead)."""
+        async with self._sessions() as s:
+            campaign = await s.scalar(
+                sa.select(Campaign).join(Lead, col(Lead.campaign_id) == col(Campaign.id))
+                .where(col(Lead.id) == lead_id))
+        if campaign is None:
+            raise NotFoundError("lead", lead_id)
+        return campaign
