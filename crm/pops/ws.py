@@ -19,7 +19,7 @@ from functools import partial
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from crm.domain.access import Principal
+from crm.domain.access import Principal, may_manage_agent
 from crm.domain.enums import Role
 from crm.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
 from crm.http.routing import SERVICE_KEY, SESSION_COOKIE, authenticate
@@ -61,6 +61,9 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     if principal is None:
         raise AuthenticationError("authentication required")
     agent_id = watched_agent(principal, request.query.get("agent"))
+    if agent_id != principal.username:  # a manager watches only the agents of their campaigns
+        service = request.app[SERVICE_KEY]
+        may_manage_agent(principal, await service.access.agent_named(agent_id, missing_ok=True))
     check_origin(request)
     hub = request.app[POP_HUB]
     ws = web.WebSocketResponse(heartbeat=max(hub.heartbeat_s, 1.0), max_msg_size=4096)

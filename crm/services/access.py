@@ -74,11 +74,14 @@ class AccessFacts:
                 .where(col(Call.agent_id) == user_id))).all()
         return Reach.of(managers, [user_id])
 
-    async def agent_named(self, username: str) -> Reach:
-        """:meth:`agent` by username (an unknown user: 404)."""
+    async def agent_named(self, username: str, *, missing_ok: bool = False) -> Reach:
+        """:meth:`agent` by username (an unknown user: 404, or with ``missing_ok`` a reach
+        shared by managers: there is nothing of theirs to see)."""
         async with self._sessions() as s:
             user_id = await s.scalar(sa.select(col(User.id)).where(col(User.username) == username))
         if user_id is None:
+            if missing_ok:
+                return Reach(shared=True)
             raise NotFoundError("agent", username)
         return await self.agent(user_id)
 

@@ -262,8 +262,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
 }
 SOCKETS: dict[str, Rule] = {
     "/ws/agent": Rule("authenticated"),
-    "/ws/agent?agent=agent1": Rule("agent_self", xfail=x(F4 + " (ws/agent of another "
-                                                         "campaign's agent)", "manager_other")),
+    "/ws/agent?agent=agent1": Rule("agent_self"),
     "/ws/wallboard": Rule("manager"),
 }
 
