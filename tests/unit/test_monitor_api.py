@@ -154,3 +154,22 @@ async def test_given_manager_when_listen_switch_stop_then_each_step_audited(api:
     assert {r.actor_id for r in rows} == {boss.user_id}
     assert rows[0].entity_id == call_id and rows[1].details["mode"] == "barge"
     assert isinstance(rows[0].actor_id, uuid.UUID)
+
+
+async def test_given_another_managers_campaign_when_monitor_requested_then_403(api: Api) -> None:
+    """Issue 17 finding 4: a manager monitors only the live calls of their own campaigns."""
+    other = await api.crm.auth.create_user("boss2", Role.MANAGER, password="pw-123456789")
+    campaign = await api.crm.campaigns.create({"name": "theirs", "manager_id": other.id})
+    await api.dialer.start_campaign(CampaignConfig(str(campaign.id), mode=DialMode.PROGRESSIVE))
+    await api.dialer.login("a1", "1001", str(campaign.id))
+    await until(lambda: len(api.control.verbs("originate")) == 2)
+    call_id: str = api.control.verbs("originate")[1][1]
+    await customer_answers(api.control, call_id)
+    status, body = await api.call("POST", f"/api/dialer/calls/{call_id}/monitor", "boss",
+                                  {"mode": "listen", "extension": "1037"})
+    assert status == 403 and body["details"]["campaign_id"] == str(campaign.id)
+    assert (await api.call("DELETE", f"/api/dialer/calls/{call_id}/monitor", "boss"))[0] == 403
+    assert api.control.verbs("snoop") == []
+    status, _ = await api.call("POST", f"/api/dialer/calls/{call_id}/monitor", "root",
+                               {"mode": "listen", "extension": "1037"})
+    assert status == 200

@@ -25,7 +25,9 @@ from ari_app.dialer.monitor import MonitorChanged, MonitorDesk
 from ari_app.errors import TelephonyError
 from ari_app.tasks import TaskSet
 from crm.app import crm_service_of
+from crm.domain.access import may_manage
 from crm.domain.enums import Role
+from crm.errors import NotFoundError
 from crm.http.routing import Ctx, Route
 from crm.service import CrmService
 from web.appkeys import DIALER_KEY
@@ -48,8 +50,26 @@ def _desk(ctx: Ctx) -> MonitorDesk:
     return ctx.request.app[MONITOR_KEY]
 
 
+async def _may_monitor(ctx: Ctx, call_id: str) -> None:
+    """A manager monitors the live calls of the campaigns they manage (admins: all). A call
+    the dialer does not have is the desk's 404; a campaign the CRM does not know (a dialer-only
+    test campaign) has no manager to keep others out."""
+    if ctx.who.is_admin:
+        return
+    call = next((c for c in ctx.request.app[DIALER_KEY].snapshot().calls
+                 if c.call_id == call_id), None)
+    if call is None:
+        return
+    try:
+        campaign = await ctx.service.campaigns.get(uuid.UUID(call.campaign_id))
+    except (ValueError, NotFoundError):
+        return
+    may_manage(ctx.who, campaign)
+
+
 async def monitor_call(ctx: Ctx) -> web.Response:
     body: MonitorIn = ctx.body
+    await _may_monitor(ctx, ctx.path_param("call_id"))
     session = await _desk(ctx).monitor(
         ctx.path_param("call_id"), ctx.who.username, body.mode, body.extension,
         actor_ref=str(ctx.who.user_id))
@@ -58,6 +78,7 @@ async def monitor_call(ctx: Ctx) -> web.Response:
 
 async def unmonitor_call(ctx: Ctx) -> web.Response:
     supervisor = None if ctx.who.is_admin else ctx.who.username
+    await _may_monitor(ctx, ctx.path_param("call_id"))
     ended = await _desk(ctx).stop_call(ctx.path_param("call_id"), supervisor)
     return web.json_response({"stopped": [m.view() for m in ended]})
 
