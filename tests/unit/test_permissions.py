@@ -46,6 +46,7 @@ from crm.service import CrmService
 from crm.settings import CrmSettings
 from tests.helpers.audio import wav
 from tests.helpers.dialer_fakes import Clock, FakeControl
+from web.agent.pages import add_agent_pages
 from web.appkeys import BUS, DIALER_KEY
 from web.console.api import console_routes
 from web.dialer.api import dialer_routes
@@ -352,6 +353,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     app[DIALER_KEY] = dialer
     app[BUS] = bus
     install_pops(app)
+    add_agent_pages(app)
     install_wallboard(app, min_interval_s=0.05)
     app.router.add_static("/static", pages.STATIC_DIR)
     client = TestClient(TestServer(app))
@@ -495,3 +497,14 @@ async def test_socket_permission(world: World, path: str, actor: str) -> None:
         assert status == 101, f"{actor} refused: {status}"
     else:
         assert status == (401 if actor == "anonymous" else 403), f"{actor} got {status}"
+
+
+@pytest.mark.parametrize(("actor", "status"), [
+    ("manager_other", 404), ("manager_own", 200), ("admin", 200),
+])
+async def test_agent_page_watching_an_agent(world: World, actor: str, status: int) -> None:
+    """Issue 17 finding 4: /agent?agent= (a manager watching an agent's desk) like /ws/agent."""
+    world.client.session.cookie_jar.clear()
+    resp = await world.client.get("/agent?agent=agent1", headers=world.headers(actor),
+                                  allow_redirects=False)
+    assert resp.status == status

@@ -15,7 +15,7 @@ from aiohttp import web
 import web as pages
 from ari_app.dialer.wrapup import DISPOSITIONS
 from crm.app import crm_service_of
-from crm.domain.access import Principal
+from crm.domain.access import Principal, may_manage_agent
 from crm.domain.enums import CampaignStatus, Role
 from crm.errors import CrmError
 from crm.http.routing import authenticate
@@ -78,6 +78,13 @@ async def agent_page(request: web.Request) -> web.Response:
         raise web.HTTPFound("/login?next=/agent")
     lang = _language(request)
     watched = request.query.get("agent") if principal.role is not Role.AGENT else None
+    if watched and watched != principal.username:  # managers watch their campaigns' agents
+        try:
+            reach = await crm_service_of(request.app).access.agent_named(watched[:64],
+                                                                         missing_ok=True)
+            may_manage_agent(principal, reach)
+        except CrmError:
+            raise web.HTTPNotFound() from None
     agent_id = watched or principal.username
     return _page(
         request,
