@@ -38,7 +38,9 @@ async def _managed(ctx: Ctx, customer_id: uuid.UUID | None = None) -> uuid.UUID:
 
 async def list_customers(ctx: Ctx) -> web.Response:
     q: sc.CustomerQuery = ctx.query
-    page = await ctx.service.customers.search(q=q.q, tag=q.tag, limit=q.limit, offset=q.offset)
+    agent_id = ctx.who.user_id if ctx.who.role is Role.AGENT else None
+    page = await ctx.service.customers.search(q=q.q, tag=q.tag, limit=q.limit, offset=q.offset,
+                                              agent_id=agent_id)
     tags = await ctx.service.customers.tags_of([c.id for c in page.items])
     body = page_json(page)
     for item, customer in zip(body["items"], page.items, strict=True):

@@ -45,6 +45,7 @@ async def list_calls(ctx: Ctx) -> web.Response:
         customer_id=q.customer_id,
         campaign_id=q.campaign_id,
         agent_id=_agent_scope(ctx.who, q.agent_id),
+        manager_id=ctx.who.user_id if ctx.who.role is Role.MANAGER else None,
         limit=q.limit,
         offset=q.offset,
     )

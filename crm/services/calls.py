@@ -202,10 +202,19 @@ class CallService:
         customer_id: uuid.UUID | None = None,
         campaign_id: uuid.UUID | None = None,
         agent_id: uuid.UUID | None = None,
+        manager_id: uuid.UUID | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> Page[Call]:
+        """``manager_id``: only the calls that manager may see (crm.domain.access: their
+        campaigns', their own, and those of no managed campaign)."""
         stmt = sa.select(Call)
+        if manager_id is not None:
+            theirs = sa.select(col(Campaign.id)).where(
+                sa.or_(col(Campaign.manager_id).is_(None), col(Campaign.manager_id) == manager_id))
+            stmt = stmt.where(sa.or_(col(Call.campaign_id).is_(None),
+                                     col(Call.campaign_id).in_(theirs),
+                                     col(Call.agent_id) == manager_id))
         if customer_id is not None:
             stmt = stmt.where(col(Call.customer_id) == customer_id)
         if campaign_id is not None:

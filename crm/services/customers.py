@@ -280,10 +280,20 @@ class CustomerService:
             return await resolve_customer(s, owner)
 
     async def search(
-        self, *, q: str | None = None, tag: str | None = None, limit: int = 50, offset: int = 0
+        self, *, q: str | None = None, tag: str | None = None, limit: int = 50, offset: int = 0,
+        agent_id: uuid.UUID | None = None,
     ) -> Page[Customer]:
-        """By name substring (NFKC + casefold) or by number; ordered by name, code-point order."""
+        """By name substring (NFKC + casefold) or by number; ordered by name, code-point order.
+        ``agent_id``: only the customers that agent may see (crm.domain.access: of their own
+        leads and calls, and those no campaign and no call holds)."""
         stmt = sa.select(Customer).where(col(Customer.merged_into_id).is_(None))
+        if agent_id is not None:
+            leads = sa.select(col(Lead.customer_id))
+            calls = sa.select(col(Call.customer_id)).where(col(Call.customer_id).is_not(None))
+            stmt = stmt.where(sa.or_(
+                col(Customer.id).in_(leads.where(col(Lead.agent_id) == agent_id)),
+                col(Customer.id).in_(calls.where(col(Call.agent_id) == agent_id)),
+                sa.and_(col(Customer.id).not_in(leads), col(Customer.id).not_in(calls))))
         if q and q.strip():
             number = try_normalise(q, self._region)
             by_name = col(Customer.name_key).like(like_pattern(q), escape="\\")

@@ -508,3 +508,27 @@ async def test_agent_page_watching_an_agent(world: World, actor: str, status: in
     resp = await world.client.get("/agent?agent=agent1", headers=world.headers(actor),
                                   allow_redirects=False)
     assert resp.status == status
+
+
+async def test_call_list_shows_a_manager_only_their_campaigns_calls(world: World) -> None:
+    """Issue 17 finding 4: a manager who owns an empty campaign listed every call."""
+    world.client.session.cookie_jar.clear()
+    seen = {}
+    for actor in ("manager_other", "manager_own", "admin"):
+        body = await _ok(await world.client.get("/api/calls?limit=200",
+                                                headers=world.headers(actor)))
+        seen[actor] = {c["call_id"] for c in body["items"]}
+    assert world.objects["call_id"] in seen["manager_own"] and seen["manager_own"] <= seen["admin"]
+    assert world.objects["call_id"] not in seen["manager_other"]
+
+
+async def test_customer_list_shows_an_agent_only_their_customers(world: World) -> None:
+    """Issue 17 finding 6: an agent listed every customer."""
+    world.client.session.cookie_jar.clear()
+    seen = {}
+    for actor in ("agent_own", "agent_other", "admin"):
+        body = await _ok(await world.client.get("/api/customers?limit=200",
+                                                headers=world.headers(actor)))
+        seen[actor] = {c["id"] for c in body["items"]}
+    assert world.objects["customer_id"] in seen["agent_own"] <= seen["admin"]
+    assert world.objects["customer_id"] not in seen["agent_other"]
