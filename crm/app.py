@@ -24,6 +24,7 @@ from crm.http import (
 from crm.http.errors_map import error_middleware
 from crm.http.openapi import build_openapi
 from crm.http.routing import JSON_MAX_BODY, SERVICE_KEY, Ctx, Route, register
+from crm.http.security_headers import install_security_headers
 from crm.migrations import upgrade
 from crm.pops.ws import POP_HUB
 from crm.ports import Clock
@@ -70,6 +71,7 @@ def create_crm_app(
     # Routes read their bodies bounded (JSON: routing.read_bounded; uploads: their own limit,
     # streamed); aiohttp's own cap covers anything else that reads a whole body.
     app = web.Application(middlewares=[error_middleware], client_max_size=JSON_MAX_BODY)
+    install_security_headers(app)  # CSP, nosniff, no framing, no versions (pages and API)
     app[SETTINGS_KEY] = settings
     routes = [*api_routes(), *extra_routes]
     app[OPENAPI_KEY] = build_openapi(routes)

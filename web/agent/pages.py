@@ -21,6 +21,7 @@ from crm.errors import CrmError
 from crm.http.routing import authenticate
 from web.appkeys import DIALER_KEY
 from web.i18n import translator
+from web.redirects import safe_next
 
 PAUSE_CODES = ("break", "lunch", "training", "meeting", "admin")
 DESK_ROLES = (Role.AGENT, Role.MANAGER, Role.ADMIN)
@@ -66,9 +67,7 @@ async def _principal(request: web.Request) -> Principal | None:
 
 async def login_page(request: web.Request) -> web.Response:
     lang = _language(request)
-    target = request.query.get("next", "/agent")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/agent"  # only our own pages: no open redirect
+    target = safe_next(request.query.get("next"), "/agent")  # our own pages only
     return _page(request, "login.html", lang, next_url=target, strings=_strings(lang, JS_KEYS))
 
 

@@ -38,6 +38,7 @@ from crm.services.lists import REASONS, RECYCLABLE
 from web.appkeys import DIALER_KEY
 from web.console.api import campaign_views
 from web.i18n import STRINGS, translator
+from web.redirects import login_url
 
 CONSOLE_ROLES = (Role.MANAGER, Role.ADMIN)
 # the campaign form's dialing settings by fieldset, and the mode (its own switch), from their one
@@ -93,7 +94,7 @@ async def _gate(request: web.Request, roles: tuple[Role, ...]) -> Principal | we
     except CrmError:
         principal = None
     if principal is None:
-        raise web.HTTPFound(f"/login?next={request.path}")
+        raise web.HTTPFound(login_url(request.path))
     if principal.role not in roles:
         return _render(request, "console_forbidden.html", status=403,
                        username=principal.username, role=principal.role.value)

@@ -30,7 +30,8 @@
       try {
         await api('POST', '/api/auth/login',
           { username: form.get('username'), password: form.get('password') });
-        location.assign(loginForm.dataset.next || '/agent');
+        const next = loginForm.dataset.next || '';  // the server checked it: a path of ours
+        location.assign(/^\/(?![\/\\])[^\s\\]*$/.test(next) ? next : '/agent');
       } catch (err) {
         out.textContent = err.status === 401 ? S.login_failed : errorText(err);
       }
