@@ -7,6 +7,8 @@ of :mod:`crm.http.messages`: by error id, by field, by the dialer's sentence).""
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any, Literal
 
@@ -25,6 +27,8 @@ from ari_app.errors import TelephonyError
 from crm.domain.dialing_settings import BY_NAME, SettingSpec
 from crm.http.errors_map import error_response
 from crm.http.routing import Ctx
+
+log = logging.getLogger(__name__)
 
 
 class StrictIn(BaseModel):
@@ -86,15 +90,29 @@ def dialer_errors(handler: Handler) -> Handler:
             return error_response(400, exc.code, str(exc), {"field": exc.field})
         except NotFound as exc:
             return error_response(404, exc.code, str(exc), {"field": exc.field})
-        except (Conflict, AgentPhoneUnavailable) as exc:
+        except AgentPhoneUnavailable as exc:
+            details: dict[str, object] = {"field": exc.field}
+            if exc.detail:  # Asterisk's words stay in the log, under a reference
+                details["ref"] = _logged(ctx, exc.detail)
+            return error_response(409, exc.code, str(exc), details)
+        except Conflict as exc:
             return error_response(409, exc.code, str(exc), {"field": exc.field})
         except DialerUseCaseError as exc:
             return error_response(400, exc.code, str(exc), {})
         except TelephonyError as exc:
-            return error_response(503, "telephony_unavailable", str(exc), {})
+            ref = _logged(ctx, str(exc))
+            return error_response(503, "telephony_unavailable",
+                                  f"telephony unavailable (ref {ref})", {"ref": ref})
 
     run.__name__ = handler.__name__
     run.__doc__ = handler.__doc__
     return run
 
 
+def _logged(ctx: Ctx, detail: str) -> str:
+    """Log what Asterisk said (ARI/AMI text: channel names, paths, versions) under a short
+    reference the client gets instead."""
+    ref = secrets.token_hex(4)
+    log.warning("telephony error ref %s on %s %s: %s", ref, ctx.request.method,
+                ctx.request.path, detail)
+    return ref

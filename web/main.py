@@ -37,6 +37,9 @@ from ari_app.pbx_admin import PbxAdmin
 from ari_app.settings import DialerSettings, Settings, load_settings
 from ari_app.telephony import Telephony
 from crm.app import create_crm_app, crm_service_of
+from crm.domain.enums import Role
+from crm.errors import CrmError
+from crm.http.routing import authenticate
 from crm.pops import install_pops
 from crm.settings import CrmSettings
 from web.agent.pages import add_agent_pages
@@ -126,14 +129,20 @@ async def _status(app: web.Application) -> dict[str, Any]:
 
 
 async def index(request: web.Request) -> web.Response:
+    """The landing page; Asterisk's version and the connections only for a signed-in admin."""
     lang = pages.pick_language(
         request.query.get("lang"), request.cookies.get("lang"),
         request.headers.get("Accept-Language"),
     )
-    state = await _status(request.app)
+    try:
+        who = await authenticate(request, crm_service_of(request.app))
+    except CrmError:
+        who = None
+    state = await _status(request.app) if who is not None and who.role is Role.ADMIN else None
     response = web.Response(
         text=pages.render("index.html", lang, status=state), content_type="text/html"
     )
+    response.headers["Cache-Control"] = "no-store"
     if request.query.get("lang") == lang:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
     return response

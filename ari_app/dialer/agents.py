@@ -123,7 +123,8 @@ class AgentDesk:
                 timeout_s=self.login_timeout_s, caller_id=f"Dialer <{session.campaign_id[:20]}>",
             )
         except TelephonyError as exc:
-            raise AgentPhoneUnavailable(session.extension, str(exc)) from None
+            raise AgentPhoneUnavailable(session.extension, "the phone could not be called",
+                                        detail=str(exc)) from None
         try:
             async with asyncio.timeout(self.login_timeout_s + 5):
                 ok = await answered

@@ -66,5 +66,6 @@ class AgentPhoneUnavailable(DialerUseCaseError):
     code = "agent_phone_unavailable"
     field = "extension"
 
-    def __init__(self, extension: str, why: str) -> None:
+    def __init__(self, extension: str, why: str, *, detail: str | None = None) -> None:
         super().__init__(f"agent phone {extension}: {why}")
+        self.detail = detail  # what Asterisk said: for the log, never for the client

@@ -290,7 +290,8 @@ class MonitorDesk:
             )
             ok = await self._wait(session.leg_id, answered, self.answer_timeout_s + 5)
         except TelephonyError as exc:
-            raise AgentPhoneUnavailable(session.extension, str(exc)) from None
+            raise AgentPhoneUnavailable(session.extension, "the phone could not be called",
+                                        detail=str(exc)) from None
         if session.state is MonitorState.ENDED:
             return
         if not ok:

@@ -220,6 +220,9 @@ TEXTS: dict[str, tuple[str, str]] = {  # id: (en as the service says it, zh)
     "dialer.campaign_missing": ("campaign {campaign} does not exist", "活动 {campaign} 不存在"),
     "dialer.call_gone": ("call {call} is not in progress", "通话 {call} 不在进行中"),
     "dialer.agent_phone": ("agent phone {extension}: {why}", "坐席话机 {extension}：{why}"),
+    "dialer.phone_not_called": ("the phone could not be called", "无法呼叫该话机"),
+    "dialer.phone_no_answer": ("the phone did not answer", "话机未接听"),
+    "dialer.telephony_ref": ("telephony unavailable (ref {ref})", "电话系统不可用（编号 {ref}）"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -155,3 +156,42 @@ async def test_given_safe_dial_strings_when_run_then_accepted(
         body={"channel_template": template, "caller_id": caller_id})
     assert status == 200 and config["channel_template"] == template
     assert config["caller_id"] == caller_id
+
+
+async def test_given_ari_refuses_agent_phone_when_login_then_its_text_is_logged_not_returned(
+    api: Api, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 17 (#15): Asterisk's words (paths, channel names) stay in the log, under a
+    reference the client gets."""
+    api.control.refuse_originate = True
+    with caplog.at_level("WARNING", logger="web.http"):
+        status, body = await api.call("POST", "/api/agent/login", body={
+            "extension": "1099", "campaign_id": api.campaign_id})
+    assert status == 409, body
+    said = str(body)
+    assert "Allocation failed" not in said and "/channels" not in said and "ARI" not in said
+    ref = body["details"]["ref"]
+    assert any(ref in r.getMessage() and "Allocation failed" in r.getMessage()
+               for r in caplog.records)
+
+
+async def test_given_ari_error_in_a_handler_when_mapped_then_503_without_asterisks_words(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from ari_app.errors import AriRequestFailed
+    from crm.http.routing import Ctx
+    from web.http import dialer_errors
+
+    async def boom(ctx: Ctx) -> Any:
+        raise AriRequestFailed("POST", "/channels/PJSIP-1001-0001/snoop", 409,
+                               "Channel not in Stasis application")
+
+    with caplog.at_level("WARNING", logger="web.http"):
+        resp = await dialer_errors(boom)(Ctx(make_mocked_request("POST", "/api/x"), None, None))
+    body = json.loads(resp.text)
+    assert resp.status == 503 and body["error"] == "telephony_unavailable"
+    assert "Stasis" not in resp.text and "PJSIP" not in resp.text
+    assert any(body["details"]["ref"] in r.getMessage() and "Stasis" in r.getMessage()
+               for r in caplog.records)

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.helpers.web_apps import console_app
+from crm.http.routing import SERVICE_KEY, SESSION_COOKIE
+from tests.helpers.web_apps import PASSWORD, console_app
 from web import TEMPLATES_DIR
+from web.main import index
 from web.redirects import login_url, safe_next
 
 EVIL = ["//evil.example", "/\\evil.example/x", "/\t/evil.example", "/\n/evil.example",
@@ -22,8 +24,24 @@ EVIL = ["//evil.example", "/\\evil.example/x", "/\t/evil.example", "/\n/evil.exa
 
 @pytest.fixture
 async def client(tmp_path: Path):
-    async with console_app(tmp_path) as (app, *_), TestClient(TestServer(app)) as client:
-        yield client
+    async with console_app(tmp_path) as (app, *_):
+        app.router.add_get("/", index)
+        async with TestClient(TestServer(app)) as client:
+            yield client
+
+
+async def test_given_anonymous_or_agent_when_index_then_no_internals(client):
+    """Issue 17 (#15): Asterisk's version and the connections are an admin's to see. (The
+    admin's view, on the real Asterisk: tests/browser/test_index_page.py.)"""
+    anonymous = await client.get("/")
+    text = await anonymous.text()
+    assert anonymous.status == 200 and 'data-testid="login-link"' in text
+    for internal in ("asterisk-version", "ari-state", "ami-state"):
+        assert internal not in text
+    crm = client.server.app[SERVICE_KEY]
+    session_id, _ = await crm.auth.login("agent1", PASSWORD)
+    agent = await (await client.get("/", cookies={SESSION_COOKIE: session_id})).text()
+    assert "asterisk-version" not in agent and "ari-state" not in agent
 
 
 @pytest.mark.parametrize("target", EVIL)

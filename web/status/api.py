@@ -1,8 +1,9 @@
 """``GET /status`` (health for machines) and ``GET /api/admin/dashboard`` (the admin page's data).
 
 ``/status`` answers without authentication (a load balancer or a monitor asks it) and tells
-nothing secret: each component is ``{"ok": bool, "detail": ..., "error": ...}``; HTTP 200 when
-every component is ok, 503 otherwise. Components: ``ari``, ``ami``, ``database``, ``outbox``
+nothing internal: each component is ``{"ok": bool}``; HTTP 200 when every component is ok, 503
+otherwise. The dashboard has each component's ``{"ok", "detail", "error"}``.
+Components: ``ari``, ``ami``, ``database``, ``outbox``
 (pending events and the age of the oldest), ``recogniser`` and any check another part of the
 app registered with :func:`add_health_check`. Each check has a time limit.
 
@@ -142,8 +143,15 @@ async def health(app: web.Application) -> dict[str, Any]:
 
 
 async def status(request: web.Request) -> web.Response:
+    """Unauthenticated: ok / not ok per component and nothing else (no versions, host names or
+    error texts: those are for the admin's dashboard); a failing component is logged."""
     body = await health(request.app)
-    return web.json_response(body, status=200 if body["ok"] else 503,
+    for name, component in body["components"].items():
+        if not component["ok"]:
+            log.debug("status: %s not ok: %s", name, component.get("error"))
+    public = {"ok": body["ok"],
+              "components": {name: {"ok": bool(c["ok"])} for name, c in body["components"].items()}}
+    return web.json_response(public, status=200 if body["ok"] else 503,
                              headers={"Cache-Control": "no-store"})
 
 
