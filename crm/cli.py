@@ -67,7 +67,9 @@ async def _create_user(
         await service.close()
 
 
-async def _create_token(settings: CrmSettings, username: str, name: str) -> None:
+async def _create_token(
+    settings: CrmSettings, username: str, name: str, days: int | None = None
+) -> None:
     service = CrmService.open(settings)
     try:
         async with service.engine.connect() as conn:
@@ -76,8 +78,9 @@ async def _create_token(settings: CrmSettings, username: str, name: str) -> None
             )
         if user_id is None:
             raise NotFoundError("user", username)
-        issued = await service.auth.issue_token(user_id, name)
+        issued = await service.auth.issue_token(user_id, name, expires_in_days=days)
         print(issued.token)
+        print(f"expires {issued.expires_at:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
     finally:
         await service.close()
 
@@ -151,6 +154,10 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("create-token", help="issue an API token for a user")
     token.add_argument("username")
     token.add_argument("--name", default="cli")
+    token.add_argument(
+        "--expires-in-days", type=int, default=None,
+        help="lifetime (1..3650; default DIALCRM_TOKEN_TTL_DAYS)",
+    )
     sub.add_parser("seed", help="insert default reference data")
     sub.add_parser(
         "rotate-recording-keys",
@@ -229,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _create_user(settings, args.username, Role(args.role), _password(args), args.token)
             )
         elif args.command == "create-token":
-            asyncio.run(_create_token(settings, args.username, args.name))
+            asyncio.run(_create_token(settings, args.username, args.name, args.expires_in_days))
         elif args.command == "seed":
             asyncio.run(_seed(settings))
         elif args.command == "rotate-recording-keys":

@@ -18,7 +18,8 @@ The single mapper in :mod:`crm.http.errors_map` turns them into
     ├── GoneError                    existed, but no longer (a purged recording, an expired URL)
     ├── TooLargeError                a body over its route's limit (details name the limit)
     ├── AuthenticationError          no / bad / expired credentials
-    └── PermissionDeniedError        authenticated, but the role or ownership forbids it
+    ├── PermissionDeniedError        authenticated, but the role or ownership forbids it
+    └── TooManyAttemptsError         password checks throttled; ``retry_after`` seconds to wait
 
 Third-party errors (SQLAlchemy, phonenumbers, …) are translated where they occur
 (``raise InvalidPhoneNumberError(...) from None``) and never leak to callers.
@@ -123,3 +124,17 @@ class AuthenticationError(CrmError):
 
 class PermissionDeniedError(CrmError):
     error_id = "forbidden"
+
+
+class TooManyAttemptsError(CrmError):
+    """Too many failed password checks (per account or per address): wait ``retry_after``
+    seconds (HTTP 429 with ``Retry-After``)."""
+
+    error_id = "too_many_attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed logins; try again in {retry_after} seconds",
+            details={"retry_after": retry_after},
+        )
+        self.retry_after = retry_after

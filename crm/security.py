@@ -8,6 +8,7 @@ import hmac
 import secrets
 
 TOKEN_PREFIX = "dcrm_"
+MAX_TOKEN_DAYS = 3650  # the longest an API token may live (a dialer's service token)
 _SCRYPT_R = 8
 _SCRYPT_P = 1
 

@@ -37,6 +37,7 @@ from crm.services.import_report import RowResult
 from crm.services.imports import LeadImporter
 from crm.services.lists import ListService
 from crm.services.live_rules import LiveRules
+from crm.services.login_throttle import LoginThrottle, ThrottlePolicy
 from crm.services.privacy import PrivacyService
 from crm.services.recording_upkeep import RecordingUpkeep
 from crm.services.recordings import EncryptedFileStore, RecordingService
@@ -88,6 +89,12 @@ class CrmService:
             clk,
             scrypt_n=settings.password_scrypt_n,
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+            token_ttl=timedelta(days=settings.token_ttl_days),
+            throttle=LoginThrottle(clk, ThrottlePolicy(
+                account_free=settings.login_account_failures,
+                address_free=settings.login_address_failures,
+                cap=timedelta(seconds=settings.login_lockout_max_seconds),
+            )),
         )
         self.reference = ReferenceService(sessions)
         self.experiments = ExperimentService(sessions, clk)

@@ -15,6 +15,10 @@ DIALCRM_COOKIE_SECURE           set the Secure flag on the session cookie       
 DIALCRM_IMPORT_BATCH_SIZE       rows per commit in lead imports                     500
 DIALCRM_MAX_UPLOAD_BYTES        largest accepted import file                        200 MiB
 DIALCRM_PASSWORD_SCRYPT_N       scrypt cost for new password hashes                 16384
+DIALCRM_TOKEN_TTL_DAYS          default lifetime of a new API token (days)          90
+DIALCRM_LOGIN_ACCOUNT_FAILURES  failed logins on an account before the back-off     5
+DIALCRM_LOGIN_ADDRESS_FAILURES  failed logins from one address before the back-off  20
+DIALCRM_LOGIN_LOCKOUT_MAX_SECONDS  longest back-off of a throttled login            900
 DIALCRM_AUTO_MIGRATE            app start-up applies migrations + seeds codes       true
 DIALCRM_RECORDING_KEYS          recording keyring ``id:base64,id2:base64`` (AES)    sandbox key!
 DIALCRM_RECORDING_ACTIVE_KEY    key id new recordings are encrypted with            first listed
@@ -47,6 +51,7 @@ from pathlib import Path
 
 from crm.crypto import SANDBOX_KEY, SANDBOX_KEY_ID, Keyring
 from crm.errors import InvalidInputError
+from crm.security import MAX_TOKEN_DAYS
 from crm.settings_chain import SECRET, ConfigSource, SharedSettings, named
 
 SANDBOX_SECRET_KEY = "sandbox-only-insecure-secret-key-change-me"
@@ -71,6 +76,10 @@ class CrmSettings(SharedSettings):
     import_batch_size: int = 500
     max_upload_bytes: int = 200 * 1024 * 1024
     password_scrypt_n: int = 2**14
+    token_ttl_days: int = 90
+    login_account_failures: int = 5
+    login_address_failures: int = 20
+    login_lockout_max_seconds: int = 900
     sql_echo: bool = False
     auto_migrate: bool = True
     # empty: the public sandbox key (crm.crypto.SANDBOX_KEY)
@@ -90,6 +99,12 @@ class CrmSettings(SharedSettings):
             raise InvalidInputError("import_batch_size", "must be >= 1")
         if self.password_scrypt_n < 2 or self.password_scrypt_n & (self.password_scrypt_n - 1):
             raise InvalidInputError("password_scrypt_n", "must be a power of two")
+        if not 1 <= self.token_ttl_days <= MAX_TOKEN_DAYS:
+            raise InvalidInputError("token_ttl_days", f"must be between 1 and {MAX_TOKEN_DAYS}")
+        for name in ("login_account_failures", "login_address_failures",
+                     "login_lockout_max_seconds"):
+            if getattr(self, name) < 1:
+                raise InvalidInputError(name, "must be >= 1")
         if not 1 <= self.recording_url_ttl_seconds <= 86400:
             raise InvalidInputError("recording_url_ttl_seconds", "must be between 1 and 86400")
         for name in ("conversion_senior_share", "conversion_nurture_share"):

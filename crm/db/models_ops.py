@@ -35,8 +35,9 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(max_length=100)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = _ts()
-    last_used_at: datetime | None = _ts(nullable=True)
+    last_used_at: datetime | None = _ts(nullable=True)  # written at most once a minute
     revoked_at: datetime | None = _ts(nullable=True)
+    expires_at: datetime | None = _ts(nullable=True)  # None: refused (every issued token has one)
 
 
 class UserSession(SQLModel, table=True):

@@ -26,6 +26,7 @@ from crm.errors import (
     NotFoundError,
     PermissionDeniedError,
     TooLargeError,
+    TooManyAttemptsError,
 )
 from crm.http import messages
 
@@ -39,6 +40,7 @@ STATUS: list[tuple[type[CrmError], int]] = [
     (ConflictError, 409),
     (GoneError, 410),
     (TooLargeError, 413),
+    (TooManyAttemptsError, 429),
     (CrmError, 400),
 ]
 
@@ -49,11 +51,12 @@ ERROR_BODY: web.ResponseKey[Localize] = web.ResponseKey("crm_error_body")  # its
 
 def error_response(
     status: int, error: str, message: str, details: dict[str, Any] | None = None,
-    *, localize: Localize | None = None,
+    *, localize: Localize | None = None, headers: dict[str, str] | None = None,
 ) -> web.Response:
     """The error body, English; ``localize`` says it in another language (default: by error
     id and sentence, :func:`crm.http.messages.localize_body`)."""
-    headers = {"WWW-Authenticate": 'Bearer realm="dialcrm"'} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="dialcrm"'}
     body = {"error": error, "message": message, "details": details or {}}
     response = web.json_response(body, status=status, headers=headers)
     response[ERROR_BODY] = localize or partial(messages.localize_body, body=body)
@@ -72,7 +75,10 @@ def localized(response: web.StreamResponse, lang: str) -> web.StreamResponse:
 
 def from_crm_error(exc: CrmError) -> web.Response:
     status = next(code for kind, code in STATUS if isinstance(exc, kind))
-    return error_response(status, exc.error_id, exc.message, exc.details)
+    headers = (
+        {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttemptsError) else None
+    )
+    return error_response(status, exc.error_id, exc.message, exc.details, headers=headers)
 
 
 def from_validation_error(exc: pydantic.ValidationError, where: str) -> web.Response:

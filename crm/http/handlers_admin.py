@@ -12,7 +12,7 @@ from crm.domain.enums import Role
 from crm.errors import PermissionDeniedError
 from crm.http import schemas as sc
 from crm.http.routing import SESSION_COOKIE, SMALL_MAX_BODY, Ctx, Route
-from crm.http.views import ok, page_json, row, user_json
+from crm.http.views import json_time, ok, page_json, row, token_json, user_json
 from crm.services.common import parse_uuid
 
 ALL = (Role.AGENT, Role.MANAGER, Role.DIALER)
@@ -20,7 +20,9 @@ ALL = (Role.AGENT, Role.MANAGER, Role.DIALER)
 
 async def login(ctx: Ctx) -> web.Response:
     b: sc.LoginIn = ctx.body
-    session_id, who = await ctx.service.auth.login(b.username, b.password)
+    session_id, who = await ctx.service.auth.login(
+        b.username, b.password, address=ctx.request.remote
+    )
     response = ok({"user_id": str(who.user_id), "username": who.username, "role": who.role.value})
     settings = ctx.service.settings
     response.set_cookie(
@@ -82,6 +84,10 @@ async def patch_user(ctx: Ctx) -> web.Response:
     require_owner_or(ctx.who, user_id)
     if not ctx.who.is_admin and b.model_fields_set & {"role", "active"}:
         raise PermissionDeniedError("only an admin changes roles or deactivates users")
+    if b.password and user_id == ctx.who.user_id:  # an admin resetting another's: no need
+        await ctx.service.auth.check_current_password(
+            user_id, b.current_password, address=ctx.request.remote
+        )
     user = await ctx.service.auth.update_user(
         user_id,
         display_name=b.display_name,
@@ -100,10 +106,16 @@ async def issue_token(ctx: Ctx) -> web.Response:
     issued = await ctx.service.auth.issue_token(
         user_id,
         b.name,
+        expires_in_days=b.expires_in_days,
         actor_id=ctx.who.user_id,
     )
     return ok(
-        {"token": issued.token, "token_id": str(issued.token_id), "user_id": str(issued.user_id)},
+        {
+            "token": issued.token,
+            "token_id": str(issued.token_id),
+            "user_id": str(issued.user_id),
+            "expires_at": json_time(issued.expires_at),
+        },
         201,
     )
 
@@ -111,6 +123,24 @@ async def issue_token(ctx: Ctx) -> web.Response:
 async def revoke_token(ctx: Ctx) -> web.Response:
     await ctx.service.auth.revoke_token(
         parse_uuid(ctx.path_param("token_id"), "token_id"), actor_id=ctx.who.user_id
+    )
+    return web.Response(status=204)
+
+
+async def list_my_tokens(ctx: Ctx) -> web.Response:
+    q: sc.TokenQuery = ctx.query
+    user_id = q.user_id or ctx.who.user_id
+    if user_id != ctx.who.user_id and not ctx.who.is_admin:
+        raise PermissionDeniedError("only an admin lists another user's tokens")
+    page = await ctx.service.auth.list_tokens(user_id, limit=q.limit, offset=q.offset)
+    return ok(page_json(page, token_json))
+
+
+async def revoke_my_token(ctx: Ctx) -> web.Response:
+    await ctx.service.auth.revoke_token(
+        parse_uuid(ctx.path_param("token_id"), "token_id"),
+        actor_id=ctx.who.user_id,
+        owner_id=None if ctx.who.is_admin else ctx.who.user_id,
     )
     return web.Response(status=204)
 
@@ -156,7 +186,12 @@ ROUTES = [
         public=True,
         body=sc.LoginIn,
         max_body=SMALL_MAX_BODY,
-        responses={200: "logged in", 401: "wrong credentials", 413: "body over 4 KiB"},
+        responses={
+            200: "logged in",
+            401: "wrong credentials",
+            413: "body over 4 KiB",
+            429: "too many failed logins (per account or address): wait Retry-After seconds",
+        },
     ),
     Route(
         "POST",
@@ -168,6 +203,24 @@ ROUTES = [
         responses={204: "logged out"},
     ),
     Route("GET", "/api/auth/me", me, "The current user", "auth", ALL),
+    Route(
+        "GET",
+        "/api/auth/tokens",
+        list_my_tokens,
+        "My API tokens, newest first (admin: any user's with ?user_id=)",
+        "auth",
+        ALL,
+        query=sc.TokenQuery,
+    ),
+    Route(
+        "DELETE",
+        "/api/auth/tokens/{token_id}",
+        revoke_my_token,
+        "Revoke one of my API tokens (admin: anyone's)",
+        "auth",
+        ALL,
+        responses={204: "revoked"},
+    ),
     Route(
         "GET", "/api/users", list_users, "List users", "users", (Role.MANAGER,), query=sc.UserQuery
     ),
@@ -188,7 +241,7 @@ ROUTES = [
         "PATCH",
         "/api/users/{user_id}",
         patch_user,
-        "Update a user (self: name/password; admin: all)",
+        "Update a user (self: name, password with current_password; admin: all)",
         "users",
         ALL,
         body=sc.UserPatch,

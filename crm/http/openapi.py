@@ -54,8 +54,9 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(code): {"description": text} for code, text in route.responses.items()
     }
+    # every route may answer the general errors; 429 only where a route says so (login)
     for code in sorted(
-        {c for _, c in STATUS} - {401, 403} | ({401, 403} if not route.public else set())
+        {c for _, c in STATUS} - {401, 403, 429} | ({401, 403} if not route.public else set())
     ):
         responses.setdefault(
             str(code),

@@ -207,11 +207,21 @@ class UserPatch(_In):
     display_name: str | None = Field(None, max_length=200)
     role: Role | None = None
     password: str | None = Field(None, min_length=8, max_length=1024)
+    current_password: str | None = Field(
+        None, max_length=1024, description="required to change one's own password"
+    )
     active: bool | None = None
 
 
 class TokenIn(_In):
     name: str = Field("api", min_length=1, max_length=100)
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3650, description="lifetime; default: the configured one (90 days)"
+    )
+
+
+class TokenQuery(PageQuery):
+    user_id: uuid.UUID | None = Field(None, description="another user's tokens (admin)")
 
 
 class ScriptIn(_In):

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import TypeAdapter
 from sqlmodel import SQLModel
 
-from crm.db.models_ops import User
+from crm.db.models_ops import ApiToken, User
 from crm.ports import LeadView
 from crm.services.common import Page
 
 _SECRET_FIELDS = {"password_hash", "token_hash"}
+_TIME = TypeAdapter(datetime)
 
 
 def row(obj: SQLModel) -> dict[str, Any]:
@@ -24,6 +27,16 @@ def user_json(user: User) -> dict[str, Any]:
     data = row(user)
     data["has_password"] = user.password_hash is not None
     return data
+
+
+def json_time(value: datetime) -> str:
+    """A time as :func:`row` writes one (``2026-03-02T03:00:00Z``)."""
+    return str(_TIME.dump_python(value, mode="json"))
+
+
+def token_json(token: ApiToken) -> dict[str, Any]:
+    """A token as its owner sees it (never the token or its hash)."""
+    return row(token)
 
 
 def lead_view_json(v: LeadView) -> dict[str, Any]:

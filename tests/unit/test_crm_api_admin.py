@@ -10,6 +10,7 @@ import pytest
 
 from crm.cli import main as cli_main
 from crm.domain.enums import Role
+from crm.testing import ACTOR_PASSWORD
 
 
 async def test_given_admin_when_creating_user_and_token_then_token_authenticates(
@@ -46,10 +47,14 @@ async def test_given_agent_when_changing_own_role_then_403_but_password_ok(crm_c
     assert (
         await crm_client.patch(url, json={"role": "admin"}, headers=agent.headers)
     ).status == 403
-    ok = await crm_client.patch(url, json={"password": "new-password-1"}, headers=agent.headers)
-    assert ok.status == 200
     other = f"/api/users/{crm_actors['agent2'].user_id}"
     assert (await crm_client.get(other, headers=agent.headers)).status == 403
+    ok = await crm_client.patch(  # the password change revokes the agent's tokens (issue 17)
+        url,
+        json={"password": "new-password-1", "current_password": ACTOR_PASSWORD},
+        headers=agent.headers,
+    )
+    assert ok.status == 200
     login = await crm_client.post(
         "/api/auth/login", json={"username": "agent", "password": "new-password-1"}
     )
