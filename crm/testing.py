@@ -22,6 +22,7 @@ from crm.db.models import CallEventRow
 from crm.db.models_ops import Lead
 from crm.domain.enums import Role
 from crm.ports import Clock, FixedClock
+from crm.security import MAX_TOKEN_DAYS
 from crm.service import CrmService
 from crm.settings import CrmSettings
 
@@ -126,7 +127,9 @@ async def create_actors(service: CrmService) -> dict[str, CrmActor]:
         ("dialer", Role.DIALER),
     ):
         user = await service.auth.create_user(name, role, password=ACTOR_PASSWORD)
-        issued = await service.auth.issue_token(user.id, f"{name}-token")
+        issued = await service.auth.issue_token(  # long-lived: tests move the clock by months
+            user.id, f"{name}-token", expires_in_days=MAX_TOKEN_DAYS
+        )
         actors[name] = CrmActor(user.id, name, role, issued.token)
     return actors
 
