@@ -107,6 +107,8 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/openapi.json"): Rule("public"),
     ("POST", "/api/auth/login"): Rule("public", {"username": "agent2", "password": PASSWORD}),
     ("GET", "/api/auth/me"): Rule("authenticated"),
+    ("GET", "/api/auth/tokens"): Rule("authenticated"),  # one's own (admin: ?user_id=)
+    ("DELETE", "/api/auth/tokens/{token_id}"): Rule("user_self"),  # agent1's spare token
     ("GET", "/api/users"): Rule("manager"),
     ("POST", "/api/users"): Rule("admin", {"username": "new-user", "role": "agent",
                                            "password": PASSWORD}),
