@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -26,10 +25,13 @@ class CountingSummaries:
     def __init__(self, crm: CrmService) -> None:
         self.crm = crm
         self.calls: list[tuple[str, Language]] = []
+        self.done = 0  # summaries returned (the bridge caches one before it next yields)
 
     async def customer_summary(self, customer_id: str, *, language: Language) -> dict[str, Any]:
         self.calls.append((customer_id, language))
-        return await self.crm.customer_summary(customer_id, language=language)
+        summary = await self.crm.customer_summary(customer_id, language=language)
+        self.done += 1
+        return summary
 
 
 @pytest.fixture
@@ -185,11 +187,11 @@ async def test_given_claimed_lead_when_popped_then_prefetched_summary_without_a_
     """The hopper's claim prefetches the summary; the pop itself reads nothing."""
     bus, hub, summaries, cid = rig
     bus.publish(LeadsClaimed("camp-1", (cid,), time.time()))
-    await eventually(lambda: len(summaries.calls) == 1)
+    await eventually(lambda: summaries.done == 1)  # prefetched and cached
     bus.publish(screen_pop(cid, "ringing"))
     await eventually(lambda: len(hub.current("agent")) == 1)
     assert hub.current("agent")[0]["customer"]["name"] == "王伟"
-    await asyncio.sleep(0.1)  # the re-read behind the cached pop
+    await eventually(lambda: summaries.done >= 2)  # the re-read behind the cached pop
     assert len(summaries.calls) == 2 and not [
         m for m in hub.current("agent") if m.get("type") == "pop_refresh"
     ]
@@ -200,7 +202,7 @@ async def test_given_customer_changed_after_prefetch_when_popped_then_pop_refres
 ) -> None:
     bus, hub, summaries, cid = rig
     bus.publish(LeadsClaimed("camp-1", (cid,), time.time()))
-    await eventually(lambda: len(summaries.calls) == 1)
+    await eventually(lambda: summaries.done == 1)  # prefetched and cached before the change
     await crm_service.work.create_task(TaskInput("回电", customer_id=uuid.UUID(cid)))
     conn_msgs: list[dict[str, Any]] = []
     original = hub.deliver
