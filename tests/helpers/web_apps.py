@@ -37,6 +37,23 @@ from web.wallboard.board import install_wallboard
 PASSWORD = "pw-123456789"
 
 
+async def fake_dialer(crm: CrmService, data_dir: Path) -> tuple[Dialer, FakeControl, DialerStore,
+                                                               EventBus]:
+    """A connected dialer on fakes (ARI control, clock) and the in-process CRM port; the caller
+    closes the store."""
+    control = FakeControl()
+    store = DialerStore(data_dir / "dialer.sqlite3")
+    await store.open()
+    local = LocalCrm(crm)
+    bus = EventBus()
+    dialer = Dialer(control, store, local, local, bus, Clock(), worker="w")
+    router = EventRouter()
+    dialer.register(router)
+    control.router = router
+    await dialer.on_connected(Reconnected(0))
+    return dialer, control, store, bus
+
+
 @dataclass
 class Rig:
     app: web.Application
@@ -63,16 +80,7 @@ async def fake_app(tmp_path: Path) -> AsyncIterator[Rig]:
         tokens[name] = (await crm.auth.issue_token(user.id)).token
         ids[name] = user.id
     campaign = await crm.campaigns.create({"name": "wallboard", "manager_id": ids["boss"]})
-    control = FakeControl()
-    store = DialerStore(tmp_path / "dialer.sqlite3")
-    await store.open()
-    local = LocalCrm(crm)
-    bus = EventBus()
-    dialer = Dialer(control, store, local, local, bus, Clock(), worker="w")
-    router = EventRouter()
-    dialer.register(router)
-    control.router = router
-    await dialer.on_connected(Reconnected(0))
+    dialer, control, store, bus = await fake_dialer(crm, tmp_path)
     app = create_crm_app(settings, service=crm, extra_routes=dialer_routes())
     app[DIALER_KEY] = dialer
     app[BUS] = bus
@@ -130,16 +138,7 @@ async def console_app(
     for name, role in users if seed else ():
         user = await crm.auth.create_user(name, role, password=PASSWORD)
         tokens[name] = (await crm.auth.issue_token(user.id)).token
-    control = FakeControl()
-    store = DialerStore(tmp_path / "dialer.sqlite3")
-    await store.open()
-    local = LocalCrm(crm)
-    bus = EventBus()
-    dialer = Dialer(control, store, local, local, bus, Clock(), worker="w")
-    router = EventRouter()
-    dialer.register(router)
-    control.router = router
-    await dialer.on_connected(Reconnected(0))
+    dialer, control, store, bus = await fake_dialer(crm, tmp_path)
     app = create_crm_app(settings, service=crm,
                          extra_routes=[*dialer_routes(), *console_routes(), *status_routes()])
     app[DIALER_KEY] = dialer

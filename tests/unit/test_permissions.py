@@ -33,11 +33,6 @@ from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient, TestServer
 
 import web as pages
-from ari_app.adapters.crm_local import LocalCrm
-from ari_app.ari import EventRouter, Reconnected
-from ari_app.dialer.bus import EventBus
-from ari_app.dialer.engine import Dialer
-from ari_app.dialer.store import DialerStore
 from crm.app import api_routes, create_crm_app
 from crm.db.engine import create_all, make_engine
 from crm.domain.enums import Role
@@ -45,7 +40,7 @@ from crm.pops.ws import install_pops
 from crm.service import CrmService
 from crm.settings import CrmSettings
 from tests.helpers.audio import wav
-from tests.helpers.dialer_fakes import Clock, FakeControl
+from tests.helpers.web_apps import fake_dialer
 from web.agent.pages import add_agent_pages
 from web.appkeys import BUS, DIALER_KEY
 from web.console.api import console_routes
@@ -340,16 +335,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         objects[f"user_{name}"] = str(user.id)
     spare = await crm.auth.issue_token(uuid.UUID(objects["user_agent1"]), "spare")
     objects["token_id"] = str(spare.token_id)
-    control = FakeControl()
-    store = DialerStore(tmp / "dialer.sqlite3")
-    await store.open()
-    local = LocalCrm(crm)
-    bus = EventBus()
-    dialer = Dialer(control, store, local, local, bus, Clock(), worker="w")
-    router = EventRouter()
-    dialer.register(router)
-    control.router = router
-    await dialer.on_connected(Reconnected(0))
+    dialer, control, store, bus = await fake_dialer(crm, tmp)
     app = create_crm_app(settings, service=crm, extra_routes=[
         *dialer_routes(), *monitor_routes(), *console_routes(), *status_routes()])
     app[DIALER_KEY] = dialer
