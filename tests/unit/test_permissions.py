@@ -33,6 +33,8 @@ from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient, TestServer
 
 import web as pages
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.model import CallAttempt, CallPhase
 from crm.app import api_routes, create_crm_app
 from crm.db.engine import create_all, make_engine
 from crm.domain.enums import Role
@@ -45,7 +47,7 @@ from web.agent.pages import add_agent_pages
 from web.appkeys import BUS, DIALER_KEY
 from web.console.api import console_routes
 from web.dialer.api import dialer_routes
-from web.monitor.api import monitor_routes
+from web.monitor.api import MONITOR_KEY, build_monitor, monitor_routes
 from web.status.api import status_routes
 from web.wallboard.board import install_wallboard
 
@@ -236,15 +238,12 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/dialer/status"): Rule("manager"),
     ("GET", "/api/admin/asterisk"): Rule("admin"),
     ("POST", "/api/admin/asterisk/reload"): Rule("admin", {"module": "x"}),
-    # no live call in this rig: the monitor cannot yet tell whose campaign an unknown call is
+    # a live call of boss's campaign in the fake dialer (dialing: the desk answers 409)
     ("POST", "/api/dialer/calls/{call_id}/monitor"): Rule(
         "manager_campaign", {"mode": "listen", "extension": "1001"},
-        xfail=x(F4 + " (the matrix has no live call: an unknown call is a 404 for all; the "
-                     "scoping is tested in test_monitor_api)", "manager_other")),
+        params={"call_id": "live_call_id"}),
     ("DELETE", "/api/dialer/calls/{call_id}/monitor"): Rule(
-        "manager_campaign",
-        xfail=x(F4 + " (the matrix has no live call: an unknown call is a 404 for all; the "
-                     "scoping is tested in test_monitor_api)", "manager_other")),
+        "manager_campaign", params={"call_id": "live_call_id"}),
     ("GET", "/api/dialer/monitors"): Rule("manager"),
     ("GET", "/api/console/campaigns"): Rule("manager"),
     ("POST", "/api/console/campaigns"): Rule("manager", {"name": "console-made"}),
@@ -303,6 +302,7 @@ class World:
     crm: CrmService
     tokens: dict[str, str]
     objects: dict[str, str]
+    dialer: Dialer
 
     def headers(self, actor: str) -> dict[str, str]:
         return {} if actor == "anonymous" else {
@@ -339,6 +339,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     app = create_crm_app(settings, service=crm, extra_routes=[
         *dialer_routes(), *monitor_routes(), *console_routes(), *status_routes()])
     app[DIALER_KEY] = dialer
+    app[MONITOR_KEY] = build_monitor(dialer, control, control.router)  # type: ignore[arg-type]
     app[BUS] = bus
     install_pops(app)
     add_agent_pages(app)
@@ -346,7 +347,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     app.router.add_static("/static", pages.STATIC_DIR)
     client = TestClient(TestServer(app))
     await client.start_server()
-    world = World(client, crm, tokens, objects)
+    world = World(client, crm, tokens, objects, dialer)
     try:
         await _build(world)
         yield world
@@ -358,8 +359,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 
 
 async def _build(w: World) -> None:
-    """Boss's campaign with agent1's call, customer, lead, task, recording; boss's experiment and
-    rule; boss2's own campaign."""
+    """Boss's campaign with agent1's call, customer, lead, task, recording, and a live call in
+    the dialer; boss's experiment and rule; boss2's own campaign."""
     o, c = w.objects, w.client
     mine = await w.crm.campaigns.create({"name": "boss's",
                                          "manager_id": uuid.UUID(o["user_boss"])})
@@ -401,6 +402,10 @@ async def _build(w: World) -> None:
     dnc = await _ok(await c.post("/api/dnc", headers=w.headers("admin"),
                                  json={"number": "13500135000"}))
     o["entry_id"] = dnc["id"]
+    live = CallAttempt("call-live", str(mine.id), o["lead_id"], o["customer_id"], o["number"],
+                       agent_id="agent1", phase=CallPhase.DIALING)
+    w.dialer.calls.calls[live.call_id] = live  # a live call of boss's campaign (monitor routes)
+    o["live_call_id"] = live.call_id
     o["username"] = "agent1"
     o["user_id"] = o["user_agent1"]
     o["version"] = "1"
