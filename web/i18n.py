@@ -39,14 +39,14 @@ STRINGS.update({
     "username": {"zh": "用户名", "en": "Username"},
     "password": {"zh": "密码", "en": "Password"},
     "login_failed": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
-    "sign_out": {"zh": "退出", "en": "Sign out"},
+    "sign_out": {"zh": "退出登录", "en": "Sign out"},
     "agent_desk": {"zh": "坐席工作台", "en": "Agent desk"},
     "dialer": {"zh": "拨号器", "en": "Dialer"},
     "extension": {"zh": "分机号", "en": "Extension"},
     "campaign": {"zh": "外呼活动", "en": "Campaign"},
     "no_campaigns": {"zh": "当前没有进行中的活动", "en": "No active campaign"},
-    "dialer_login": {"zh": "登录拨号器", "en": "Log in to the dialer"},
-    "dialer_logout": {"zh": "退出拨号器", "en": "Log out of the dialer"},
+    "dialer_login": {"zh": "签入拨号器", "en": "Log in to the dialer"},
+    "dialer_logout": {"zh": "签出拨号器", "en": "Log out of the dialer"},
     "go_ready": {"zh": "就绪", "en": "Ready"},
     "pause": {"zh": "暂停", "en": "Pause"},
     "pause_code": {"zh": "暂停原因", "en": "Pause code"},
@@ -55,7 +55,7 @@ STRINGS.update({
     "pause_training": {"zh": "培训", "en": "Training"},
     "pause_meeting": {"zh": "会议", "en": "Meeting"},
     "pause_admin": {"zh": "事务处理", "en": "Admin work"},
-    "state_logged_out": {"zh": "未登录拨号器", "en": "Not logged in to the dialer"},
+    "state_logged_out": {"zh": "未签入拨号器", "en": "Not logged in to the dialer"},
     "state_connecting": {"zh": "正在呼叫您的话机", "en": "Calling your phone"},
     "state_ready": {"zh": "就绪", "en": "Ready"},
     "state_reserved": {"zh": "已分配呼叫", "en": "Call reserved"},
@@ -169,4 +169,14 @@ STRINGS.update({
     "suggestions": {"zh": "智能提示", "en": "Suggestions"},
     "suggested_script": {"zh": "建议话术", "en": "Suggested script"},
     "task_created": {"zh": "已创建任务", "en": "Task created"},
+})
+
+# --- the one navigation of every page (web/nav.py, templates/_nav.html) and the landing page ---
+STRINGS.update({
+    "nav_label": {"zh": "主导航", "en": "Main navigation"},
+    "nav_desk": {"zh": "坐席工作台", "en": "Agent desk"},
+    "nav_customers": {"zh": "客户", "en": "Customers"},
+    "signed_in_as": {"zh": "当前用户", "en": "Signed in as"},
+    "login_hint": {"zh": "坐席、经理和管理员请先登录。",
+                   "en": "Agents, managers and admins: sign in first."},
 })

@@ -258,7 +258,7 @@ CONSOLE_STRINGS.update({
     "mdl_overrides": {"zh": "经理调整的客户", "en": "Customers set by a manager"},
     "mdl_scored_n": {"zh": "已为 {n} 位客户评分", "en": "{n} customers scored"},
     "mdl_seniority": {"zh": "坐席资历", "en": "Agent seniority"},
-    "mdl_seniority_hint": {"zh": "资深坐席优先接到高转化意向的线索；坐席下次登录拨号器时生效。",
+    "mdl_seniority_hint": {"zh": "资深坐席优先接到高转化意向的线索；坐席下次签入拨号器时生效。",
                            "en": "Senior agents get high-propensity leads first; applies at the "
                                  "agent's next dialer login."},
     "mdl_agent": {"zh": "坐席", "en": "Agent"},

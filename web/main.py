@@ -50,6 +50,7 @@ from web.console.pages import add_console_pages
 from web.dialer.api import dialer_routes
 from web.metrics.prometheus import install_metrics
 from web.monitor.api import monitor_ctx, monitor_routes
+from web.nav import landing_path, page_nav
 from web.status.api import status as health_status
 from web.status.api import status_routes
 from web.transcripts.wiring import FORKS_KEY, live_transcripts_ctx
@@ -77,6 +78,7 @@ def build_app(settings: DialerSettings, crm_settings: CrmSettings) -> web.Applic
     install_wallboard(app)  # bus → /ws/wallboard, /wallboard (after the dialer's context)
     install_metrics(app)  # /metrics (admin) and the request-latency middleware
     app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/status", health_status)  # 200 all ok / 503, per component
     add_agent_pages(app)  # /login, /agent
     add_console_pages(app)  # /console, /console/campaigns/{id}, /console/reports, /admin
@@ -128,6 +130,14 @@ async def _status(app: web.Application) -> dict[str, Any]:
     return state
 
 
+async def favicon(request: web.Request) -> web.FileResponse:
+    """The site's icon (browsers ask for it on every page)."""
+    response = web.FileResponse(pages.STATIC_DIR / "favicon.ico")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.content_type = "image/x-icon"
+    return response
+
+
 async def index(request: web.Request) -> web.Response:
     """The landing page; Asterisk's version and the connections only for a signed-in admin."""
     lang = pages.pick_language(
@@ -139,8 +149,11 @@ async def index(request: web.Request) -> web.Response:
     except CrmError:
         who = None
     state = await _status(request.app) if who is not None and who.role is Role.ADMIN else None
+    nav = page_nav(request, who)
     response = web.Response(
-        text=pages.render("index.html", lang, status=state), content_type="text/html"
+        text=pages.render("index.html", lang, status=state, nav=nav,
+                          start=landing_path(who.role) if who else None),
+        content_type="text/html",
     )
     response.headers["Cache-Control"] = "no-store"
     if request.query.get("lang") == lang:

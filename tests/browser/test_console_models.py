@@ -188,7 +188,7 @@ async def test_given_manager_when_retraining_models_and_setting_seniority_then_p
     # --- the same page in Chinese: the same figures, Chinese labels and messages
     await page.goto(f"{console.url}/console/models?lang=zh")
     await expect(page.locator("h2").first).to_have_text("接通概率模型")
-    await expect(page.get_by_test_id("console-nav")).to_contain_text("模型与分配")
+    await expect(page.get_by_test_id("nav")).to_contain_text("模型与分配")
     await expect(answer.get_by_test_id("answer-version")).to_have_text(a["version"])
     await expect(answer.get_by_test_id("answer-source")).to_have_text("已训练的模型")
     await expect(answer.get_by_test_id("answer-last-run")).to_contain_text(  # said by the server

@@ -21,6 +21,7 @@ from crm.errors import CrmError
 from crm.http.routing import authenticate
 from web.appkeys import DIALER_KEY
 from web.i18n import translator
+from web.nav import page_nav
 from web.redirects import safe_next
 
 PAUSE_CODES = ("break", "lunch", "training", "meeting", "admin")
@@ -67,8 +68,9 @@ async def _principal(request: web.Request) -> Principal | None:
 
 async def login_page(request: web.Request) -> web.Response:
     lang = _language(request)
-    target = safe_next(request.query.get("next"), "/agent")  # our own pages only
-    return _page(request, "login.html", lang, next_url=target, strings=_strings(lang, JS_KEYS))
+    target = safe_next(request.query.get("next"), "")  # our own pages only; "": the role's
+    return _page(request, "login.html", lang, next_url=target, strings=_strings(lang, JS_KEYS),
+                 nav=page_nav(request, await _principal(request)))
 
 
 async def agent_page(request: web.Request) -> web.Response:
@@ -93,6 +95,7 @@ async def agent_page(request: web.Request) -> web.Response:
         dispositions=DISPOSITIONS,
         pause_codes=PAUSE_CODES,
         username=principal.username,
+        nav=page_nav(request, principal),
     )
 
 

@@ -38,6 +38,7 @@ from crm.services.lists import REASONS, RECYCLABLE
 from web.appkeys import DIALER_KEY
 from web.console.api import campaign_views
 from web.i18n import STRINGS, translator
+from web.nav import page_nav
 from web.redirects import login_url
 
 CONSOLE_ROLES = (Role.MANAGER, Role.ADMIN)
@@ -77,9 +78,10 @@ def _strings(lang: str) -> dict[str, str]:
 
 
 def _render(request: web.Request, template: str, status: int = 200,
-            **context: Any) -> web.Response:
+            who: Principal | None = None, **context: Any) -> web.Response:
     lang = _language(request)
-    response = web.Response(text=pages.render(template, lang, **context), status=status,
+    response = web.Response(text=pages.render(template, lang, nav=page_nav(request, who),
+                                              **context), status=status,
                             content_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     if request.query.get("lang") == lang:
@@ -96,7 +98,7 @@ async def _gate(request: web.Request, roles: tuple[Role, ...]) -> Principal | we
     if principal is None:
         raise web.HTTPFound(login_url(request.path))
     if principal.role not in roles:
-        return _render(request, "console_forbidden.html", status=403,
+        return _render(request, "console_forbidden.html", status=403, who=principal,
                        username=principal.username, role=principal.role.value)
     return principal
 
@@ -119,8 +121,9 @@ async def console_page(request: web.Request) -> web.Response:
     if isinstance(who, web.Response):
         return who
     items = await _campaign_items(request, who)
-    return _render(request, "console_campaigns.html", username=who.username, is_admin=who.is_admin,
-                   campaigns=items, mode=MODE, boot=_boot(request, who, campaigns=items))
+    return _render(request, "console_campaigns.html", who=who, username=who.username,
+                   is_admin=who.is_admin, campaigns=items, mode=MODE,
+                   boot=_boot(request, who, campaigns=items))
 
 
 async def campaign_page(request: web.Request) -> web.Response:
@@ -135,7 +138,7 @@ async def campaign_page(request: web.Request) -> web.Response:
     except (NotFoundError, PermissionDeniedError, CrmError):
         raise web.HTTPNotFound() from None
     view = (await campaign_views(service, request.app.get(DIALER_KEY), [campaign]))[0]
-    return _render(request, "console_campaign.html", username=who.username,
+    return _render(request, "console_campaign.html", who=who, username=who.username,
                    is_admin=who.is_admin, c=view["campaign"], d=view["dialing"],
                    retry_outcomes=RETRY_OUTCOMES, recyclable=RECYCLABLE, reasons=REASONS,
                    sections=FORM_SECTIONS, mode=MODE, boot=_boot(request, who, campaign=view))
@@ -149,7 +152,7 @@ async def reports_page(request: web.Request) -> web.Response:
     page = await service.campaigns.list(manager_id=None if who.is_admin else who.user_id,
                                         limit=500)
     today = service.clock.now().astimezone(ZoneInfo(service.settings.timezone)).date()
-    return _render(request, "console_reports.html", username=who.username,
+    return _render(request, "console_reports.html", who=who, username=who.username,
                    is_admin=who.is_admin, campaigns=page.items, today=today.isoformat(),
                    boot=_boot(request, who, today=today.isoformat()))
 
@@ -160,7 +163,7 @@ async def experiments_page(request: web.Request) -> web.Response:
         return who
     page = await request.app[SERVICE_KEY].experiments.list(limit=200)
     items = [row(e) for e in page.items]  # as GET /api/experiments has them
-    return _render(request, "console_experiments.html", username=who.username,
+    return _render(request, "console_experiments.html", who=who, username=who.username,
                    is_admin=who.is_admin, features=FEATURES, units=UNITS,
                    boot=_boot(request, who, experiments=items))
 
@@ -172,7 +175,7 @@ async def models_page(request: web.Request) -> web.Response:
     boot = _boot(request, who)  # the data comes from the API (the same path as a refresh)
     t = translator(boot["lang"])
     boot["strings"] = {k: t(k) for k in MODEL_JS_KEYS}
-    return _render(request, "console_models.html", username=who.username,
+    return _render(request, "console_models.html", who=who, username=who.username,
                    is_admin=who.is_admin, boot=boot)
 
 
@@ -180,7 +183,7 @@ async def admin_page(request: web.Request) -> web.Response:
     who = await _gate(request, (Role.ADMIN,))
     if isinstance(who, web.Response):
         return who
-    return _render(request, "status.html", username=who.username, is_admin=True,
+    return _render(request, "status.html", who=who, username=who.username, is_admin=True,
                    reloadable=RELOADABLE, boot=_boot(request, who))
 
 

@@ -28,10 +28,11 @@
       const out = loginForm.querySelector('.error');
       out.textContent = '';
       try {
-        await api('POST', '/api/auth/login',
+        const who = await api('POST', '/api/auth/login',
           { username: form.get('username'), password: form.get('password') });
         const next = loginForm.dataset.next || '';  // the server checked it: a path of ours
-        location.assign(/^\/(?![\/\\])[^\s\\]*$/.test(next) ? next : '/agent');
+        const home = who && who.role === 'agent' ? '/agent' : '/console';  // the role's page
+        location.assign(/^\/(?![\/\\])[^\s\\]*$/.test(next) ? next : home);
       } catch (err) {
         out.textContent = err.status === 401 ? S.login_failed : errorText(err);
       }
@@ -325,12 +326,10 @@
     bind('accept', () => act('POST', '/api/agent/preview/accept'));
     bind('skip', () => act('POST', '/api/agent/preview/skip', { reason: 'skipped by agent' }));
     bind('tasks-refresh', loadTasks);
-    bind('sign-out', async () => {
+    window.dialcrm.beforeSignOut.push(async () => {  // the nav's sign-out leaves the dialer too
       if (desk.agent.state !== 'logged_out' && !boot.watching) {
         await api('POST', '/api/agent/logout').catch(() => null);
       }
-      await api('POST', '/api/auth/logout').catch(() => null);
-      location.assign('/login');
     });
     $('note-form').addEventListener('submit', async (event) => {
       event.preventDefault();

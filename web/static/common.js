@@ -72,9 +72,22 @@
       : d.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB', options);
   }
 
+  // The navigation's sign-out button (templates/_nav.html): the page's own steps first (the
+  // agent page leaves the dialer), then the session, then the login page.
+  const beforeSignOut = [];
+  document.addEventListener('click', async (event) => {
+    const button = event.target.closest && event.target.closest('[data-signout]');
+    if (!button) return;
+    button.disabled = true;
+    for (const step of beforeSignOut) await Promise.resolve().then(step).catch(() => null);
+    await api('POST', '/api/auth/logout').catch(() => null);
+    location.assign('/login');
+  });
+
   const wsUrl = (path) => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
 
   window.dialcrm = Object.freeze({
     boot, lang, strings, $, el, api, ApiError, errorText, missing, pct, fixed, fill, when, wsUrl,
+    beforeSignOut,
   });
 })();

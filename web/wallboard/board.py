@@ -51,6 +51,7 @@ from crm.service import CrmService
 from web.appkeys import BUS, DIALER_KEY
 from web.console.api import with_regulatory
 from web.i18n import translator
+from web.nav import page_nav
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +299,8 @@ async def wallboard_page(request: web.Request) -> web.Response:
     board = request.app[WALLBOARD_HUB].board.message(viewer_of(channel_of(principal)))
     text = pages.render("wallboard.html", lang, boot={"lang": lang, "strings": labels,
                                                       "board": board},
-                        states=STATES, username=principal.username)
+                        states=STATES, username=principal.username,
+                        nav=page_nav(request, principal))
     response = web.Response(text=text, content_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     if request.query.get("lang") == lang:
