@@ -30,6 +30,7 @@ from crm.services.auth import AuthService
 from crm.services.calls import CallService
 from crm.services.campaigns import CampaignService
 from crm.services.conversion_models import ConversionService
+from crm.services.customer_360 import Customer360Service
 from crm.services.customers import ConflictPolicy, CustomerService
 from crm.services.dialing import DialingSettingsService
 from crm.services.dnc import DncService
@@ -71,6 +72,7 @@ class CrmService:
         self.customers = CustomerService(sessions, clk, region)
         self.calls = CallService(sessions, clk, region)
         self.summaries = SummaryService(sessions)
+        self.customer360 = Customer360Service(sessions)  # the /customers/{id} page
         self.work = WorkService(sessions, clk)
         self.access = AccessFacts(sessions)  # the facts crm.domain.access decides on
         self.dnc = DncService(sessions, region)

@@ -158,6 +158,11 @@ from web.i18n_console import CONSOLE_STRINGS  # noqa: E402
 
 STRINGS.update(CONSOLE_STRINGS)
 
+# --- the customer pages, /customers and /customers/{id} (web/customers/strings.py) ----------
+from web.customers.strings import CUSTOMER_STRINGS  # noqa: E402
+
+STRINGS.update(CUSTOMER_STRINGS)
+
 # --- the agent page: live transcript and rule suggestions (issue 6) ---------------------------
 STRINGS.update({
     "live_transcript": {"zh": "实时通话转写", "en": "Live transcript"},

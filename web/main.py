@@ -47,6 +47,7 @@ from web.agent.pops import pop_bridge_ctx
 from web.appkeys import BUS, DIALER_KEY, PBX_KEY, SETTINGS, TELEPHONY
 from web.console.api import console_routes
 from web.console.pages import add_console_pages
+from web.customers.pages import add_customer_pages
 from web.dialer.api import dialer_routes
 from web.metrics.prometheus import install_metrics
 from web.monitor.api import monitor_ctx, monitor_routes
@@ -82,6 +83,7 @@ def build_app(settings: DialerSettings, crm_settings: CrmSettings) -> web.Applic
     app.router.add_get("/status", health_status)  # 200 all ok / 503, per component
     add_agent_pages(app)  # /login, /agent
     add_console_pages(app)  # /console, /console/campaigns/{id}, /console/reports, /admin
+    add_customer_pages(app)  # /customers, /customers/{id}
     app.router.add_static("/static", pages.STATIC_DIR)
     return app
 

@@ -40,11 +40,14 @@ async def list_customers(ctx: Ctx) -> web.Response:
     q: sc.CustomerQuery = ctx.query
     agent_id = ctx.who.user_id if ctx.who.role is Role.AGENT else None
     page = await ctx.service.customers.search(q=q.q, tag=q.tag, limit=q.limit, offset=q.offset,
-                                              agent_id=agent_id)
-    tags = await ctx.service.customers.tags_of([c.id for c in page.items])
+                                              agent_id=agent_id, owner=q.owner)
+    ids = [c.id for c in page.items]
+    tags = await ctx.service.customers.tags_of(ids)
+    numbers = await ctx.service.customers.numbers_of(ids)
     body = page_json(page)
     for item, customer in zip(body["items"], page.items, strict=True):
         item["tags"] = tags.get(customer.id, [])
+        item["numbers"] = numbers.get(customer.id, [])
     return ok(body)
 
 
@@ -96,6 +99,20 @@ async def merge_customers(ctx: Ctx) -> web.Response:
         await _managed(ctx, source)
     customer = await ctx.service.customers.merge(target, b.source_ids, actor_id=ctx.who.user_id)
     return ok(row(customer))
+
+
+async def customer_activity(ctx: Ctx) -> web.Response:
+    q: sc.SummaryQuery = ctx.query
+    return ok(await ctx.service.customer360.activity(await _seen(ctx), ctx.who,
+                                                     language=q.language.value))
+
+
+async def merge_preview(ctx: Ctx) -> web.Response:
+    b: sc.MergeIn = ctx.body
+    target = await _managed(ctx)
+    for source in b.source_ids:
+        await _managed(ctx, source)
+    return ok(await ctx.service.customer360.merge_preview(target, b.source_ids))
 
 
 async def list_numbers(ctx: Ctx) -> web.Response:
@@ -194,6 +211,27 @@ ROUTES = [
         C,
         (Role.MANAGER,),
         body=sc.MergeIn,
+    ),
+    Route(
+        "POST",
+        "/api/customers/{customer_id}/merge/preview",
+        merge_preview,
+        "What merging these customers into this one would move (numbers, calls, tasks, notes, "
+        "leads, tags); changes nothing",
+        C,
+        (Role.MANAGER,),
+        body=sc.MergeIn,
+    ),
+    Route(
+        "GET",
+        "/api/customers/{customer_id}/activity",
+        customer_activity,
+        "The customer 360: numbers (type, region, DNC), the calls the caller may see (campaign, "
+        "agent, duration, recording, analysis, rules fired), leads (campaign, next attempt), "
+        "the merge audit",
+        C,
+        HUMANS,
+        query=sc.SummaryQuery,
     ),
     Route(
         "GET",

@@ -27,8 +27,12 @@ class PageQuery(_Query):
 
 
 class CustomerQuery(PageQuery):
-    q: str | None = Field(None, max_length=200, description="name substring or phone number")
+    q: str | None = Field(None, max_length=200,
+                          description="name substring, a phone number or any part of one")
     tag: str | None = Field(None, max_length=64)
+    owner: str | None = Field(None, max_length=64,
+                              description="username of the agent the customer's leads are "
+                                          "assigned to")
 
 
 class ConflictQuery(_Query):

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from crm.db.models import Call, Customer, CustomerTag, Note, PhoneNumber, Tag, Task
-from crm.db.models_ops import Lead
+from crm.db.models_ops import Lead, User
 from crm.domain.names import MAX_NAME_LENGTH, clean_display_name, like_pattern, name_key
 from crm.domain.phones import NormalisedNumber, normalise_number, try_normalise
 from crm.errors import InvalidInputError, NotFoundError, NumberConflictError
@@ -281,11 +281,13 @@ class CustomerService:
 
     async def search(
         self, *, q: str | None = None, tag: str | None = None, limit: int = 50, offset: int = 0,
-        agent_id: uuid.UUID | None = None,
+        agent_id: uuid.UUID | None = None, owner: str | None = None,
     ) -> Page[Customer]:
-        """By name substring (NFKC + casefold) or by number; ordered by name, code-point order.
-        ``agent_id``: only the customers that agent may see (crm.domain.access: of their own
-        leads and calls, and those no campaign and no call holds)."""
+        """By name substring (NFKC + casefold), by number or any part of one (3+ digits), by
+        tag, by owner (the username of the agent their leads are assigned to); ordered by name,
+        code-point order. ``agent_id``: only the customers that agent may see
+        (crm.domain.access: of their own leads and calls, and those no campaign and no call
+        holds)."""
         stmt = sa.select(Customer).where(col(Customer.merged_into_id).is_(None))
         if agent_id is not None:
             leads = sa.select(col(Lead.customer_id))
@@ -295,15 +297,13 @@ class CustomerService:
                 col(Customer.id).in_(calls.where(col(Call.agent_id) == agent_id)),
                 sa.and_(col(Customer.id).not_in(leads), col(Customer.id).not_in(calls))))
         if q and q.strip():
-            number = try_normalise(q, self._region)
-            by_name = col(Customer.name_key).like(like_pattern(q), escape="\\")
-            if number is not None:
-                owners = sa.select(col(PhoneNumber.customer_id)).where(
-                    col(PhoneNumber.e164) == number.e164
-                )
-                stmt = stmt.where(sa.or_(by_name, col(Customer.id).in_(owners)))
-            else:
-                stmt = stmt.where(by_name)
+            stmt = stmt.where(sa.or_(col(Customer.name_key).like(like_pattern(q), escape="\\"),
+                                     *self._by_number(q)))
+        if owner:
+            assigned = (sa.select(col(Lead.customer_id))
+                        .join(User, col(User.id) == col(Lead.agent_id))
+                        .where(col(User.username) == owner.strip()))
+            stmt = stmt.where(col(Customer.id).in_(assigned))
         if tag:
             tagged = (
                 sa.select(col(CustomerTag.customer_id))
@@ -314,6 +314,34 @@ class CustomerService:
         stmt = stmt.order_by(col(Customer.name_key), col(Customer.name), col(Customer.id))
         async with self._sessions() as s:
             return await paginate(s, stmt, limit, offset)
+
+    def _by_number(self, q: str) -> list[sa.ColumnElement[bool]]:
+        """Conditions matching ``q`` as a whole number (normalised) or a part of one."""
+        found: list[sa.ColumnElement[bool]] = []
+        number = try_normalise(q, self._region)
+        if number is not None:
+            found.append(col(Customer.id).in_(sa.select(col(PhoneNumber.customer_id)).where(
+                col(PhoneNumber.e164) == number.e164)))
+        digits = "".join(ch for ch in q if ch.isdigit())
+        if len(digits) >= 3 and len(digits) == len("".join(q.split()).lstrip("+").replace(
+                "-", "")):  # only digits (spaces, dashes and a leading + aside)
+            parts = {digits, digits.lstrip("0")} - {""}  # 010-6234: the national trunk 0 too
+            found.append(col(Customer.id).in_(sa.select(col(PhoneNumber.customer_id)).where(
+                sa.or_(*(col(PhoneNumber.e164).contains(p) for p in parts)))))
+        return found
+
+    async def numbers_of(self, customer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+        result: dict[uuid.UUID, list[str]] = {cid: [] for cid in customer_ids}
+        if not customer_ids:
+            return result
+        async with self._sessions() as s:
+            rows = await s.execute(
+                sa.select(col(PhoneNumber.customer_id), col(PhoneNumber.e164))
+                .where(col(PhoneNumber.customer_id).in_(list(customer_ids)))
+                .order_by(col(PhoneNumber.created_at)))
+            for cid, e164 in rows.all():
+                result[cid].append(e164)
+        return result
 
     async def tags_of(self, customer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
         async with self._sessions() as s:

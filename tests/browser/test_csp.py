@@ -14,6 +14,8 @@ from playwright.async_api import Browser
 
 from crm.http.routing import SESSION_COOKIE
 from tests.helpers.web_apps import PASSWORD, console_app
+from crm.services.customers import CustomerInput
+from web.customers.pages import add_customer_pages
 from web.main import index
 from web.wallboard.board import install_wallboard
 
@@ -28,6 +30,7 @@ document.addEventListener('securitypolicyviolation',
 async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Any]]:
     async with console_app(tmp_path) as (app, crm, *_):
         app.router.add_get("/", index)
+        add_customer_pages(app)
         install_wallboard(app)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
@@ -42,6 +45,7 @@ async def test_given_csp_when_each_page_opened_then_no_violation(
 ) -> None:
     url, crm = served
     campaign = await crm.campaigns.create({"name": "csp"})
+    customer, _ = await crm.customers.create(CustomerInput(name="csp", phones=["13800138000"]))
     session_id, _ = await crm.auth.login("root", PASSWORD)
     context = await browser.new_context()
     await context.add_cookies([{"name": SESSION_COOKIE, "value": session_id, "url": url}])
@@ -52,7 +56,7 @@ async def test_given_csp_when_each_page_opened_then_no_violation(
             if "Content Security Policy" in m.text else None)
     for path in ("/login", "/agent", "/console", f"/console/campaigns/{campaign.id}",
                  "/console/reports", "/console/experiments", "/console/models", "/admin",
-                 "/wallboard"):
+                 "/wallboard", "/customers", f"/customers/{customer.id}"):
         response = await page.goto(f"{url}{path}")
         assert response is not None and response.status == 200, path
         assert "default-src 'self'" in response.headers["content-security-policy"]

@@ -127,6 +127,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
         "agent_self", CUSTOMER),
     ("POST", "/api/customers/{customer_id}/merge"): Rule(
         "manager_campaign", {"source_ids": ["@customer_merged"]}),
+    ("POST", "/api/customers/{customer_id}/merge/preview"): Rule(
+        "manager_campaign", {"source_ids": ["@customer_merged"]}),
+    ("GET", "/api/customers/{customer_id}/activity"): Rule("agent_self"),
     ("GET", "/api/customers/{customer_id}/numbers"): Rule(
         "agent_self"),
     ("POST", "/api/customers/{customer_id}/numbers"): Rule(

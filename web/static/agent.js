@@ -97,6 +97,9 @@
     $('pop-empty').hidden = true;
     $('pop-body').hidden = false;
     $('pop-name').textContent = c.name || S.unknown_customer;
+    const link = $('pop-customer-link');  // the customer 360 (/customers/{id}), in a new tab
+    link.hidden = !c.customer_id;
+    if (c.customer_id) link.href = `/customers/${encodeURIComponent(c.customer_id)}`;
     $('pop-number').textContent = msg.number || '';
     $('pop-tags').replaceChildren(...(c.tags || []).map((t) => el('span', { class: 'chip' }, t)));
     const conv = c.conversion;
