@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser
 
 from crm.http.routing import SESSION_COOKIE
-from tests.helpers.web_apps import PASSWORD, console_app
 from crm.services.customers import CustomerInput
+from tests.helpers.web_apps import PASSWORD, console_app
 from web.customers.pages import add_customer_pages
 from web.main import index
 from web.wallboard.board import install_wallboard

@@ -28,6 +28,7 @@ from crm.http.routing import authenticate
 from crm.services.common import parse_uuid
 from web.customers.strings import CUSTOMER_STRINGS
 from web.i18n import translator
+from web.nav import page_nav
 from web.redirects import login_url
 
 ROLES = (Role.AGENT, Role.MANAGER, Role.ADMIN)
@@ -42,9 +43,11 @@ def _language(request: web.Request) -> str:
                                request.headers.get("Accept-Language"))
 
 
-def _render(request: web.Request, template: str, **context: Any) -> web.Response:
+def _render(request: web.Request, template: str, who: Principal,
+            **context: Any) -> web.Response:
     lang = _language(request)
-    response = web.Response(text=pages.render(template, lang, **context),
+    response = web.Response(text=pages.render(template, lang, nav=page_nav(request, who),
+                                              **context),
                             content_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     if request.query.get("lang") == lang:
@@ -74,8 +77,8 @@ def _boot(request: web.Request, who: Principal, **data: Any) -> dict[str, Any]:
 async def customers_page(request: web.Request) -> web.Response:
     who = await _gate(request)
     query = {k: request.query.get(k, "")[:200] for k in ("q", "tag", "owner")}
-    return _render(request, "customers.html", username=who.username, role=who.role.value,
-                   query=query, boot=_boot(request, who, query=query))
+    return _render(request, "customers.html", who, query=query,
+                   boot=_boot(request, who, query=query))
 
 
 async def customer_page(request: web.Request) -> web.Response:
@@ -89,8 +92,8 @@ async def customer_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound() from None
     if customer.id != requested:
         raise web.HTTPFound(f"/customers/{customer.id}?merged_from={quote(str(requested))}")
-    return _render(request, "customer.html", username=who.username, role=who.role.value,
-                   name=customer.name, merged_from=bool(request.query.get("merged_from")),
+    return _render(request, "customer.html", who, name=customer.name,
+                   merged_from=bool(request.query.get("merged_from")),
                    boot=_boot(request, who, customer_id=str(customer.id)))
 
 
