@@ -19,6 +19,8 @@ The single mapper in :mod:`crm.http.errors_map` turns them into
     ├── TooLargeError                a body over its route's limit (details name the limit)
     ├── AuthenticationError          no / bad / expired credentials
     ├── PermissionDeniedError        authenticated, but the role or ownership forbids it
+    │   ├── NotCampaignMemberError   an agent logs into a campaign they are not a member of
+    │   └── ExtensionNotBoundError   ... with an extension not bound to them
     └── TooManyAttemptsError         password checks throttled; ``retry_after`` seconds to wait
 
 Third-party errors (SQLAlchemy, phonenumbers, …) are translated where they occur
@@ -124,6 +126,28 @@ class AuthenticationError(CrmError):
 
 class PermissionDeniedError(CrmError):
     error_id = "forbidden"
+
+
+class NotCampaignMemberError(PermissionDeniedError):
+    """The caller is not a member of the campaign (nor its manager, nor an admin)."""
+
+    error_id = "not_campaign_member"
+
+    def __init__(self, campaign_id: object) -> None:
+        super().__init__(f"not a member of campaign {campaign_id}",
+                         details={"field": "campaign_id", "campaign_id": str(campaign_id)})
+
+
+class ExtensionNotBoundError(PermissionDeniedError):
+    """The SIP extension is not bound to the caller: bound to nobody (``reason="unbound"``) or
+    to another user (``"bound_to_another_user"``; who is not said)."""
+
+    error_id = "extension_not_bound"
+
+    def __init__(self, extension: str, reason: str) -> None:
+        super().__init__(f"extension {extension} is not bound to you",
+                         details={"field": "extension", "extension": extension,
+                                  "reason": reason})
 
 
 class TooManyAttemptsError(CrmError):

@@ -39,6 +39,7 @@ from crm.services.imports import LeadImporter
 from crm.services.lists import ListService
 from crm.services.live_rules import LiveRules
 from crm.services.login_throttle import LoginThrottle, ThrottlePolicy
+from crm.services.members import MemberService
 from crm.services.privacy import PrivacyService
 from crm.services.recording_upkeep import RecordingUpkeep
 from crm.services.recordings import EncryptedFileStore, RecordingService
@@ -85,6 +86,7 @@ class CrmService:
             sessions, clk, settings.model_dir, senior_share=settings.conversion_senior_share,
             nurture_share=settings.conversion_nurture_share)
         self.agent_skills = AgentSkillService(sessions, clk)
+        self.members = MemberService(sessions, clk)  # campaign members, bound extensions
         self.imports = LeadImporter(sessions, region, settings.import_batch_size)
         self.auth = AuthService(
             sessions,

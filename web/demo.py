@@ -1,7 +1,8 @@
 """``dialcrm demo``: a predictive campaign against the simulated PSTN, with simulated agents.
 
 On start-up (after the CRM and the dialer are up) it creates, once, the demo users
-and a campaign of leads with Chinese names whose numbers follow the sim-pstn
+(the agents members of the demo campaign, each with their extension bound) and a campaign of
+leads with Chinese names whose numbers follow the sim-pstn
 scheme (humans, machines, busy, no answer, …); it starts three SIPp agent phones
 (1001–1003), logs those agents in, dials the campaign in predictive mode, and
 plays the agents: each sets a disposition through the REST API a few seconds
@@ -15,6 +16,7 @@ import logging
 import os
 import random
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +32,7 @@ from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
 from ari_app.sim import SippPhone, start_phone
 from crm.app import crm_service_of
 from crm.domain.enums import Role
-from crm.errors import AlreadyExistsError
+from crm.errors import AlreadyExistsError, ConflictError
 from crm.service import CrmService
 from web.appkeys import BUS, DIALER_KEY, SETTINGS, TELEPHONY
 
@@ -81,6 +83,7 @@ class Demo:
     async def run(self) -> None:
         try:
             campaign_id = await self.prepare()
+            await self.seed_desks(campaign_id)
             await self.dialer.start_campaign(CampaignConfig(
                 campaign_id, name=CAMPAIGN_NAME, mode=DialMode.PREDICTIVE, ring_timeout_s=20,
                 caller_id="4008888000", wrap_up_limit_s=30, dial_ratio=1.6))
@@ -117,6 +120,24 @@ class Demo:
         async for _ in self.crm.import_leads(campaign.id, rows):
             pass
         return str(campaign.id)
+
+    async def seed_desks(self, campaign_id: str) -> None:
+        """The demo agents are members of the demo campaign, each with their phone bound
+        (agent1001: 1001, ...), so that they, and a person signed in as one of them on /agent,
+        may log in (issue 17 item 7: nothing is open by default). Idempotent; a phone an
+        operator has bound to someone else stays theirs."""
+        campaign = uuid.UUID(campaign_id)
+        for ext in AGENT_EXTENSIONS:
+            username = f"agent{ext}"
+            try:
+                await self.crm.members.add(campaign, username, None)
+            except AlreadyExistsError:
+                pass
+            try:
+                await self.crm.members.bind(username, [ext], None)
+            except ConflictError:
+                log.warning("demo: extension %s is bound to another user; %s keeps none",
+                            ext, username)
 
     async def start_agents(self, campaign_id: str) -> None:
         box = sandbox.Sandbox.from_env()

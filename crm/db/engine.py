@@ -18,6 +18,7 @@ from crm.db import (  # noqa: F401  (registers every table on the metadata)
     models_conversion,
     models_dialing,
     models_experiments,
+    models_members,
     models_ops,
     models_speech,
 )

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from crm.domain.enums import Role
-from crm.errors import PermissionDeniedError
+from crm.errors import ExtensionNotBoundError, NotCampaignMemberError, PermissionDeniedError
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,11 @@ def may_manage(principal: Principal, campaign: ManagedCampaign) -> None:
 #
 # Managers are scoped to the campaigns they manage (admins, and the dialer's machine account,
 # see everything); agents to what they worked themselves: their calls, their tasks, and the
-# customers of their own leads and calls. A record that belongs to no managed campaign (a
+# customers of their own leads and calls, and to the campaigns they are members of (they dial
+# only in those: :func:`may_join_campaign`, and only on the extensions bound to them:
+# :func:`may_use_extension`). Membership does not widen an agent's customers: being a member
+# of a campaign lets an agent take its calls, not browse its list; a customer becomes theirs
+# through a lead given to them or a call they took. A record that belongs to no managed campaign (a
 # manual call, a customer never dialled, a campaign without a manager) is shared by all
 # managers; a customer no campaign and no call holds (created by hand) is shared by everyone
 # who works customers. Objects one manager creates for everyone (experiments) change only
@@ -141,3 +145,22 @@ def may_change_owned(principal: Principal, owner_id: UUID | None, what: str) -> 
     if principal.is_admin or (principal.role is Role.MANAGER and owner_id == principal.user_id):
         return
     raise PermissionDeniedError(f"not your {what}", details={"entity": what})
+
+
+def may_join_campaign(principal: Principal, campaign: ManagedCampaign, *, member: bool) -> None:
+    """Log into a campaign's dialing (and read its side for agents): its members, its manager,
+    admins. A campaign without members is closed to agents: nothing is open by default."""
+    if principal.is_admin or member or (
+        principal.role is Role.MANAGER and campaign.manager_id == principal.user_id
+    ):
+        return
+    raise NotCampaignMemberError(campaign.id)
+
+
+def may_use_extension(principal: Principal, extension: str, bound_to: UUID | None) -> None:
+    """Use a SIP extension (the phone the dialer calls at login): only the user it is bound to
+    (admins too: a phone is a person's)."""
+    if bound_to is not None and bound_to == principal.user_id:
+        return
+    raise ExtensionNotBoundError(extension,
+                                 "unbound" if bound_to is None else "bound_to_another_user")

@@ -14,7 +14,7 @@ import pydantic
 from aiohttp import BodyPartReader, MultipartReader, web
 
 from crm.db.models_ops import Campaign, Lead
-from crm.domain.access import Principal, may_manage
+from crm.domain.access import Principal, may_join_campaign, may_manage
 from crm.domain.enums import Role
 from crm.errors import (
     AlreadyExistsError,
@@ -91,6 +91,9 @@ def _lead_scope(p: Principal, q: sc.LeadQuery) -> dict[str, Any]:
 async def list_campaign_leads(ctx: Ctx) -> web.Response:
     q: sc.LeadQuery = ctx.query
     campaign = await _campaign(ctx, manage=False)
+    if ctx.who.role is Role.AGENT:  # their own leads, of a campaign they are a member of
+        may_join_campaign(ctx.who, campaign,
+                          member=await ctx.service.members.is_member(campaign.id, ctx.who.user_id))
     page = await ctx.service.campaigns.list_leads(
         campaign_id=campaign.id,
         status=q.status,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from crm.db.models import Call, Task
+from crm.db.models_members import CampaignMember
 from crm.db.models_ops import Campaign, Lead, User
 from crm.domain.access import Reach
 from crm.errors import NotFoundError
@@ -66,13 +67,18 @@ class AccessFacts:
             return task.owner_id, await customer_reach(s, task.customer_id)
 
     async def agent(self, user_id: uuid.UUID) -> Reach:
-        """The managers of the campaigns an agent has called in (none yet: every manager)."""
+        """The managers of the campaigns an agent is a member of or has called in (neither
+        yet: every manager, so that one can take them on)."""
         async with self._sessions() as s:
-            managers = (await s.scalars(
+            called = (await s.scalars(
                 sa.select(col(Campaign.manager_id)).distinct()
                 .join(Call, col(Call.campaign_id) == col(Campaign.id))
                 .where(col(Call.agent_id) == user_id))).all()
-        return Reach.of(managers, [user_id])
+            member = (await s.scalars(
+                sa.select(col(Campaign.manager_id)).distinct()
+                .join(CampaignMember, col(CampaignMember.campaign_id) == col(Campaign.id))
+                .where(col(CampaignMember.user_id) == user_id))).all()
+        return Reach.of([*called, *member], [user_id])
 
     async def agent_named(self, username: str, *, missing_ok: bool = False) -> Reach:
         """:meth:`agent` by username (an unknown user: 404, or with ``missing_ok`` a reach

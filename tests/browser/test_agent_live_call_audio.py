@@ -121,6 +121,8 @@ async def _campaign(desk: Desk) -> str:
     async for _ in desk.crm.import_leads(campaign.id, [
             {"phone": CUSTOMER_NUMBER, "name": CUSTOMER_NAME, "tags": "price_sensitive"}]):
         pass
+    await desk.crm.members.add(campaign.id, AGENT, None)  # who may log into it, on which phone
+    await desk.crm.members.bind(AGENT, [EXTENSION], None)
     return str(campaign.id)
 
 

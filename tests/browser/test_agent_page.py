@@ -23,8 +23,8 @@ async def test_given_agent_on_page_when_dialer_calls_then_pops_and_disposition_l
     browser: Browser, desk: Desk, sipp_phone: Any
 ) -> None:
     await sipp_phone("1021")
-    await desk.agent("agent1021")
-    campaign_id = await desk.campaign("浏览器弹屏测试", [CUSTOMER_NUMBER])
+    await desk.agent("agent1021", "1021")
+    campaign_id = await desk.campaign("浏览器弹屏测试", [CUSTOMER_NUMBER], ["agent1021"])
     pops: list[ScreenPop] = []
     sub = desk.app[BUS].subscribe(lambda e: isinstance(e, ScreenPop))
     page = await browser.new_page(locale="zh-CN")

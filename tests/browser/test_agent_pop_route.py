@@ -24,9 +24,9 @@ async def test_given_senior_route_customer_when_dialed_for_senior_agent_then_pop
     overridden: str,
 ) -> None:
     await sipp_phone("1045")
-    await desk.agent("agent1045")
+    await desk.agent("agent1045", "1045")
     await desk.crm.agent_skills.set("agent1045", "senior", None)
-    campaign_id = await desk.campaign(f"route-{locale}", [NUMBER])
+    campaign_id = await desk.campaign(f"route-{locale}", [NUMBER], ["agent1045"])
     (lead,) = await desk.crm.next_eligible_leads(uuid.UUID(campaign_id), 1)
     await desk.crm.conversion.override(lead.customer_id, "senior", "VIP renewal", None)
     page = await browser.new_page(locale=locale)

@@ -3,6 +3,7 @@ agents and campaigns (``Desk``), and signing an agent in on the page."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -33,13 +34,19 @@ class Desk:
     def dialer(self) -> Dialer:
         return self.app[DIALER_KEY]
 
-    async def agent(self, username: str) -> None:
+    async def agent(self, username: str, extension: str | None = None) -> None:
+        """An agent user; with ``extension``, that phone is bound to them (their login's)."""
         await self.crm.auth.create_user(username, Role.AGENT, password=PASSWORD)
+        if extension is not None:
+            await self.crm.members.bind(username, [extension], None)
 
-    async def campaign(self, name: str, numbers: list[str]) -> str:
+    async def campaign(self, name: str, numbers: list[str], members: Sequence[str] = ()) -> str:
+        """A campaign of ``numbers``; ``members`` (usernames) may log into it."""
         campaign = await self.crm.campaigns.create(
             {"name": name, "max_attempts": 1, "window_start": "00:00", "window_end": "23:59"}
         )
+        for username in members:
+            await self.crm.members.add(campaign.id, username, None)
         rows = [{"phone": n, "name": CUSTOMER_NAME, "tags": "VIP"} for n in numbers]
         async for _ in self.crm.import_leads(campaign.id, rows):
             pass

@@ -4,6 +4,7 @@ pages, wallboard and metrics, on a dialer whose telephony is a fake (``FakeContr
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,11 +161,18 @@ class Api:
     """The dialer API's test client, calling as one of the users (``who``)."""
 
     def __init__(self, client: TestClient, tokens: dict[str, str], campaign_id: str,
-                 control: FakeControl) -> None:
+                 control: FakeControl, crm: CrmService) -> None:
         self.client = client
         self.tokens = tokens
         self.campaign_id = campaign_id
         self.control = control
+        self.crm = crm
+
+    async def user(self, name: str, role: Role) -> uuid.UUID:
+        """Another user, who can then call (``who=name``)."""
+        user = await self.crm.auth.create_user(name, role, password=PASSWORD)
+        self.tokens[name] = (await self.crm.auth.issue_token(user.id)).token
+        return user.id
 
     async def call(self, method: str, path: str, who: str | None = "agent1",
                    body: Any = None) -> tuple[int, Any]:
@@ -175,8 +183,9 @@ class Api:
 
 @contextlib.asynccontextmanager
 async def dialer_api(tmp_path: Path) -> AsyncIterator[Api]:
-    """The dialer's REST routes on the CRM's app, on a dialer with fakes; users agent1, boss (who
-    manages the campaign), boss2 (another manager) and root (admin)."""
+    """The dialer's REST routes on the CRM's app, on a dialer with fakes; users agent1 (a member
+    of the campaign, extensions 1001 and 1099 bound), boss (who manages the campaign), boss2
+    (another manager) and root (admin)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"
     engine = make_engine(url)
     await create_all(engine)
@@ -190,6 +199,8 @@ async def dialer_api(tmp_path: Path) -> AsyncIterator[Api]:
         tokens[name] = (await crm.auth.issue_token(user.id)).token
         ids[name] = user.id
     campaign = await crm.campaigns.create({"name": "api", "manager_id": ids["boss"]})
+    await crm.members.add(campaign.id, "agent1", None)  # agent1 logs into it, on its phones
+    await crm.members.bind("agent1", ["1001", "1099"], None)
     control = FakeControl()
     store = DialerStore(tmp_path / "dialer.sqlite3")
     await store.open()
@@ -203,7 +214,7 @@ async def dialer_api(tmp_path: Path) -> AsyncIterator[Api]:
     app[DIALER_KEY] = dialer
     try:
         async with TestClient(TestServer(app)) as client:
-            yield Api(client, tokens, str(campaign.id), control)
+            yield Api(client, tokens, str(campaign.id), control, crm)
     finally:
         await dialer.stop()
         await store.close()

@@ -71,8 +71,8 @@ RULES: dict[str, frozenset[str]] = {
     "manager_owner": frozenset({"manager_own", "admin"}),
     # agent1's call/task/customer in boss's campaign: agent1, boss (and admins)
     "agent_self": frozenset({"agent_own", "manager_own", "admin"}),
-    # a campaign's read side for agents until campaign membership exists: any agent, its manager
-    "campaign_read": frozenset({"agent_own", "agent_other", "manager_own", "admin"}),
+    # boss's campaign as its members (agent1) use it: log in, read their side (and admins)
+    "campaign_member": frozenset({"agent_own", "manager_own", "admin"}),
     # agent1's own user record (managers read users)
     "user_self": frozenset({"agent_own", "admin"}),
     "user_self_or_manager": frozenset({"agent_own", "manager_own", "manager_other", "admin"}),
@@ -154,7 +154,15 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/campaigns"): Rule("manager", {"name": "another"}),
     ("GET", "/api/campaigns/{campaign_id}"): Rule("manager_campaign"),
     ("PATCH", "/api/campaigns/{campaign_id}"): Rule("manager_campaign", {"max_attempts": 3}),
-    ("GET", "/api/campaigns/{campaign_id}/leads"): Rule("campaign_read"),
+    ("GET", "/api/campaigns/{campaign_id}/leads"): Rule("campaign_member"),
+    ("GET", "/api/campaigns/{campaign_id}/members"): Rule("manager_campaign"),
+    ("POST", "/api/campaigns/{campaign_id}/members"): Rule("manager_campaign",
+                                                           {"username": "agent3"}),
+    ("DELETE", "/api/campaigns/{campaign_id}/members/{username}"): Rule(
+        "manager_campaign", params={"username": "member_spare"}),
+    # agent1 is a member of boss's campaign: boss binds their phones
+    ("PUT", "/api/agents/{username}/extensions"): Rule("manager_campaign",
+                                                       {"extensions": ["1001"]}),
     ("POST", "/api/campaigns/{campaign_id}/leads"): Rule(
         "manager_campaign", {"phone": "13700137000"}),
     ("POST", "/api/campaigns/{campaign_id}/leads/import"): Rule("manager_campaign"),
@@ -224,7 +232,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     # an agent who works boss's campaign (agent1 has its calls): boss sets their seniority
     ("PUT", "/api/agents/{username}/seniority"): Rule(
         "manager_campaign", {"seniority": "standard"}),
-    ("POST", "/api/agent/login"): Rule("authenticated", {"extension": "x"}),
+    # each actor on their own bound extension: the campaign's membership decides (issue 17 #7)
+    ("POST", "/api/agent/login"): Rule("campaign_member", {"extension": "@extension",
+                                                           "campaign_id": "@campaign_id"}),
     ("POST", "/api/agent/logout"): Rule("authenticated"),
     ("POST", "/api/agent/ready"): Rule("authenticated"),
     ("POST", "/api/agent/pause"): Rule("authenticated", {"pause_code": "break"}),
@@ -410,6 +420,14 @@ async def _build(w: World) -> None:
     w.dialer.calls.calls[live.call_id] = live  # a live call of boss's campaign (monitor routes)
     o["live_call_id"] = live.call_id
     o["username"] = "agent1"
+    await w.crm.members.add(mine.id, "agent1", None)  # agent1 works boss's campaign
+    for ext, name in enumerate(WHO.values(), start=1001):  # everyone's own phone
+        await w.crm.members.bind(name, [str(ext)], None)
+        o[f"extension_{name}"] = str(ext)
+    for name in ("agent3", "agent4"):
+        await w.crm.auth.create_user(name, Role.AGENT, password=PASSWORD)
+    await w.crm.members.add(mine.id, "agent4", None)
+    o["member_spare"] = "agent4"
     o["user_id"] = o["user_agent1"]
     o["version"] = "1"
 
@@ -430,12 +448,18 @@ def _fill(w: World, path: str, rule: Rule) -> str:
     return f"{filled}?{rule.query}" if rule.query else filled
 
 
-def _body(w: World, rule: Rule) -> Any:
+def _body(w: World, rule: Rule, actor: str) -> Any:
+    """The rule's body, ``@name`` replaced by the fixture object (``@extension``: the actor's
+    own bound extension)."""
+    def value(v: Any) -> Any:
+        if v == "@extension":
+            return w.objects.get(f"extension_{WHO.get(actor)}", "1000")
+        return w.objects[v[1:]] if isinstance(v, str) and v.startswith("@") else v
+
     if isinstance(rule.body, str) and rule.body.startswith("@"):
         return w.objects[rule.body[1:]]
     if isinstance(rule.body, dict):
-        return {k: [w.objects[v[1:]] if isinstance(v, str) and v.startswith("@") else v
-                    for v in val] if isinstance(val, list) else val
+        return {k: [value(v) for v in val] if isinstance(val, list) else value(val)
                 for k, val in rule.body.items()}
     return rule.body
 
@@ -467,7 +491,7 @@ async def test_route_permission(world: World, method: str, path: str, actor: str
     url = _fill(world, path, rule)
     kwargs: dict[str, Any] = {"headers": world.headers(actor)}
     if rule.body is not None:
-        kwargs["json"] = _body(world, rule)
+        kwargs["json"] = _body(world, rule, actor)
     world.client.session.cookie_jar.clear()  # only the actor's bearer token speaks
     resp = await world.client.request(method, url, **kwargs)
     text = (await resp.read()).decode("utf-8", "replace")

@@ -15,7 +15,7 @@ from aiohttp import web
 import web as pages
 from ari_app.dialer.wrapup import DISPOSITIONS
 from crm.app import crm_service_of
-from crm.domain.access import Principal, may_manage_agent
+from crm.domain.access import Principal, may_join_campaign, may_manage_agent
 from crm.domain.enums import CampaignStatus, Role
 from crm.errors import CrmError
 from crm.http.routing import authenticate
@@ -99,10 +99,20 @@ async def agent_page(request: web.Request) -> web.Response:
     )
 
 
-async def _campaigns(request: web.Request, running: dict[str, str]) -> list[dict[str, Any]]:
-    """Active CRM campaigns, the ones the dialer is running first (mode shown)."""
-    page = await crm_service_of(request.app).campaigns.list(status=CampaignStatus.ACTIVE, limit=200)
-    found = [{"id": str(c.id), "name": c.name, "mode": running.get(str(c.id))} for c in page.items]
+async def _campaigns(request: web.Request, who: Principal,
+                     running: dict[str, str]) -> list[dict[str, Any]]:
+    """The active campaigns ``who`` may log into (members; their manager; admins: all), the
+    ones the dialer is running first (mode shown)."""
+    crm = crm_service_of(request.app)
+    page = await crm.campaigns.list(status=CampaignStatus.ACTIVE, limit=200)
+    mine = await crm.members.campaigns_of(who.user_id)
+    found = []
+    for c in page.items:
+        try:
+            may_join_campaign(who, c, member=c.id in mine)
+        except CrmError:
+            continue
+        found.append({"id": str(c.id), "name": c.name, "mode": running.get(str(c.id))})
     return sorted(found, key=lambda c: c["mode"] is None)
 
 
@@ -121,7 +131,8 @@ async def _boot(request: web.Request, who: Principal, agent_id: str, lang: str) 
         "agent_id": agent_id,
         "watching": agent_id != who.username,
         "lang": lang,
-        "campaigns": await _campaigns(request, running),
+        "campaigns": await _campaigns(request, who, running),
+        "extensions": await crm_service_of(request.app).members.extensions_of(who.user_id),
         "agent": agent,
         "strings": _strings(lang, JS_KEYS),
         "labels": _strings(lang, _label_keys()),

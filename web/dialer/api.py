@@ -19,7 +19,7 @@ from ari_app.dialer.errors import (
     InvalidRequest,
 )
 from ari_app.dialer.model import CampaignConfig
-from crm.domain.access import ManagedCampaign, may_manage
+from crm.domain.access import ManagedCampaign, may_join_campaign, may_manage, may_use_extension
 from crm.domain.dialing_settings import DIALER_FIELDS
 from crm.domain.enums import Role
 from crm.http.routing import Ctx, Route
@@ -74,8 +74,14 @@ def _agent_view(dialer: Dialer, agent_id: str) -> dict[str, Any]:
 
 
 async def agent_login(ctx: Ctx) -> web.Response:
+    """Only into a campaign one is a member of (its manager, admins: any of theirs), and only
+    on an extension bound to oneself (issue 17 item 7): 403 naming the field otherwise."""
     body: LoginIn = ctx.body
-    await ctx.service.campaigns.get(body.campaign_id)
+    campaign = await ctx.service.campaigns.get(body.campaign_id)
+    members = ctx.service.members
+    may_join_campaign(ctx.who, campaign,
+                      member=await members.is_member(campaign.id, ctx.who.user_id))
+    may_use_extension(ctx.who, body.extension, await members.holder(body.extension))
     senior = await ctx.service.agent_skills.seniority(ctx.who.username) == "senior"
     await _dialer(ctx).login(ctx.who.username, body.extension, str(body.campaign_id),
                              senior=senior)
@@ -189,7 +195,8 @@ def dialer_routes() -> list[Route]:
 
     return [
         r("POST", "/api/agent/login", agent_login,
-          "Log in: the dialer calls the agent's phone and keeps the leg up", AGENTS, LoginIn),
+          "Log in to a campaign one is a member of, on an extension bound to oneself: the "
+          "dialer calls that phone and keeps the leg up", AGENTS, LoginIn),
         r("POST", "/api/agent/logout", agent_logout, "Log out (hangs up the agent's leg)", AGENTS),
         r("POST", "/api/agent/ready", agent_ready, "Go ready for calls", AGENTS),
         r("POST", "/api/agent/pause", agent_pause, "Pause with a pause code", AGENTS, PauseIn),
