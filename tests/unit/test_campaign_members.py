@@ -22,6 +22,7 @@ from crm.db.types import UtcDateTime
 from crm.domain.enums import Role
 from crm.migrations import upgrade
 from tests.helpers.web_apps import Api, console_app
+from web.demo import AGENT_EXTENSIONS, Demo
 
 MISSING = "3f1d7c1e-0000-4000-8000-000000000000"
 
@@ -315,3 +316,18 @@ async def test_given_agent_desk_when_opened_then_only_member_campaigns_and_own_e
     assert "团队活动" not in pages["boss2"] and "别人的活动" not in pages["boss2"]
     assert "not a member of an active campaign" in pages["boss2"]
     assert "团队活动" in pages["root"] and "别人的活动" in pages["root"]
+
+
+async def test_given_demo_seeding_when_run_twice_then_agents_are_members_with_their_phones(
+    tmp_path: Path,
+) -> None:
+    """``make demo``: its agents log in on their own phones into the demo campaign (seeded,
+    idempotently: the demo restarts on the same database)."""
+    async with console_app(tmp_path, seed=False) as (app, crm, dialer, _tokens):
+        demo = Demo(crm, dialer, app)
+        campaign_id = await demo.prepare()
+        for _ in range(2):
+            await demo.seed_desks(campaign_id)
+        members = await crm.members.in_campaign(uuid.UUID(campaign_id))
+    assert [(m["username"], m["extensions"]) for m in members] == [
+        (f"agent{e}", [e]) for e in AGENT_EXTENSIONS]
