@@ -39,8 +39,10 @@ async def _managed(ctx: Ctx, customer_id: uuid.UUID | None = None) -> uuid.UUID:
 async def list_customers(ctx: Ctx) -> web.Response:
     q: sc.CustomerQuery = ctx.query
     agent_id = ctx.who.user_id if ctx.who.role is Role.AGENT else None
+    manager_id = ctx.who.user_id if ctx.who.role is Role.MANAGER else None
     page = await ctx.service.customers.search(q=q.q, tag=q.tag, limit=q.limit, offset=q.offset,
-                                              agent_id=agent_id, owner=q.owner)
+                                              agent_id=agent_id, owner=q.owner,
+                                              manager_id=manager_id)
     ids = [c.id for c in page.items]
     tags = await ctx.service.customers.tags_of(ids)
     numbers = await ctx.service.customers.numbers_of(ids)

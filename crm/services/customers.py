@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from crm.db.models import Call, Customer, CustomerTag, Note, PhoneNumber, Tag, Task
-from crm.db.models_ops import Lead, User
+from crm.db.models_ops import Campaign, Lead, User
 from crm.domain.names import MAX_NAME_LENGTH, clean_display_name, like_pattern, name_key
 from crm.domain.phones import NormalisedNumber, normalise_number, try_normalise
 from crm.errors import InvalidInputError, NotFoundError, NumberConflictError
@@ -282,12 +282,13 @@ class CustomerService:
     async def search(
         self, *, q: str | None = None, tag: str | None = None, limit: int = 50, offset: int = 0,
         agent_id: uuid.UUID | None = None, owner: str | None = None,
+        manager_id: uuid.UUID | None = None,
     ) -> Page[Customer]:
         """By name substring (NFKC + casefold), by number or any part of one (3+ digits), by
         tag, by owner (the username of the agent their leads are assigned to); ordered by name,
         code-point order. ``agent_id``: only the customers that agent may see
         (crm.domain.access: of their own leads and calls, and those no campaign and no call
-        holds)."""
+        holds); ``manager_id``: only those that manager may see (:func:`_managers_scope`)."""
         stmt = sa.select(Customer).where(col(Customer.merged_into_id).is_(None))
         if agent_id is not None:
             leads = sa.select(col(Lead.customer_id))
@@ -296,6 +297,8 @@ class CustomerService:
                 col(Customer.id).in_(leads.where(col(Lead.agent_id) == agent_id)),
                 col(Customer.id).in_(calls.where(col(Call.agent_id) == agent_id)),
                 sa.and_(col(Customer.id).not_in(leads), col(Customer.id).not_in(calls))))
+        if manager_id is not None:
+            stmt = stmt.where(_managers_scope(manager_id))
         if q and q.strip():
             stmt = stmt.where(sa.or_(col(Customer.name_key).like(like_pattern(q), escape="\\"),
                                      *self._by_number(q)))
@@ -419,6 +422,27 @@ class CustomerService:
             s.add(CustomerTag(customer_id=target, tag_id=tag_id))
         moved["tags"] = len(src_tags - have)
         return moved
+
+
+def _managers_scope(manager_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    """SQL for crm.domain.access's customer reach, seen by a manager: the customer has a lead
+    or a call in a campaign they manage, or a lead or call of theirs, or no lead and no call
+    in any managed campaign (shared by every manager)."""
+    lead_managers = (sa.select(col(Lead.customer_id))
+                     .join(Campaign, col(Campaign.id) == col(Lead.campaign_id)))
+    call_managers = (sa.select(col(Call.customer_id))
+                     .join(Campaign, col(Campaign.id) == col(Call.campaign_id))
+                     .where(col(Call.customer_id).is_not(None)))
+    managed = col(Campaign.manager_id).is_not(None)
+    return sa.or_(
+        col(Customer.id).in_(lead_managers.where(col(Campaign.manager_id) == manager_id)),
+        col(Customer.id).in_(call_managers.where(col(Campaign.manager_id) == manager_id)),
+        col(Customer.id).in_(sa.select(col(Lead.customer_id)).where(
+            col(Lead.agent_id) == manager_id)),
+        col(Customer.id).in_(sa.select(col(Call.customer_id)).where(
+            col(Call.agent_id) == manager_id, col(Call.customer_id).is_not(None))),
+        sa.and_(col(Customer.id).not_in(lead_managers.where(managed)),
+                col(Customer.id).not_in(call_managers.where(managed))))
 
 
 async def tags_of(s: AsyncSession, customer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from crm.domain.enums import Role
 from tests.helpers.customer_world import customer_world as _world
 
 pytestmark = pytest.mark.asyncio
@@ -112,3 +113,19 @@ async def test_given_bad_input_when_previewing_or_reading_then_400_naming_the_fi
         resp = await crm_client.request(method, url, json=body, headers=m)
         found = await _json(resp, 400)
         assert found["details"]["field"] == field, (url, found)
+
+
+async def test_given_another_manager_when_searching_then_only_shared_customers_listed(
+        crm_client: Any, crm_service: Any, crm_actors: dict[str, Any]) -> None:
+    """The access policy in the list too: a manager lists the customers of their campaigns and
+    the shared ones (no managed campaign), not another manager's."""
+    await _world(crm_client, crm_service, crm_actors)
+    await crm_client.post("/api/customers", headers=crm_actors["admin"].headers,
+                          json={"name": "Walk-in", "phones": ["15912345678"]})
+    other = await crm_service.auth.create_user("manager2", Role.MANAGER, password="password-1")
+    token = (await crm_service.auth.issue_token(other.id)).token
+    seen = await _json(await crm_client.get("/api/customers",
+                                            headers={"Authorization": f"Bearer {token}"}))
+    assert [c["name"] for c in seen["items"]] == ["Walk-in"]
+    own = await _search(crm_client, crm_actors["manager"], "limit=50")
+    assert sorted(own) == sorted(["John Smith", "Walk-in", "张三丰"])
