@@ -168,13 +168,17 @@ class CrmService:
             await self.live.post_call(event.call_id)
 
     async def customer_summary(
-        self, customer_id: uuid.UUID | str, *, language: Language = Language.ZH
+        self, customer_id: uuid.UUID | str, *, language: Language = Language.ZH,
+        campaign_id: uuid.UUID | str | None = None,
     ) -> dict[str, Any]:
         """The screen-pop data: name, numbers, tags, recent contacts, open tasks, script (the
-        pre-call rules' choice when its template exists)."""
+        pre-call rules' choice when its template exists; among every campaign's scripts and
+        those of ``campaign_id``, the call's campaign, only)."""
         cid = customer_id if isinstance(customer_id, uuid.UUID) else _uuid(customer_id)
-        summary = await self.summaries.customer_summary(cid, language=language)
-        return await self.live.apply_pre_call(summary, language.value)
+        campaign = _campaign_uuid(campaign_id)
+        summary = await self.summaries.customer_summary(cid, language=language,
+                                                        campaign_id=campaign)
+        return await self.live.apply_pre_call(summary, language.value, campaign)
 
     async def abandon_counts(self, campaign_id: uuid.UUID, since: datetime) -> tuple[int, int]:
         """(live answers, abandons) of the campaign's calls originated since ``since`` (the
@@ -254,3 +258,14 @@ def _uuid(value: str) -> uuid.UUID:
     from crm.services.common import parse_uuid
 
     return parse_uuid(value, "customer_id")
+
+
+def _campaign_uuid(value: uuid.UUID | str | None) -> uuid.UUID | None:
+    """The pop's campaign (a dialer-only campaign whose id is no UUID: none, so only every
+    campaign's scripts show)."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -129,10 +129,16 @@ class DncEntry(SQLModel, table=True):
 
 
 class ScriptTemplate(SQLModel, table=True):
+    """A call script shown in pops: of one campaign (``campaign_id``), or of every campaign
+    (None: only an admin adds those). ``owner_id``: the user who made it (None: admin-owned)."""
+
     __tablename__ = "script_templates"
-    __table_args__ = (sa.UniqueConstraint("name", "language", name="uq_script_name_language"),)
+    __table_args__ = (sa.UniqueConstraint("name", "language", "campaign_id",
+                                          name="uq_script_name_language_campaign"),)
 
     id: uuid.UUID = _uuid_pk()
+    campaign_id: uuid.UUID | None = Field(default=None, index=True)
+    owner_id: uuid.UUID | None = None
     name: str = Field(max_length=200)
     language: str = Field(default=Language.ZH.value, max_length=8)
     body: str = Field(sa_type=sa.Text, nullable=False)

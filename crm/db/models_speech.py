@@ -71,6 +71,7 @@ class WorkflowRuleRow(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     updated_by: uuid.UUID | None = None
+    owner_id: uuid.UUID | None = None  # who created it (None: admin-owned, e.g. the defaults)
 
 
 class RuleFiringRow(SQLModel, table=True):

@@ -141,7 +141,8 @@ def may_manage_agent(principal: Principal, reach: Reach) -> None:
 
 
 def may_change_owned(principal: Principal, owner_id: UUID | None, what: str) -> None:
-    """An object one manager made for everyone (an experiment): its owner, or an admin."""
+    """An object a manager made (an experiment, a workflow rule, a call script): its owner, or
+    an admin. No owner (made before owners were kept, or seeded): admins only."""
     if principal.is_admin or (principal.role is Role.MANAGER and owner_id == principal.user_id):
         return
     raise PermissionDeniedError(f"not your {what}", details={"entity": what})
@@ -164,3 +165,14 @@ def may_use_extension(principal: Principal, extension: str, bound_to: UUID | Non
         return
     raise ExtensionNotBoundError(extension,
                                  "unbound" if bound_to is None else "bound_to_another_user")
+
+
+def may_add_script(principal: Principal, campaign: ManagedCampaign | None) -> None:
+    """A call script shows in the pops of its campaign: its manager adds it (admins: any); a
+    script of no campaign shows in every campaign's pops: admins only."""
+    if campaign is not None:
+        may_manage(principal, campaign)
+        return
+    if not principal.is_admin:
+        raise PermissionDeniedError("only an admin adds a script for every campaign",
+                                    details={"entity": "script", "field": "campaign_id"})

@@ -7,7 +7,7 @@ import uuid
 from aiohttp import web
 
 from crm.db.models_ops import Disposition
-from crm.domain.access import require_owner_or, require_role
+from crm.domain.access import may_add_script, may_change_owned, require_owner_or, require_role
 from crm.domain.enums import Role
 from crm.errors import PermissionDeniedError
 from crm.http import schemas as sc
@@ -164,15 +164,38 @@ async def list_scripts(ctx: Ctx) -> web.Response:
 async def add_script(ctx: Ctx) -> web.Response:
     b: sc.ScriptIn = ctx.body
     require_role(ctx.who, Role.MANAGER)
+    campaign = None if b.campaign_id is None else await ctx.service.campaigns.get(b.campaign_id)
+    may_add_script(ctx.who, campaign)
     script = await ctx.service.reference.add_script(
         name=b.name,
         body=b.body,
         language=b.language,
         tags=b.tags,
         priority=b.priority,
+        campaign_id=b.campaign_id,
         actor_id=ctx.who.user_id,
     )
     return ok(row(script), 201)
+
+
+async def _own_script(ctx: Ctx) -> uuid.UUID:
+    script_id = parse_uuid(ctx.path_param("script_id"), "script_id")
+    script = await ctx.service.reference.script(script_id)
+    may_change_owned(ctx.who, script.owner_id, "script")
+    return script_id
+
+
+async def patch_script(ctx: Ctx) -> web.Response:
+    b: sc.ScriptPatch = ctx.body
+    script = await ctx.service.reference.update_script(
+        await _own_script(ctx), b.model_dump(exclude_unset=True), actor_id=ctx.who.user_id
+    )
+    return ok(row(script))
+
+
+async def delete_script(ctx: Ctx) -> web.Response:
+    await ctx.service.reference.delete_script(await _own_script(ctx), actor_id=ctx.who.user_id)
+    return web.Response(status=204)
 
 
 HUMANS = (Role.AGENT, Role.MANAGER)
@@ -281,10 +304,30 @@ ROUTES = [
         "POST",
         "/api/scripts",
         add_script,
-        "Add a call-script template",
+        "Add a call-script template (managers: for a campaign they manage; admins: any, or "
+        "for every campaign)",
         "reference",
         (Role.MANAGER,),
         body=sc.ScriptIn,
-        responses={201: "created"},
+        responses={201: "created", 403: "not your campaign / every campaign: admins only"},
+    ),
+    Route(
+        "PATCH",
+        "/api/scripts/{script_id}",
+        patch_script,
+        "Edit a call-script template (its owner; admins: all)",
+        "reference",
+        (Role.MANAGER,),
+        body=sc.ScriptPatch,
+        responses={200: "updated", 403: "not your script", 404: "no such script"},
+    ),
+    Route(
+        "DELETE",
+        "/api/scripts/{script_id}",
+        delete_script,
+        "Delete a call-script template (its owner; admins: all)",
+        "reference",
+        (Role.MANAGER,),
+        responses={204: "deleted", 403: "not your script", 404: "no such script"},
     ),
 ]

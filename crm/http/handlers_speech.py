@@ -8,7 +8,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm.domain.access import may_see_call
+from crm.domain.access import may_change_owned, may_see_call
 from crm.domain.enums import Role
 from crm.errors import InvalidInputError
 from crm.http.routing import Ctx, Route, read_bounded
@@ -117,13 +117,21 @@ async def create_rule(ctx: Ctx) -> web.Response:
     return ok(row(created), 201)
 
 
+async def _own_rule(ctx: Ctx) -> None:
+    """A rule changes by its owner (no owner, e.g. a packaged default: admins)."""
+    rule = await ctx.service.rules.get(ctx.path_param("rule_id"))
+    may_change_owned(ctx.who, rule.owner_id, "rule")
+
+
 async def put_rule(ctx: Ctx) -> web.Response:
+    await _own_rule(ctx)
     updated = await ctx.service.rules.update(
         ctx.path_param("rule_id"), ctx.body, actor_id=ctx.who.user_id)
     return ok(row(updated))
 
 
 async def delete_rule(ctx: Ctx) -> web.Response:
+    await _own_rule(ctx)
     await ctx.service.rules.delete(ctx.path_param("rule_id"), actor_id=ctx.who.user_id)
     return web.Response(status=204)
 
@@ -137,7 +145,8 @@ async def import_rules(ctx: Ctx) -> web.Response:
         raise InvalidInputError("body", "the document must be UTF-8 text") from None
     if not text.strip():
         raise InvalidInputError("body", "empty rules document")
-    rows = await ctx.service.rules.import_yaml(text, replace=q.replace, actor_id=ctx.who.user_id)
+    rows = await ctx.service.rules.import_yaml(text, replace=q.replace, actor_id=ctx.who.user_id,
+                                               who=ctx.who)
     return ok({"imported": [r.id for r in rows], "replace": q.replace})
 
 
@@ -201,14 +210,18 @@ ROUTES = [
           "rules", MANAGERS, body=RuleIn, body_validated_by_handler=True,
           responses={201: "created"}),
     Route("POST", "/api/rules/import", import_rules,
-          "Load rules from a YAML document (upsert; ?replace=true drops the others); errors "
-          "name the line and the field", "rules", MANAGERS, query=ImportQuery,
+          "Load rules from a YAML document (upsert; ?replace=true drops the others the caller "
+          "owns; managers: an existing rule must be theirs); errors name the line and the "
+          "field", "rules", MANAGERS, query=ImportQuery,
           raw_body_types=("application/yaml", "text/yaml", "text/plain")),
     Route("GET", "/api/rules/{rule_id}", get_rule, "A workflow rule", "rules", MANAGERS),
-    Route("PUT", "/api/rules/{rule_id}", put_rule, "Replace a workflow rule", "rules",
-          MANAGERS, body=RuleIn, body_validated_by_handler=True),
-    Route("DELETE", "/api/rules/{rule_id}", delete_rule, "Delete a workflow rule", "rules",
-          MANAGERS, responses={204: "deleted"}),
+    Route("PUT", "/api/rules/{rule_id}", put_rule,
+          "Replace a workflow rule (its owner; admins: all, and the unowned defaults)", "rules",
+          MANAGERS, body=RuleIn, body_validated_by_handler=True,
+          responses={200: "replaced", 403: "not your rule"}),
+    Route("DELETE", "/api/rules/{rule_id}", delete_rule,
+          "Delete a workflow rule (its owner; admins: all)", "rules",
+          MANAGERS, responses={204: "deleted", 403: "not your rule"}),
     Route("GET", "/api/rule-firings", list_firings,
           "The audit of rule firings (rule, call, evidence, result)", "rules", MANAGERS,
           query=FiringQuery),

@@ -234,6 +234,18 @@ class ScriptIn(_In):
     language: Language = Language.ZH
     tags: list[str] = Field(default_factory=list, max_length=50)
     priority: int = 0
+    campaign_id: uuid.UUID | None = Field(
+        None, description="the campaign whose pops show it (its manager); null: every "
+        "campaign's (admins only)")
+
+
+class ScriptPatch(_In):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    body: str | None = Field(None, min_length=1, max_length=50_000)
+    language: Language | None = None
+    tags: list[str] | None = Field(None, max_length=50)
+    priority: int | None = None
+    active: bool | None = None
 
 
 class DispositionIn(_In):

@@ -38,6 +38,7 @@ from crm.ports import Clock
 from crm.services.calls import CallService
 from crm.services.common import audit, transaction
 from crm.services.customers import link_tags, tags_of
+from crm.services.reference import scripts_of
 from crm.services.rules_store import RulesStore
 from crm.services.transcripts import LivePublisher
 
@@ -271,10 +272,12 @@ class LiveRules:
                         "evidence": list(f.evidence)}
         return None
 
-    async def apply_pre_call(self, summary: dict[str, Any], language: str) -> dict[str, Any]:
+    async def apply_pre_call(self, summary: dict[str, Any], language: str,
+                             campaign_id: uuid.UUID | None = None) -> dict[str, Any]:
         """The pop's script: a pre-call rule's recommendation, when a script template of that
-        name exists (the caller's language first), replaces the tag-matched template. Before
-        the rules are loaded (start-up seeds them) the pop is not held up by loading them."""
+        name exists among every campaign's and ``campaign_id``'s (that campaign's and the
+        caller's language first), replaces the tag-matched template. Before the rules are
+        loaded (start-up seeds them) the pop is not held up by loading them."""
         if not self.rules.ready:
             summary["script_rule"] = None
             return summary
@@ -284,9 +287,11 @@ class LiveRules:
             return summary
         async with self._sessions() as s:
             found = list(await s.scalars(sa.select(ScriptTemplate).where(
-                col(ScriptTemplate.name) == rec["script"], col(ScriptTemplate.active).is_(True))))
+                col(ScriptTemplate.name) == rec["script"], col(ScriptTemplate.active).is_(True),
+                scripts_of(campaign_id))))
         if found:
-            best = max(found, key=lambda t: (t.language == language, t.priority))
+            best = max(found, key=lambda t: (t.campaign_id is not None, t.language == language,
+                                             t.priority))
             summary["recommended_script"] = {
                 "id": str(best.id), "name": best.name, "language": best.language,
                 "body": best.body, "matched_tags": [], "rule_id": rec["rule_id"],

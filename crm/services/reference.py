@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,7 +12,7 @@ from sqlmodel import col
 
 from crm.db.models_ops import Disposition, ScriptTemplate
 from crm.domain.enums import Language
-from crm.errors import AlreadyExistsError, InvalidInputError
+from crm.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from crm.services.common import audit, transaction
 from crm.services.customers import clean_tags
 
@@ -67,30 +68,75 @@ class ReferenceService:
         language: Language,
         tags: Sequence[str] = (),
         priority: int = 0,
+        campaign_id: uuid.UUID | None = None,
         actor_id: uuid.UUID | None = None,
     ) -> ScriptTemplate:
+        """A script of ``campaign_id``'s pops (None: every campaign's), owned by ``actor_id``."""
         if not name.strip():
             raise InvalidInputError("name", "name is required")
         if not body.strip():
             raise InvalidInputError("body", "body is required")
         async with transaction(self._sessions) as s:
-            if await s.scalar(
-                sa.select(col(ScriptTemplate.id)).where(
-                    col(ScriptTemplate.name) == name, col(ScriptTemplate.language) == language.value
-                )
-            ):
-                raise AlreadyExistsError("script", "name", name)
+            await _name_free(s, name.strip(), language.value, campaign_id)
             script = ScriptTemplate(
                 name=name.strip(),
                 body=body,
                 language=language.value,
                 tags=clean_tags(tags),
                 priority=priority,
+                campaign_id=campaign_id,
+                owner_id=actor_id,
             )
             s.add(script)
             await s.flush()
-            audit(s, actor_id, "script.created", "script", script.id)
+            audit(s, actor_id, "script.created", "script", script.id,
+                  {"campaign_id": str(campaign_id) if campaign_id else None})
             return script
+
+    async def script(self, script_id: uuid.UUID) -> ScriptTemplate:
+        async with self._sessions() as s:
+            script = await s.get(ScriptTemplate, script_id)
+        if script is None:
+            raise NotFoundError("script", script_id)
+        return script
+
+    async def update_script(self, script_id: uuid.UUID, changes: Mapping[str, Any], *,
+                            actor_id: uuid.UUID | None = None) -> ScriptTemplate:
+        """Change a script's name, body, language, tags, priority or ``active`` (None: keep)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "name" in changes and not str(changes["name"]).strip():
+            raise InvalidInputError("name", "name is required")
+        if "body" in changes and not str(changes["body"]).strip():
+            raise InvalidInputError("body", "body is required")
+        async with transaction(self._sessions) as s:
+            script = await s.get(ScriptTemplate, script_id)
+            if script is None:
+                raise NotFoundError("script", script_id)
+            if "name" in changes:
+                script.name = str(changes["name"]).strip()
+            if "language" in changes:
+                script.language = Language(changes["language"]).value
+            if "name" in changes or "language" in changes:
+                await _name_free(s, script.name, script.language, script.campaign_id,
+                                 but=script.id)
+            if "body" in changes:
+                script.body = str(changes["body"])
+            if "tags" in changes:
+                script.tags = clean_tags(changes["tags"])
+            for key in ("priority", "active"):
+                if key in changes:
+                    setattr(script, key, changes[key])
+            audit(s, actor_id, "script.updated", "script", script.id, {"fields": sorted(changes)})
+            return script
+
+    async def delete_script(self, script_id: uuid.UUID, *,
+                            actor_id: uuid.UUID | None = None) -> None:
+        async with transaction(self._sessions) as s:
+            script = await s.get(ScriptTemplate, script_id)
+            if script is None:
+                raise NotFoundError("script", script_id)
+            await s.delete(script)
+            audit(s, actor_id, "script.deleted", "script", script_id, {"name": script.name})
 
     async def scripts(self, language: Language | None = None) -> list[ScriptTemplate]:
         stmt = sa.select(ScriptTemplate).where(col(ScriptTemplate.active).is_(True))
@@ -98,3 +144,26 @@ class ReferenceService:
             stmt = stmt.where(col(ScriptTemplate.language) == language.value)
         async with self._sessions() as s:
             return list(await s.scalars(stmt.order_by(col(ScriptTemplate.name))))
+
+
+def scripts_of(campaign_id: uuid.UUID | None) -> sa.ColumnElement[bool]:
+    """The scripts a pop of ``campaign_id`` may show: every campaign's and that campaign's
+    (no campaign: every campaign's only)."""
+    common = col(ScriptTemplate.campaign_id).is_(None)
+    if campaign_id is None:
+        return common
+    return sa.or_(common, col(ScriptTemplate.campaign_id) == campaign_id)
+
+
+async def _name_free(s: AsyncSession, name: str, language: str, campaign_id: uuid.UUID | None,
+                     but: uuid.UUID | None = None) -> None:
+    """A script's name is unique per language within its campaign (or among global ones)."""
+    same_campaign = (col(ScriptTemplate.campaign_id).is_(None) if campaign_id is None
+                     else col(ScriptTemplate.campaign_id) == campaign_id)
+    stmt = sa.select(col(ScriptTemplate.id)).where(
+        col(ScriptTemplate.name) == name, col(ScriptTemplate.language) == language,
+        same_campaign)
+    if but is not None:
+        stmt = stmt.where(col(ScriptTemplate.id) != but)
+    if await s.scalar(stmt) is not None:
+        raise AlreadyExistsError("script", "name", name)

@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from crm.db.models import Task
 from crm.db.models_speech import CallAnalysisRow, RuleFiringRow, WorkflowRuleRow
+from crm.domain.access import Principal, may_change_owned
 from crm.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from crm.ports import Clock
 from crm.rules import Rule, RuleSyntaxError, parse_rule, parse_rules
@@ -92,8 +93,10 @@ def _index_of(doc: Any, rule: str) -> int | None:
 
 
 def _row(rule: Rule, definition: Mapping[str, Any], actor: uuid.UUID | None) -> WorkflowRuleRow:
+    """A new rule, owned by ``actor`` (None: admin-owned, e.g. the packaged defaults)."""
     return WorkflowRuleRow(id=rule.id, trigger=rule.trigger.value, priority=rule.priority,
-                           enabled=rule.enabled, definition=dict(definition), updated_by=actor)
+                           enabled=rule.enabled, definition=dict(definition), updated_by=actor,
+                           owner_id=actor)
 
 
 class RulesStore:
@@ -143,20 +146,27 @@ class RulesStore:
         log.info("rules: the table was empty; loaded %d default rules", len(loaded))
         return len(loaded)
 
-    async def import_yaml(self, text: str, *, replace: bool,
-                          actor_id: uuid.UUID | None) -> list[WorkflowRuleRow]:
+    async def import_yaml(self, text: str, *, replace: bool, actor_id: uuid.UUID | None,
+                          who: Principal | None = None) -> list[WorkflowRuleRow]:
         """Validate a whole document, then upsert its rules in one transaction (``replace``:
-        delete the rules the document does not name)."""
+        delete the rules the document does not name). With ``who`` (an API caller), a rule of
+        the document that exists must be theirs to change (all or nothing), and ``replace``
+        deletes only rules they may change (a manager's own)."""
         # YAML is parsed in pure Python (0.5 MB: seconds): off the event loop
         doc, rules = await asyncio.to_thread(parse_yaml_document, text, self.concepts)
         items: list[Any] = doc["rules"] if isinstance(doc, Mapping) else doc  # parse_rules checked
         rows: list[WorkflowRuleRow] = []
         async with transaction(self._sessions) as s:
             if replace:
-                await s.execute(sa.delete(WorkflowRuleRow).where(
-                    col(WorkflowRuleRow.id).not_in([r.id for r in rules])))
+                dropped = sa.delete(WorkflowRuleRow).where(
+                    col(WorkflowRuleRow.id).not_in([r.id for r in rules]))
+                if who is not None and not who.is_admin:
+                    dropped = dropped.where(col(WorkflowRuleRow.owner_id) == who.user_id)
+                await s.execute(dropped)
             for rule, raw in zip(rules, items, strict=True):
                 row = await s.get(WorkflowRuleRow, rule.id)
+                if row is not None and who is not None:
+                    may_change_owned(who, row.owner_id, "rule")
                 if row is None:
                     row = _row(rule, raw, actor_id)
                     s.add(row)

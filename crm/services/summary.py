@@ -16,6 +16,7 @@ from crm.db.models_ops import ScriptTemplate
 from crm.domain.enums import Language, TaskStatus
 from crm.domain.scripts import ScriptCandidate, recommend_script
 from crm.services.customers import resolve_customer, tags_of
+from crm.services.reference import scripts_of
 
 
 def _iso(value: Any) -> str | None:
@@ -31,9 +32,12 @@ class SummaryService:
         customer_id: uuid.UUID,
         *,
         language: Language = Language.ZH,
+        campaign_id: uuid.UUID | None = None,
         contacts: int = 5,
         tasks: int = 10,
     ) -> dict[str, Any]:
+        """The pop's essentials; the script is chosen among every campaign's scripts and
+        ``campaign_id``'s (the call's campaign) only."""
         async with self._sessions() as s:
             customer = await resolve_customer(s, customer_id)
             numbers = (
@@ -46,7 +50,7 @@ class SummaryService:
             tags = (await tags_of(s, [customer.id]))[customer.id]
             calls = await _recent_calls(s, customer.id, contacts)
             open_tasks = await _open_tasks(s, customer.id, tasks)
-            script = await self._script(s, tags, language)
+            script = await self._script(s, tags, language, campaign_id)
             route = await s.get(CustomerRoute, customer.id)
         return {
             "customer_id": str(customer.id),
@@ -67,10 +71,12 @@ class SummaryService:
 
     @staticmethod
     async def _script(
-        s: AsyncSession, tags: list[str], language: Language
+        s: AsyncSession, tags: list[str], language: Language, campaign_id: uuid.UUID | None
     ) -> dict[str, Any] | None:
         rows = await s.scalars(
-            sa.select(ScriptTemplate).where(col(ScriptTemplate.active).is_(True))
+            sa.select(ScriptTemplate).where(
+                col(ScriptTemplate.active).is_(True), scripts_of(campaign_id)
+            )
         )
         candidates = [
             ScriptCandidate(

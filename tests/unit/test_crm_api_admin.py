@@ -158,10 +158,10 @@ async def test_given_lead_when_manager_patches_then_updated_and_agent_cannot(
 
 async def test_given_scripts_and_dispositions_when_listing_then_available(crm_client, crm_actors):
     m, agent = crm_actors["manager"].headers, crm_actors["agent"].headers
-    made = await crm_client.post(
+    made = await crm_client.post(  # a script of every campaign: an admin's
         "/api/scripts",
         json={"name": "vip", "body": "Dear", "language": "en", "tags": ["VIP"]},
-        headers=m,
+        headers=crm_actors["admin"].headers,
     )
     assert made.status == 201
     scripts = await (await crm_client.get("/api/scripts", headers=agent)).json()

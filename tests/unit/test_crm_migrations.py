@@ -14,7 +14,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from crm.db.engine import make_engine, metadata
-from crm.db.models_ops import ApiToken, User
+from crm.db.models_ops import ApiToken, ScriptTemplate, User
+from crm.db.models_speech import WorkflowRuleRow
 from crm.db.types import UtcDateTime
 from crm.migrations import downgrade, upgrade
 from crm.testing import PG_ENV
@@ -119,4 +120,57 @@ _TOKENS_0010 = sa.table(  # api_tokens as revision 0010 left it
     sa.column("token_hash", sa.String()),
     sa.column("created_at", UtcDateTime()),
     sa.column("revoked_at", UtcDateTime()),
+)
+
+
+@pytest.mark.parametrize("backend", _urls())
+async def test_given_scripts_and_rules_before_0013_when_upgrading_then_admin_owned(
+    backend, tmp_path: Path
+):
+    """Scripts and rules made before owners were kept have none (admin-owned, issue 17 finding
+    5); an old script stays a script of every campaign."""
+    scratch = f"crm_migr_{uuid.uuid4().hex[:8]}"
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}"
+    else:
+        url = await _pg_scratch_db(backend, scratch, drop=False)
+    try:
+        await asyncio.to_thread(upgrade, url, "0012")
+        script_id, created = uuid.uuid4(), datetime(2026, 1, 5, tzinfo=UTC)
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(sa.insert(_SCRIPTS_0012).values(
+                    id=script_id, name="old", language="zh", body="b", tags=[], priority=0,
+                    active=True, created_at=created))
+                await conn.execute(sa.insert(_RULES_0012).values(
+                    id="old-rule", trigger="pre_call", priority=100, enabled=True,
+                    definition={}, created_at=created, updated_at=created))
+            await asyncio.to_thread(upgrade, url)
+            async with engine.connect() as conn:
+                script = (await conn.execute(sa.select(
+                    ScriptTemplate.__table__.c.owner_id, ScriptTemplate.__table__.c.campaign_id
+                ))).one()
+                rule_owner = await conn.scalar(sa.select(WorkflowRuleRow.__table__.c.owner_id))
+        finally:
+            await engine.dispose()
+        assert tuple(script) == (None, None) and rule_owner is None
+    finally:
+        if backend != "sqlite":
+            await _pg_scratch_db(backend, scratch, drop=True)
+
+
+_SCRIPTS_0012 = sa.table(  # script_templates as revision 0012 left it
+    "script_templates",
+    *(sa.column(name) for name in ("name", "language", "body", "priority", "active")),
+    sa.column("id", sa.Uuid()),
+    sa.column("tags", sa.JSON()),
+    sa.column("created_at", UtcDateTime()),
+)
+_RULES_0012 = sa.table(  # workflow_rules as revision 0012 left it
+    "workflow_rules",
+    *(sa.column(name) for name in ("id", "trigger", "priority", "enabled")),
+    sa.column("definition", sa.JSON()),
+    sa.column("created_at", UtcDateTime()),
+    sa.column("updated_at", UtcDateTime()),
 )

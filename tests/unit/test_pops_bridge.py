@@ -27,9 +27,11 @@ class CountingSummaries:
         self.calls: list[tuple[str, Language]] = []
         self.done = 0  # summaries returned (the bridge caches one before it next yields)
 
-    async def customer_summary(self, customer_id: str, *, language: Language) -> dict[str, Any]:
+    async def customer_summary(self, customer_id: str, *, language: Language,
+                               campaign_id: str) -> dict[str, Any]:
         self.calls.append((customer_id, language))
-        summary = await self.crm.customer_summary(customer_id, language=language)
+        summary = await self.crm.customer_summary(customer_id, language=language,
+                                                  campaign_id=campaign_id)
         self.done += 1
         return summary
 

@@ -127,7 +127,7 @@ async def test_given_yaml_replace_when_importing_then_only_document_rules_left(
 
 async def test_given_rule_disabled_when_price_said_then_no_task(crm_client, crm_actors,
                                                                  crm_service):
-    h = crm_actors["manager"].headers
+    h = crm_actors["admin"].headers  # a packaged default rule: admin-owned
     got = await (await crm_client.get("/api/rules/quote-on-price", headers=h)).json()
     off = {**got["definition"], "enabled": False}
     assert (await crm_client.put("/api/rules/quote-on-price", json=off, headers=h)).status == 200
@@ -171,3 +171,81 @@ async def _run_cli(argv: list[str]) -> int:
     import asyncio
 
     return await asyncio.to_thread(cli_main, argv)
+
+
+async def _second_manager(crm_service) -> dict[str, str]:
+    from crm.domain.enums import Role
+
+    user = await crm_service.auth.create_user("manager2", Role.MANAGER, password="password-1")
+    token = (await crm_service.auth.issue_token(user.id)).token
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_given_managers_rule_when_another_manager_puts_or_deletes_then_403_permission(
+    crm_client, crm_actors, crm_service
+):
+    """Issue 17 finding 5: a manager deleted another manager's rules."""
+    owner, other = crm_actors["manager"].headers, await _second_manager(crm_service)
+    assert (await crm_client.post("/api/rules", json=QUOTE_RULE, headers=owner)).status == 201
+    url = "/api/rules/quote-on-discount"
+    off = {**QUOTE_RULE, "enabled": False}
+    put = await crm_client.put(url, json=off, headers=other)
+    assert put.status == 403 and (await put.json())["details"]["entity"] == "rule"
+    assert (await crm_client.delete(url, headers=other)).status == 403
+    assert (await (await crm_client.get(url, headers=owner)).json())["enabled"] is True
+    got = await (await crm_client.get(url, headers=owner)).json()
+    assert got["owner_id"] == str(crm_actors["manager"].user_id)
+    admin = crm_actors["admin"].headers
+    assert (await crm_client.put(url, json=off, headers=admin)).status == 200
+    assert (await (await crm_client.get(url, headers=owner)).json())["owner_id"] == str(
+        crm_actors["manager"].user_id)  # an admin's edit keeps the owner
+    assert (await crm_client.put(url, json=QUOTE_RULE, headers=owner)).status == 200
+    assert (await crm_client.delete(url, headers=owner)).status == 204
+
+
+async def test_given_default_rule_when_manager_changes_it_then_403_admin_may(
+    crm_client, crm_actors
+):
+    """The packaged defaults have no owner: admin-owned."""
+    m, admin = crm_actors["manager"].headers, crm_actors["admin"].headers
+    got = await (await crm_client.get("/api/rules/quote-on-price", headers=m)).json()
+    assert got["owner_id"] is None
+    off = {**got["definition"], "enabled": False}
+    assert (await crm_client.put("/api/rules/quote-on-price", json=off, headers=m)).status == 403
+    assert (await crm_client.delete("/api/rules/quote-on-price", headers=m)).status == 403
+    assert (await crm_client.put("/api/rules/quote-on-price", json=off,
+                                 headers=admin)).status == 200
+
+
+async def test_given_others_rule_in_yaml_when_manager_imports_then_403_and_nothing_changed(
+    crm_client, crm_actors, crm_service
+):
+    owner, other = crm_actors["manager"].headers, await _second_manager(crm_service)
+    assert (await crm_client.post("/api/rules", json=QUOTE_RULE, headers=owner)).status == 201
+    text = ("rules:\n  - id: mine\n    trigger: pre_call\n    actions:\n"
+            "      - recommend_script: {script: standard_opener}\n"
+            "  - id: quote-on-discount\n    trigger: pre_call\n    enabled: false\n"
+            "    actions:\n      - recommend_script: {script: standard_opener}\n")
+    h = {**other, "Content-Type": "application/yaml"}
+    resp = await crm_client.post("/api/rules/import", data=text.encode(), headers=h)
+    assert resp.status == 403
+    listed = {r["id"]: r for r in (await (await crm_client.get(
+        "/api/rules", headers=owner)).json())["items"]}
+    assert "mine" not in listed and listed["quote-on-discount"]["trigger"] == "in_call"
+
+
+async def test_given_replace_import_by_manager_when_importing_then_only_their_rules_dropped(
+    crm_client, crm_actors, crm_service
+):
+    owner, other = crm_actors["manager"].headers, await _second_manager(crm_service)
+    assert (await crm_client.post("/api/rules", json=QUOTE_RULE, headers=owner)).status == 201
+    first = {**QUOTE_RULE, "id": "other-old"}
+    assert (await crm_client.post("/api/rules", json=first, headers=other)).status == 201
+    text = ("rules:\n  - id: other-new\n    trigger: pre_call\n    actions:\n"
+            "      - recommend_script: {script: standard_opener}\n")
+    h = {**other, "Content-Type": "application/yaml"}
+    resp = await crm_client.post("/api/rules/import?replace=true", data=text.encode(), headers=h)
+    assert resp.status == 200, await resp.text()
+    ids = {r["id"] for r in (await (await crm_client.get(
+        "/api/rules", headers=owner)).json())["items"]}
+    assert "other-old" not in ids and {"other-new", "quote-on-discount", "quote-on-price"} <= ids

@@ -51,7 +51,15 @@ CUSTOMER_FIELDS = (
 
 
 class SummarySource(Protocol):
-    async def customer_summary(self, customer_id: str, *, language: Language) -> dict[str, Any]: ...
+    """``CrmService.customer_summary``: the script is chosen among every campaign's scripts
+    and ``campaign_id``'s (the call's campaign) only."""
+
+    async def customer_summary(self, customer_id: str, *, language: Language,
+                               campaign_id: str) -> dict[str, Any]: ...
+
+
+# a cached summary: (customer id, language, campaign id): the campaign picks the script
+SummaryKey = tuple[str, Language, str]
 
 
 class PopGate(Protocol):
@@ -136,12 +144,11 @@ class PopBridge:
         self._screens: dict[str, _OnScreen] = {}
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._sub: Subscription | None = None
-        # (customer id, language) → (monotonic time read, essentials): prefetched summaries
-        self._cache: OrderedDict[tuple[str, Language], tuple[float, dict[str, Any]]] = (
-            OrderedDict())
+        # (customer id, language, campaign) → (monotonic time read, essentials): prefetched
+        self._cache: OrderedDict[SummaryKey, tuple[float, dict[str, Any]]] = OrderedDict()
         self.cache_size = cache_size
         self.cache_max_age_s = cache_max_age_s
-        self._prefetch: asyncio.Queue[str] = asyncio.Queue(maxsize=cache_size)
+        self._prefetch: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=cache_size)
         self.prefetcher_count = prefetchers
         self.refresh_after_s = refresh_after_s  # a summary read this recently is not re-read
         self.refresh_delay_s = refresh_delay_s
@@ -172,17 +179,18 @@ class PopBridge:
                 log.warning("pops: the bridge fell behind; %d events dropped", sub.dropped)
                 sub.dropped = 0
             if isinstance(event, LeadsClaimed):
-                self.prefetch(event.customer_ids)
+                self.prefetch(event.customer_ids, event.campaign_id)
             else:
                 self.schedule(event)
 
     # ------------------------------------------------------------- prefetch --
-    def prefetch(self, customer_ids: Iterable[str]) -> None:
-        """Read these customers' summaries ahead of their pops (never blocks; a full queue
-        drops the surplus: those pops read the database as before)."""
+    def prefetch(self, customer_ids: Iterable[str], campaign_id: str) -> None:
+        """Read these customers' summaries (for their pops in ``campaign_id``) ahead of their
+        pops (never blocks; a full queue drops the surplus: those pops read the database as
+        before)."""
         for customer_id in customer_ids:
             if customer_id and not self._prefetch.full():
-                self._prefetch.put_nowait(customer_id)
+                self._prefetch.put_nowait((customer_id, campaign_id))
 
     def _languages(self) -> set[Language]:
         langs = {self.default_language}
@@ -193,20 +201,20 @@ class PopBridge:
 
     async def _prefetch_loop(self) -> None:
         while True:
-            customer_id = await self._prefetch.get()
+            customer_id, campaign_id = await self._prefetch.get()
             for language in self._languages():
-                key = (customer_id, language)
+                key = (customer_id, language, campaign_id)
                 if self._cached(key) is not None:
                     continue
                 try:
-                    self._remember(key, await self._read_summary(customer_id, language))
+                    self._remember(key, await self._read_summary(key))
                     self.stats["prefetched"] += 1
                 except CrmError as exc:
                     log.debug("pops: prefetch of %s failed: %s", customer_id, exc)
                 except Exception:  # noqa: BLE001 - prefetch is best effort, pops read anyway
                     log.exception("pops: prefetch of %s failed", customer_id)
 
-    def _cached(self, key: tuple[str, Language]) -> tuple[dict[str, Any], float] | None:
+    def _cached(self, key: SummaryKey) -> tuple[dict[str, Any], float] | None:
         """The cached essentials and their age, unless missing or too old."""
         entry = self._cache.get(key)
         if entry is None:
@@ -214,7 +222,7 @@ class PopBridge:
         age = time.monotonic() - entry[0]
         return (entry[1], age) if age < self.cache_max_age_s else None
 
-    def _remember(self, key: tuple[str, Language], customer: dict[str, Any]) -> None:
+    def _remember(self, key: SummaryKey, customer: dict[str, Any]) -> None:
         self._cache[key] = (time.monotonic(), customer)
         self._cache.move_to_end(key)
         while len(self._cache) > self.cache_size:
@@ -331,8 +339,10 @@ class PopBridge:
         lang = self.hub.language_of(agent_id)
         return Language(lang) if lang in ("zh", "en") else self.default_language
 
-    async def _read_summary(self, customer_id: str, language: Language) -> dict[str, Any]:
-        summary = await self.summaries.customer_summary(customer_id, language=language)
+    async def _read_summary(self, key: SummaryKey) -> dict[str, Any]:
+        customer_id, language, campaign_id = key
+        summary = await self.summaries.customer_summary(customer_id, language=language,
+                                                        campaign_id=campaign_id)
         return {k: summary.get(k) for k in CUSTOMER_FIELDS}
 
     def _refresh_soon(self, event: ScreenPop, shown: dict[str, Any]) -> None:
@@ -341,14 +351,14 @@ class PopBridge:
     async def _refresh(self, event: ScreenPop, shown: dict[str, Any]) -> None:
         # After a short pause: in a burst, every pop is delivered before the re-reads start.
         await asyncio.sleep(self.refresh_delay_s)
-        language = self._language_of(event.agent_id)
+        key = (event.customer_id, self._language_of(event.agent_id), event.campaign_id)
         try:
-            fresh = await self._read_summary(event.customer_id, language)
+            fresh = await self._read_summary(key)
         except CrmError as exc:
             log.warning("pops: call %s: refresh of %s failed: %s", event.call_id,
                         event.customer_id, exc)
             return
-        self._remember((event.customer_id, language), fresh)
+        self._remember(key, fresh)
         screen = self._screens.get(event.agent_id)
         if fresh == shown or screen is None or screen.call_id != event.call_id:
             return
@@ -359,15 +369,14 @@ class PopBridge:
 
     async def _customer(self, event: ScreenPop) -> tuple[dict[str, Any], float | None]:
         """The essentials to pop, and their age in seconds if they came from the cache."""
-        language = self._language_of(event.agent_id)
-        key = (event.customer_id, language)
+        key = (event.customer_id, self._language_of(event.agent_id), event.campaign_id)
         cached = self._cached(key)
         if cached is not None:
             self.stats["cache_hits"] += 1
             return cached
         self.stats["cache_misses"] += 1
         try:
-            customer = await self._read_summary(event.customer_id, language)
+            customer = await self._read_summary(key)
         except CrmError as exc:
             log.warning(
                 "pops: call %s: no customer summary for %s: %s",
