@@ -158,7 +158,13 @@ async def add_disposition(ctx: Ctx) -> web.Response:
 
 
 async def list_scripts(ctx: Ctx) -> web.Response:
-    return ok({"items": [row(s) for s in await ctx.service.reference.scripts()]})
+    """Every campaign's scripts, and those of the caller's campaigns (admins: all)."""
+    role, me = ctx.who.role, ctx.who.user_id
+    scripts = await ctx.service.reference.scripts(
+        manager_id=me if role is Role.MANAGER else None,
+        member_id=me if role is Role.AGENT else None,
+    )
+    return ok({"items": [row(s) for s in scripts]})
 
 
 async def add_script(ctx: Ctx) -> web.Response:
@@ -299,7 +305,15 @@ ROUTES = [
         body=sc.DispositionIn,
         responses={201: "created"},
     ),
-    Route("GET", "/api/scripts", list_scripts, "Call-script templates", "reference", ALL),
+    Route(
+        "GET",
+        "/api/scripts",
+        list_scripts,
+        "Call-script templates: every campaign's and those of the caller's campaigns (managed, "
+        "or a member of; admins: all)",
+        "reference",
+        ALL,
+    ),
     Route(
         "POST",
         "/api/scripts",

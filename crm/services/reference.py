@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from crm.db.models_ops import Disposition, ScriptTemplate
+from crm.db.models_members import CampaignMember
+from crm.db.models_ops import Campaign, Disposition, ScriptTemplate
 from crm.domain.enums import Language
 from crm.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from crm.services.common import audit, transaction
@@ -138,8 +139,23 @@ class ReferenceService:
             await s.delete(script)
             audit(s, actor_id, "script.deleted", "script", script_id, {"name": script.name})
 
-    async def scripts(self, language: Language | None = None) -> list[ScriptTemplate]:
+    async def scripts(self, language: Language | None = None, *,
+                      manager_id: uuid.UUID | None = None,
+                      member_id: uuid.UUID | None = None) -> list[ScriptTemplate]:
+        """The active scripts; with ``manager_id``, every campaign's and those of the campaigns
+        that manager manages (or nobody does) or that they own; with ``member_id`` (an agent),
+        every campaign's and those of the campaigns they are a member of."""
         stmt = sa.select(ScriptTemplate).where(col(ScriptTemplate.active).is_(True))
+        common = col(ScriptTemplate.campaign_id).is_(None)
+        if manager_id is not None:
+            managed = sa.select(col(Campaign.id)).where(sa.or_(
+                col(Campaign.manager_id) == manager_id, col(Campaign.manager_id).is_(None)))
+            stmt = stmt.where(sa.or_(common, col(ScriptTemplate.campaign_id).in_(managed),
+                                     col(ScriptTemplate.owner_id) == manager_id))
+        if member_id is not None:
+            joined = sa.select(col(CampaignMember.campaign_id)).where(
+                col(CampaignMember.user_id) == member_id)
+            stmt = stmt.where(sa.or_(common, col(ScriptTemplate.campaign_id).in_(joined)))
         if language is not None:
             stmt = stmt.where(col(ScriptTemplate.language) == language.value)
         async with self._sessions() as s:

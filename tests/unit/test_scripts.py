@@ -200,3 +200,23 @@ async def test_given_pops_of_two_campaigns_when_bridged_then_each_shows_its_camp
     finally:
         await bridge.stop()
     assert shown == {"agent-a": "a-open", "agent-b": "b-open"}
+
+
+async def test_given_campaign_scripts_when_listing_then_only_the_callers_campaigns_and_global(
+    crm_client, crm_service, crm_actors
+):
+    """Managers and agents are scoped to their campaigns (issue 17 finding 4): the list shows
+    every campaign's scripts and those of the caller's campaigns (managed / a member of)."""
+    w = await _world(crm_service, crm_actors)
+    await crm_client.post("/api/scripts", json=_script("a-open", w["a"]), headers=w["manager"])
+    await crm_client.post("/api/scripts", json=_script("b-open", w["b"]), headers=w["manager2"])
+    await crm_client.post("/api/scripts", json=_script("everyone"), headers=w["admin"])
+    await crm_service.members.add(uuid.UUID(w["a"]), "agent", actor_id=None)
+    w["agent2"] = crm_actors["agent2"].headers
+    seen = {}
+    for who in ("manager", "manager2", "agent", "agent2", "admin"):
+        resp = await crm_client.get("/api/scripts", headers=w[who])
+        seen[who] = {s["name"] for s in (await resp.json())["items"]}
+    assert seen == {"manager": {"a-open", "everyone"}, "manager2": {"b-open", "everyone"},
+                    "agent": {"a-open", "everyone"}, "agent2": {"everyone"},
+                    "admin": {"a-open", "b-open", "everyone"}}
