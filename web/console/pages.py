@@ -57,6 +57,8 @@ JS_KEYS = (
     *(s.choice_key(v) for s in (ds.BY_NAME["mode"], ds.BY_NAME["abandon_window"])
       for v in s.choices),
     *(f"comp_{c}" for c in ("ari", "ami", "database", "outbox", "recogniser")),
+    "members", "member_added", "member_save", "member_remove", "member_removed",
+    "member_confirm_remove", "no_members",
     "exp_variant", "exp_weight", "exp_remove", "exp_stop", "exp_confirm_stop", "exp_report",
     "exp_none", "exp_running", "exp_stopped", "exp_created", "exp_stopped_msg", "rep_control",
     "rep_vs_control", "rep_not_applicable", "experiments",

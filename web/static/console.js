@@ -237,6 +237,7 @@
       }
     }
     loadPenetration();
+    membersCard(id);
 
     $('recycle').addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -249,6 +250,119 @@
         $('recycle-result').textContent = errorText(err);
       }
     });
+  }
+
+  // ------------------------------------------------------- a campaign's members --
+  // Who may log into the campaign's dialing, and the extensions bound to each (the login
+  // refuses anyone else, and any other phone).
+  const extensionList = (text) => text.split(/[\s,，;；]+/).filter(Boolean);
+
+  function membersCard(id) {
+    const url = `/api/campaigns/${id}/members`;
+    const body = $('member-rows');
+    const form = $('add-member');
+    const status = $('member-status');
+
+    async function bind(username, extensions) {
+      return api('PUT', `/api/agents/${encodeURIComponent(username)}/extensions`, { extensions });
+    }
+
+    function row(m) {
+      const tr = el('tr', { 'data-member': m.username, 'data-testid': 'member-row' });
+      const who = el('td', { 'data-testid': 'member-name' }, m.username);
+      if (m.display_name && m.display_name !== m.username) {
+        who.append(el('div', { class: 'muted small' }, m.display_name));
+      }
+      const cell = el('td');
+      const input = el('input', { inputmode: 'numeric', size: '12', 'data-testid': 'member-row-extensions',
+        'aria-label': `${m.username} ${S.member_save}` });
+      input.value = m.extensions.join(', ');
+      const slot = el('span', { class: 'fielderror', 'data-testid': 'member-row-error' });
+      cell.append(input, slot);
+      const actions = el('div', { class: 'row wrap' });
+      const save = el('button', { type: 'button', class: 'secondary small', 'data-testid': 'member-save' },
+        S.member_save);
+      save.addEventListener('click', async () => {
+        slot.textContent = '';
+        input.removeAttribute('aria-invalid');
+        try {
+          const done = await bind(m.username, extensionList(input.value));
+          input.value = done.extensions.join(', ');
+          slot.textContent = S.saved;
+        } catch (err) {
+          input.setAttribute('aria-invalid', 'true');
+          slot.textContent = errorText(err);
+        }
+      });
+      const remove = el('button', { type: 'button', class: 'danger small', 'data-testid': 'member-remove' },
+        S.member_remove);
+      remove.addEventListener('click', async () => {
+        if (!window.confirm(S.member_confirm_remove)) return;
+        try {
+          await api('DELETE', `${url}/${encodeURIComponent(m.username)}`);
+          status.textContent = `${S.member_removed}: ${m.username}`;
+        } catch (err) {
+          status.textContent = errorText(err);
+        }
+        load();
+      });
+      actions.append(save, remove);
+      const last = el('td');
+      last.append(actions);
+      tr.append(who, cell, last);
+      return tr;
+    }
+
+    async function load() {
+      let listed;
+      try { listed = await api('GET', url); } catch (err) { status.textContent = errorText(err); return; }
+      body.replaceChildren();
+      if (!listed.items.length) {
+        const tr = el('tr');
+        tr.append(el('td', { colspan: '3', class: 'muted', 'data-testid': 'no-members' }, S.no_members));
+        body.append(tr);
+      }
+      for (const m of listed.items) body.append(row(m));
+    }
+
+    async function suggest() {  // the desk users a manager may add
+      const list = $('desk-users');
+      for (const role of ['agent', 'manager']) {
+        let users;
+        try { users = await api('GET', `/api/users?role=${role}&limit=500`); } catch (err) { return; }
+        for (const u of users.items) list.append(el('option', { value: u.username }, u.display_name || ''));
+      }
+    }
+
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearErrors(form);
+      status.textContent = '';
+      const username = form.querySelector('[name="username"]').value.trim();
+      const extensions = extensionList(form.querySelector('[name="extensions"]').value);
+      try {
+        await api('POST', url, { username });
+      } catch (err) {
+        refused(form, err, status);
+        return;
+      }
+      let bound = true;
+      if (extensions.length) {
+        try {
+          await bind(username, extensions);
+        } catch (err) {  // added, but the phones are refused: say so by the field
+          bound = false;
+          refused(form, { field: 'extensions', message: err.message, details: {} }, status);
+        }
+      }
+      if (bound) {
+        status.textContent = `${S.member_added}: ${username}`;
+        form.reset();
+      }
+      load();
+    });
+    load();
+    suggest();
   }
 
   // -------------------------------------------------------------------- reports --
