@@ -46,3 +46,5 @@ async def test_given_senior_route_customer_when_dialed_for_senior_agent_then_pop
     await expect(route).to_contain_text(label)
     await expect(route).to_contain_text(overridden)
     await expect(route).to_have_attribute("title", "set by a manager: VIP renewal")
+    link = page.get_by_test_id("pop-customer-link")  # the pop links to the customer 360
+    await expect(link).to_have_attribute("href", f"/customers/{lead.customer_id}")

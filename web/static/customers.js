@@ -475,8 +475,10 @@
         const list = $('notes');
         list.replaceChildren(...page.items.map((n) => {
           const li = el('li', { 'data-testid': 'note' });
-          li.append(el('div', { class: 'muted small' }, [at(n.created_at),
-            n.author_id === boot.user_id ? s('c360_me') : null].filter(Boolean).join(' · ')),
+          const author = n.author_id === boot.user_id ? s('c360_me')
+            : (state.agents.find((u) => u.id === n.author_id) || {}).username;
+          li.append(el('div', { class: 'muted small' }, [at(n.created_at), author]
+            .filter(Boolean).join(' · ')),
           el('div', { class: 'notebody' }, n.body));
           return li;
         }));
@@ -513,8 +515,8 @@
     setupNotes();
     setupMerge();
     const agentsReady = boot.manages ? loadAgents() : Promise.resolve();
-    Promise.all([loadActivity(), loadRoute(), loadNotes(),
-      agentsReady.then(() => { setupTasks(); return loadTasks(); })]);
+    Promise.all([loadActivity(), loadRoute(),
+      agentsReady.then(() => { setupTasks(); return Promise.all([loadTasks(), loadNotes()]); })]);
   }
 
   if ($('search')) searchPage();
