@@ -191,6 +191,8 @@ class CallDesk:
             await self.on_human(call, config)
         elif event.args[:1] == (AMD_ARG,):
             call.amd_status = event.args[1] if len(event.args) > 1 else "NOTSURE"
+            if call.amd_status != "MACHINE":
+                call.handed_at = event_time(event, self.clock.now())
             if call.amd_status == "MACHINE":
                 await self.on_machine(call, config)
             else:
@@ -217,6 +219,8 @@ class CallDesk:
 
     # ------------------------------------------------------------- routing --
     async def on_human(self, call: CallAttempt, config: CampaignConfig) -> None:
+        if call.handed_at is None:  # no AMD: handed on as it answered
+            call.handed_at = call.answered_at or self.clock.now()
         await self.emit(ev.answered(call, call.answered_at or self.clock.now()))
         self.counters[call.campaign_id].live_answers += 1
         agent = self.agents.sessions.get(call.agent_id or "")

@@ -176,7 +176,10 @@ class CallAttempt:
     agent_id: str | None = None  # reserved (preview/progressive) or assigned (predictive)
     phase: CallPhase = CallPhase.DIALING
     originated_at: float = 0.0
-    answered_at: float | None = None
+    answered_at: float | None = None  # the customer's channel answered (AMD starts)
+    # the AMD verdict handed the live answer on (to an agent or the waiting queue);
+    # without AMD, = answered_at. Pacing's ring time is originated_at -> handed_at.
+    handed_at: float | None = None
     bridged_at: float | None = None
     ended_at: float | None = None
     dial_status: str | None = None

@@ -120,7 +120,9 @@ class ModelPacing:
         )
 
     def observe_live(self, call: CallAttempt, abandoned: bool) -> None:
-        now = call.answered_at or call.originated_at
+        # the ring time pacing models is dial -> hand-off (after the AMD verdict), not dial ->
+        # the channel's answer: AMD's 1.5-5 s are part of the wait for an agent (issue 18)
+        now = call.handed_at or call.answered_at or call.originated_at
         self.policy.observe(AttemptEnded(call.lead_id, call.p_answer, AttemptOutcome.LIVE,
                                          max(0.0, now - call.originated_at)), now)
         self.policy.observe(LiveAnswerHandled(abandoned, call.lead_id), now)

@@ -94,6 +94,9 @@ class LeadBook:
         self._chunks: list[LeadChunk] = []
         mu, sigma = talk_params(scenario.talk_mean_s, scenario.talk_cv)
         self._mu, self._sigma = mu, sigma
+        # AMD delays from a stream of their own: every other draw stays what it was
+        self._amd_rng = np.random.default_rng(np.random.SeedSequence([seed, day, 13]))
+        self._amd: list[int] = []
 
     def _grow(self) -> None:
         s, rng, n = self._s, self._rng, CHUNK
@@ -129,6 +132,17 @@ class LeadBook:
         while c >= len(self._chunks):
             self._grow()
         return self._chunks[c], k
+
+    def amd_delay(self, lead: int) -> int:
+        """Whole seconds AMD takes on lead ``lead``'s answer: uniform in the scenario's
+        [lo, hi], rounded stochastically (the engine's clock is in whole seconds; the mean is
+        kept)."""
+        lo, hi = self._s.amd_delay_s
+        while lead >= len(self._amd):
+            x = lo + (hi - lo) * self._amd_rng.random(CHUNK)
+            whole = np.floor(x + self._amd_rng.random(CHUNK)).astype(np.int64)
+            self._amd.extend(whole.tolist())
+        return self._amd[lead]
 
     def p_true(self, lead: int, t: float) -> float:
         ch, k = self.chunk(lead)

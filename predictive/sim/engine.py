@@ -131,7 +131,7 @@ class DaySim:
         """(dialer-visible outcome, human, live, talk seconds, outcome time)."""
         s, (ch, k) = self.s, self.book.chunk(lead)
         out = self.book.outcome(lead, t)
-        answered_at = t + ch.ring[k] + s.amd_delay_s
+        answered_at = t + ch.ring[k] + self.book.amd_delay(lead)  # the AMD verdict: hand-off
         if out is Outcome.HUMAN:
             if ch.u_amd[k] < s.amd_false_positive:
                 return AttemptOutcome.MACHINE, True, False, 0, answered_at

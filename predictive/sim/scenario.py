@@ -30,7 +30,10 @@ class Scenario:
     machine_rate: float = 0.12
     amd_false_negative: float = 0.05
     amd_false_positive: float = 0.01
-    amd_delay_s: int = 1
+    # seconds AMD() takes from the answer to its verdict, drawn per lead uniformly in
+    # [lo, hi] (real lines: 1.5-5 s; the sandbox's sim-pstn humans: ~1.5 s, see
+    # bench/pacing_live.py); a number in a file means a fixed delay
+    amd_delay_s: tuple[float, float] = (1.5, 5.0)
     ring_timeout_s: int = 25
     ring_clusters: tuple[tuple[int, int, float], ...] = ((6, 10, 0.55), (18, 22, 0.45))
     busy_detect_s: tuple[int, int] = (1, 3)
@@ -76,6 +79,8 @@ def _validate(s: Scenario) -> None:
         raise ScenarioError(f"{s.name}: p_bias must be in [0.1, 10]")
     if s.talk_mean_s <= 0 or s.talk_cv <= 0:
         raise ScenarioError(f"{s.name}: talk mean and cv must be positive")
+    if len(s.amd_delay_s) != 2 or not 0.0 <= s.amd_delay_s[0] <= s.amd_delay_s[1] <= 30.0:
+        raise ScenarioError(f"{s.name}: amd_delay_s must be [lo, hi] with 0 <= lo <= hi <= 30")
     if any(hi > s.ring_timeout_s or lo < 1 for lo, hi, _ in s.ring_clusters):
         raise ScenarioError(f"{s.name}: ring clusters must lie in [1, ring_timeout_s]")
 
@@ -90,7 +95,9 @@ def scenario_from_dict(raw: dict[str, Any]) -> Scenario:
     for key in ("ring_clusters",):
         if key in values:
             values[key] = tuple(tuple(c) for c in values[key])
-    for key in ("busy_detect_s", "machine_talk_s", "tags"):
+    if isinstance(values.get("amd_delay_s"), int | float):
+        values["amd_delay_s"] = (float(values["amd_delay_s"]),) * 2
+    for key in ("busy_detect_s", "machine_talk_s", "tags", "amd_delay_s"):
         if key in values:
             values[key] = tuple(values[key])
     try:

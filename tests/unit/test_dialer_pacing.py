@@ -47,3 +47,15 @@ def test_given_history_at_30_percent_when_ten_agents_ready_then_overdials() -> N
                                                           connects=90)))
     assert plan.reason.startswith("predictive:"), plan.reason
     assert 10 < plan.count <= 40, plan
+
+
+def test_given_amd_after_answer_when_live_observed_then_ring_time_is_dial_to_handoff() -> None:
+    # issue 18 #5: the customer's channel answers 8 s after the dial, AMD's verdict hands the
+    # call on 3 s later: pacing's ring time (time to hand-off, types.py) is 11 s, not 8 s
+    pacing = ModelPacing()
+    call = CallAttempt("call-1", "c1", "l1", "cust", "+8613900000000", originated_at=100.0,
+                       answered_at=108.0, handed_at=111.0, bridged_at=111.0)
+    pacing.observe_live(call, abandoned=False)
+    pmf = pacing.policy.estimator.estimates().ring_pmf
+    assert max(range(len(pmf)), key=pmf.__getitem__) == 11
+    assert pmf[11] > pmf[8]

@@ -101,7 +101,7 @@ def test_given_progressive_when_simulated_then_occupancy_matches_closed_form() -
     s = replace(BASE, amd_false_negative=0.0, amd_false_positive=0.0, pauses_per_agent=0)
     days = [simulate_day(s, Progressive(), seed) for seed in range(2)]
     m = summarize(days, s.cap)
-    ring = sum((lo + hi) / 2 * w for lo, hi, w in s.ring_clusters) + s.amd_delay_s
+    ring = sum((lo + hi) / 2 * w for lo, hi, w in s.ring_clusters) + sum(s.amd_delay_s) / 2
     fail_p = 1 - s.answer_rate
     failed = (
         s.busy_rate * sum(s.busy_detect_s) / 2 + s.machine_rate * ring
@@ -158,3 +158,32 @@ def test_given_miscalibrated_model_when_reporting_then_only_the_report_is_biased
     assert [high.outcome(i, 10) for i in range(200)] == [exact.outcome(i, 10) for i in range(200)]
     with pytest.raises(ScenarioError, match="p_bias"):
         replace(BASE, p_bias=0.0)
+
+
+def test_given_real_line_amd_when_drawn_then_1_5_to_5_s_per_lead_mean_kept() -> None:
+    # issue 18 #5: AMD() takes 1.5-5 s on real lines; the simulator draws it per lead
+    book = LeadBook(BASE, seed=4, day=0)
+    delays = np.array([book.amd_delay(i) for i in range(20_000)])
+    assert BASE.amd_delay_s == (1.5, 5.0)
+    assert set(delays.tolist()) <= {1, 2, 3, 4, 5} and len(set(delays.tolist())) >= 4
+    assert delays.mean() == pytest.approx(3.25, abs=0.03)
+    again = LeadBook(BASE, seed=4, day=0)
+    assert [again.amd_delay(i) for i in range(100)] == delays[:100].tolist()  # common numbers
+
+
+def test_given_amd_delay_when_a_human_answers_then_hand_off_is_ring_plus_amd() -> None:
+    s = replace(BASE, ring_clusters=((6, 6, 1.0),), amd_delay_s=(3.0, 3.0))
+    day = DaySim(s, Progressive(), seed=0, day=0)
+    for lead in range(200):
+        out, human, live, _, at = day.resolve(lead, 10)
+        if live and human:
+            assert at == 10 + 6 + 3  # what AttemptEnded.duration_s (dial -> hand-off) carries
+
+
+def test_given_fixed_amd_delay_in_a_file_then_read_as_a_range() -> None:
+    s = scenario_from_dict({"name": "x", "agents": 5, "answer_rate": 0.3, "talk_mean_s": 60,
+                            "talk_cv": 1.0, "amd_delay_s": 2})
+    assert s.amd_delay_s == (2.0, 2.0)
+    with pytest.raises(ScenarioError):
+        scenario_from_dict({"name": "x", "agents": 5, "answer_rate": 0.3, "talk_mean_s": 60,
+                            "talk_cv": 1.0, "amd_delay_s": [4, 2]})
