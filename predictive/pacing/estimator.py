@@ -6,6 +6,8 @@ answer rate, a change of script lengthening talk time) without hindsight:
 * ring-to-live-answer pmf: decayed histogram with a flat prior;
 * talk time: lognormal fitted on decayed moments of log talk time;
 * wrap-up: decayed mean;
+* wrap-up and talk over short windows (:mod:`predictive.pacing.recent`, the last few
+  calls): published instead of the long-run values while significantly longer;
 * ``p_scale``: decayed observed live answers / decayed sum of model probabilities, so a
   stale answer model is corrected within a few hundred attempts;
 * ``risk_threshold``: integral control of log(threshold) on abandons: each live answer
@@ -18,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from predictive.pacing.recent import RecentMean
 from predictive.pacing.types import (
     AttemptEnded,
     AttemptOutcome,
@@ -54,6 +57,7 @@ class EstimatorConfig:
     abandon_window_s: float = 2.0
     future_weight: float = 0.0
     lookahead: bool = True
+    recent_half_life: float = 4.0  # calls: the short window of wrap-up and talk (0: off)
 
 
 def _decay(half_life: float) -> float:
@@ -69,6 +73,8 @@ class OnlineEstimator:
         sigma2 = math.log(1 + c.prior_talk_cv**2)
         self._lm, self._lv = math.log(c.prior_talk_mean_s) - sigma2 / 2, sigma2
         self._wrap = c.prior_wrap_s
+        self._recent_wrap = RecentMean(c.recent_half_life or 1.0)
+        self._recent_log_talk = RecentMean(c.recent_half_life or 1.0)
         self._ring_pub = self._ring_pmf()
         self._ring_new = 0
         self._obs = self._pred = 0.0
@@ -87,6 +93,7 @@ class OnlineEstimator:
         elif isinstance(event, WrapEnded):
             w = max(1 - _decay(self.cfg.talk_half_life), 1 / (self.n_talks + self.cfg.prior_weight))
             self._wrap += w * (event.wrap_s - self._wrap)
+            self._recent_wrap.update(event.wrap_s)
 
     def _attempt(self, e: AttemptEnded) -> None:
         self.n_attempts += 1
@@ -120,9 +127,14 @@ class OnlineEstimator:
         self.n_talks += 1
         x = math.log(max(talk_s, 1.0))
         w = max(1 - _decay(self.cfg.talk_half_life), 1 / (self.n_talks + self.cfg.prior_weight))
+        self._recent_log_talk.update(x)
         delta = x - self._lm
         self._lm += w * delta
         self._lv = (1 - w) * (self._lv + w * delta * delta)
+
+    def _recent(self, recent: RecentMean, long_run: float) -> float:
+        short = recent.above(long_run) if self.cfg.recent_half_life > 0 else None
+        return long_run if short is None else short
 
     def estimates(self) -> Estimates:
         if self._cache is None:
@@ -130,8 +142,9 @@ class OnlineEstimator:
             k = c.p_prior_weight
             self._cache = Estimates(
                 ring_pmf=self._ring_pub,
-                talk_mu=self._lm, talk_sigma=math.sqrt(max(self._lv, 1e-4)),
-                wrap_mean_s=self._wrap,
+                talk_mu=self._recent(self._recent_log_talk, self._lm),
+                talk_sigma=math.sqrt(max(self._lv, 1e-4)),
+                wrap_mean_s=self._recent(self._recent_wrap, self._wrap),
                 p_scale=(self._obs + k) / (self._pred + k),
                 risk_threshold=math.exp(self._log_risk),
                 n_attempts=self.n_attempts, n_talks=self.n_talks,

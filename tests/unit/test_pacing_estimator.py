@@ -65,3 +65,43 @@ def test_given_wrap_times_when_fed_then_mean_follows() -> None:
     for _ in range(200):
         est.observe(WrapEnded(12.0))
     assert est.estimates().wrap_mean_s == pytest.approx(12.0, abs=0.5)
+
+
+def test_given_wrap_ups_lengthen_from_3_to_30_s_when_fed_then_seen_within_three_calls() -> None:
+    # issue 18 #6: agents slow down after lunch; the long-run mean would take dozens of calls
+    est = OnlineEstimator()
+    for _ in range(60):
+        est.observe(TalkEnded(20.0))
+        est.observe(WrapEnded(3.0))
+    assert est.estimates().wrap_mean_s < 4.0
+    for _ in range(3):
+        est.observe(TalkEnded(20.0))
+        est.observe(WrapEnded(30.0))
+    assert est.estimates().wrap_mean_s > 10.0  # the long-run mean alone: ~4 s
+    slow = OnlineEstimator(EstimatorConfig(recent_half_life=0))  # the long run only
+    for wrap in [3.0] * 60 + [30.0] * 3:
+        slow.observe(TalkEnded(20.0))
+        slow.observe(WrapEnded(wrap))
+    assert slow.estimates().wrap_mean_s < 6.0
+
+
+def test_given_talks_lengthen_when_fed_then_short_window_raises_talk_mean() -> None:
+    est = OnlineEstimator()
+    rng = np.random.default_rng(1)
+    for x in rng.lognormal(np.log(20.0), 0.3, 200):
+        est.observe(TalkEnded(float(x)))
+    before = est.estimates().talk_mu
+    assert before == pytest.approx(np.log(20.0), abs=0.1)
+    for _ in range(4):
+        est.observe(TalkEnded(120.0))
+    assert est.estimates().talk_mu > np.log(40.0)
+
+
+def test_given_steady_lognormal_talks_then_short_window_rarely_overrides() -> None:
+    est = OnlineEstimator()
+    rng = np.random.default_rng(2)
+    overridden = 0
+    for x in rng.lognormal(np.log(120.0) - 0.35, 0.83, 3000):  # talk 120 s, cv 1
+        est.observe(TalkEnded(float(x)))
+        overridden += est.estimates().talk_mu != est._lm
+    assert overridden / 3000 < 0.05
