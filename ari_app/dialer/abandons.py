@@ -85,7 +85,7 @@ class AbandonLedger:
                     answers += 1
                 if abandoned and at >= start - OVERLAP_S and at >= now - span:
                     abandons += 1
-            out.append(AbandonWindow(name, answers, abandons))
+            out.append(AbandonWindow(name, answers, abandons, name == self.regulatory))
         return tuple(out)
 
     def recent(self, now: float, span: float = ALARM_WINDOW_S) -> AbandonWindow:

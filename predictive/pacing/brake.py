@@ -7,7 +7,10 @@ as if
 
 * the calls already in flight answer at the *observed recent* rate (ringing calls: live answers
   per dial; calls answered with the AMD verdict pending: live answers per answer), whatever the
-  model thinks of them;
+  model thinks of them; but every one of them answers while the regulatory window has no room
+  left for a single abandon (cap x live answers - abandons < 1): a recent rate says nothing of
+  a fresh list that answers ~100 % (issue 18's burst: its first calls were dialled before any
+  of them answered), and there one abandon is already over the cap;
 * every call of this launch answers (the launch *could* push the window over: the worst case);
 * every live answer beyond the agents free now is abandoned (nobody is counted on to free up).
 
@@ -39,6 +42,7 @@ class AbandonWindow:
     name: str  # "30d", "24h", "1h", "15min"
     live_answers: int  # humans answered (connected to an agent or abandoned)
     abandons: int
+    regulatory: bool = False  # the campaign's regulatory window (not an internal guard)
 
     @property
     def rate(self) -> float:
@@ -65,8 +69,16 @@ class BrakeDecision:
     window: str | None = None  # the window that bound
 
 
+def no_room(inp: BrakeInput) -> bool:
+    """The regulatory window cannot take one more abandon: the calls in flight all count."""
+    return any(w.regulatory and inp.cap * w.live_answers - w.abandons < 1.0 for w in inp.windows)
+
+
 def expected_answers(inp: BrakeInput) -> float:
-    """Live answers the calls in flight will still bring, at the observed rates."""
+    """Live answers the calls in flight will still bring, at the observed rates (every call,
+    when the regulatory window has no room for one abandon)."""
+    if no_room(inp):
+        return float(inp.ringing + inp.detecting)
     return (inp.ringing * min(max(inp.answer_rate, 0.0), 1.0)
             + inp.detecting * min(max(inp.human_rate, 0.0), 1.0))
 
@@ -102,8 +114,10 @@ def brake(inp: BrakeInput) -> BrakeDecision:
     reason = (
         f"abandon brake ({bound.name} window {bound.abandons}/{bound.live_answers} = "
         f"{bound.rate:.2%}, cap {inp.cap:.2%}): dial {count} instead of {inp.proposed} "
-        f"({inp.free_agents} free agents; {inp.ringing} ringing at observed answer rate "
-        f"{inp.answer_rate:.2f}, {inp.detecting} in AMD, {inp.waiting} waiting)"
+        f"({inp.free_agents} free agents; {inp.ringing} ringing at "
+        + ("answer rate 1 (no room for one abandon)" if no_room(inp)
+           else f"observed answer rate {inp.answer_rate:.2f}")
+        + f", {inp.detecting} in AMD, {inp.waiting} waiting)"
     )
     return BrakeDecision(count, reason, bound.name)
 

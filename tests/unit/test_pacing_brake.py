@@ -108,3 +108,18 @@ def test_given_nothing_proposed_when_braking_then_nothing() -> None:
 def test_given_recent_abandons_when_checking_the_alarm_then_count_and_cap(
         abandons: int, answers: int, alarm: bool) -> None:
     assert abandon_alarm(AbandonWindow("15min", answers, abandons), 0.03) is alarm
+
+
+def test_given_no_room_for_one_abandon_when_a_fresh_list_rings_then_every_call_counts() -> None:
+    # issue 18's burst: 15 live answers, 0 abandons at a 3 % cap (room 0.45 abandon); 3 calls
+    # of a new list ring, dialled before any of it answered. At the history's 0.3 they would
+    # take 1 agent of 3 and 2 more calls would go; the list answers ~100 %: 2 abandons.
+    history = AbandonWindow("30d", 15, 0, regulatory=True)
+    assert brake(_input(8, free=3, ringing=3, rate=0.3, windows=(history,))).count == 0
+    assert brake(_input(8, free=3, ringing=1, rate=0.3, windows=(history,))).count == 2
+    # room for one abandon or more (>= 34 answers at 3 %): the observed rate again
+    roomy = AbandonWindow("30d", 40, 0, regulatory=True)
+    assert brake(_input(8, free=3, ringing=3, rate=0.3, windows=(roomy,))).count >= 2
+    # an internal guard (the last hour) with no room does not switch the rate
+    hour = AbandonWindow("1h", 15, 0)
+    assert brake(_input(8, free=3, ringing=3, rate=0.3, windows=(hour,))).count == 2
