@@ -5,11 +5,13 @@
 
 Quick: the target scenario (N=20, p=0.30, talk 120 s cv 1.0), 8 seeds x one 8-hour day.
 Full: target, scale (N=10, 50), non-stationary and heterogeneous cases (per-lead true p,
-per-lead p from an XGBoost model learned on simulated history, one pooled rate), 20 seeds
-each, one 30-day warm run of ``predictive`` on the target, then the issue's grid
-(N x p x talk) with every policy but the hindsight static ratio, run in batches of seeds
-across all grid cases (the JSON is rewritten after each batch, so a run stopped early
-leaves every case with the same number of seeds, recorded per row).
+per-lead p from an XGBoost model learned on simulated history, one pooled rate), new lists
+(a mid-day switch from p = 0.3 to 0.9, a new list mixed in; ours and ``predictive_pooled``,
+the policy before issue 18 items 2-3: one campaign-wide p scale, no abandon budget) and small
+teams (N = 3, 5), 20 seeds each, one 30-day warm run of ``predictive`` on the target, then
+the issue's grid (N x p x talk) with every policy but the hindsight static ratio, run in
+batches of seeds across all grid cases (the JSON is rewritten after each batch, so a run
+stopped early leaves every case with the same number of seeds, recorded per row).
 The static-ratio row is the best ratio *in hindsight*: the highest level whose mean
 abandon rate is <= 2.5 % and P(day > 3 %) <= 5 % on these very seeds.
 """
@@ -175,6 +177,8 @@ def _policies(s: Scenario) -> tuple[str, ...]:
     """Heterogeneous variants with learned / pooled probabilities only change ours."""
     if s.p_bias != 1.0:  # only ours reads the reported p (the oracle knows the outcomes)
         return ("predictive",)
+    if s.has_lists or s.agents <= 5:  # issue 18: ours before and after, and progressive
+        return ("progressive", "predictive_pooled", "predictive")
     return ("predictive",) if s.heterogeneous and s.p_info != "lead" else POLICIES
 
 
@@ -183,7 +187,8 @@ def cases(quick: bool) -> list[tuple[Scenario, tuple[str, ...]]]:
     target = load_named("target")
     if quick:
         return [(s, POLICIES) for s in target]
-    return [(s, _policies(s)) for s in target + load_named("scale") + load_named("special")]
+    named = target + load_named("scale") + load_named("special") + load_named("lists")
+    return [(s, _policies(s)) for s in named + load_named("small")]
 
 
 GRID_POLICIES = tuple(p for p in POLICIES if p != "static_ratio")
@@ -231,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-grid", action="store_true", help="skip the N x p x talk grid (full)")
     ap.add_argument("--grid-only", action="store_true", help="only the grid (full)")
     ap.add_argument("--grid-policies", help="grid policies (default: all but static_ratio)")
-    ap.add_argument("--policies", help="comma-separated subset of " + ",".join(POLICIES))
+    ap.add_argument("--policies", help="comma-separated subset of " + ",".join(POLICIES)
+                    + ",predictive_pooled")
     ap.add_argument("--cache", type=Path, help="day results of finished jobs (JSON lines): "
                     "read to skip them, appended as jobs finish, so a stopped run resumes")
     args = ap.parse_args(argv)

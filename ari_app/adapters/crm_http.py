@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from ari_app.dialer.model import Outcome
-from ari_app.dialer.ports import Lead
+from ari_app.dialer.ports import Lead, lead_list_of
 from ari_app.errors import DialerError
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,8 @@ class HttpCrm:
                      customer_id=i["customer_id"], number=i["phone_e164"],
                      priority=i["priority"], attempts=i["attempts"],
                      p_answer=i.get("p_answer"), route=i.get("route"),
-                     p_convert=i.get("p_convert")) for i in body["items"]]
+                     p_convert=i.get("p_convert"), list_id=lead_list_of(i.get("created_at")))
+                for i in body["items"]]
 
     async def release(self, lead_ids: Sequence[str], worker: str) -> None:
         await self._send("POST", "/api/hopper/release",

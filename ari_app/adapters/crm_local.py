@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ari_app.dialer.model import Outcome
-from ari_app.dialer.ports import Lead
+from ari_app.dialer.ports import Lead, lead_list_of
 from crm.domain.enums import AttemptOutcome
 from crm.errors import AlreadyExistsError, NotFoundError
 from crm.service import CrmService
@@ -36,7 +36,7 @@ class LocalCrm:
             Lead(lead_id=str(v.id), campaign_id=str(v.campaign_id),
                  customer_id=str(v.customer_id), number=v.phone_e164, priority=v.priority,
                  attempts=v.attempts, p_answer=v.p_answer,
-                 route=v.route, p_convert=v.p_convert)
+                 route=v.route, p_convert=v.p_convert, list_id=lead_list_of(v.created_at))
             for v in views
         ]
 

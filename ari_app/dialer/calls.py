@@ -104,7 +104,7 @@ class CallDesk:
                            lead.customer_id, lead.number, originated_at=now,
                            agent_id=agent.agent_id if agent else None,
                            p_answer=lead.p_answer if lead.p_answer is not None else 0.3,
-                           route=lead.route)
+                           route=lead.route, list_id=lead.list_id)
         if agent is not None and agent.state is not AgentState.RESERVED:
             # before the call exists: an agent who hung up meanwhile raises here, and no
             # call is left on record without an origination (the caller gives the lead back)

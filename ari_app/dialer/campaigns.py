@@ -294,9 +294,9 @@ class CampaignRunner:
             ready=tuple((a.agent_id, a.since) for a in agents if a.state is AgentState.READY),
             busy=tuple((a.agent_id, a.state, a.since) for a in agents
                        if a.state in (AgentState.ON_CALL, AgentState.WRAP_UP)),
-            in_flight=tuple((c.lead_id, c.p_answer, c.originated_at) for c in dialing),
+            in_flight=tuple((c.lead_id, c.p_answer, c.originated_at, c.list_id) for c in dialing),
             waiting=sum(1 for c in in_flight if c.phase is CallPhase.WAITING_AGENT),
-            hopper=tuple((lead.lead_id, lead.p_answer) for lead in self.hopper.leads),
+            hopper=tuple((lead.lead_id, lead.p_answer, lead.list_id) for lead in self.hopper.leads),
             logged_in=len(agents), counters=self.calls.counters[self.config.campaign_id],
         )
 

@@ -190,6 +190,7 @@ class CallAttempt:
     recording: str | None = None
     p_answer: float = 0.3  # the lead's modelled answer probability (pacing input)
     route: str | None = None  # the lead's conversion route (which agent it prefers)
+    list_id: str | None = None  # the lead's list (pacing rescales its answer rate per list)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

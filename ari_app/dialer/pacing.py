@@ -48,9 +48,9 @@ class PacingView:
     now: float
     ready: tuple[tuple[str, float], ...]  # (agent id, ready since)
     busy: tuple[tuple[str, AgentState, float], ...]  # (agent id, on_call|wrap_up, since)
-    in_flight: tuple[tuple[str, float, float], ...]  # (lead id, p answer, dialed at)
+    in_flight: tuple[tuple[str, float, float, str | None], ...]  # (lead, p answer, dialed at, list)
     waiting: int  # answered humans waiting for an agent
-    hopper: tuple[tuple[str, float | None], ...]  # (lead id, p answer) in dial order
+    hopper: tuple[tuple[str, float | None, str | None], ...]  # (lead, p answer, list), dial order
     logged_in: int
     counters: CampaignCounters
 
@@ -109,9 +109,9 @@ class ModelPacing:
             busy=tuple(BusyAgent(a, BusyState.TALK if state is AgentState.ON_CALL
                                  else BusyState.WRAP, since)
                        for a, state, since in view.busy),
-            in_flight=tuple(CallInFlight(lead, p, at) for lead, p, at in view.in_flight),
-            hopper=tuple(QueuedLead(lead, p if p is not None else PRIOR_P_ANSWER)
-                         for lead, p in view.hopper),
+            in_flight=tuple(CallInFlight(lead, p, at, lst) for lead, p, at, lst in view.in_flight),
+            hopper=tuple(QueuedLead(lead, p if p is not None else PRIOR_P_ANSWER, list_id=lst)
+                         for lead, p, lst in view.hopper),
             stats=WindowStats(counters.live_answers, counters.abandons, 30 * 86400.0),
             target_abandon=view.config.abandon_target,
             waiting_calls=view.waiting,
@@ -124,7 +124,7 @@ class ModelPacing:
         # the channel's answer: AMD's 1.5-5 s are part of the wait for an agent (issue 18)
         now = call.handed_at or call.answered_at or call.originated_at
         self.policy.observe(AttemptEnded(call.lead_id, call.p_answer, AttemptOutcome.LIVE,
-                                         max(0.0, now - call.originated_at)), now)
+                                         max(0.0, now - call.originated_at), call.list_id), now)
         self.policy.observe(LiveAnswerHandled(abandoned, call.lead_id), now)
 
     def observe_end(self, call: CallAttempt) -> None:
@@ -132,7 +132,8 @@ class ModelPacing:
         outcome = _OUTCOMES.get(call.outcome or Outcome.FAILED, AttemptOutcome.FAILED)
         if outcome is not AttemptOutcome.LIVE:  # live answers were observed when handled
             self.policy.observe(AttemptEnded(call.lead_id, call.p_answer, outcome,
-                                             max(0.0, now - call.originated_at)), now)
+                                             max(0.0, now - call.originated_at), call.list_id),
+                                now)
         elif call.bridged_at is not None:
             self.policy.observe(TalkEnded(call.talk_seconds), now)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ari_app.ari.resources import AsteriskInfo, BridgeInfo, ChannelInfo
@@ -23,6 +24,25 @@ class Lead:
     attempts: int = 0
     route: str | None = None  # conversion route: "senior", "standard" (nurture is never claimed)
     p_convert: float | None = None
+    list_id: str | None = None  # the list the lead came with (lead_list_of); pacing uses it
+
+
+def lead_list_of(created_at: datetime | str | None) -> str | None:
+    """The list a lead belongs to, for the pacing's per-list answer rates.
+
+    The CRM's leads carry no list or import-batch field; an import writes its rows within
+    minutes, so the list is the UTC hour the lead was created in ("2026-12-07T14"): the leads of
+    one import share it, a list imported later in the day gets its own."""
+    if created_at is None:
+        return None
+    if isinstance(created_at, str):
+        try:
+            created_at = datetime.fromisoformat(created_at)
+        except ValueError:
+            return None
+    if created_at.tzinfo is not None:
+        created_at = created_at.astimezone(UTC)
+    return created_at.strftime("%Y-%m-%dT%H")
 
 
 class CallControl(Protocol):

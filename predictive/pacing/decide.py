@@ -17,6 +17,11 @@ on, since taking an agent at tau abandons a later answer instead (the call's ful
 marginal effect on abandons). We dial while that risk stays under a threshold that the
 online estimator tunes from observed abandons (integral control towards the target
 rate), and never fewer than progressive would.
+
+Each lead's model p is scaled by its list's observed/predicted ratio (a list never seen is
+charged a conservative rate; :mod:`predictive.pacing.lists`). The abandon budget
+(:func:`abandon_budget`) then keeps the launch within what the window can still afford: with
+few agents a day's abandons come in clusters the threshold control cannot average out.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import ndtr, pdtr
 
 from predictive.pacing.baselines import dial_prefix, progressive_count
 from predictive.pacing.types import BusyState, DialDecision, Estimates, PacingSnapshot
@@ -61,13 +66,50 @@ def decide(snapshot: PacingSnapshot) -> DialDecision:
     over = risks > theta
     n = int(np.argmax(over)) if over.any() else limit
     n = max(n, min(max(floor, 0), limit))
+    p_new = effective_p(snapshot.hopper, est)[:limit]
+    nb = abandon_budget(snapshot, est, risks, p_new, n, max(floor, 0))
     nxt = f"{risks[n]:.3f}" if n < limit else "n/a"
     reason = (
-        f"predictive: dial {n}; next call's abandon risk {nxt} vs threshold {theta:.3f} "
+        f"predictive: dial {nb}; next call's abandon risk {nxt} vs threshold {theta:.3f} "
         f"(p scale {est.p_scale:.2f}, window abandon {snapshot.stats.abandon_rate:.2%})"
     )
-    d = dial_prefix(snapshot, n, reason)
-    return DialDecision(d.count, d.lead_ids, d.reason, tuple(risks[: d.count].tolist()))
+    if nb < n:
+        reason += f"; abandon budget: {nb} instead of {n}"
+    d = dial_prefix(snapshot, nb, reason)
+    k = d.count
+    return DialDecision(k, d.lead_ids, d.reason, tuple(risks[:k].tolist()),
+                        tuple((risks[:k] * p_new[:k]).tolist()))
+
+
+def abandon_budget(snapshot: PacingSnapshot, est: Estimates, risks: np.ndarray,
+                   p_new: np.ndarray, n: int, floor: int) -> int:
+    """The most of the first ``n`` calls (never fewer than ``floor``) whose launch keeps the
+    window's abandons under ``budget_share`` x the cap.
+
+    The abandons counted are the window's so far plus what the calls in flight (their expected
+    abandons at launch, ``snapshot.pending_abandons``) and this launch may still cause: the
+    upper ``1 - budget_alpha`` quantile of a Poisson count with that mean, and
+    ``budget_reserve`` more (one abandon kept in hand: many launches at the edge of the budget
+    each risk ``budget_alpha`` of one more); the live answers, the window's so far plus the
+    expected ones of the calls in flight and of this launch. So with under one abandon of budget
+    left beyond the reserve, only calls very unlikely to abandon go (P(one more) under
+    ``budget_alpha``), and the window ends over the cap only if the tail passes the reserve."""
+    if est.budget_share <= 0.0 or n <= floor or snapshot.agents_logged_in > est.budget_max_agents:
+        return n
+    stats = snapshot.stats
+    exp = snapshot.pending_abandons + np.cumsum(p_new[floor:n] * risks[floor:n])
+    answers = (stats.live_answers + _flight_p(snapshot, est).sum()
+               + np.cumsum(p_new[:n])[floor:])
+    spent = stats.abandons + est.budget_reserve + poisson_upper(exp, est.budget_alpha)
+    over = spent > est.budget_share * snapshot.target_abandon * answers
+    return floor + int(np.argmax(over)) if over.any() else n
+
+
+def poisson_upper(mu: np.ndarray, alpha: float) -> np.ndarray:
+    """The smallest k with P(Poisson(mu) <= k) >= 1 - alpha, for each mu."""
+    top = float(mu.max()) if len(mu) else 0.0
+    k = np.arange(int(top + 8.0 * np.sqrt(top) + 12.0))[:, None]
+    return np.argmax(pdtr(k, mu[None, :]) >= 1.0 - alpha, axis=0)
 
 
 def risk_threshold(snapshot: PacingSnapshot, est: Estimates) -> float:
@@ -160,8 +202,7 @@ def marginal_risks(snapshot: PacingSnapshot, est: Estimates, limit: int) -> np.n
     mean0 = base + sign @ fh - m_f
     var0 = np.ones(len(fh)) @ q + m_f + 1e-9
     third0 = sign @ (q - 2.0 * fh * q) - m_f
-    scale = est.p_scale
-    p_new = np.minimum(_hopper_p(snapshot.hopper)[:limit] * scale, 0.99)
+    p_new = effective_p(snapshot.hopper, est)[:limit]
     before = (np.cumsum(p_new) - p_new)[:, None]
     before2 = (np.cumsum(p_new * p_new) - p_new * p_new)[:, None]
     m_n = before * tb.g_tau
@@ -249,16 +290,66 @@ def _hopper_p(hopper: tuple) -> np.ndarray:
     return out
 
 
+_lists_memo: dict[str, tuple[tuple, tuple | None]] = {}
+_scaled_memo: dict[str, tuple[tuple, Estimates, np.ndarray]] = {}
+
+
+def _list_ids(kind: str, items: tuple) -> tuple | None:
+    """The items' list ids, or None when none has one (memoised on the tuple's identity)."""
+    hit = _lists_memo.get(kind)
+    if hit is not None and hit[0] is items:
+        return hit[1]
+    ids = tuple(x.list_id for x in items)
+    out = ids if any(i is not None for i in ids) else None
+    _lists_memo[kind] = (items, out)
+    return out
+
+
+def _scaled(p_model: np.ndarray, lists: tuple | None, est: Estimates) -> np.ndarray:
+    """Model p x its list's scale (no list: the campaign's; a list never seen: at least
+    ``new_list_p``), at most 0.99."""
+    if lists is None:
+        return np.minimum(p_model * est.p_scale, 0.99)
+    known, pooled = est.list_scales, est.p_scale
+    scale = np.fromiter((pooled if k is None else known.get(k, -1.0) for k in lists), float,
+                        len(lists))
+    p = p_model * np.abs(scale)
+    p = np.where(scale < 0, np.maximum(p_model * pooled, est.new_list_p), p)
+    return np.minimum(p, 0.99)
+
+
+def effective_p(hopper: tuple, est: Estimates) -> np.ndarray:
+    """P(live answer) of each hopper lead dialled now, as the policy charges it."""
+    hit = _scaled_memo.get("hopper")
+    if hit is not None and hit[0] is hopper and hit[1] is est:
+        return hit[2]
+    out = _scaled(_hopper_p(hopper), _list_ids("hopper", hopper), est)
+    _scaled_memo["hopper"] = (hopper, est, out)
+    return out
+
+
+def _flight_p(snapshot: PacingSnapshot, est: Estimates) -> np.ndarray:
+    """P(live answer) of each call in flight, as the policy charges it (before conditioning
+    on its elapsed ring time)."""
+    flight = snapshot.in_flight
+    hit = _scaled_memo.get("flight")
+    if hit is not None and hit[0] is flight and hit[1] is est:
+        return hit[2]
+    out = _scaled(_flight_arrays(flight)[1], _list_ids("flight", flight), est)
+    _scaled_memo["flight"] = (flight, est, out)
+    return out
+
+
 def _claim_matrix(snapshot: PacingSnapshot, est: Estimates, tb: _Tables) -> np.ndarray:
     """[call in flight, tau] -> P(it is a live answer arriving by now + tau)."""
     flight = snapshot.in_flight
     if not flight:
         return tb.free_talk[:0]
     top = _MAX_TAU - 1
-    dialed_at, p_model = _flight_arrays(flight)
+    dialed_at, _ = _flight_arrays(flight)
     elapsed = snapshot.now - dialed_at
     ei = np.minimum(elapsed, top).astype(np.intp)  # whole seconds, elapsed >= 0
-    p = np.minimum(p_model * est.p_scale, 0.99)
+    p = _flight_p(snapshot, est)
     g_e = tb.cdf[ei]
     g_et = tb.cdf[ei[:, None] + tb.taus[None, :]]
     return (p / np.maximum(1.0 - p * g_e, 1e-9))[:, None] * (g_et - g_e[:, None])

@@ -10,6 +10,8 @@ answer rate, a change of script lengthening talk time) without hindsight:
   calls): published instead of the long-run values while significantly longer;
 * ``p_scale``: decayed observed live answers / decayed sum of model probabilities, so a
   stale answer model is corrected within a few hundred attempts;
+* per-list scales (:mod:`predictive.pacing.lists`): the same ratio per lead list, over a long
+  and a short (minutes) window, starting from a conservative rate for a list never seen;
 * ``risk_threshold``: integral control of log(threshold) on abandons: each live answer
   moves it up by ``gain * target``, each abandon down by ``gain * (1 - target)``, so in
   steady state abandons / live answers equals ``target``.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from predictive.pacing.lists import ListRates, ListRatesConfig
 from predictive.pacing.recent import RecentMean
 from predictive.pacing.types import (
     AttemptEnded,
@@ -58,6 +61,12 @@ class EstimatorConfig:
     future_weight: float = 0.0
     lookahead: bool = True
     recent_half_life: float = 4.0  # calls: the short window of wrap-up and talk (0: off)
+    per_list: bool = True  # per-list scales (off: every lead on the campaign-wide p_scale)
+    lists: ListRatesConfig = ListRatesConfig()
+    budget_share: float = 1.0  # decide's abandon budget: this share of the cap (0: off)
+    budget_alpha: float = 0.02
+    budget_reserve: float = 1.0
+    budget_max_agents: int = 9
 
 
 def _decay(half_life: float) -> float:
@@ -79,6 +88,7 @@ class OnlineEstimator:
         self._ring_new = 0
         self._obs = self._pred = 0.0
         self._log_risk = math.log(c.risk_start)
+        self.lists = ListRates(c.lists)
         self.n_attempts = self.n_talks = self.n_live = self.n_abandons = 0
         self._cache: Estimates | None = None
 
@@ -86,6 +96,9 @@ class OnlineEstimator:
         self._cache = None
         if isinstance(event, AttemptEnded):
             self._attempt(event)
+            if event.list_id is not None and self.cfg.per_list:
+                live = event.outcome is AttemptOutcome.LIVE
+                self.lists.observe(event.list_id, live, event.p_answer, now)
         elif isinstance(event, LiveAnswerHandled) and not event.machine:
             self._handled(event.abandoned)
         elif isinstance(event, TalkEnded) and not event.machine:
@@ -150,5 +163,9 @@ class OnlineEstimator:
                 n_attempts=self.n_attempts, n_talks=self.n_talks,
                 abandon_window_s=c.abandon_window_s, future_weight=c.future_weight,
                 lookahead=c.lookahead,
+                list_scales=self.lists.scales() if c.per_list else {},
+                new_list_p=c.lists.new_list_p if c.per_list else 0.0,
+                budget_share=c.budget_share, budget_alpha=c.budget_alpha,
+                budget_max_agents=c.budget_max_agents, budget_reserve=c.budget_reserve,
             )
         return self._cache

@@ -7,12 +7,13 @@ The dialer fills a :class:`PacingSnapshot` about once a second per campaign and 
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
 LeadId = Hashable
 AgentId = Hashable
+ListId = Hashable  # the list (import, file, segment) a lead comes from; None: not known
 
 
 class BusyState(Enum):
@@ -51,6 +52,7 @@ class CallInFlight:
     lead_id: LeadId
     p_answer: float  # model probability of a live answer for this attempt
     dialed_at: float
+    list_id: ListId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class QueuedLead:
     lead_id: LeadId
     p_answer: float
     score: float | None = None  # optional model score (e.g. conversion), unused by pacing
+    list_id: ListId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,17 @@ class Estimates:
     abandon_window_s: float = 2.0
     future_weight: float = 0.0  # weight of not-yet-dialled calls that may overtake
     lookahead: bool = True  # count the abandons a call causes to later answers too
+    # per-list scales on the model's p (predictive/pacing/lists.py); a list not in it is charged
+    # max(p x p_scale, new_list_p); leads with no list use p_scale
+    list_scales: Mapping[ListId, float] = field(default_factory=dict)
+    new_list_p: float = 0.0
+    # the abandon budget (decide.abandon_budget): launch only what keeps the window's abandons,
+    # with those the calls in flight and this launch may still cause (their Poisson upper
+    # 1 - budget_alpha quantile), under budget_share x the cap; 0 turns it off
+    budget_share: float = 0.0
+    budget_alpha: float = 0.02
+    budget_reserve: float = 1.0  # abandons kept in hand (one that slips past the quantile)
+    budget_max_agents: int = 9  # only teams this small (larger ones: the day's rate varies little)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +120,7 @@ class PacingSnapshot:
     waiting_calls: int = 0  # live answers waiting for an agent right now
     max_dials: int = 1_000  # trunk/line headroom for this campaign right now
     logged_in: int | None = None  # agents logged in (incl. paused); default ready+busy
+    pending_abandons: float = 0.0  # expected abandons of the calls in flight (at their launch)
 
     @property
     def agents_logged_in(self) -> int:
@@ -120,6 +135,7 @@ class DialDecision:
     lead_ids: tuple[LeadId, ...]
     reason: str
     risks: tuple[float, ...] = ()  # predictive: each dialled call's estimated abandon risk
+    abandons: tuple[float, ...] = ()  # predictive: each dialled call's P(live and abandoned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +144,7 @@ class AttemptEnded:
     p_answer: float
     outcome: AttemptOutcome
     duration_s: float  # dial to outcome (for LIVE: to the moment it is handed to an agent)
+    list_id: ListId | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,7 @@ class LeadBook:
         self._s = scenario
         self._rng = np.random.default_rng(np.random.SeedSequence([seed, day, 11]))
         self._chunks: list[LeadChunk] = []
+        self.new_list_from: int | None = None
         mu, sigma = talk_params(scenario.talk_mean_s, scenario.talk_cv)
         self._mu, self._sigma = mu, sigma
         # AMD delays from a stream of their own: every other draw stays what it was
@@ -144,10 +145,26 @@ class LeadBook:
             self._amd.extend(whole.tolist())
         return self._amd[lead]
 
+    def start_new_list(self, first_lead: int) -> None:
+        """Leads from ``first_lead`` on come from the new list (list profiles only)."""
+        self.new_list_from = first_lead
+
+    def list_of(self, lead: int) -> int | None:
+        """The list a lead comes from: 0 the old one, 1 the new one; None without lists."""
+        s = self._s
+        if not s.has_lists:
+            return None
+        start = self.new_list_from
+        if start is None or lead < start:
+            return 0
+        return 1 if s.p_profile == "list_switch" or (lead - start) % 2 == 0 else 0
+
     def p_true(self, lead: int, t: float) -> float:
         ch, k = self.chunk(lead)
-        cap = 1.0 - self._s.busy_rate - self._s.machine_rate
-        return min(ch.p_base[k] * profile_factor(self._s, t), cap)
+        s = self._s
+        cap = 1.0 - s.busy_rate - s.machine_rate
+        factor = s.step_factor if self.list_of(lead) == 1 else profile_factor(s, t)
+        return min(ch.p_base[k] * factor, cap)
 
     def p_reported(self, lead: int, t: float) -> float:
         """What a calibrated model would report: per lead, or the pooled campaign rate."""

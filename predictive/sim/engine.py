@@ -71,12 +71,15 @@ class _Agent:
 
 
 class _Call:
-    __slots__ = ("lead", "dialed_at", "p", "seen", "human", "live", "talk", "at", "flight")
+    __slots__ = ("lead", "dialed_at", "p", "seen", "human", "live", "talk", "at", "flight",
+                 "list_id")
 
-    def __init__(self, lead: int, dialed_at: int, p: float, resolved: tuple) -> None:
-        self.lead, self.dialed_at, self.p = lead, dialed_at, p
+    def __init__(self, lead: int, dialed_at: int, p: float, resolved: tuple,
+                 list_id: int | None = None) -> None:
+        self.lead, self.dialed_at, self.p, self.list_id = lead, dialed_at, p, list_id
         self.seen, self.human, self.live, self.talk, self.at = resolved
-        self.flight = CallInFlight(lead, p, dialed_at)  # built once, reused by every snapshot
+        # built once, reused by every snapshot
+        self.flight = CallInFlight(lead, p, dialed_at, list_id)
 
 
 class SimView:
@@ -217,7 +220,8 @@ class DaySim:
     def _outcome(self, cid: int, now: float) -> None:
         call = self.calls[cid]
         self._calls_dirty = True
-        self.policy.observe(AttemptEnded(call.lead, call.p, call.seen, now - call.dialed_at), now)
+        self.policy.observe(AttemptEnded(call.lead, call.p, call.seen, now - call.dialed_at,
+                                         call.list_id), now)
         if not call.live:
             del self.calls[cid]
             if call.human:
@@ -262,6 +266,9 @@ class DaySim:
             self._agents_dirty = self._calls_dirty = False
             stats = WindowStats(self.win_live, self.win_abandon, float(now))
             self._cache = (ready, busy, flight, logged, stats)
+        if self.s.has_lists and self.book.new_list_from is None and now >= self.s.step_at_s:
+            self.book.start_new_list(self.next_lead)  # the new list is loaded: a fresh hopper
+            self._refresh_hopper(now)
         if now - self._hopper_at >= 60 or not self._hopper:
             self._refresh_hopper(now)
         ready, busy, flight, logged, stats = self._cache
@@ -275,8 +282,9 @@ class DaySim:
     def _refresh_hopper(self, now: int) -> None:
         size = max(40, 4 * self.s.agents)
         base = self.next_lead
-        rep = self.book.p_reported
-        self._hopper = tuple(QueuedLead(i, rep(i, now)) for i in range(base, base + size))
+        rep, list_of = self.book.p_reported, self.book.list_of
+        self._hopper = tuple(QueuedLead(i, rep(i, now), list_id=list_of(i))
+                             for i in range(base, base + size))
         self._hopper_at = now
 
     def dial(self, decision: DialDecision, now: int) -> None:
@@ -288,7 +296,7 @@ class DaySim:
             raise PolicyError(f"{self.policy.name}: decision must dial a hopper prefix")
         for q in hop[:n]:
             lead = int(q.lead_id)  # type: ignore[call-overload]
-            call = _Call(lead, now, q.p_answer, self.resolve(lead, now))
+            call = _Call(lead, now, q.p_answer, self.resolve(lead, now), self.book.list_of(lead))
             self.seq += 1
             self.calls[self.seq] = call
             self.push(call.at, OUTCOME, self.seq)

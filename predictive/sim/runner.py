@@ -47,6 +47,10 @@ def make_policy(name: str, s: Scenario, level: float = 1.0) -> Policy:
             # never from the scenario's true talk or wrap-up times, and learns them online
             EstimatorConfig(target_abandon=target, abandon_window_s=s.abandon_window_s)
         )
+    if name == "predictive_pooled":  # as before issue 18 items 2-3: one campaign-wide p
+        return PredictivePolicy(  # scale, no abandon budget (the bench's "before" rows)
+            EstimatorConfig(target_abandon=target, abandon_window_s=s.abandon_window_s,
+                            per_list=False, budget_share=0.0), name=name)
     if name == "oracle":
         return Oracle(s.abandon_window_s)
     raise ValueError(f"unknown policy {name!r}")

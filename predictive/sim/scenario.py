@@ -12,7 +12,10 @@ import yaml
 from predictive.errors import ScenarioError
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-P_PROFILES = ("flat", "step", "daily")
+# list_switch: from step_at_s on, the hopper holds a new list (true p x step_factor, the model
+# still says the old rate); new_list: from step_at_s on, every other lead comes from such a list
+P_PROFILES = ("flat", "step", "daily", "list_switch", "new_list")
+LIST_PROFILES = ("list_switch", "new_list")
 P_INFO = ("lead", "model", "pooled")  # true per-lead p, learned p, one pooled rate
 
 
@@ -58,6 +61,10 @@ class Scenario:
 
     def __post_init__(self) -> None:
         _validate(self)
+
+    @property
+    def has_lists(self) -> bool:
+        return self.p_profile in LIST_PROFILES
 
     @property
     def max_lines(self) -> int:

@@ -11,7 +11,7 @@ def view(ready: int, hopper: int = 40, counters: CampaignCounters | None = None)
     return PacingView(
         config=CampaignConfig("c1", mode=DialMode.PREDICTIVE, dial_ratio=2.0), now=10_000.0,
         ready=tuple((f"a{i}", 9_990.0) for i in range(ready)), busy=(), in_flight=(), waiting=0,
-        hopper=tuple((f"l{i}", 0.3) for i in range(hopper)), logged_in=ready,
+        hopper=tuple((f"l{i}", 0.3, None) for i in range(hopper)), logged_in=ready,
         counters=counters or CampaignCounters(),
     )
 
@@ -59,3 +59,28 @@ def test_given_amd_after_answer_when_live_observed_then_ring_time_is_dial_to_han
     pmf = pacing.policy.estimator.estimates().ring_pmf
     assert max(range(len(pmf)), key=pmf.__getitem__) == 11
     assert pmf[11] > pmf[8]
+
+
+def test_given_leads_of_a_list_when_calls_end_then_the_pacing_learns_that_list() -> None:
+    """The dialer hands each call's list to the pacing (issue 18 item 2)."""
+    pacing = ModelPacing()
+    for i in range(12):
+        call = CallAttempt(f"call-{i}", "c1", f"l{i}", "cust", "+8613900000000",
+                           originated_at=float(i), p_answer=0.3, list_id="2026-12-07T14")
+        call.answered_at, call.bridged_at = i + 2.0, i + 2.0  # a list that answers at once
+        pacing.observe_live(call, abandoned=False)
+    est = pacing.policy.estimator
+    assert est.lists.attempts("2026-12-07T14") == 12
+    assert est.estimates().list_scales["2026-12-07T14"] * 0.3 > 0.8
+
+
+def test_given_lead_creation_times_when_listed_then_one_list_per_import_hour() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from ari_app.dialer.ports import lead_list_of
+
+    at = datetime(2026, 12, 7, 14, 5, tzinfo=UTC)
+    assert lead_list_of(at) == lead_list_of(at + timedelta(minutes=20)) == "2026-12-07T14"
+    assert lead_list_of(at.isoformat()) == "2026-12-07T14"
+    assert lead_list_of(at.astimezone(timezone(timedelta(hours=8)))) == "2026-12-07T14"
+    assert lead_list_of(None) is None and lead_list_of("garbage") is None
