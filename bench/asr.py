@@ -208,6 +208,7 @@ def main() -> int:
             "benchmark": "asr", "quick": args.quick, "beam_size": args.beam_size,
             "machine": platform.machine(),
             "sentences": list(sentences), "results": details,
+            "event_loop_lag": None,  # synchronous: no event loop to lag (every bench says so)
         }, indent=2, ensure_ascii=False))
     return 0
 

@@ -30,6 +30,7 @@ from crm.ports import FixedClock  # noqa: E402
 from crm.service import CrmService  # noqa: E402
 from crm.settings import CrmSettings  # noqa: E402
 from crm.synth.conversion import write_history  # noqa: E402
+from web.metrics.loop_lag import with_loop_lag  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai: inside the calling window
 
@@ -117,7 +118,8 @@ def main() -> int:
     results = []
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            results.append(asyncio.run(run(n, 20, Path(tmp))))
+            row, lag = asyncio.run(with_loop_lag(run(n, 20, Path(tmp))))
+            results.append({**row, "event_loop_lag": lag})
     cols = ("customers", "training_rows", "rows_ms", "retrain_ms", "retrain_loop_lag_max_ms",
             "rescore_ms", "rescore_loop_lag_max_ms",
             "claim50_p50_ms", "route_lookup_p50_ms", "brier", "brier_base_rate", "auc", "ece")

@@ -41,6 +41,7 @@ from ari_app.dialer.store import DialerStore  # noqa: E402
 from crm.db.engine import create_all, make_engine  # noqa: E402
 from crm.service import CrmService  # noqa: E402
 from crm.settings import CrmSettings  # noqa: E402
+from web.metrics.loop_lag import with_loop_lag  # noqa: E402
 
 
 class WallClock:
@@ -206,7 +207,7 @@ def main() -> int:
     else:
         levels = [5, 10] if args.quick else [5, 10, 20, 30, 40]
     print(" | ".join(f"{h:>12}" for h in HEADER))
-    rows = asyncio.run(main_async(levels))
+    rows, lag = asyncio.run(with_loop_lag(main_async(levels)))
     ok = [r["agents"] for r in rows if within_limit(r, args.p99_limit_ms)]
     limit = max(ok) if ok else None
     print(f"limit: N = {limit} (every call bridged, >= 80 % of N at once, "
@@ -215,7 +216,8 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "limit_agents": limit,
                                          "p99_limit_ms": args.p99_limit_ms,
-                                         "cores": os.cpu_count()}, indent=2))
+                                         "cores": os.cpu_count(),
+                                         "event_loop_lag": lag}, indent=2))
     return 0
 
 

@@ -66,6 +66,7 @@ from ari_app.speech.live import AudioForks  # noqa: E402
 from ari_app.speech.types import TranscriptSegment  # noqa: E402
 from ari_app.testing import DialerRig  # noqa: E402
 from crm.domain.enums import Role  # noqa: E402
+from web.metrics.loop_lag import with_loop_lag  # noqa: E402
 from web.transcripts.wiring import attach_forks, pool_from, prompt_for  # noqa: E402
 
 PROMPT = "customer-talk"
@@ -353,7 +354,7 @@ def main() -> int:
     else:
         variants = [(500, 5)] + ([shipped] if shipped != (500, 5) else [])
     calls = args.calls or (6 if args.quick else 20)
-    rows = asyncio.run(main_async(variants, calls, args.agents.split(",")))
+    rows, lag = asyncio.run(with_loop_lag(main_async(variants, calls, args.agents.split(","))))
     for row in rows:
         for s in row["samples"]:
             print(f"  [{row['variant']}] {s['rule']:<20} total {s['total_s']:5.2f} s  "
@@ -365,7 +366,8 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "cores": os.cpu_count(),
-                                         "target_p95_s": 2.0}, indent=2, ensure_ascii=False))
+                                         "target_p95_s": 2.0, "event_loop_lag": lag},
+                                        indent=2, ensure_ascii=False))
     return 0
 
 

@@ -253,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     def write(extra: list[dict]) -> None:
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(rows + extra, indent=1))
+            # synchronous (a process pool): no event loop to lag (every bench's JSON says so)
+            args.json.write_text(json.dumps({"rows": rows + extra, "event_loop_lag": None},
+                                            indent=1))
 
     with ProcessPoolExecutor(args.workers) as ex:
         for s, pols in ([] if args.grid_only else cases(args.quick)):

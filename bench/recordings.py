@@ -29,6 +29,7 @@ from crm.db.engine import create_all, make_engine  # noqa: E402
 from crm.domain.enums import Role  # noqa: E402
 from crm.service import CrmService  # noqa: E402
 from crm.settings import CrmSettings  # noqa: E402
+from web.metrics.loop_lag import with_loop_lag  # noqa: E402
 
 CALL_MB = 9.6  # a 10-minute call at 8 kHz, 16 bit
 
@@ -123,7 +124,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    results = asyncio.run(run(args.quick))
+    results, lag = asyncio.run(with_loop_lag(run(args.quick)))
+    results["event_loop_lag"] = lag
     print(f"recordings at rest ({results['size_mb']} MB file, one process)")
     rows = [
         (

@@ -36,6 +36,7 @@ from crm.db.models_ops import Campaign, Lead, User  # noqa: E402
 from crm.service import CrmService  # noqa: E402
 from crm.services.reports import GroupBy, ReportFilter  # noqa: E402
 from crm.settings import CrmSettings  # noqa: E402
+from web.metrics.loop_lag import with_loop_lag  # noqa: E402
 
 OUTCOMES = (("answered", 45), ("no_answer", 25), ("busy", 8), ("machine", 12), ("abandoned", 2),
             ("failed", 6), ("invalid_number", 2))
@@ -157,7 +158,8 @@ def main() -> int:
     calls, leads, repeats = (100_000, 20_000, 5) if args.quick else (1_000_000, 100_000, 5)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
-        result = asyncio.run(run(url, calls, leads, repeats))
+        result, lag = asyncio.run(with_loop_lag(run(url, calls, leads, repeats)))
+        result["event_loop_lag"] = lag
     print(f"\nreports on {result['backend']}: {calls} calls, {leads} leads "
           f"(seeded in {result['seed_s']} s); {repeats} runs each; "
           f"load average {result['load_average_1m']} on {result['cpus']} CPUs")

@@ -43,6 +43,7 @@ from crm.db.models import Task  # noqa: E402
 from crm.domain.enums import Role  # noqa: E402
 from crm.service import CrmService  # noqa: E402
 from crm.settings import CrmSettings  # noqa: E402
+from web.metrics.loop_lag import with_loop_lag  # noqa: E402
 
 TEXTS = ("价格太贵了，下周再联系", "The price is too expensive for us, call me next week.")
 CONCURRENCY = 8
@@ -222,7 +223,7 @@ def main() -> int:
         server.start()
         try:
             _log(f"server pid {server.pid} on port {port}; posting segments")
-            latency = asyncio.run(_run(f"http://127.0.0.1:{port}", tokens, n))
+            latency, lag = asyncio.run(with_loop_lag(_run(f"http://127.0.0.1:{port}", tokens, n)))
         finally:
             server.terminate()
             server.join(10)
@@ -232,7 +233,7 @@ def main() -> int:
     results = {"bench": "rules_latency", "quick": args.quick, "segments": n,
                "latency_ms": latency, "tasks_expected": expected, "tasks_found": found,
                "target_p95_ms": 2000, "target_met": p95 <= 2000 and found == expected,
-               "cpus": os.cpu_count(), "load_before": load,
+               "cpus": os.cpu_count(), "load_before": load, "event_loop_lag": lag,
                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     print_table(results)
     if args.json:

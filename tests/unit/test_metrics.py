@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +20,9 @@ from crm.services.customers import CustomerInput
 from tests.helpers.waiting import eventually
 from tests.helpers.web_apps import Rig, bearer, fake_app
 from web.agent.pops import PopBridge
+from web.metrics.loop_lag import LoopLag
 from web.metrics.prometheus import (
+    LOOP_LAG,
     POP_METRICS,
     Family,
     HttpMetrics,
@@ -169,3 +172,26 @@ def test_given_no_pop_yet_when_rendered_then_no_ratio_and_skewed_clock_not_obser
     pops.observe("hit", -0.5, 0.001)  # delivered "before" its event: another host's clock
     assert pops.skewed == 1 and pops.latency.series == {}
     assert pops.summary.series[("hit",)].count == 1
+
+
+async def test_given_the_loop_blocked_when_the_lag_timer_runs_then_the_lag_is_observed() -> None:
+    seen: list[float] = []
+    lag = LoopLag(0.01, on_sample=seen.append)
+    lag.start()
+    time.sleep(0.06)  # noqa: ASYNC251 - the point: a synchronous stretch that blocks the loop
+    await eventually(lambda: len(seen) >= 2)
+    lag.stop()
+    assert max(seen) >= 0.05 - 0.01  # due 10 ms in, run after the 60 ms block at the earliest
+    window = lag.window()
+    assert window["n"] == len(seen) and window["max"] >= 40
+    assert lag.window()["n"] == 0  # the window was reset
+
+
+async def test_given_the_app_running_when_scraped_then_the_event_loop_lag_histogram_is_exposed(
+    rig: tuple[Rig, TestClient],
+) -> None:
+    board, _ = rig
+    await eventually(lambda: board.app[LOOP_LAG].window(reset=False)["n"] > 0)
+    text = await scrape(rig)
+    assert "# TYPE dialcrm_event_loop_lag_seconds histogram" in text
+    assert sample(text, "dialcrm_event_loop_lag_seconds_bucket", le="+Inf") >= 1

@@ -22,7 +22,9 @@ What it exposes (all names prefixed ``dialcrm_``):
   ``pop_summary_seconds`` histogram {cache} (getting the customer's essentials), ``cache`` =
   ``hit`` (prefetched), ``miss`` (read from the CRM at pop time) or ``reused`` (the preview
   offer's card, already on screen); ``pop_prefetch_hit_ratio`` (hits / (hits + misses), absent
-  before the first pop), ``pop_prefetched_total``, ``pop_cache_lookups_total`` {result}.
+  before the first pop), ``pop_prefetched_total``, ``pop_cache_lookups_total`` {result};
+- ``event_loop_lag_seconds`` histogram: how late the event loop ran a timer callback (sampled
+  every 20 ms by :class:`web.metrics.loop_lag.LoopLag`): every hot path's queueing in one number.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from crm.domain.access import require_role
 from crm.errors import AuthenticationError
 from crm.http.routing import SERVICE_KEY, authenticate
 from web.appkeys import DIALER_KEY, TELEPHONY
+from web.metrics.loop_lag import LAG_BUCKETS, LoopLag, loop_lag_ctx
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "dialcrm_"
@@ -92,17 +95,21 @@ def render(families: Iterable[Family]) -> str:
 # ------------------------------------------------------------------ histograms --
 @dataclass
 class HistogramSeries:
-    """One label set's latencies: a count per ``BUCKETS`` bound (not cumulative; past the
-    last bound only in ``count``), the count and the sum."""
+    """One label set's latencies: a count per bound (``BUCKETS`` unless given; not cumulative;
+    past the last bound only in ``count``), the count and the sum."""
 
-    buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
+    bounds: tuple[float, ...] = BUCKETS
+    buckets: list[int] = field(default_factory=list)
     count: int = 0
     total: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.buckets = self.buckets or [0] * len(self.bounds)
 
     def observe(self, seconds: float) -> None:
         self.count += 1
         self.total += seconds
-        for i, bound in enumerate(BUCKETS):
+        for i, bound in enumerate(self.bounds):
             if seconds <= bound:
                 self.buckets[i] += 1
                 break
@@ -113,7 +120,7 @@ class HistogramSeries:
         if not self.count:
             return None
         rank, running = q * self.count, 0
-        for bound, n in zip(BUCKETS, self.buckets, strict=True):
+        for bound, n in zip(self.bounds, self.buckets, strict=True):
             running += n
             if running >= rank:
                 return bound
@@ -124,19 +131,24 @@ class Histogram:
     """A latency histogram (``BUCKETS``) per label set: the one used by every histogram here
     (HTTP requests, screen pops) and read by the status dashboard's percentiles."""
 
-    def __init__(self, name: str, help: str, label_names: tuple[str, ...]) -> None:
+    def __init__(self, name: str, help: str, label_names: tuple[str, ...],
+                 bounds: tuple[float, ...] = BUCKETS) -> None:
         self.name, self.help, self.label_names = name, help, label_names
+        self.bounds = bounds
         self.series: dict[tuple[str, ...], HistogramSeries] = {}
 
     def observe(self, seconds: float, *labels: str) -> None:
-        self.series.setdefault(labels, HistogramSeries()).observe(seconds)
+        series = self.series.get(labels)
+        if series is None:
+            series = self.series[labels] = HistogramSeries(self.bounds)
+        series.observe(seconds)
 
     def family(self) -> Family:
         hist = Family(self.name, "histogram", self.help)
         for labels, s in sorted(self.series.items()):
             named = dict(zip(self.label_names, labels, strict=True))
             running = 0
-            for bound, n in zip(BUCKETS, s.buckets, strict=True):
+            for bound, n in zip(self.bounds, s.buckets, strict=True):
                 running += n
                 hist.add(running, "_bucket", **named, le=_number(bound))
             hist.add(s.count, "_bucket", **named, le="+Inf")
@@ -302,6 +314,7 @@ def telephony_families(telephony: Any) -> list[Family]:
 
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 POP_METRICS = web.AppKey("pop_metrics", PopMetrics)  # the pop bridge's ctx feeds it
+LOOP_LAG = web.AppKey("loop_lag", LoopLag)
 
 
 def install_metrics(app: web.Application) -> HttpMetrics:
@@ -312,6 +325,11 @@ def install_metrics(app: web.Application) -> HttpMetrics:
     app[HTTP_METRICS] = http
     app[POP_METRICS] = pops = PopMetrics()
     app.middlewares.insert(0, http.middleware)
+    lag_histogram = Histogram("event_loop_lag_seconds",
+                              "Event-loop scheduling delay: how late a timer callback ran", (),
+                              LAG_BUCKETS)
+    app[LOOP_LAG] = lag = LoopLag(on_sample=lag_histogram.observe)
+    app.cleanup_ctx.append(loop_lag_ctx(lag))
 
     async def metrics(request: web.Request) -> web.Response:
         principal = await authenticate(request, request.app[SERVICE_KEY])
@@ -327,6 +345,7 @@ def install_metrics(app: web.Application) -> HttpMetrics:
         if telephony is not None:
             families += telephony_families(telephony)
         families += pops.families()
+        families.append(lag_histogram.family())
         return web.Response(body=render(families).encode(), headers={"Content-Type": CONTENT_TYPE})
 
     app.router.add_get("/metrics", metrics)
