@@ -6,6 +6,7 @@ is one transaction and raises only :mod:`crm.errors` types.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -179,6 +180,23 @@ class CrmService:
         summary = await self.summaries.customer_summary(cid, language=language,
                                                         campaign_id=campaign)
         return await self.live.apply_pre_call(summary, language.value, campaign)
+
+    async def customer_summaries(
+        self, keys: Sequence[tuple[str, Language, str | None]]
+    ) -> dict[tuple[str, Language, str | None], dict[str, Any]]:
+        """:meth:`customer_summary` of many (customer id, language, campaign id) keys, a burst
+        of screen pops, from one query set; keyed as given. Ids that are not a customer's are
+        left out."""
+        wanted: dict[tuple[uuid.UUID, Language, uuid.UUID | None],
+                     list[tuple[str, Language, str | None]]] = {}
+        for given in keys:
+            with contextlib.suppress(ValueError, AttributeError, TypeError):
+                parsed = (uuid.UUID(given[0]), given[1], _campaign_uuid(given[2]))
+                wanted.setdefault(parsed, []).append(given)
+        found = await self.summaries.customer_summaries(list(wanted))
+        await self.live.apply_pre_call_many(
+            [(summary, key[1].value, key[2]) for key, summary in found.items()])
+        return {given: summary for key, summary in found.items() for given in wanted[key]}
 
     async def abandon_counts(self, campaign_id: uuid.UUID, since: datetime) -> tuple[int, int]:
         """(live answers, abandons) of the campaign's calls originated since ``since`` (the

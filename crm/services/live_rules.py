@@ -278,25 +278,43 @@ class LiveRules:
         name exists among every campaign's and ``campaign_id``'s (that campaign's and the
         caller's language first), replaces the tag-matched template. Before the rules are
         loaded (start-up seeds them) the pop is not held up by loading them."""
-        if not self.rules.ready:
-            summary["script_rule"] = None
-            return summary
-        rec = await self.recommended_script(summary.get("tags") or [], summary.get("customer_id"))
-        summary["script_rule"] = rec
-        if rec is None:
-            return summary
-        async with self._sessions() as s:
-            found = list(await s.scalars(sa.select(ScriptTemplate).where(
-                col(ScriptTemplate.name) == rec["script"], col(ScriptTemplate.active).is_(True),
-                scripts_of(campaign_id))))
-        if found:
-            best = max(found, key=lambda t: (t.campaign_id is not None, t.language == language,
-                                             t.priority))
-            summary["recommended_script"] = {
-                "id": str(best.id), "name": best.name, "language": best.language,
-                "body": best.body, "matched_tags": [], "rule_id": rec["rule_id"],
-                "evidence": rec["evidence"]}
+        await self.apply_pre_call_many([(summary, language, campaign_id)])
         return summary
+
+    async def apply_pre_call_many(
+        self, items: Sequence[tuple[dict[str, Any], str, uuid.UUID | None]]
+    ) -> None:
+        """:meth:`apply_pre_call` on many (summary, language, campaign) items: the templates
+        the rules name are read in one query."""
+        if not self.rules.ready:
+            for summary, _, _ in items:
+                summary["script_rule"] = None
+            return
+        recs = []
+        for summary, language, campaign_id in items:
+            rec = await self.recommended_script(summary.get("tags") or [],
+                                                summary.get("customer_id"))
+            summary["script_rule"] = rec
+            if rec is not None:
+                recs.append((summary, language, campaign_id, rec))
+        if not recs:
+            return
+        campaigns = {c for _, _, c, _ in recs if c is not None}
+        async with self._sessions() as s:
+            templates = list(await s.scalars(sa.select(ScriptTemplate).where(
+                col(ScriptTemplate.name).in_({rec["script"] for *_, rec in recs}),
+                col(ScriptTemplate.active).is_(True),
+                sa.or_(scripts_of(None), col(ScriptTemplate.campaign_id).in_(campaigns)))))
+        for summary, language, campaign_id, rec in recs:
+            found = [t for t in templates if t.name == rec["script"]
+                     and t.campaign_id in (None, campaign_id)]  # scripts_of(campaign_id)
+            if found:
+                best = max(found, key=lambda t: (t.campaign_id is not None,
+                                                 t.language == language, t.priority))
+                summary["recommended_script"] = {
+                    "id": str(best.id), "name": best.name, "language": best.language,
+                    "body": best.body, "matched_tags": [], "rule_id": rec["rule_id"],
+                    "evidence": rec["evidence"]}
 
     # ---- applying firings ------------------------------------------------------------------
     async def _apply_all(self, s: AsyncSession, ctx: CallContext,

@@ -1,4 +1,5 @@
-"""The screen-pop summary of a customer: only the essentials, in a handful of indexed queries."""
+"""The screen-pop summary of a customer: only the essentials, in a handful of indexed queries
+that read plain columns (no ORM objects), for one customer or a burst of them at once."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from crm.db.models import Call, PhoneNumber, Task
+from crm.db.models import Call, Customer, PhoneNumber, Task
 from crm.db.models_conversion import CustomerRoute
 from crm.db.models_ops import ScriptTemplate
 from crm.domain.enums import Language, TaskStatus
 from crm.domain.scripts import ScriptCandidate, recommend_script
-from crm.services.customers import resolve_customer, tags_of
-from crm.services.reference import scripts_of
+from crm.errors import NotFoundError
+from crm.services.customers import tags_of
+
+SummaryKey = tuple[uuid.UUID, Language, uuid.UUID | None]  # customer, language, campaign
 
 
 def _iso(value: Any) -> str | None:
@@ -38,72 +41,188 @@ class SummaryService:
     ) -> dict[str, Any]:
         """The pop's essentials; the script is chosen among every campaign's scripts and
         ``campaign_id``'s (the call's campaign) only."""
+        key = (customer_id, language, campaign_id)
+        found = await self.customer_summaries([key], contacts=contacts, tasks=tasks)
+        if key not in found:
+            raise NotFoundError("customer", customer_id)
+        return found[key]
+
+    async def customer_summaries(
+        self,
+        keys: Sequence[SummaryKey],
+        *,
+        contacts: int = 5,
+        tasks: int = 10,
+    ) -> dict[SummaryKey, dict[str, Any]]:
+        """The summaries of many (customer, language, campaign) keys (a burst of pops) from
+        one query set, whatever their number: customers with their routes, numbers, tags,
+        recent calls, open tasks, scripts (only the script depends on the language and the
+        campaign). A merged customer's is its survivor's summary; unknown customers are left
+        out. Plain column reads, no ORM objects."""
+        wanted = list(dict.fromkeys(k[0] for k in keys))
+        if not wanted:
+            return {}
         async with self._sessions() as s:
-            customer = await resolve_customer(s, customer_id)
-            numbers = (
-                await s.scalars(
-                    sa.select(PhoneNumber)
-                    .where(col(PhoneNumber.customer_id) == customer.id)
-                    .order_by(col(PhoneNumber.created_at))
-                )
-            ).all()
-            tags = (await tags_of(s, [customer.id]))[customer.id]
-            calls = await _recent_calls(s, customer.id, contacts)
-            open_tasks = await _open_tasks(s, customer.id, tasks)
-            script = await self._script(s, tags, language, campaign_id)
-            route = await s.get(CustomerRoute, customer.id)
-        return {
-            "customer_id": str(customer.id),
-            "requested_id": str(customer_id),
-            "name": customer.name,
-            "last_call_time": _iso(customer.last_call_time),
-            "numbers": [
-                {"e164": n.e164, "type": n.number_type, "national": n.raw} for n in numbers
-            ],
-            "tags": tags,
-            "recent_contacts": [_contact(c) for c in calls],
-            "open_tasks": [_task(t) for t in open_tasks],
-            "recommended_script": script,
-            "conversion": None if route is None else {  # the conversion routing's verdict
-                "route": route.route, "p_convert": route.p_convert, "reason": route.reason,
-                "overridden": route.override_route is not None},
-        }
+            survivor, rows = await _customers(s, wanted)
+            ids = list(rows)
+            if not ids:
+                return {}
+            numbers = await _numbers(s, ids)
+            tags = await tags_of(s, ids)
+            calls = await _recent_calls(s, ids, contacts)
+            open_tasks = await _open_tasks(s, ids, tasks)
+            templates = await _active_scripts(s, {k[2] for k in keys})
+        out: dict[SummaryKey, dict[str, Any]] = {}
+        for key in dict.fromkeys(keys):
+            requested, language, campaign_id = key
+            cid = survivor.get(requested)
+            if cid is None:
+                continue
+            c = rows[cid]
+            scripts = [t for t in templates if t.campaign_id in (None, campaign_id)]
+            out[key] = {
+                "customer_id": str(cid),
+                "requested_id": str(requested),
+                "name": c.name,
+                "last_call_time": _iso(c.last_call_time),
+                "numbers": numbers.get(cid, []),
+                "tags": tags[cid],
+                "recent_contacts": calls.get(cid, []),
+                "open_tasks": open_tasks.get(cid, []),
+                "recommended_script": _script(scripts, tags[cid], language),
+                "conversion": None if c.route is None else {  # the conversion routing's verdict
+                    "route": c.route, "p_convert": c.p_convert, "reason": c.reason,
+                    "overridden": c.override_route is not None},
+            }
+        return out
 
-    @staticmethod
-    async def _script(
-        s: AsyncSession, tags: list[str], language: Language, campaign_id: uuid.UUID | None
-    ) -> dict[str, Any] | None:
-        rows = await s.scalars(
-            sa.select(ScriptTemplate).where(
-                col(ScriptTemplate.active).is_(True), scripts_of(campaign_id)
-            )
+def _script(
+    rows: Sequence[Any], tags: list[str], language: Language
+) -> dict[str, Any] | None:
+    candidates = [
+        ScriptCandidate(
+            id=str(r.id),
+            name=r.name,
+            language=r.language,
+            tags=frozenset(r.tags or []),
+            priority=r.priority,
+            body=r.body,
         )
-        candidates = [
-            ScriptCandidate(
-                id=str(r.id),
-                name=r.name,
-                language=r.language,
-                tags=frozenset(r.tags or []),
-                priority=r.priority,
-                body=r.body,
-            )
-            for r in rows
-        ]
-        best = recommend_script(candidates, tags, language.value)
-        if best is None:
-            return None
-        return {
-            "id": best.id,
-            "name": best.name,
-            "language": best.language,
-            "body": best.body,
-            "matched_tags": sorted(
-                {t for t in best.tags if t.casefold() in {x.casefold() for x in tags}}
-            ),
-        }
+        for r in rows
+    ]
+    best = recommend_script(candidates, tags, language.value)
+    if best is None:
+        return None
+    return {
+        "id": best.id,
+        "name": best.name,
+        "language": best.language,
+        "body": best.body,
+        "matched_tags": sorted(
+            {t for t in best.tags if t.casefold() in {x.casefold() for x in tags}}
+        ),
+    }
 
 
-def _contact(c: Call) -> dict[str, Any]:
+async def _active_scripts(s: AsyncSession, campaigns: set[uuid.UUID | None]) -> Sequence[Any]:
+    """Every campaign's active scripts and those of ``campaigns`` (the pops' campaigns): what
+    :func:`~crm.services.reference.scripts_of` allows each of them, for all at once."""
+    t = ScriptTemplate
+    ids = [c for c in campaigns if c is not None]
+    which = (col(t.campaign_id).is_(None) if not ids
+             else sa.or_(col(t.campaign_id).is_(None), col(t.campaign_id).in_(ids)))
+    return (await s.execute(
+        sa.select(col(t.id), col(t.name), col(t.language), col(t.tags), col(t.priority),
+                  col(t.body), col(t.campaign_id)).where(col(t.active).is_(True), which))).all()
+
+
+async def _customers(
+    s: AsyncSession, wanted: list[uuid.UUID]
+) -> tuple[dict[uuid.UUID, uuid.UUID], dict[uuid.UUID, Any]]:
+    """(requested id → surviving id, surviving id → its row with its route), following
+    ``merged_into`` as :func:`resolve_customer` does (at most 8 hops)."""
+    c, r = Customer, CustomerRoute
+    stmt = (sa.select(col(c.id), col(c.name), col(c.last_call_time), col(c.merged_into_id),
+                      col(r.route), col(r.p_convert), col(r.reason), col(r.override_route))
+            .outerjoin(r, col(r.customer_id) == col(c.id)))
+    rows: dict[uuid.UUID, Any] = {}
+    pending = {cid: cid for cid in wanted}  # requested → the id to look at next
+    survivor: dict[uuid.UUID, uuid.UUID] = {}
+    for _ in range(8):
+        look = [cid for cid in set(pending.values()) if cid not in rows]
+        if look:
+            for found in (await s.execute(stmt.where(col(c.id).in_(look)))).all():
+                rows[found.id] = found
+        following: dict[uuid.UUID, uuid.UUID] = {}
+        for requested, cid in pending.items():
+            row = rows.get(cid)
+            if row is None:
+                continue
+            if row.merged_into_id is None:
+                survivor[requested] = cid
+            else:
+                following[requested] = row.merged_into_id
+        pending = following
+        if not pending:
+            break
+    return survivor, {cid: rows[cid] for cid in set(survivor.values())}
+
+
+async def _numbers(s: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    n = PhoneNumber
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in (await s.execute(
+            sa.select(col(n.customer_id), col(n.e164), col(n.number_type), col(n.raw))
+            .where(col(n.customer_id).in_(ids)).order_by(col(n.created_at)))).all():
+        found.setdefault(row.customer_id, []).append(
+            {"e164": row.e164, "type": row.number_type, "national": row.raw})
+    return found
+
+
+def _first_n(ids: list[uuid.UUID], key: Any, order: list[Any], n: int, *cols: Any,
+             where: Any = None) -> Any:
+    """``cols`` of the first ``n`` rows per customer in ``order``: a plain LIMIT for one
+    customer (the index answers it), a window (row_number per customer) for many."""
+    where = sa.true() if where is None else where
+    if len(ids) == 1:
+        return sa.select(*cols).where(key == ids[0], where).order_by(*order).limit(n)
+    ranked = sa.select(*cols, sa.func.row_number().over(partition_by=key, order_by=order)
+                       .label("rank")).where(key.in_(ids), where).subquery()
+    return sa.select(*(ranked.c[c.key] for c in cols)).where(ranked.c.rank <= n).order_by(
+        ranked.c[key.key], ranked.c.rank)
+
+
+async def _recent_calls(
+    s: AsyncSession, ids: list[uuid.UUID], n: int
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    c = Call
+    order = [col(c.originated_at).desc().nulls_last(), col(c.last_event_at).desc().nulls_last(),
+             col(c.call_id)]  # ties (no origination time) in a stable order
+    stmt = _first_n(ids, col(c.customer_id), order, n,
+                    col(c.customer_id), col(c.call_id), col(c.originated_at),
+                    col(c.last_event_at), col(c.state), col(c.outcome), col(c.disposition),
+                    col(c.talk_seconds), col(c.intent_score), col(c.agent_id))
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in (await s.execute(stmt)).all():
+        found.setdefault(row.customer_id, []).append(_contact(row))
+    return found
+
+
+async def _open_tasks(
+    s: AsyncSession, ids: list[uuid.UUID], n: int
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    t = Task
+    stmt = _first_n(ids, col(t.customer_id),
+                    [col(t.due_at).asc().nulls_last(), col(t.priority).desc(), col(t.id)], n,
+                    col(t.customer_id), col(t.id), col(t.title), col(t.due_at), col(t.priority),
+                    col(t.origin), where=col(t.status) == TaskStatus.OPEN.value)
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in (await s.execute(stmt)).all():
+        found.setdefault(row.customer_id, []).append(_task(row))
+    return found
+
+
+def _contact(c: Any) -> dict[str, Any]:
     return {
         "call_id": c.call_id,
         "at": _iso(c.originated_at or c.last_event_at),
@@ -116,7 +235,7 @@ def _contact(c: Call) -> dict[str, Any]:
     }
 
 
-def _task(t: Task) -> dict[str, Any]:
+def _task(t: Any) -> dict[str, Any]:
     return {
         "id": str(t.id),
         "title": t.title,
@@ -124,23 +243,3 @@ def _task(t: Task) -> dict[str, Any]:
         "priority": t.priority,
         "origin": t.origin,
     }
-
-
-async def _recent_calls(s: AsyncSession, customer_id: uuid.UUID, n: int) -> Sequence[Call]:
-    stmt = (
-        sa.select(Call)
-        .where(col(Call.customer_id) == customer_id)
-        .order_by(col(Call.originated_at).desc().nulls_last())
-        .limit(n)
-    )
-    return (await s.scalars(stmt)).all()
-
-
-async def _open_tasks(s: AsyncSession, customer_id: uuid.UUID, n: int) -> Sequence[Task]:
-    stmt = (
-        sa.select(Task)
-        .where(col(Task.customer_id) == customer_id, col(Task.status) == TaskStatus.OPEN.value)
-        .order_by(col(Task.due_at).asc().nulls_last(), col(Task.priority).desc())
-        .limit(n)
-    )
-    return (await s.scalars(stmt)).all()

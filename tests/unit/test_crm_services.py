@@ -158,6 +158,45 @@ async def test_given_customer_history_when_summarising_then_pop_essentials(crm_s
         await crm_service.customer_summary(uuid.uuid4())
 
 
+async def test_given_a_burst_of_customers_when_summarised_at_once_then_each_as_summarised_alone(
+    crm_service,
+):
+    """The burst read (one query set for many customers, many languages) says what the
+    one-customer read says: merged customers by their survivor, unknown ids left out."""
+    await crm_service.reference.add_script(
+        name="vip", body="尊敬的客户", language=Language.ZH, tags=["vip"]
+    )
+    await crm_service.reference.add_script(
+        name="vip-en", body="Dear customer", language=Language.EN, tags=["vip"]
+    )
+    ids = []
+    for i in range(4):
+        c, _ = await crm_service.customers.create(
+            CustomerInput(name=f"客户{i}", phones=[f"1380013{i:04d}", f"1390013{i:04d}"],
+                          tags=["VIP"] if i % 2 else [])
+        )
+        ids.append(c.id)
+        for n in range(i + 1):
+            await crm_service.work.create_task(TaskInput(title=f"任务{n}", customer_id=c.id))
+        for n in range(7 - i):
+            await crm_service.ingest_call_event({
+                "event_id": f"b{i}-{n}", "call_id": f"b{i}-{n}", "type": "ended",
+                "customer_id": str(c.id), "outcome": "no_answer",
+                "occurred_at": f"2026-03-0{n + 1}T03:00:00Z"})
+    await crm_service.customers.merge(ids[0], [ids[1]])
+    given = [str(i) for i in ids] + [str(uuid.uuid4()), "not-a-uuid"]
+    burst = await crm_service.customer_summaries(
+        [(c, lang, None) for c in given for lang in (Language.ZH, Language.EN)])
+    assert {k for k, _, _ in burst} == {str(i) for i in ids}
+    for cid in ids:
+        for language in (Language.ZH, Language.EN):
+            alone = await crm_service.customer_summary(str(cid), language=language)
+            assert burst[str(cid), language, None] == alone
+    assert burst[str(ids[1]), Language.ZH, None]["customer_id"] == str(ids[0])
+    assert len(burst[str(ids[3]), Language.ZH, None]["recent_contacts"]) == 4
+    assert burst[str(ids[3]), Language.EN, None]["recommended_script"]["name"] == "vip-en"
+
+
 async def _campaign_with_leads(svc: CrmService, n: int) -> uuid.UUID:
     campaign = await svc.campaigns.create({"name": f"camp-{n}", "max_attempts": 2})
     rows = [{"name": f"客户{i}", "phone": f"1380000{i:04d}", "priority": str(i)} for i in range(n)]

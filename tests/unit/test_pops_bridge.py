@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -25,15 +25,18 @@ class CountingSummaries:
     def __init__(self, crm: CrmService) -> None:
         self.crm = crm
         self.calls: list[tuple[str, Language]] = []
+        self.batches = 0  # reads (one query set each)
         self.done = 0  # summaries returned (the bridge caches one before it next yields)
 
-    async def customer_summary(self, customer_id: str, *, language: Language,
-                               campaign_id: str) -> dict[str, Any]:
-        self.calls.append((customer_id, language))
-        summary = await self.crm.customer_summary(customer_id, language=language,
-                                                  campaign_id=campaign_id)
-        self.done += 1
-        return summary
+    async def customer_summaries(
+        self, keys: Sequence[tuple[str, Language, str | None]]
+    ) -> dict[tuple[str, Language, str | None], dict[str, Any]]:
+        """One batch read; each (customer, language) asked counts as a call."""
+        self.calls += [(c, lang) for c, lang, _ in keys]
+        self.batches += 1
+        found = await self.crm.customer_summaries(keys)
+        self.done += len(keys)
+        return found
 
 
 @pytest.fixture
@@ -222,3 +225,24 @@ async def test_given_customer_changed_after_prefetch_when_popped_then_pop_refres
     pop = hub.current("agent")[0]  # a reconnecting page gets the refreshed customer
     assert pop["type"] == "pop" and pop["state"] == "ringing"
     assert sorted(t["title"] for t in pop["customer"]["open_tasks"]) == ["发送报价", "回电"]
+
+
+async def test_given_a_burst_of_cold_pops_when_published_at_once_then_one_batch_read(
+    rig, crm_service: CrmService
+) -> None:
+    """A campaign start: every agent popped at the same instant, nothing prefetched. The
+    summaries are read together (one query set), not one read per pop."""
+    bus, hub, summaries, cid = rig
+    others = [cid]
+    for i in range(5):
+        c, _ = await crm_service.customers.create(
+            CustomerInput(f"客户{i}", phones=[f"1380000{i:04d}"]))
+        others.append(str(c.id))
+    for i, customer in enumerate(others):
+        bus.publish(screen_pop(customer, "ringing", call_id=f"call-{i}", agent=f"agent-{i}"))
+
+    await eventually(lambda: all(hub.current(f"agent-{i}") for i in range(len(others))))
+
+    assert summaries.batches == 1 and len(summaries.calls) == len(others)
+    names = [hub.current(f"agent-{i}")[0]["customer"]["name"] for i in range(len(others))]
+    assert names == ["王伟", *(f"客户{i}" for i in range(5))]

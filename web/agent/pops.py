@@ -10,16 +10,23 @@ wait for each other (each agent has its own chain of tasks).
 Summaries are prefetched when the dialer claims leads (``LeadsClaimed``), so the pop at dial
 time costs no database round trip: a cached summary is pushed at once and re-read right after;
 if the customer changed meanwhile (a note, a task, a call), a ``pop_refresh`` follows.
+
+Every read goes through one batching loader: the summaries asked for in the same turn of the
+event loop (a burst of 101 cold pops, a claim of 200 leads, the re-reads behind a burst) are
+read together, one query set for all of them, every language and campaign wanted
+(``customer_summaries``), never one read per pop; a pop whose summary is already being read
+waits for that read instead of starting another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,7 +38,7 @@ from ari_app.dialer.model import AgentState
 from ari_app.tasks import TaskSet
 from crm.app import crm_service_of
 from crm.domain.enums import Language
-from crm.errors import CrmError
+from crm.errors import CrmError, NotFoundError
 from crm.pops import PopHub
 from web.metrics.prometheus import POP_METRICS, PopMetrics
 
@@ -50,16 +57,19 @@ CUSTOMER_FIELDS = (
 )
 
 
-class SummarySource(Protocol):
-    """``CrmService.customer_summary``: the script is chosen among every campaign's scripts
-    and ``campaign_id``'s (the call's campaign) only."""
-
-    async def customer_summary(self, customer_id: str, *, language: Language,
-                               campaign_id: str) -> dict[str, Any]: ...
-
-
 # a cached summary: (customer id, language, campaign id): the campaign picks the script
-SummaryKey = tuple[str, Language, str]
+SummaryKey = tuple[str, Language, str | None]
+
+
+class SummarySource(Protocol):
+    """``CrmService.customer_summaries``: the script is chosen among every campaign's
+    scripts and the key's campaign's only."""
+
+    async def customer_summaries(
+        self, keys: Sequence[SummaryKey]
+    ) -> dict[SummaryKey, dict[str, Any]]:
+        """Many summaries at once, keyed as asked; unknown customers left out."""
+        ...
 
 
 class PopGate(Protocol):
@@ -129,7 +139,8 @@ class PopBridge:
         gate: PopGate | None = None,
         cache_size: int = 20_000,
         cache_max_age_s: float = 600.0,
-        prefetchers: int = 4,
+        prefetchers: int = 2,
+        max_batch: int = 500,
         refresh_after_s: float = 1.0,
         refresh_delay_s: float = 0.25,
         metrics: PopMetrics | None = None,
@@ -150,6 +161,9 @@ class PopBridge:
         self.cache_max_age_s = cache_max_age_s
         self._prefetch: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=cache_size)
         self.prefetcher_count = prefetchers
+        self.max_batch = max_batch  # keys read in one query set
+        self._collecting: dict[SummaryKey, asyncio.Future[dict[str, Any]]] = {}  # next batch
+        self._inflight: dict[SummaryKey, asyncio.Future[dict[str, Any]]] = {}  # being read
         self.refresh_after_s = refresh_after_s  # a summary read this recently is not re-read
         self.refresh_delay_s = refresh_delay_s
         self._tasks = TaskSet(log, "pops task")  # reader, prefetchers, agents' chains, refreshes
@@ -201,18 +215,67 @@ class PopBridge:
 
     async def _prefetch_loop(self) -> None:
         while True:
-            customer_id, campaign_id = await self._prefetch.get()
-            for language in self._languages():
-                key = (customer_id, language, campaign_id)
-                if self._cached(key) is not None:
-                    continue
-                try:
-                    self._remember(key, await self._read_summary(key))
+            claimed = [await self._prefetch.get()]
+            while not self._prefetch.empty() and len(claimed) < self.max_batch:
+                claimed.append(self._prefetch.get_nowait())
+            keys = [(cid, language, campaign) for cid, campaign in dict.fromkeys(claimed)
+                    for language in self._languages()
+                    if self._cached((cid, language, campaign)) is None]
+            results = await asyncio.gather(*(self._load(k) for k in keys),
+                                           return_exceptions=True)
+            for key, result in zip(keys, results, strict=True):
+                if not isinstance(result, BaseException):
                     self.stats["prefetched"] += 1
-                except CrmError as exc:
-                    log.debug("pops: prefetch of %s failed: %s", customer_id, exc)
-                except Exception:  # noqa: BLE001 - prefetch is best effort, pops read anyway
-                    log.exception("pops: prefetch of %s failed", customer_id)
+                elif isinstance(result, CrmError):
+                    log.debug("pops: prefetch of %s failed: %s", key[0], result)
+                elif isinstance(result, Exception):  # best effort: the pop reads anyway
+                    log.error("pops: prefetch of %s failed: %r", key[0], result)
+
+    # --------------------------------------------------------------- loader --
+    def _load(self, key: SummaryKey, *, fresh: bool = False) -> asyncio.Future[dict[str, Any]]:
+        """The essentials of ``key``, read in the next batch (or, unless ``fresh``: the read
+        already under way). The result is cached when read."""
+        if not fresh and key in self._inflight:
+            return self._inflight[key]
+        future = self._collecting.get(key)
+        if future is None:
+            loop = asyncio.get_running_loop()
+            if not self._collecting:  # the first of a batch: read them all after this turn
+                loop.call_soon(self._flush)
+            future = self._collecting[key] = loop.create_future()
+        return future
+
+    def _flush(self) -> None:
+        while self._collecting:
+            keys = list(itertools.islice(self._collecting, self.max_batch))
+            batch = {k: self._collecting.pop(k) for k in keys}
+            for key, future in batch.items():
+                self._inflight.setdefault(key, future)
+            self._tasks.spawn(self._read_batch(batch), "pops-summaries")
+
+    async def _read_batch(self, batch: dict[SummaryKey, asyncio.Future[dict[str, Any]]]) -> None:
+        try:
+            found = await self.summaries.customer_summaries(list(batch))
+        except BaseException as exc:  # every waiter gets the failure (CrmError: said per pop)
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else
+                                         CrmError("summary read cancelled"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            for key, future in batch.items():
+                if self._inflight.get(key) is future:
+                    del self._inflight[key]
+        for key, future in batch.items():
+            summary = found.get(key)
+            if summary is None:
+                future.set_exception(NotFoundError("customer", key[0]))
+                continue
+            essentials = {k: summary.get(k) for k in CUSTOMER_FIELDS}
+            self._remember(key, essentials)
+            future.set_result(essentials)
 
     def _cached(self, key: SummaryKey) -> tuple[dict[str, Any], float] | None:
         """The cached essentials and their age, unless missing or too old."""
@@ -339,12 +402,6 @@ class PopBridge:
         lang = self.hub.language_of(agent_id)
         return Language(lang) if lang in ("zh", "en") else self.default_language
 
-    async def _read_summary(self, key: SummaryKey) -> dict[str, Any]:
-        customer_id, language, campaign_id = key
-        summary = await self.summaries.customer_summary(customer_id, language=language,
-                                                        campaign_id=campaign_id)
-        return {k: summary.get(k) for k in CUSTOMER_FIELDS}
-
     def _refresh_soon(self, event: ScreenPop, shown: dict[str, Any]) -> None:
         self._tasks.spawn(self._refresh(event, shown), f"pops-refresh-{event.call_id}")
 
@@ -352,13 +409,12 @@ class PopBridge:
         # After a short pause: in a burst, every pop is delivered before the re-reads start.
         await asyncio.sleep(self.refresh_delay_s)
         key = (event.customer_id, self._language_of(event.agent_id), event.campaign_id)
-        try:
-            fresh = await self._read_summary(key)
+        try:  # read after the pop (not a read already under way): one batch for a burst
+            fresh = await self._load(key, fresh=True)
         except CrmError as exc:
             log.warning("pops: call %s: refresh of %s failed: %s", event.call_id,
                         event.customer_id, exc)
             return
-        self._remember(key, fresh)
         screen = self._screens.get(event.agent_id)
         if fresh == shown or screen is None or screen.call_id != event.call_id:
             return
@@ -376,7 +432,7 @@ class PopBridge:
             return cached
         self.stats["cache_misses"] += 1
         try:
-            customer = await self._read_summary(key)
+            customer = await self._load(key)
         except CrmError as exc:
             log.warning(
                 "pops: call %s: no customer summary for %s: %s",
@@ -394,7 +450,6 @@ class PopBridge:
                 "recommended_script": None,
                 "error": exc.message,
             }, None
-        self._remember(key, customer)
         return customer, None
 
 
