@@ -4,14 +4,22 @@ Password checks are throttled per account and per client address (:mod:`.login_t
 cost the same whether or not the user exists (an unknown user's password is checked against a
 dummy hash). API tokens expire (``token_ttl`` by default, or ``expires_in_days``), are revoked
 when the password changes, and record when they were last used (at most once a minute).
+
+The principal of a token or a session is cached for ``principal_cache_s`` (a few seconds: an
+authenticated request then costs no database read). Whatever this service changes drops the
+entries it concerns at once (a revoked token, a password or role change, a deactivated user, a
+logout); a change made by another process is seen within ``principal_cache_s``. An entry never
+outlives its token's or session's expiry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,6 +53,17 @@ class IssuedToken:
     expires_at: datetime
 
 
+@dataclass
+class _Cached:
+    """A principal read for a token (or session) hash, and until when it may be reused."""
+
+    principal: Principal
+    token_id: uuid.UUID | None  # None: a session
+    expires_at: datetime  # the token's or session's own expiry
+    last_used: datetime | None  # tokens: last_used_at as last written
+    read_at: float  # monotonic
+
+
 def _principal(user: User) -> Principal:
     return Principal(user_id=user.id, username=user.username, role=Role(user.role))
 
@@ -64,8 +83,13 @@ class AuthService:
         session_ttl: timedelta,
         token_ttl: timedelta = timedelta(days=90),
         throttle: LoginThrottle | None = None,
+        principal_cache_s: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
+        self.principal_cache_s = principal_cache_s
+        self._monotonic = monotonic
+        self._cache: dict[str, _Cached] = {}  # token or session hash → principal
         self._clock = clock
         self._n = scrypt_n
         self._ttl = session_ttl
@@ -141,7 +165,8 @@ class AuthService:
             if hashed:
                 details |= {"tokens_revoked": revoked, "by_other": actor_id != user.id}
             audit(s, actor_id, "user.updated", "user", user.id, details)
-            return user
+        self.forget_user(user.id)  # role, activity, password: cached principals are stale
+        return user
 
     async def _revoke_all_tokens(self, s: AsyncSession, user_id: uuid.UUID) -> int:
         result = await s.execute(
@@ -246,16 +271,55 @@ class AuthService:
                 raise PermissionDeniedError("not your token")
             row.revoked_at = row.revoked_at or self._clock.now()
             audit(s, actor_id, "token.revoked", "user", row.user_id, {"token_id": str(row.id)})
+        self._forget_token(token_id)
+
+    # ---- the principal cache ----------------------------------------------------------------
+    def _cached(self, key: str, now: datetime) -> _Cached | None:
+        entry = self._cache.get(key)
+        if entry is None:
+            return None
+        if (self._monotonic() - entry.read_at >= self.principal_cache_s
+                or now >= entry.expires_at):
+            del self._cache[key]
+            return None
+        return entry
+
+    def _keep(self, key: str, entry: _Cached) -> None:
+        if len(self._cache) >= 10_000:  # bounded: drop the oldest entries
+            for old in list(self._cache)[:1_000]:
+                del self._cache[old]
+        self._cache[key] = entry
+
+    def forget_user(self, user_id: uuid.UUID) -> None:
+        """Drop every cached principal of this user (their tokens and sessions)."""
+        for key in [k for k, e in self._cache.items() if e.principal.user_id == user_id]:
+            del self._cache[key]
+
+    def _forget_token(self, token_id: uuid.UUID) -> None:
+        for key in [k for k, e in self._cache.items() if e.token_id == token_id]:
+            del self._cache[key]
 
     async def principal_for_token(self, token: str) -> Principal:
         now = self._clock.now()
+        key = hash_token(token)
+        entry = self._cached(key, now)
+        if entry is None:
+            entry = await self._read_token(key, now)
+        if entry.last_used is None or now - entry.last_used >= LAST_USED_EVERY:
+            assert entry.token_id is not None
+            await self._touch(entry.token_id, now)
+            entry.last_used = now
+        return entry.principal
+
+    async def _read_token(self, key: str, now: datetime) -> _Cached:
         async with self._sessions() as s:
             found = (
                 await s.execute(
-                    sa.select(User, col(ApiToken.id), col(ApiToken.last_used_at))
+                    sa.select(User, col(ApiToken.id), col(ApiToken.last_used_at),
+                              col(ApiToken.expires_at))
                     .join(ApiToken, col(ApiToken.user_id) == col(User.id))
                     .where(
-                        col(ApiToken.token_hash) == hash_token(token),
+                        col(ApiToken.token_hash) == key,
                         col(ApiToken.revoked_at).is_(None),
                         col(ApiToken.expires_at) > now,
                         col(User.active).is_(True),
@@ -264,10 +328,11 @@ class AuthService:
             ).one_or_none()
         if found is None:
             raise AuthenticationError("invalid, expired or revoked token")
-        user, token_id, last_used = found
-        if last_used is None or now - last_used >= LAST_USED_EVERY:
-            await self._touch(token_id, now)
-        return _principal(user)
+        user, token_id, last_used, expires_at = found
+        entry = _Cached(_principal(user), token_id, _aware(expires_at or now), last_used,
+                        self._monotonic())
+        self._keep(key, entry)
+        return entry
 
     async def _touch(self, token_id: uuid.UUID, now: datetime) -> None:
         """``last_used_at = now``, unless another request wrote it within the minute."""
@@ -313,23 +378,37 @@ class AuthService:
         return session_id, _principal(user)
 
     async def principal_for_session(self, session_id: str) -> Principal:
+        now = self._clock.now()
+        key = hash_token(session_id)
+        entry = self._cached(key, now)
+        if entry is not None:
+            return entry.principal
         async with self._sessions() as s:
-            row = await s.execute(
-                sa.select(User)
+            row = (await s.execute(
+                sa.select(User, col(UserSession.expires_at))
                 .join(UserSession, col(UserSession.user_id) == col(User.id))
                 .where(
-                    col(UserSession.token_hash) == hash_token(session_id),
-                    col(UserSession.expires_at) > self._clock.now(),
+                    col(UserSession.token_hash) == key,
+                    col(UserSession.expires_at) > now,
                     col(User.active).is_(True),
                 )
-            )
-            user = row.scalar_one_or_none()
-        if user is None:
+            )).one_or_none()
+        if row is None:
             raise AuthenticationError("session expired or unknown")
-        return _principal(user)
+        user, expires_at = row
+        entry = _Cached(_principal(user), None, _aware(expires_at or now), None,
+                        self._monotonic())
+        self._keep(key, entry)
+        return entry.principal
 
     async def logout(self, session_id: str) -> None:
+        self._cache.pop(hash_token(session_id), None)
         async with transaction(self._sessions) as s:
             await s.execute(
                 sa.delete(UserSession).where(col(UserSession.token_hash) == hash_token(session_id))
             )
+
+
+def _aware(value: datetime) -> datetime:
+    """A stored time as UTC-aware (SQLite hands back naive UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

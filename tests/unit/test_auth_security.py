@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from crm.db.models_ops import AuditLog
+from crm.domain.enums import Role
 from crm.ports import FixedClock
 from crm.services.login_throttle import LoginThrottle, ThrottlePolicy
 from crm.testing import ACTOR_PASSWORD, CRM_T0
@@ -324,3 +325,65 @@ async def test_given_the_openapi_document_when_read_then_token_routes_and_429_ar
     assert "429" not in doc["paths"]["/api/auth/me"]["get"]["responses"]
     patch = doc["components"]["schemas"]["UserPatch"]["properties"]
     assert "current_password" in patch
+
+
+# -- the principal cache (issue 19): a few seconds per token, revocation honoured -----------------
+class _Monotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_given_a_cached_token_when_revoked_or_the_password_changes_then_refused_at_once(
+    crm_client, crm_actors, crm_service
+):
+    agent, admin = crm_actors["agent"], crm_actors["admin"]
+    spare = await _issue(crm_client, agent)
+    for headers in (agent.headers, _bearer(spare)):  # both cached now
+        assert (await crm_client.get("/api/auth/me", headers=headers)).status == 200
+
+    revoked = await crm_client.delete(f"/api/auth/tokens/{spare['token_id']}",
+                                      headers=admin.headers)
+    assert revoked.status in (200, 204)
+    assert (await crm_client.get("/api/auth/me", headers=_bearer(spare))).status == 401
+    assert (await crm_client.get("/api/auth/me", headers=agent.headers)).status == 200
+
+    await crm_service.auth.update_user(agent.user_id, password="new-password-1",
+                                       actor_id=admin.user_id)
+    assert (await crm_client.get("/api/auth/me", headers=agent.headers)).status == 401
+
+
+async def test_given_a_cached_token_when_revoked_by_another_process_then_refused_within_the_ttl(
+    crm_client, crm_actors, crm_service
+):
+    """A change this process did not make (another worker, a script) is seen once the cached
+    principal is older than ``principal_cache_s``."""
+    ticks = _Monotonic()
+    auth = crm_service.auth
+    auth._monotonic = ticks  # noqa: SLF001 - the cache's own clock, moved by the test
+    agent = crm_actors["agent"]
+    assert (await crm_client.get("/api/auth/me", headers=agent.headers)).status == 200
+    async with crm_service.engine.begin() as conn:  # not through the service: no invalidation
+        await conn.execute(sa.text("UPDATE api_tokens SET revoked_at = expires_at"))
+
+    ticks.now += auth.principal_cache_s / 2
+    assert (await crm_client.get("/api/auth/me", headers=agent.headers)).status == 200  # cached
+    ticks.now += auth.principal_cache_s / 2
+    assert (await crm_client.get("/api/auth/me", headers=agent.headers)).status == 401
+
+
+async def test_given_cached_principals_when_the_role_changes_then_the_new_role_at_once_and_per_user(
+    crm_client, crm_actors, crm_service
+):
+    """Each token's own user, never another's; a role change is seen by the next request."""
+    agent, other = crm_actors["agent"], crm_actors["agent2"]
+    me = [await (await crm_client.get("/api/auth/me", headers=a.headers)).json()
+          for a in (agent, other, agent)]
+    assert [m["username"] for m in me] == ["agent", "agent2", "agent"]
+    auth = crm_service.auth
+    assert (await auth.principal_for_token(agent.token)).role is Role.AGENT  # cached
+    await auth.update_user(agent.user_id, role=Role.MANAGER)
+    assert (await auth.principal_for_token(agent.token)).role is Role.MANAGER
+    assert (await auth.principal_for_token(other.token)).username == "agent2"
