@@ -24,6 +24,14 @@ from ari_app.errors import AriNotFound, AriRequestFailed, AriUnavailable
 
 log = logging.getLogger(__name__)
 
+# A customer leg originated with ``note_hangup`` carries the ``dialer-ended`` hangup handler
+# (asterisk-config/extensions.conf): at hang-up it sets the global variable
+# DIALCRM_ENDED_<channel id> to Asterisk's time (epoch seconds, ms), read back when the call
+# ended while the controller was not listening, and unset once the call is closed.
+HANGUP_HANDLER = "CHANNEL(hangup_handler_push)"
+HANGUP_NOTE = "dialer-ended,s,1"
+HANGUP_VARIABLE = "DIALCRM_ENDED_"
+
 Params = Mapping[str, str | int | float | bool | None]
 
 
@@ -119,8 +127,10 @@ class AriClient:
         timeout_s: int = 30,
         formats: str | None = None,
         variables: Mapping[str, str] | None = None,
+        note_hangup: bool = False,
     ) -> ChannelInfo:
-        """Originate into our Stasis app with a pre-chosen channel id."""
+        """Originate into our Stasis app with a pre-chosen channel id. ``note_hangup``: the
+        dialplan's hangup handler keeps the channel's hang-up time (:meth:`hangup_time`)."""
         params: dict[str, str | int | None] = {
             "endpoint": endpoint,
             "app": self.config.app,
@@ -130,7 +140,8 @@ class AriClient:
             "timeout": timeout_s,
             "formats": formats,
         }
-        body = {"variables": {"DIALCRM_APP": self.config.app, **(variables or {})}}
+        noted = {HANGUP_HANDLER: HANGUP_NOTE} if note_hangup else {}
+        body = {"variables": {"DIALCRM_APP": self.config.app, **noted, **(variables or {})}}
         return ChannelInfo.from_json(
             await self.request("POST", "/channels", params=params, body=body))
 
@@ -258,6 +269,22 @@ class AriClient:
 
     async def asterisk_info(self) -> AsteriskInfo:
         return AsteriskInfo.from_json(await self.request("GET", "/asterisk/info") or {})
+
+    async def hangup_time(self, channel_id: str) -> float | None:
+        """The hang-up time kept by the ``dialer-ended`` hangup handler (extensions.conf) in
+        a global variable, if the channel was originated with ``note_hangup`` and has ended."""
+        data = await self.request("GET", "/asterisk/variable",
+                                  params={"variable": HANGUP_VARIABLE + channel_id})
+        raw = str((data or {}).get("value") or "") if isinstance(data, dict) else ""
+        try:
+            return float(raw) if raw else None
+        except ValueError:
+            return None
+
+    async def forget_hangup_time(self, channel_id: str) -> None:
+        """Unset the kept hang-up time (a global variable without a value is deleted)."""
+        await self.request("POST", "/asterisk/variable",
+                           params={"variable": HANGUP_VARIABLE + channel_id})
 
     async def application(self) -> ApplicationInfo:
         """Our Stasis application: the channels and bridges it holds."""

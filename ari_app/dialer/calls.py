@@ -137,6 +137,7 @@ class CallDesk:
                 config.endpoint(lead.number), channel_id=call.call_id, app_args=CUSTOMER_ARG,
                 caller_id=config.caller_id or None, timeout_s=config.ring_timeout_s,
                 formats="ulaw" if config.channel_template.startswith("Local/") else None,
+                note_hangup=True,
             )
         except TelephonyError as exc:
             log.warning("call %s (campaign %s): originate failed: %s",
@@ -163,9 +164,36 @@ class CallDesk:
         except TelephonyError:
             return  # Asterisk unreachable: the reconcile after it comes back decides
         if call_id not in channels:
-            call.extra["closed_by"] = "subscription_check"
             log.warning("call %s: its channel is gone and no event said so; closing it", call_id)
-            await self.finish(call)
+            await self.close_gone(call, "subscription_check")
+
+    async def close_gone(self, call: CallAttempt, closed_by: str) -> None:
+        """End a call whose channel vanished while nobody listened, at Asterisk's hang-up
+        time if Asterisk kept it (the dialplan's hangup handler), else now; the record says
+        how it was closed (``closed_by``) and whose end time it carries (``end_source``)."""
+        at: float | None = None
+        try:
+            at = await self.control.hangup_time(call.call_id)
+        except TelephonyError as exc:
+            log.info("call %s: reading its hang-up time: %s", call.call_id, exc)
+        now = self.clock.now()
+        if at is not None and not (call.originated_at - 5 <= at <= now + 5):
+            log.warning("call %s: Asterisk's hang-up time %.3f is implausible (now %.3f)",
+                        call.call_id, at, now)
+            at = None
+        call.extra["closed_by"] = closed_by
+        call.extra["end_source"] = "controller" if at is None else "asterisk"
+        await self.finish(call, at=at)
+        self._forget_hangup_time(call.call_id)
+
+    def _forget_hangup_time(self, call_id: str) -> None:
+        self._tasks.spawn(self._forget(call_id), f"forget-hangup-{call_id}")
+
+    async def _forget(self, call_id: str) -> None:
+        try:
+            await self.control.forget_hangup_time(call_id)
+        except TelephonyError as exc:
+            log.debug("call %s: forgetting its hang-up time: %s", call_id, exc)
 
     def _pop(self, call: CallAttempt, state: str) -> None:
         if call.agent_id is None:
@@ -209,6 +237,7 @@ class CallDesk:
             return
         call.hangup_cause = event.cause
         await self.finish(call, at=event_time(event, self.clock.now()))
+        self._forget_hangup_time(call.call_id)  # kept for a gap; this event came through
 
     async def on_playback_finished(self, event: AriEvent) -> None:
         playback = event.playback_id or ""

@@ -80,6 +80,9 @@ def ended(call: CallAttempt, outcome: Outcome) -> CallEvent:
             "hangup_cause": None if call.hangup_cause is None else str(call.hangup_cause),
             "talk_seconds": round(call.talk_seconds, 3),
             "dial_status": call.dial_status,
+            # a call closed without its hang-up event (reconcile, subscription_check), and
+            # whose end time it carries (asterisk: the hangup handler's; controller: now)
+            **{k: call.extra[k] for k in ("closed_by", "end_source") if k in call.extra},
         },
     )
 

@@ -51,7 +51,8 @@ class CallControl(Protocol):
     async def originate(self, endpoint: str, *, channel_id: str, app_args: str = "",
                         caller_id: str | None = None, timeout_s: int = 30,
                         formats: str | None = None,
-                        variables: Mapping[str, str] | None = None) -> object: ...
+                        variables: Mapping[str, str] | None = None,
+                        note_hangup: bool = False) -> object: ...
 
     async def subscribe_channel(self, channel_id: str) -> None: ...
 
@@ -85,6 +86,13 @@ class CallControl(Protocol):
     async def list_bridges(self) -> Sequence[BridgeInfo]: ...
 
     async def asterisk_info(self) -> AsteriskInfo: ...
+
+    async def hangup_time(self, channel_id: str) -> float | None:
+        """When Asterisk hung up a channel originated with ``note_hangup`` (epoch seconds),
+        if it kept the time: how a call that ended while nobody listened is closed."""
+        ...
+
+    async def forget_hangup_time(self, channel_id: str) -> None: ...
 
 
 class LeadSource(Protocol):

@@ -4,7 +4,8 @@ Runs on every (re)connection of the ARI events socket, in event order: on the
 first one it loads the persisted state (calls in flight, agent sessions,
 running campaigns) of a previous process; then it checks each call and agent
 leg against ARI's channels and bridges. A call whose channel is gone is closed
-with a clear cause (its events were lost with the gap); an agent whose leg is
+at Asterisk's hang-up time when Asterisk kept it (its events were lost with the gap)
+and says so (``closed_by``, ``end_source``); an agent whose leg is
 gone is logged out and invited again; a call still up is adopted.
 """
 
@@ -180,10 +181,8 @@ class Reconciler:
                 if call.phase is CallPhase.WAITING_AGENT:
                     await d.calls.abandon(call.call_id)
                 continue
-            call.extra["closed_by"] = "reconcile"
-            call.extra["reason"] = "channel gone while the controller was not listening"
             log.warning("call %s: gone during a gap; closing it", call.call_id)
-            await d.calls.finish(call)
+            await d.calls.close_gone(call, "reconcile")
 
     async def _agents(self, channels: set[str], bridges: set[str]) -> None:
         d = self.dialer

@@ -134,6 +134,9 @@ class Call(SQLModel, table=True):
     recording_id: uuid.UUID | None = Field(default=None, foreign_key="recordings.id")
     disposition: str | None = Field(default=None, max_length=64)
     intent_score: float | None = None
+    # set when the dialer closed the call without its hang-up event: "reconcile" (it ended
+    # while the controller was down), "subscription_check"; None for an ordinary end
+    closed_by: str | None = Field(default=None, max_length=32)
     last_event_at: datetime | None = _ts(nullable=True)
     event_count: int = 0
     updated_at: datetime = _ts()

@@ -71,12 +71,13 @@ _STR_LIMITS = {
     "hangup_cause": 64,
     "recording_url": 2048,
     "disposition": 64,
+    "closed_by": 32,  # the dialer closed the call without its hang-up event (reconcile, ...)
 }
 _STR_FIELDS = tuple(_STR_LIMITS)
 _NUM_FIELDS = ("talk_seconds", "wrap_seconds", "intent_score")
 # kept in the event stream only (the CDR cross-check), never projected onto the call row
 _EVENT_ONLY_NUM = ("cdr_billsec", "answered_seconds", "cdr_delta_seconds", "cdr_records")
-_EVENT_ONLY_STR = {"cdr_disposition": 32}
+_EVENT_ONLY_STR = {"cdr_disposition": 32, "end_source": 16}  # end_source: asterisk, controller
 _EVENT_ONLY_BOOL = ("cdr_mismatch",)
 _EVENT_ONLY = (*_EVENT_ONLY_NUM, *_EVENT_ONLY_STR, *_EVENT_ONLY_BOOL)
 
@@ -119,6 +120,7 @@ class CallProjection:
     recording_url: str | None = None
     disposition: str | None = None
     intent_score: float | None = None
+    closed_by: str | None = None
     last_event_at: datetime | None = None
     event_count: int = 0
 

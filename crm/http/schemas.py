@@ -289,6 +289,8 @@ class CallEventIn(BaseModel):
     recording_url: str | None = None
     disposition: str | None = None
     intent_score: float | None = Field(None, ge=0, le=1)
+    closed_by: str | None = Field(None, max_length=32, description=(
+        "the dialer closed the call without its hang-up event: reconcile, subscription_check"))
 
 
 def set_fields(model: BaseModel) -> dict[str, Any]:

@@ -23,6 +23,8 @@ class FakeControl:
         self.refuse_originate = False
         self.hold_originate: asyncio.Event | None = None  # customer originates wait for it
         self.started = "2026-11-26T08:00:00.000+0000"
+        self.noted_hangups: set[str] = set()  # originated with note_hangup
+        self.hangup_times: dict[str, float] = {}  # what the hangup handler kept
 
     def verbs(self, name: str) -> list[tuple[Any, ...]]:
         return [args for verb, args in self.log if verb == name]
@@ -30,8 +32,11 @@ class FakeControl:
     async def originate(self, endpoint: str, *, channel_id: str, app_args: str = "",
                         caller_id: str | None = None, timeout_s: int = 30,
                         formats: str | None = None,
-                        variables: Mapping[str, str] | None = None) -> dict[str, Any]:
+                        variables: Mapping[str, str] | None = None,
+                        note_hangup: bool = False) -> dict[str, Any]:
         self.log.append(("originate", (endpoint, channel_id, app_args)))
+        if note_hangup:
+            self.noted_hangups.add(channel_id)
         if self.refuse_originate:
             raise AriRequestFailed("POST", "/channels", 500, "Allocation failed")
         if self.hold_originate is not None and app_args == "customer":
@@ -100,6 +105,13 @@ class FakeControl:
 
     async def list_bridges(self) -> list[BridgeInfo]:
         return [BridgeInfo("agentbridge-a1"), BridgeInfo("agentbridge-a2")]
+
+    async def hangup_time(self, channel_id: str) -> float | None:
+        return self.hangup_times.get(channel_id)
+
+    async def forget_hangup_time(self, channel_id: str) -> None:
+        self.log.append(("forget_hangup_time", (channel_id,)))
+        self.hangup_times.pop(channel_id, None)
 
 
 class FakeCrm:

@@ -270,3 +270,25 @@ async def test_given_unknown_route_when_called_then_json_404(crm_client, crm_act
         f"/api/customers/{uuid.uuid4()}", headers=crm_actors["admin"].headers
     )
     assert missing.status == 404 and json.loads(await missing.text())["details"]["entity"]
+
+
+async def test_given_call_closed_by_reconcile_when_getting_call_then_record_says_reconciled(
+    crm_client, crm_actors
+):
+    """Issue 17 finding 18: a call closed at a restart says so, and whose end time it has."""
+    dialer = crm_actors["dialer"].headers
+    events = [
+        {"event_id": "r0", "call_id": "c-rec", "type": "bridged",
+         "occurred_at": "2026-03-02T03:00:00Z"},
+        {"event_id": "r1", "call_id": "c-rec", "type": "ended", "talk_seconds": 29.4,
+         "occurred_at": "2026-03-02T03:00:29.4Z", "closed_by": "reconcile",
+         "end_source": "asterisk"},
+    ]
+    for event in events:
+        assert (await crm_client.post("/api/calls", json=event, headers=dialer)).status == 201
+    resp = await crm_client.get("/api/calls/c-rec", headers=crm_actors["admin"].headers)
+    call = await resp.json()
+    assert call["closed_by"] == "reconcile" and call["talk_seconds"] == 29.4
+    assert call["ended_at"].startswith("2026-03-02T03:00:29.4")
+    [ended] = [e for e in call["events"] if e["type"] == "ended"]
+    assert ended["payload"]["end_source"] == "asterisk"
