@@ -88,8 +88,17 @@ class Reconciler:
         self.runs = 0
         self.asterisk_started: str | None = None
         self.asterisk_restarts = 0
+        # set once the first reconciliation has run (what a previous process left is adopted):
+        # who acts on agents at start-up (the demo) waits for it rather than log them in twice
+        self.first_done = asyncio.Event()
 
     async def reconcile(self, marker: Reconnected) -> None:
+        try:
+            await self._reconcile(marker)
+        finally:
+            self.first_done.set()
+
+    async def _reconcile(self, marker: Reconnected) -> None:
         d = self.dialer
         if not self.loaded:
             await self._load()
