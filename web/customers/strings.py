@@ -102,6 +102,8 @@ CUSTOMER_STRINGS: dict[str, dict[str, str]] = {
     "c360_show_done": {"zh": "显示已完成", "en": "Show completed"},
     "c360_task_created": {"zh": "任务已创建", "en": "Task created"},
     "c360_task_completed": {"zh": "任务已完成", "en": "Task completed"},
+    "c360_set_due": {"zh": "改截止时间", "en": "Change due"},
+    "c360_due_changed": {"zh": "截止时间已更改", "en": "Due time changed"},
     "c360_task_reassigned": {"zh": "任务已转派", "en": "Task reassigned"},
     # notes
     "c360_notes": {"zh": "客户备注", "en": "Notes"},

@@ -410,7 +410,14 @@
         const tools = el('div', { class: 'row wrap' });
         const done = el('button', { type: 'button', 'data-testid': 'task-complete' }, s('c360_complete'));
         done.addEventListener('click', () => changeTask(t, { status: 'done' }, s('c360_task_completed')));
-        tools.append(done);
+        const due = el('input', { type: 'datetime-local', 'data-testid': 'task-new-due',
+          'aria-label': s('c360_due') });
+        const move = el('button', { type: 'button', class: 'secondary', 'data-testid': 'task-set-due' },
+          s('c360_set_due'));
+        move.addEventListener('click', () => {
+          if (due.value) changeTask(t, { due_at: new Date(due.value).toISOString() }, s('c360_due_changed'));
+        });
+        tools.append(done, due, move);
         if (boot.manages) {
           const sel = ownerSelect(t.owner_id);
           const go = el('button', { type: 'button', class: 'secondary', 'data-testid': 'task-reassign' }, s('c360_reassign'));
