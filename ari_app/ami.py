@@ -117,12 +117,6 @@ class AmiClient:
             raise AmiActionFailed(name, out[0].get("Message", "error"))
         return out
 
-    async def command(self, cli: str) -> str:
-        """Run a CLI command through AMI (admins' config reloads, diagnostics)."""
-        replies = await self.action("Command", Command=cli)
-        first = replies[0]
-        return first.get("Output", "") or first.get("content", "")
-
     # -------------------------------------------------------------- intake --
     def _on_login(self, manager: Manager) -> None:
         log.info("AMI logged in to %s:%s", self.config.host, self.config.port)
