@@ -30,15 +30,15 @@ async def call_reach(s: AsyncSession, call_id: str) -> Reach:
 
 async def customer_reach(s: AsyncSession, customer_id: uuid.UUID) -> Reach:
     """The managers of the campaigns of a customer's leads and calls, and their agents."""
-    leads = (await s.execute(
+    leads = (
         sa.select(col(Campaign.manager_id), col(Lead.agent_id))
         .join(Campaign, col(Campaign.id) == col(Lead.campaign_id))
-        .where(col(Lead.customer_id) == customer_id))).all()
-    calls = (await s.execute(
+        .where(col(Lead.customer_id) == customer_id))
+    calls = (
         sa.select(col(Campaign.manager_id), col(Call.agent_id))
         .outerjoin(Campaign, col(Campaign.id) == col(Call.campaign_id))
-        .where(col(Call.customer_id) == customer_id))).all()
-    rows = [*leads, *calls]
+        .where(col(Call.customer_id) == customer_id))
+    rows = (await s.execute(sa.union_all(leads, calls))).all()  # one round trip (the read path)
     if not rows:  # never in a campaign, never called: created by hand, shared
         return Reach(shared=True, open=True)
     return Reach.of([m for m, _ in rows], [a for _, a in rows])

@@ -3,15 +3,17 @@ that read plain columns (no ORM objects), for one customer or a burst of them at
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from crm.db.models import Call, Customer, PhoneNumber, Task
+from crm.db.models import Call, Customer, CustomerTag, PhoneNumber, Tag, Task
 from crm.db.models_conversion import CustomerRoute
 from crm.db.models_ops import ScriptTemplate
 from crm.domain.enums import Language, TaskStatus
@@ -42,10 +44,17 @@ class SummaryService:
         """The pop's essentials; the script is chosen among every campaign's scripts and
         ``campaign_id``'s (the call's campaign) only."""
         key = (customer_id, language, campaign_id)
-        found = await self.customer_summaries([key], contacts=contacts, tasks=tasks)
-        if key not in found:
-            raise NotFoundError("customer", customer_id)
-        return found[key]
+        async with self._sessions() as s:  # one query, one for the scripts
+            one = await _one_customer(s, customer_id, contacts, tasks)
+            if one is not None:
+                templates = await _active_scripts(s, {campaign_id})
+        if one is None:  # unknown, or merged into another: the general path follows it
+            found = await self.customer_summaries([key], contacts=contacts, tasks=tasks)
+            if key not in found:
+                raise NotFoundError("customer", customer_id)
+            return found[key]
+        one["recommended_script"] = _script(templates, one["tags"], language)
+        return one
 
     async def customer_summaries(
         self,
@@ -243,3 +252,109 @@ def _task(t: Any) -> dict[str, Any]:
         "priority": t.priority,
         "origin": t.origin,
     }
+
+
+# ---- one customer in one query (GET /api/customers/{id}, a cold pop) ---------------------------
+def _json_list(dialect: str, sub: Any, **fields: Any) -> Any:
+    """A scalar subquery: the rows of ``sub`` (ordered, limited) as one JSON array of objects."""
+    pairs = [x for name, column in fields.items() for x in (sa.literal(name), sub.c[column])]
+    agg: Any
+    if dialect == "postgresql":
+        agg = sa.func.coalesce(sa.func.json_agg(sa.func.json_build_object(*pairs)),
+                               sa.text("'[]'::json"))
+    else:
+        agg = sa.func.json_group_array(sa.func.json_object(*pairs))
+    return sa.select(agg).select_from(sub).scalar_subquery()
+
+
+async def _one_customer(
+    s: AsyncSession, customer_id: uuid.UUID, contacts: int, tasks: int
+) -> dict[str, Any] | None:
+    """The summary (but the script) of one customer in one round trip: its row and route,
+    with numbers, tags, recent calls and open tasks as JSON arrays (SQLite's json_group_array,
+    PostgreSQL's json_agg). None for an unknown or merged customer."""
+    dialect = s.get_bind().dialect.name
+    c, r, n, t, k = Customer, CustomerRoute, PhoneNumber, Task, Call
+    numbers = (sa.select(col(n.e164), col(n.number_type), col(n.raw))
+               .where(col(n.customer_id) == col(c.id)).order_by(col(n.created_at))
+               .correlate(Customer).subquery("n"))
+    tags = (sa.select(col(Tag.name)).join(CustomerTag, col(CustomerTag.tag_id) == col(Tag.id))
+            .where(col(CustomerTag.customer_id) == col(c.id)).order_by(col(Tag.name_key))
+            .correlate(Customer).subquery("g"))
+    calls = (sa.select(col(k.call_id), col(k.originated_at), col(k.last_event_at), col(k.state),
+                       col(k.outcome), col(k.disposition), col(k.talk_seconds),
+                       col(k.intent_score), col(k.agent_id))
+             .where(col(k.customer_id) == col(c.id))
+             .order_by(col(k.originated_at).desc().nulls_last(),
+                       col(k.last_event_at).desc().nulls_last(), col(k.call_id))
+             .limit(contacts).correlate(Customer).subquery("k"))
+    open_tasks = (sa.select(col(t.id), col(t.title), col(t.due_at), col(t.priority),
+                            col(t.origin))
+                  .where(col(t.customer_id) == col(c.id),
+                         col(t.status) == TaskStatus.OPEN.value)
+                  .order_by(col(t.due_at).asc().nulls_last(), col(t.priority).desc(),
+                            col(t.id))
+                  .limit(tasks).correlate(Customer).subquery("t"))
+    tag_names = (sa.select(sa.func.coalesce(sa.func.json_agg(tags.c.name),
+                                            sa.text("'[]'::json")))
+                 if dialect == "postgresql" else sa.select(sa.func.json_group_array(tags.c.name)))
+    stmt = (sa.select(
+        col(c.id), col(c.name), col(c.last_call_time), col(c.merged_into_id),
+        col(r.route), col(r.p_convert), col(r.reason), col(r.override_route),
+        _json_list(dialect, numbers, e164="e164", type="number_type", national="raw"),
+        tag_names.select_from(tags).scalar_subquery(),
+        _json_list(dialect, calls, call_id="call_id", originated_at="originated_at",
+                   last_event_at="last_event_at", state="state", outcome="outcome",
+                   disposition="disposition", talk_seconds="talk_seconds",
+                   intent_score="intent_score", agent_id="agent_id"),
+        _json_list(dialect, open_tasks, id="id", title="title", due_at="due_at",
+                   priority="priority", origin="origin"))
+        .outerjoin(r, col(r.customer_id) == col(c.id)).where(col(c.id) == customer_id))
+    row = (await s.execute(stmt)).one_or_none()
+    if row is None or row.merged_into_id is not None:
+        return None
+    *_, numbers_json, tags_json, calls_json, tasks_json = row
+    return {
+        "customer_id": str(row.id),
+        "requested_id": str(customer_id),
+        "name": row.name,
+        "last_call_time": _iso(row.last_call_time),
+        "numbers": _loads(numbers_json),
+        "tags": _loads(tags_json),
+        "recent_contacts": [_contact(_JsonRow(x)) for x in _loads(calls_json)],
+        "open_tasks": [_task(_JsonRow(x)) for x in _loads(tasks_json)],
+        "recommended_script": None,
+        "conversion": None if row.route is None else {
+            "route": row.route, "p_convert": row.p_convert, "reason": row.reason,
+            "overridden": row.override_route is not None},
+    }
+
+
+def _loads(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(json.loads(value) if isinstance(value, str | bytes) else value)
+
+
+class _JsonRow:
+    """A row from JSON, read like a column row: times as aware datetimes, ids as UUIDs."""
+
+    TIMES = {"originated_at", "last_event_at", "due_at"}
+    IDS = {"id", "agent_id"}
+    FLOATS = {"talk_seconds", "intent_score"}
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._data.get(name)
+        if value is None:
+            return None
+        if name in self.TIMES:
+            when = datetime.fromisoformat(value)
+            return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        if name in self.IDS:
+            return uuid.UUID(str(value))
+        if name in self.FLOATS:
+            return float(value)
+        return value
