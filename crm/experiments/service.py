@@ -8,6 +8,7 @@ hook costs no query on the hot path (a screen pop) once a unit has been seen.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -81,6 +82,8 @@ class ExperimentService:
         self._clock = clock
         self._defs: dict[str, tuple[float, Experiment | None]] = {}  # key -> (when, running exp)
         self._features: dict[tuple[str, str], tuple[float, Experiment | None]] = {}
+        self._feature_reads: dict[tuple[str, str], asyncio.Future[Experiment | None]] = {}
+        self._generation = 0  # bumped by every change: a read that predates it is not cached
         self._assigned: dict[tuple[uuid.UUID, str], str] = {}
 
     # ------------------------------------------------------------ definitions --
@@ -143,6 +146,8 @@ class ExperimentService:
     def _forget(self) -> None:
         self._defs.clear()
         self._features.clear()
+        self._feature_reads.clear()  # a read under way may predate the change: not shared
+        self._generation += 1
 
     # ------------------------------------------------------------------ hook --
     async def variant_for(self, experiment_key: str, unit_id: str) -> str | None:
@@ -170,14 +175,29 @@ class ExperimentService:
         return exp
 
     async def _running_by_feature(self, feature: str, unit: str) -> Experiment | None:
-        cached = self._features.get((feature, unit))
+        """Cached for ``CACHE_S``; when it runs out, one read for everyone asking meanwhile (a
+        burst of 101 pops asks at once: one query, not 101)."""
+        key = (feature, unit)
+        cached = self._features.get(key)
         if cached is not None and time.monotonic() - cached[0] < CACHE_S:
             return cached[1]
+        reading = self._feature_reads.get(key)
+        if reading is None:
+            reading = self._feature_reads[key] = asyncio.ensure_future(
+                self._read_running(feature, unit))
+            reading.add_done_callback(
+                lambda done: self._feature_reads.pop(key, None)
+                if self._feature_reads.get(key) is done else None)
+        return await asyncio.shield(reading)
+
+    async def _read_running(self, feature: str, unit: str) -> Experiment | None:
+        generation = self._generation
         async with self._sessions() as s:
             exp = await s.scalar(sa.select(Experiment).where(
                 col(Experiment.feature) == feature, col(Experiment.unit) == unit,
                 col(Experiment.status) == "running").order_by(col(Experiment.created_at)))
-        self._features[(feature, unit)] = (time.monotonic(), exp)
+        if generation == self._generation:
+            self._features[(feature, unit)] = (time.monotonic(), exp)
         return exp
 
     async def _assign(self, exp: Experiment, unit_id: str) -> str:

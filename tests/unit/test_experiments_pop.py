@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -93,3 +94,23 @@ async def test_given_no_or_stopped_experiment_then_everybody_gets_the_pop(
     bus.publish(pop(off, cid, "ringing", "call-x"))
     await eventually(lambda: len(hub.sent.get(off, [])) == 1)
     assert hub.sent[off][0]["type"] == "pop"
+
+
+async def test_given_a_burst_of_pops_when_the_experiment_cache_runs_out_then_one_read(
+    crm_service: CrmService,
+) -> None:
+    """101 pops asking at once whether the pop experiment runs make one query, not 101 (the
+    burst's pops waited behind 202 of them)."""
+    experiments = crm_service.experiments
+    reads = 0
+    real = experiments._read_running  # noqa: SLF001 - counting the service's own reads
+
+    async def counted(feature: str, unit: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return await real(feature, unit)
+
+    experiments._read_running = counted  # type: ignore[method-assign]  # noqa: SLF001
+    found = await asyncio.gather(*(experiments.feature_variant("pop", "agent", f"a{i}")
+                                   for i in range(101)))
+    assert found == [None] * 101 and reads == 1
