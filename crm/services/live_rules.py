@@ -90,6 +90,15 @@ def _action_name(action: r.Action) -> str:
     }[type(action)]
 
 
+# the scripts named by pre-call rules, every campaign's and those of the given campaigns (built
+# once: the pop and the customer read run it; building it each time showed in the profile)
+_NAMED_SCRIPTS = sa.select(ScriptTemplate).where(
+    col(ScriptTemplate.name).in_(sa.bindparam("names", expanding=True)),
+    col(ScriptTemplate.active).is_(True),
+    sa.or_(scripts_of(None),
+           col(ScriptTemplate.campaign_id).in_(sa.bindparam("campaigns", expanding=True))))
+
+
 class LiveRules:
     """Implements the transcript service's ``SegmentProcessor`` and the post-call step."""
 
@@ -299,12 +308,10 @@ class LiveRules:
                 recs.append((summary, language, campaign_id, rec))
         if not recs:
             return
-        campaigns = {c for _, _, c, _ in recs if c is not None}
+        campaigns = list({c for _, _, c, _ in recs if c is not None})
         async with self._sessions() as s:
-            templates = list(await s.scalars(sa.select(ScriptTemplate).where(
-                col(ScriptTemplate.name).in_({rec["script"] for *_, rec in recs}),
-                col(ScriptTemplate.active).is_(True),
-                sa.or_(scripts_of(None), col(ScriptTemplate.campaign_id).in_(campaigns)))))
+            templates = list(await s.scalars(_NAMED_SCRIPTS, {
+                "names": list({rec["script"] for *_, rec in recs}), "campaigns": campaigns}))
         for summary, language, campaign_id, rec in recs:
             found = [t for t in templates if t.name == rec["script"]
                      and t.campaign_id in (None, campaign_id)]  # scripts_of(campaign_id)

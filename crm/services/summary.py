@@ -136,13 +136,20 @@ def _script(
 async def _active_scripts(s: AsyncSession, campaigns: set[uuid.UUID | None]) -> Sequence[Any]:
     """Every campaign's active scripts and those of ``campaigns`` (the pops' campaigns): what
     :func:`~crm.services.reference.scripts_of` allows each of them, for all at once."""
-    t = ScriptTemplate
     ids = [c for c in campaigns if c is not None]
-    which = (col(t.campaign_id).is_(None) if not ids
-             else sa.or_(col(t.campaign_id).is_(None), col(t.campaign_id).in_(ids)))
-    return (await s.execute(
-        sa.select(col(t.id), col(t.name), col(t.language), col(t.tags), col(t.priority),
-                  col(t.body), col(t.campaign_id)).where(col(t.active).is_(True), which))).all()
+    return (await s.execute(_SCRIPTS[bool(ids)], {"campaigns": ids} if ids else {})).all()
+
+
+def _scripts_query(of_campaigns: bool) -> Any:
+    t = ScriptTemplate
+    which = (sa.or_(col(t.campaign_id).is_(None),
+                    col(t.campaign_id).in_(sa.bindparam("campaigns", expanding=True)))
+             if of_campaigns else col(t.campaign_id).is_(None))
+    return sa.select(col(t.id), col(t.name), col(t.language), col(t.tags), col(t.priority),
+                     col(t.body), col(t.campaign_id)).where(col(t.active).is_(True), which)
+
+
+_SCRIPTS = {False: _scripts_query(False), True: _scripts_query(True)}  # built once
 
 
 async def _customers(
@@ -274,6 +281,33 @@ async def _one_customer(
     with numbers, tags, recent calls and open tasks as JSON arrays (SQLite's json_group_array,
     PostgreSQL's json_agg). None for an unknown or merged customer."""
     dialect = s.get_bind().dialect.name
+    stmt = _ONE.get((dialect, contacts, tasks))
+    if stmt is None:  # built once: building it cost more than running it (the profile)
+        stmt = _ONE[dialect, contacts, tasks] = _one_customer_query(dialect, contacts, tasks)
+    row = (await s.execute(stmt, {"customer_id": customer_id})).one_or_none()
+    if row is None or row.merged_into_id is not None:
+        return None
+    *_, numbers_json, tags_json, calls_json, tasks_json = row
+    return {
+        "customer_id": str(row.id),
+        "requested_id": str(customer_id),
+        "name": row.name,
+        "last_call_time": _iso(row.last_call_time),
+        "numbers": _loads(numbers_json),
+        "tags": _loads(tags_json),
+        "recent_contacts": [_contact(_JsonRow(x)) for x in _loads(calls_json)],
+        "open_tasks": [_task(_JsonRow(x)) for x in _loads(tasks_json)],
+        "recommended_script": None,
+        "conversion": None if row.route is None else {
+            "route": row.route, "p_convert": row.p_convert, "reason": row.reason,
+            "overridden": row.override_route is not None},
+    }
+
+
+_ONE: dict[tuple[str, int, int], Any] = {}  # (dialect, contacts, tasks) → the statement
+
+
+def _one_customer_query(dialect: str, contacts: int, tasks: int) -> Any:
     c, r, n, t, k = Customer, CustomerRoute, PhoneNumber, Task, Call
     numbers = (sa.select(col(n.e164), col(n.number_type), col(n.raw))
                .where(col(n.customer_id) == col(c.id)).order_by(col(n.created_at))
@@ -298,7 +332,7 @@ async def _one_customer(
     tag_names = (sa.select(sa.func.coalesce(sa.func.json_agg(tags.c.name),
                                             sa.text("'[]'::json")))
                  if dialect == "postgresql" else sa.select(sa.func.json_group_array(tags.c.name)))
-    stmt = (sa.select(
+    return (sa.select(
         col(c.id), col(c.name), col(c.last_call_time), col(c.merged_into_id),
         col(r.route), col(r.p_convert), col(r.reason), col(r.override_route),
         _json_list(dialect, numbers, e164="e164", type="number_type", national="raw"),
@@ -309,25 +343,8 @@ async def _one_customer(
                    intent_score="intent_score", agent_id="agent_id"),
         _json_list(dialect, open_tasks, id="id", title="title", due_at="due_at",
                    priority="priority", origin="origin"))
-        .outerjoin(r, col(r.customer_id) == col(c.id)).where(col(c.id) == customer_id))
-    row = (await s.execute(stmt)).one_or_none()
-    if row is None or row.merged_into_id is not None:
-        return None
-    *_, numbers_json, tags_json, calls_json, tasks_json = row
-    return {
-        "customer_id": str(row.id),
-        "requested_id": str(customer_id),
-        "name": row.name,
-        "last_call_time": _iso(row.last_call_time),
-        "numbers": _loads(numbers_json),
-        "tags": _loads(tags_json),
-        "recent_contacts": [_contact(_JsonRow(x)) for x in _loads(calls_json)],
-        "open_tasks": [_task(_JsonRow(x)) for x in _loads(tasks_json)],
-        "recommended_script": None,
-        "conversion": None if row.route is None else {
-            "route": row.route, "p_convert": row.p_convert, "reason": row.reason,
-            "overridden": row.override_route is not None},
-    }
+        .outerjoin(r, col(r.customer_id) == col(c.id))
+        .where(col(c.id) == sa.bindparam("customer_id", type_=sa.Uuid())))
 
 
 def _loads(value: Any) -> list[Any]:
