@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from crm.db.engine import make_engine
 from crm.db.models_members import AgentExtension, CampaignMember
 from crm.db.models_ops import AuditLog, Campaign, User
 from crm.db.types import UtcDateTime
+from crm.domain.access import Principal, may_join_campaign, may_use_extension
 from crm.domain.enums import Role
+from crm.errors import ExtensionNotBoundError, NotCampaignMemberError
 from crm.migrations import upgrade
 from tests.helpers.web_apps import Api, console_app
 from web.demo import AGENT_EXTENSIONS, Demo
@@ -331,3 +334,42 @@ async def test_given_demo_seeding_when_run_twice_then_agents_are_members_with_th
         members = await crm.members.in_campaign(uuid.UUID(campaign_id))
     assert [(m["username"], m["extensions"]) for m in members] == [
         (f"agent{e}", [e]) for e in AGENT_EXTENSIONS]
+
+
+# --- the policy, pure -------------------------------------------------------------------------
+
+
+@dataclass
+class _Campaign:
+    id: uuid.UUID
+    manager_id: uuid.UUID | None
+
+
+@pytest.mark.parametrize(("role", "manages", "member", "allowed"), [
+    (Role.AGENT, False, True, True),
+    (Role.AGENT, False, False, False),
+    (Role.MANAGER, True, False, True),
+    (Role.MANAGER, False, False, False),
+    (Role.MANAGER, False, True, True),
+    (Role.ADMIN, False, False, True),
+    (Role.DIALER, False, False, False),
+])
+def test_given_role_and_membership_when_joining_campaign_then_policy_decides(
+    role: Role, manages: bool, member: bool, allowed: bool,
+) -> None:
+    who = Principal(uuid.uuid4(), "u", role)
+    campaign = _Campaign(uuid.uuid4(), who.user_id if manages else None)
+    if allowed:
+        may_join_campaign(who, campaign, member=member)
+    else:
+        with pytest.raises(NotCampaignMemberError):
+            may_join_campaign(who, campaign, member=member)
+
+
+def test_given_extension_holders_when_using_extension_then_only_ones_own() -> None:
+    who = Principal(uuid.uuid4(), "u", Role.ADMIN)
+    may_use_extension(who, "1001", who.user_id)
+    for holder, reason in ((None, "unbound"), (uuid.uuid4(), "bound_to_another_user")):
+        with pytest.raises(ExtensionNotBoundError) as refused:
+            may_use_extension(who, "1001", holder)
+        assert refused.value.details["reason"] == reason
