@@ -177,9 +177,10 @@ class CrmService:
         those of ``campaign_id``, the call's campaign, only)."""
         cid = customer_id if isinstance(customer_id, uuid.UUID) else _uuid(customer_id)
         campaign = _campaign_uuid(campaign_id)
-        summary = await self.summaries.customer_summary(cid, language=language,
-                                                        campaign_id=campaign)
-        return await self.live.apply_pre_call(summary, language.value, campaign)
+        summary, scripts = await self.summaries.customer_summary_and_scripts(
+            cid, language=language, campaign_id=campaign)
+        await self.live.apply_pre_call_many([(summary, language.value, campaign)], scripts)
+        return summary
 
     async def customer_summaries(
         self, keys: Sequence[tuple[str, Language, str | None]]

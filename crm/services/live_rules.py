@@ -291,10 +291,12 @@ class LiveRules:
         return summary
 
     async def apply_pre_call_many(
-        self, items: Sequence[tuple[dict[str, Any], str, uuid.UUID | None]]
+        self, items: Sequence[tuple[dict[str, Any], str, uuid.UUID | None]],
+        templates: Sequence[Any] | None = None,
     ) -> None:
         """:meth:`apply_pre_call` on many (summary, language, campaign) items: the templates
-        the rules name are read in one query."""
+        the rules name are read in one query, or taken from ``templates`` (the active scripts
+        of every campaign and of the items' campaigns, already read with the summary)."""
         if not self.rules.ready:
             for summary, _, _ in items:
                 summary["script_rule"] = None
@@ -308,10 +310,11 @@ class LiveRules:
                 recs.append((summary, language, campaign_id, rec))
         if not recs:
             return
-        campaigns = list({c for _, _, c, _ in recs if c is not None})
-        async with self._sessions() as s:
-            templates = list(await s.scalars(_NAMED_SCRIPTS, {
-                "names": list({rec["script"] for *_, rec in recs}), "campaigns": campaigns}))
+        if templates is None:
+            campaigns = list({c for _, _, c, _ in recs if c is not None})
+            async with self._sessions() as s:
+                templates = list(await s.scalars(_NAMED_SCRIPTS, {
+                    "names": list({rec["script"] for *_, rec in recs}), "campaigns": campaigns}))
         for summary, language, campaign_id, rec in recs:
             found = [t for t in templates if t.name == rec["script"]
                      and t.campaign_id in (None, campaign_id)]  # scripts_of(campaign_id)

@@ -43,18 +43,33 @@ class SummaryService:
     ) -> dict[str, Any]:
         """The pop's essentials; the script is chosen among every campaign's scripts and
         ``campaign_id``'s (the call's campaign) only."""
+        return (await self.customer_summary_and_scripts(
+            customer_id, language=language, campaign_id=campaign_id, contacts=contacts,
+            tasks=tasks))[0]
+
+    async def customer_summary_and_scripts(
+        self,
+        customer_id: uuid.UUID,
+        *,
+        language: Language = Language.ZH,
+        campaign_id: uuid.UUID | None = None,
+        contacts: int = 5,
+        tasks: int = 10,
+    ) -> tuple[dict[str, Any], Sequence[Any] | None]:
+        """:meth:`customer_summary`, in one query, and the scripts it chose among (the pre-call
+        rules pick theirs there too: no second read); None when they were not read at once
+        (a merged customer takes the general path)."""
         key = (customer_id, language, campaign_id)
-        async with self._sessions() as s:  # one query, one for the scripts
-            one = await _one_customer(s, customer_id, contacts, tasks)
-            if one is not None:
-                templates = await _active_scripts(s, {campaign_id})
+        async with self._sessions() as s:
+            one = await _one_customer(s, customer_id, campaign_id, contacts, tasks)
         if one is None:  # unknown, or merged into another: the general path follows it
             found = await self.customer_summaries([key], contacts=contacts, tasks=tasks)
             if key not in found:
                 raise NotFoundError("customer", customer_id)
-            return found[key]
-        one["recommended_script"] = _script(templates, one["tags"], language)
-        return one
+            return found[key], None
+        summary, templates = one
+        summary["recommended_script"] = _script(templates, summary["tags"], language)
+        return summary, templates
 
     async def customer_summaries(
         self,
@@ -275,8 +290,9 @@ def _json_list(dialect: str, sub: Any, **fields: Any) -> Any:
 
 
 async def _one_customer(
-    s: AsyncSession, customer_id: uuid.UUID, contacts: int, tasks: int
-) -> dict[str, Any] | None:
+    s: AsyncSession, customer_id: uuid.UUID, campaign_id: uuid.UUID | None, contacts: int,
+    tasks: int,
+) -> tuple[dict[str, Any], list[Any]] | None:
     """The summary (but the script) of one customer in one round trip: its row and route,
     with numbers, tags, recent calls and open tasks as JSON arrays (SQLite's json_group_array,
     PostgreSQL's json_agg). None for an unknown or merged customer."""
@@ -284,10 +300,12 @@ async def _one_customer(
     stmt = _ONE.get((dialect, contacts, tasks))
     if stmt is None:  # built once: building it cost more than running it (the profile)
         stmt = _ONE[dialect, contacts, tasks] = _one_customer_query(dialect, contacts, tasks)
-    row = (await s.execute(stmt, {"customer_id": customer_id})).one_or_none()
+    row = (await s.execute(stmt, {"customer_id": customer_id, "campaign_id": campaign_id})
+           ).one_or_none()
     if row is None or row.merged_into_id is not None:
         return None
-    *_, numbers_json, tags_json, calls_json, tasks_json = row
+    *_, numbers_json, tags_json, calls_json, tasks_json, scripts_json = row
+    scripts = [_JsonRow(x) for x in _loads(scripts_json)]
     return {
         "customer_id": str(row.id),
         "requested_id": str(customer_id),
@@ -301,7 +319,7 @@ async def _one_customer(
         "conversion": None if row.route is None else {
             "route": row.route, "p_convert": row.p_convert, "reason": row.reason,
             "overridden": row.override_route is not None},
-    }
+    }, scripts
 
 
 _ONE: dict[tuple[str, int, int], Any] = {}  # (dialect, contacts, tasks) → the statement
@@ -329,6 +347,13 @@ def _one_customer_query(dialect: str, contacts: int, tasks: int) -> Any:
                   .order_by(col(t.due_at).asc().nulls_last(), col(t.priority).desc(),
                             col(t.id))
                   .limit(tasks).correlate(Customer).subquery("t"))
+    st = ScriptTemplate  # the active scripts of every campaign and of the pop's campaign
+    scripts = (sa.select(col(st.id), col(st.name), col(st.language), col(st.tags),
+                         col(st.priority), col(st.body), col(st.campaign_id))
+               .where(col(st.active).is_(True), sa.or_(
+                   col(st.campaign_id).is_(None),
+                   col(st.campaign_id) == sa.bindparam("campaign_id", type_=sa.Uuid())))
+               .order_by(col(st.name), col(st.language), col(st.id)).subquery("s"))
     tag_names = (sa.select(sa.func.coalesce(sa.func.json_agg(tags.c.name),
                                             sa.text("'[]'::json")))
                  if dialect == "postgresql" else sa.select(sa.func.json_group_array(tags.c.name)))
@@ -342,7 +367,9 @@ def _one_customer_query(dialect: str, contacts: int, tasks: int) -> Any:
                    disposition="disposition", talk_seconds="talk_seconds",
                    intent_score="intent_score", agent_id="agent_id"),
         _json_list(dialect, open_tasks, id="id", title="title", due_at="due_at",
-                   priority="priority", origin="origin"))
+                   priority="priority", origin="origin"),
+        _json_list(dialect, scripts, id="id", name="name", language="language", tags="tags",
+                   priority="priority", body="body", campaign_id="campaign_id"))
         .outerjoin(r, col(r.customer_id) == col(c.id))
         .where(col(c.id) == sa.bindparam("customer_id", type_=sa.Uuid())))
 
@@ -357,7 +384,7 @@ class _JsonRow:
     """A row from JSON, read like a column row: times as aware datetimes, ids as UUIDs."""
 
     TIMES = {"originated_at", "last_event_at", "due_at"}
-    IDS = {"id", "agent_id"}
+    IDS = {"id", "agent_id", "campaign_id"}
     FLOATS = {"talk_seconds", "intent_score"}
 
     def __init__(self, data: dict[str, Any]) -> None:
@@ -374,4 +401,6 @@ class _JsonRow:
             return uuid.UUID(str(value))
         if name in self.FLOATS:
             return float(value)
+        if name == "tags" and isinstance(value, str):  # SQLite: the JSON subtype is lost
+            return json.loads(value)
         return value
