@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,10 +163,14 @@ class DialerRig:
     # ----------------------------------------------------------------- CRM --
     async def campaign_with_leads(self, name: str, numbers: list[str]) -> str:
         campaign = await self.crm.campaigns.create({"name": name, "max_attempts": 3})
-        rows = [{"phone": n, "name": f"客户 {n[-4:]}"} for n in numbers]
-        async for _ in self.crm.import_leads(campaign.id, rows):
-            pass
+        await self.add_leads(str(campaign.id), numbers)
         return str(campaign.id)
+
+    async def add_leads(self, campaign_id: str, numbers: list[str]) -> None:
+        """Import a list of numbers into a campaign (a new list, e.g. while it dials)."""
+        rows = [{"phone": n, "name": f"客户 {n[-4:]}"} for n in numbers]
+        async for _ in self.crm.import_leads(uuid.UUID(campaign_id), rows):
+            pass
 
     async def leads(self, campaign_id: str) -> dict[str, Any]:
         """The campaign's leads (the CRM's rows) by phone number."""
@@ -192,6 +197,49 @@ class DialerRig:
 
         self._tasks.append(asyncio.create_task(run()))
 
+
+    def scripted_agents(self, wrap_s: Callable[[str], float | None],
+                        talk_s: Callable[[str], float | None] | None = None,
+                        disposition: str = "not_interested") -> None:
+        """Agents as a simulation plays them (through the use cases): each call's talk ends
+        ``talk_s(agent)`` seconds after it was bridged (the agent hangs up; ``None``: when the
+        customer does), and its wrap-up ``wrap_s(agent)`` seconds after it began (a
+        disposition; ``None``: the agent does not dispose, the campaign's wrap-up limit ends
+        it). These delays are the agents' behaviour, not a test waiting for something."""
+        sub = self.bus.subscribe(
+            lambda e: isinstance(e, AgentStateChanged)
+            and e.state in (AgentState.ON_CALL, AgentState.WRAP_UP))
+        loop = asyncio.get_running_loop()
+
+        async def act(agent_id: str, call_id: str | None, on_call: bool) -> None:
+            session = self.dialer.agents.sessions.get(agent_id)
+            wanted = AgentState.ON_CALL if on_call else AgentState.WRAP_UP
+            if session is None or session.state is not wanted or session.call_id != call_id:
+                return  # the customer hung up first, or the wrap-up limit came first
+            try:
+                if on_call:
+                    await self.dialer.hangup_customer(agent_id)
+                else:
+                    await self.dialer.dispose(agent_id, disposition)
+            except Exception as exc:  # noqa: BLE001 - a simulated agent reports and goes on
+                print(f"scripted agent {agent_id}: {exc}")
+
+        def later(delay: float, agent_id: str, call_id: str | None, on_call: bool) -> None:
+            def fire() -> None:
+                self._tasks.append(asyncio.create_task(act(agent_id, call_id, on_call)))
+            loop.call_later(max(0.0, delay), fire)
+
+        async def run() -> None:
+            while True:
+                event = await sub.get()
+                assert isinstance(event, AgentStateChanged)
+                on_call = event.state is AgentState.ON_CALL
+                delay = (talk_s(event.agent_id) if talk_s else None) if on_call \
+                    else wrap_s(event.agent_id)
+                if delay is not None:
+                    later(delay, event.agent_id, event.call_id, on_call)
+
+        self._tasks.append(asyncio.create_task(run()))
 
     def auto_accept(self) -> None:
         """Preview mode: agents accept every offered lead (through the use case)."""
