@@ -400,9 +400,11 @@ def print_table(backend: str, results: dict[str, Any]) -> None:
                 f"{m.get('p95', 0):>7.1f} {m.get('p99', 0):>7.1f} {m.get('max', 0):>7.1f}"
             )
         bridge = metrics.get("bridge", {})
+        gcs = metrics.get("gc", {})
         print(f"{shape:<11} bridge: cache hits {bridge.get('cache_hits', 0)}, misses "
               f"{bridge.get('cache_misses', 0)}, prefetched {bridge.get('prefetched', 0)}, "
-              f"refreshed {bridge.get('refreshed', 0)}")
+              f"refreshed {bridge.get('refreshed', 0)}; gc: {gcs.get('collections', 0)} "
+              f"collections, {gcs.get('gen2', 0)} full, longest {gcs.get('max_ms', 0)} ms")
     for key, path in (("customers_get", "/api/customers/{id}"), ("auth_me", "/api/auth/me")):
         r = results[key]
         lag = r["event_loop_lag"]

@@ -49,6 +49,7 @@ from web.console.api import console_routes
 from web.console.pages import add_console_pages
 from web.customers.pages import add_customer_pages
 from web.dialer.api import dialer_routes
+from web.metrics.loop_lag import freeze_after_startup
 from web.metrics.prometheus import install_metrics
 from web.monitor.api import monitor_ctx, monitor_routes
 from web.nav import landing_path, page_nav
@@ -85,6 +86,7 @@ def build_app(settings: DialerSettings, crm_settings: CrmSettings) -> web.Applic
     add_console_pages(app)  # /console, /console/campaigns/{id}, /console/reports, /admin
     add_customer_pages(app)  # /customers, /customers/{id}
     app.router.add_static("/static", pages.STATIC_DIR)
+    freeze_after_startup(app)  # no full-GC stalls over start-up objects (issue 19)
     return app
 
 

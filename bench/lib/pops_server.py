@@ -12,6 +12,7 @@ plus three bench-only routes:
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import time
 import uuid
@@ -20,7 +21,7 @@ from typing import Any
 
 from crm.service import CrmService
 from crm.settings import CrmSettings
-from web.metrics.loop_lag import LoopLag
+from web.metrics.loop_lag import LoopLag, freeze_after_startup
 
 TOP_FRAMES = 40  # lines of the flat (self-time) listing kept beside the JSON
 
@@ -58,6 +59,7 @@ async def _serve(work: Path, database_url: str, port: int, ready: Any,
     add_agent_pages(app)
     app.router.add_static("/static", pages.STATIC_DIR)
     app.router.add_post("/bench/fire", _fire_handler(bus))
+    freeze_after_startup(app)  # as web.main.build_app does
     windows = _Windows(pop_metrics, Path(profile_dir) if profile_dir else None)
     app.router.add_post("/bench/begin", windows.begin)
     app.router.add_post("/bench/end", windows.end)
@@ -69,9 +71,31 @@ async def _serve(work: Path, database_url: str, port: int, ready: Any,
     await asyncio.Event().wait()
 
 
+class _GcPauses:
+    """The garbage collector's pauses (a long one stalls the loop like any other work)."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.pauses_ms: list[tuple[int, float]] = []  # (generation, ms)
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.pauses_ms.append((info["generation"], (time.perf_counter() - self.started) * 1e3))
+
+    def window(self) -> dict[str, Any]:
+        pauses, self.pauses_ms = self.pauses_ms, []
+        worst = max((ms for _, ms in pauses), default=0.0)
+        return {"collections": len(pauses), "gen2": sum(1 for g, _ in pauses if g == 2),
+                "max_ms": round(worst, 1)}
+
+
 class _Windows:
     def __init__(self, pop_metrics: Any, profile_dir: Path | None) -> None:
         self.lag = LoopLag(0.005)
+        self.gc = _GcPauses()
         self.pop_metrics = pop_metrics
         self.profile_dir = profile_dir
         self.profiler: Any = None
@@ -81,6 +105,7 @@ class _Windows:
         from aiohttp import web
 
         self.lag.window()  # reset
+        self.gc.window()
         self.before = dict(self.pop_metrics.stats)
         if self.profile_dir is not None:
             from pyinstrument import Profiler
@@ -103,7 +128,8 @@ class _Windows:
             (self.profile_dir / f"{name}.txt").write_text(
                 "\n".join(flat.splitlines()[: TOP_FRAMES + 8]) + "\n\n" + tree, encoding="utf-8")
             self.profiler = None
-        return web.json_response({"event_loop_lag": lag, "bridge": stats})
+        return web.json_response({"event_loop_lag": lag, "bridge": stats,
+                                  "gc": self.gc.window()})
 
 
 def _fire_handler(bus: Any) -> Any:
