@@ -40,6 +40,7 @@ from crm.services.imports import LeadImporter
 from crm.services.lists import ListService
 from crm.services.live_rules import LiveRules
 from crm.services.login_throttle import LoginThrottle, ThrottlePolicy
+from crm.services.manual_dial import ManualDialService
 from crm.services.members import MemberService
 from crm.services.privacy import PrivacyService
 from crm.services.recording_upkeep import RecordingUpkeep
@@ -88,6 +89,7 @@ class CrmService:
             nurture_share=settings.conversion_nurture_share)
         self.agent_skills = AgentSkillService(sessions, clk)
         self.members = MemberService(sessions, clk)  # campaign members, bound extensions
+        self.manual_dial = ManualDialService(sessions, clk, region, settings.timezone)
         self.imports = LeadImporter(sessions, region, settings.import_batch_size)
         self.auth = AuthService(
             sessions,

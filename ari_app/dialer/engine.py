@@ -30,7 +30,7 @@ from ari_app.dialer.model import (
     DialMode,
     Outcome,
 )
-from ari_app.dialer.ports import CallControl, Clock, CrmSink, LeadSource, Publisher
+from ari_app.dialer.ports import CallControl, Clock, CrmSink, Lead, LeadSource, Publisher
 from ari_app.dialer.reconcile import Reconciler
 from ari_app.dialer.snapshot import (
     AgentSnapshot,
@@ -357,6 +357,29 @@ class Dialer:
         if runner is None or agent_id not in runner.offers:
             raise Conflict(f"agent {agent_id} has no preview offer")
         return await runner.accept(session)
+
+    def check_manual_dial(self, agent_id: str, campaign_id: str) -> CampaignConfig:
+        """A manual dial is for a paused agent logged into that campaign, which is running
+        (its trunk template): Conflict naming the field otherwise."""
+        session = self.agents.get(agent_id)
+        if session.campaign_id != campaign_id:
+            raise Conflict(f"agent {agent_id} is logged into another campaign",
+                           field="campaign_id")
+        if session.state is not AgentState.PAUSED:
+            raise Conflict(f"agent {agent_id} is {session.state.value}; pause to dial by hand",
+                           field="state")
+        if campaign_id not in self.configs:
+            raise Conflict(f"campaign {campaign_id} is not running", field="campaign_id")
+        return self.configs[campaign_id]
+
+    async def manual_dial(self, agent_id: str, lead: Lead) -> str:
+        """Dial one lead for one paused agent through the campaign's own path (trunk template,
+        recording, pops, the CRM): the call is placed as a preview accept would be."""
+        config = self.check_manual_dial(agent_id, lead.campaign_id)
+        call = await self.calls.place(lead, config, self.agents.get(agent_id))
+        log.info("call %s (campaign %s): manual dial by %s", call.call_id, lead.campaign_id,
+                 agent_id)
+        return call.call_id
 
     async def skip_preview(self, agent_id: str, reason: str) -> None:
         if not reason:

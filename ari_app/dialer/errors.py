@@ -61,6 +61,10 @@ class CallNotFound(NotFound):
 class Conflict(DialerUseCaseError):
     code = "conflict"
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class AgentPhoneUnavailable(DialerUseCaseError):
     code = "agent_phone_unavailable"

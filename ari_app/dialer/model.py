@@ -47,7 +47,8 @@ _AGENT_MOVES: dict[AgentState, frozenset[AgentState]] = {
     ),
     AgentState.ON_CALL: frozenset({AgentState.WRAP_UP, AgentState.LOGGED_OUT}),
     AgentState.WRAP_UP: frozenset({AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT}),
-    AgentState.PAUSED: frozenset({AgentState.READY, AgentState.LOGGED_OUT}),
+    # RESERVED from pause: a manual dial (the agent dials while the campaign's calls wait)
+    AgentState.PAUSED: frozenset({AgentState.READY, AgentState.RESERVED, AgentState.LOGGED_OUT}),
 }
 
 

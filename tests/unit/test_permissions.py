@@ -235,6 +235,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     # each actor on their own bound extension: the campaign's membership decides (issue 17 #7)
     ("POST", "/api/agent/login"): Rule("campaign_member", {"extension": "@extension",
                                                            "campaign_id": "@campaign_id"}),
+    # a member dials a customer they may see (issue 13 item 2); others: 403
+    ("POST", "/api/agent/manual-dial"): Rule("campaign_member", {
+        "campaign_id": "@campaign_id", "customer_id": "@customer_id"}),
     ("POST", "/api/agent/logout"): Rule("authenticated"),
     ("POST", "/api/agent/ready"): Rule("authenticated"),
     ("POST", "/api/agent/pause"): Rule("authenticated", {"pause_code": "break"}),

@@ -19,6 +19,7 @@ from ari_app.dialer.errors import (
     InvalidRequest,
 )
 from ari_app.dialer.model import CampaignConfig
+from ari_app.dialer.ports import Lead
 from crm.domain.access import ManagedCampaign, may_join_campaign, may_manage, may_use_extension
 from crm.domain.dialing_settings import DIALER_FIELDS
 from crm.domain.enums import Role
@@ -47,6 +48,16 @@ class DispositionIn(StrictIn):
     note: str | None = Field(None, max_length=2000)
     pause_code: str | None = Field(None, min_length=1, max_length=32,
                                    description="pause after this call instead of going ready")
+
+
+class ManualDialIn(StrictIn):
+    campaign_id: uuid.UUID
+    number: str | None = Field(None, min_length=3, max_length=32,
+                               description="a number typed by the agent (E.164 or national)")
+    customer_id: uuid.UUID | None = Field(None, description="dial this customer's first number")
+    override_reason: str | None = Field(
+        None, min_length=3, max_length=500,
+        description="a manager's reason to dial outside the calling window (audited)")
 
 
 class SkipIn(StrictIn):
@@ -123,6 +134,27 @@ async def preview_accept(ctx: Ctx) -> web.Response:
 async def preview_skip(ctx: Ctx) -> web.Response:
     await _dialer(ctx).skip_preview(ctx.who.username, ctx.body.reason)
     return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+async def manual_dial(ctx: Ctx) -> web.Response:
+    """Click-to-call for a paused agent: the campaign's DNC and window checks, membership and
+    the customer access policy (CRM), then the dialer's own origination path."""
+    body: ManualDialIn = ctx.body
+    dialer, campaign_id = _dialer(ctx), str(body.campaign_id)
+    found = await ctx.service.manual_dial.prepare(
+        ctx.who, body.campaign_id, worker=dialer.worker, number=body.number,
+        customer_id=body.customer_id, override_reason=body.override_reason)
+    try:
+        dialer.check_manual_dial(ctx.who.username, campaign_id)
+        call_id = await dialer.manual_dial(ctx.who.username, Lead(
+            str(found.lead_id), campaign_id, str(found.customer_id), found.e164))
+    except Exception:
+        await ctx.service.manual_dial.release(found.lead_id, dialer.worker)
+        raise
+    return web.json_response({"call_id": call_id, "number": found.e164,
+                              "customer_id": str(found.customer_id),
+                              "window_overridden": found.window_overridden,
+                              **_agent_view(dialer, ctx.who.username)})
 
 
 async def agent_state(ctx: Ctx) -> web.Response:
@@ -207,6 +239,10 @@ def dialer_routes() -> list[Route]:
           "Preview mode: dial the offered lead", AGENTS),
         r("POST", "/api/agent/preview/skip", preview_skip,
           "Preview mode: skip the offered lead, with a reason", AGENTS, SkipIn),
+        r("POST", "/api/agent/manual-dial", manual_dial,
+          "Dial a number or a customer by hand while paused (DNC, calling window, membership "
+          "and customer access checked; a manager may override the window with a reason)",
+          AGENTS, ManualDialIn),
         r("GET", "/api/agent/state", agent_state, "The calling agent's state", AGENTS),
         r("POST", "/api/dialer/campaigns/{campaign_id}/run", campaign_run,
           "Start (or reconfigure) dialing a campaign", MANAGERS, CampaignRunIn),
