@@ -33,6 +33,7 @@ from crm.services.campaigns import CampaignService
 from crm.services.conversion_models import ConversionService
 from crm.services.customer_360 import Customer360Service
 from crm.services.customers import ConflictPolicy, CustomerService
+from crm.services.desk import DeskService
 from crm.services.dialing import DialingSettingsService
 from crm.services.dnc import DncService
 from crm.services.import_report import RowResult
@@ -77,6 +78,7 @@ class CrmService:
         self.summaries = SummaryService(sessions)
         self.customer360 = Customer360Service(sessions)  # the /customers/{id} page
         self.work = WorkService(sessions, clk)
+        self.desk = DeskService(sessions, clk)  # the agent page's reads (callbacks, names)
         self.access = AccessFacts(sessions)  # the facts crm.domain.access decides on
         self.dnc = DncService(sessions, region)
         self.campaigns = CampaignService(sessions, clk)

@@ -186,3 +186,59 @@ STRINGS.update({
     "login_hint": {"zh": "坐席、经理和管理员请先登录。",
                    "en": "Agents, managers and admins: sign in first."},
 })
+
+# --- the agent desk's work: notes, wrap-up, callbacks, tasks (issue 13 item 9) ----------------
+STRINGS.update({
+    "customer_notes": {"zh": "客户备注", "en": "Customer notes"},
+    "new_customer_note": {"zh": "新增客户备注（存入客户档案）",
+                          "en": "New customer note (kept on the customer's record)"},
+    "no_notes": {"zh": "暂无备注", "en": "No notes yet"},
+    "wrapup_comment": {"zh": "结果说明（随通话结果保存）",
+                       "en": "Comment on the outcome (saved with the disposition)"},
+    "wrapup_left": {"zh": "剩余 {time}", "en": "{time} left"},
+    "my_callbacks": {"zh": "我的预约回拨", "en": "My callbacks"},
+    "no_callbacks": {"zh": "暂无预约回拨", "en": "No callbacks"},
+    "overdue": {"zh": "已逾期", "en": "overdue"},
+    "zone": {"zh": "时区", "en": "Time zone"},
+    "complete_task": {"zh": "完成", "en": "Done"},
+    "open_customer": {"zh": "打开客户", "en": "Open customer"},
+    "task_done": {"zh": "任务已完成", "en": "Task completed"},
+    "no_customer": {"zh": "（无客户）", "en": "(no customer)"},
+    "shortcut_hint": {"zh": "快捷键", "en": "Shortcut"},
+    "ntype_mobile": {"zh": "手机", "en": "mobile"},
+    "ntype_landline": {"zh": "固话", "en": "landline"},
+    "ntype_voip": {"zh": "网络电话", "en": "VoIP"},
+    "ntype_unknown": {"zh": "未知类型", "en": "unknown type"},
+    "callstate_originated": {"zh": "已拨出", "en": "dialled"},
+    "callstate_ringing": {"zh": "振铃", "en": "ringing"},
+    "callstate_answered": {"zh": "已接听", "en": "answered"},
+    "callstate_bridged": {"zh": "已接通坐席", "en": "connected to an agent"},
+    "callstate_ended": {"zh": "已结束", "en": "ended"},
+    # the transcript's concept chips (crm/analysis/default_lexicon.yaml)
+    "concept_price": {"zh": "问价格", "en": "price"},
+    "concept_cooperation": {"zh": "合作", "en": "cooperation"},
+    "concept_too_expensive": {"zh": "嫌贵", "en": "too expensive"},
+    "concept_price_ok": {"zh": "价格可接受", "en": "price OK"},
+    "concept_discount": {"zh": "优惠", "en": "discount"},
+    "concept_callback_request": {"zh": "要求回电", "en": "call back"},
+    "concept_interested": {"zh": "有兴趣", "en": "interested"},
+    "concept_not_interested": {"zh": "没兴趣", "en": "not interested"},
+    "concept_competitor": {"zh": "竞品", "en": "competitor"},
+    "concept_complaint": {"zh": "投诉", "en": "complaint"},
+    "concept_decision_maker": {"zh": "决策人", "en": "decision maker"},
+})
+
+GAP_REASONS = ("backpressure", "worker_down", "worker_crashed", "fork_starting", "fork_failed",
+               "recogniser_unavailable", "controller_restart")
+STRINGS.update({
+    "gap_backpressure": {"zh": "识别跟不上", "en": "recogniser overloaded"},
+    "gap_worker_down": {"zh": "识别服务未运行", "en": "recogniser not running"},
+    "gap_worker_crashed": {"zh": "识别服务重启", "en": "recogniser restarted"},
+    "gap_fork_starting": {"zh": "转写启动中", "en": "transcription starting"},
+    "gap_fork_failed": {"zh": "音频分流失败", "en": "audio fork failed"},
+    "gap_recogniser_unavailable": {"zh": "语音识别不可用", "en": "speech recognition unavailable"},
+    "gap_controller_restart": {"zh": "系统重启", "en": "system restart"},
+})
+
+CONCEPTS = ("price", "cooperation", "too_expensive", "price_ok", "discount", "callback_request",
+            "interested", "not_interested", "competitor", "complaint", "decision_maker")

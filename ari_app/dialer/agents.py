@@ -43,6 +43,8 @@ class AgentDesk:
         self._by_leg: dict[str, str] = {}
         self._answered: dict[str, asyncio.Future[bool]] = {}
         self.on_change: list[Callable[[AgentSession, AgentState], None]] = []
+        # when a session's state ends by itself (the engine sets it: the wrap-up limit)
+        self.until_of: Callable[[AgentSession], float | None] = lambda session: None
         # agent_id -> (session, when): legs that hung up, in case Asterisk was going down
         self.dropped: dict[str, tuple[AgentSession, float]] = {}
 
@@ -80,7 +82,7 @@ class AgentDesk:
             await self.store.save_state("agent", session.agent_id, asdict(session))
         self.publisher.publish(AgentStateChanged(
             session.agent_id, session.campaign_id, previous, to, session.since,
-            session.pause_code, session.call_id,
+            session.pause_code, session.call_id, self.until_of(session),
         ))
         for hook in self.on_change:
             hook(session, previous)

@@ -90,6 +90,7 @@ class Dialer:
         self.agents = AgentDesk(control, store, publisher, clock, agent_endpoint)
         self.calls = CallDesk(control, self.agents, store, publisher, clock, self.config)
         self.wrapup = WrapUp(self.agents, self.calls, store, clock, self.config, self.spawn)
+        self.agents.until_of = self.wrapup.deadline
         self.forwarders = [
             Forwarder(store, "call_events", crm.push_call_event),
             Forwarder(store, "attempts", self._deliver_attempt),

@@ -114,6 +114,7 @@ class AgentStateChanged:
     at: float
     pause_code: str | None = None
     call_id: str | None = None
+    until: float | None = None  # when the state ends by itself (the wrap-up limit), epoch s
 
 
 @dataclass(frozen=True)

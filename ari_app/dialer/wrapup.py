@@ -36,12 +36,22 @@ class WrapUp:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.on_wrap: list[Callable[[str, float], None]] = []  # (campaign id, wrap seconds)
 
+    def limit(self, campaign_id: str) -> float:
+        """The campaign's wrap-up limit (seconds)."""
+        try:
+            return self.config_of(campaign_id).wrap_up_limit_s
+        except DialerUseCaseError:  # the campaign is not (or no longer) configured here
+            return DEFAULT_WRAP_UP_S
+
+    def deadline(self, session: AgentSession) -> float | None:
+        """When a session in wrap-up goes back to ready by itself (None: not in wrap-up)."""
+        if session.state is not AgentState.WRAP_UP:
+            return None
+        return session.since + self.limit(session.campaign_id)
+
     def arm(self, session: AgentSession) -> None:
         self.cancel(session.agent_id)
-        try:
-            limit = self.config_of(session.campaign_id).wrap_up_limit_s
-        except DialerUseCaseError:  # the campaign is not (or no longer) configured here
-            limit = DEFAULT_WRAP_UP_S
+        limit = self.limit(session.campaign_id)
         call_id = session.call_id or ""
         self._timers[session.agent_id] = asyncio.get_running_loop().call_later(
             limit, lambda: self.spawn(self._expire(session.agent_id, call_id),

@@ -94,7 +94,8 @@ async def list_tasks(ctx: Ctx) -> web.Response:
         limit=q.limit,
         offset=q.offset,
     )
-    return ok(page_json(page))
+    names = await ctx.service.desk.customer_names(t.customer_id for t in page.items)
+    return ok(page_json(page, lambda t: {**row(t), "customer_name": names.get(t.customer_id)}))
 
 
 async def create_task(ctx: Ctx) -> web.Response:

@@ -39,6 +39,10 @@ def request_language(request: web.Request) -> str:
     return "zh" if accept.strip().lower().startswith("zh") else DEFAULT_LANGUAGE
 
 
+# fields a page shows to people, said by their label rather than their code (zh)
+FIELD_NAMES: dict[str, str] = {"callback_at": "回拨时间", "disposition": "通话结果",
+                               "pause_code": "暂停原因", "extension": "分机号"}
+
 # -- by error id -----------------------------------------------------------------------------
 ERRORS: dict[str, tuple[str, str]] = {  # id: (en, zh)
     "crm_error": ("request failed", "请求失败"),
@@ -257,6 +261,9 @@ TEXTS: dict[str, tuple[str, str]] = {  # id: (en as the service says it, zh)
     "dialer.phone_not_called": ("the phone could not be called", "无法呼叫该话机"),
     "dialer.phone_no_answer": ("the phone did not answer", "话机未接听"),
     "dialer.telephony_ref": ("telephony unavailable (ref {ref})", "电话系统不可用（编号 {ref}）"),
+    "dialer.callback_time": ("a callback needs a date and time", "请选择回拨的日期和时间"),
+    "dialer.callback_zone": ("give a time zone (e.g. +08:00)", "须带时区（如 +08:00）"),
+    "dialer.future": ("must be in the future", "须晚于现在"),
 }
 
 
@@ -323,7 +330,10 @@ def error_message(lang: str, error: str, message: str, details: Mapping[str, Any
                 "已存在")
     field = details.get("field")
     if isinstance(field, str) and field and message.startswith(f"{field}: "):
-        return f"{field}: {_said(lang, error, message[len(field) + 2:])}"
+        said = _said(lang, error, message[len(field) + 2:])
+        if field in FIELD_NAMES:  # a field the pages show by name: its label, not its code
+            return f"{FIELD_NAMES[field]}：{said}"
+        return f"{field}: {said}"
     return _said(lang, error, message)
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from crm.db.models import Call, Customer, CustomerTag, PhoneNumber, Tag, Task
+from crm.db.models import Call, Customer, CustomerTag, Note, PhoneNumber, Tag, Task
 from crm.db.models_conversion import CustomerRoute
 from crm.db.models_ops import ScriptTemplate
 from crm.domain.enums import Language, TaskStatus
@@ -95,6 +95,7 @@ class SummaryService:
             tags = await tags_of(s, ids)
             calls = await _recent_calls(s, ids, contacts)
             open_tasks = await _open_tasks(s, ids, tasks)
+            notes = await _recent_notes(s, ids, NOTES)
             templates = await _active_scripts(s, {k[2] for k in keys})
         out: dict[SummaryKey, dict[str, Any]] = {}
         for key in dict.fromkeys(keys):
@@ -113,6 +114,7 @@ class SummaryService:
                 "tags": tags[cid],
                 "recent_contacts": calls.get(cid, []),
                 "open_tasks": open_tasks.get(cid, []),
+                "recent_notes": notes.get(cid, []),  # a note saved in a call, at the next pop
                 "recommended_script": _script(scripts, tags[cid], language),
                 "conversion": None if c.route is None else {  # the conversion routing's verdict
                     "route": c.route, "p_convert": c.p_convert, "reason": c.reason,
@@ -253,6 +255,25 @@ async def _open_tasks(
     return found
 
 
+NOTES = 3  # the customer's latest notes in a pop (issue 13: a note saved in a call comes back)
+
+
+async def _recent_notes(
+    s: AsyncSession, ids: list[uuid.UUID], n: int
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    stmt = _first_n(ids, col(Note.customer_id), [col(Note.created_at).desc(), col(Note.id)], n,
+                    col(Note.customer_id), col(Note.id), col(Note.body), col(Note.created_at),
+                    col(Note.call_id))
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in (await s.execute(stmt)).all():
+        found.setdefault(row.customer_id, []).append(_note(row))
+    return found
+
+
+def _note(n: Any) -> dict[str, Any]:
+    return {"id": str(n.id), "body": n.body, "at": _iso(n.created_at), "call_id": n.call_id}
+
+
 def _contact(c: Any) -> dict[str, Any]:
     return {
         "call_id": c.call_id,
@@ -304,7 +325,7 @@ async def _one_customer(
            ).one_or_none()
     if row is None or row.merged_into_id is not None:
         return None
-    *_, numbers_json, tags_json, calls_json, tasks_json, scripts_json = row
+    *_, numbers_json, tags_json, calls_json, tasks_json, notes_json, scripts_json = row
     scripts = [_JsonRow(x) for x in _loads(scripts_json)]
     return {
         "customer_id": str(row.id),
@@ -315,6 +336,7 @@ async def _one_customer(
         "tags": _loads(tags_json),
         "recent_contacts": [_contact(_JsonRow(x)) for x in _loads(calls_json)],
         "open_tasks": [_task(_JsonRow(x)) for x in _loads(tasks_json)],
+        "recent_notes": [_note(_JsonRow(x)) for x in _loads(notes_json)],
         "recommended_script": None,
         "conversion": None if row.route is None else {
             "route": row.route, "p_convert": row.p_convert, "reason": row.reason,
@@ -347,6 +369,10 @@ def _one_customer_query(dialect: str, contacts: int, tasks: int) -> Any:
                   .order_by(col(t.due_at).asc().nulls_last(), col(t.priority).desc(),
                             col(t.id))
                   .limit(tasks).correlate(Customer).subquery("t"))
+    notes = (sa.select(col(Note.id), col(Note.body), col(Note.created_at), col(Note.call_id))
+             .where(col(Note.customer_id) == col(c.id))
+             .order_by(col(Note.created_at).desc(), col(Note.id))
+             .limit(NOTES).correlate(Customer).subquery("o"))
     st = ScriptTemplate  # the active scripts of every campaign and of the pop's campaign
     scripts = (sa.select(col(st.id), col(st.name), col(st.language), col(st.tags),
                          col(st.priority), col(st.body), col(st.campaign_id))
@@ -368,6 +394,8 @@ def _one_customer_query(dialect: str, contacts: int, tasks: int) -> Any:
                    intent_score="intent_score", agent_id="agent_id"),
         _json_list(dialect, open_tasks, id="id", title="title", due_at="due_at",
                    priority="priority", origin="origin"),
+        _json_list(dialect, notes, id="id", body="body", created_at="created_at",
+                   call_id="call_id"),
         _json_list(dialect, scripts, id="id", name="name", language="language", tags="tags",
                    priority="priority", body="body", campaign_id="campaign_id"))
         .outerjoin(r, col(r.customer_id) == col(c.id))
@@ -383,7 +411,7 @@ def _loads(value: Any) -> list[Any]:
 class _JsonRow:
     """A row from JSON, read like a column row: times as aware datetimes, ids as UUIDs."""
 
-    TIMES = {"originated_at", "last_event_at", "due_at"}
+    TIMES = {"originated_at", "last_event_at", "due_at", "created_at"}
     IDS = {"id", "agent_id", "campaign_id"}
     FLOATS = {"talk_seconds", "intent_score"}
 

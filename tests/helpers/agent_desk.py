@@ -3,6 +3,7 @@ agents and campaigns (``Desk``), and signing an agent in on the page."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,11 +35,12 @@ class Desk:
     def dialer(self) -> Dialer:
         return self.app[DIALER_KEY]
 
-    async def agent(self, username: str, extension: str | None = None) -> None:
+    async def agent(self, username: str, extension: str | None = None) -> uuid.UUID:
         """An agent user; with ``extension``, that phone is bound to them (their login's)."""
-        await self.crm.auth.create_user(username, Role.AGENT, password=PASSWORD)
+        user = await self.crm.auth.create_user(username, Role.AGENT, password=PASSWORD)
         if extension is not None:
             await self.crm.members.bind(username, [extension], None)
+        return user.id
 
     async def campaign(self, name: str, numbers: list[str], members: Sequence[str] = ()) -> str:
         """A campaign of ``numbers``; ``members`` (usernames) may log into it."""

@@ -148,6 +148,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/calls/{call_id}"): Rule("agent_self"),
     ("PUT", "/api/calls/{call_id}/recording"): Rule("dialer"),
     ("GET", "/api/tasks"): Rule("authenticated"),
+    ("GET", "/api/callbacks"): Rule("authenticated"),
     ("POST", "/api/tasks"): Rule("authenticated", {"title": "a task"}),
     ("GET", "/api/tasks/{task_id}"): Rule("agent_self"),
     ("PATCH", "/api/tasks/{task_id}"): Rule("agent_self", {"priority": 5}),

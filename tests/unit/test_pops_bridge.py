@@ -122,6 +122,7 @@ async def test_given_agent_state_change_when_published_then_agent_state_message(
         "since": 123.5,
         "call_id": None,
         "campaign_id": "camp-1",
+        "until": None,
     }
 
 

@@ -20,7 +20,7 @@ from crm.domain.enums import CampaignStatus, Role
 from crm.errors import CrmError
 from crm.http.routing import authenticate
 from web.appkeys import DIALER_KEY
-from web.i18n import translator
+from web.i18n import CONCEPTS, GAP_REASONS, translator
 from web.nav import page_nav
 from web.redirects import safe_next
 
@@ -40,6 +40,13 @@ JS_KEYS = (
     "due",
     "skip_reason",
     "login_failed",
+    "no_notes",
+    "wrapup_left",
+    "no_callbacks",
+    "zone",
+    "no_customer",
+    "task_done",
+    "shortcut_hint",
 )
 
 
@@ -96,6 +103,8 @@ async def agent_page(request: web.Request) -> web.Response:
         pause_codes=PAUSE_CODES,
         username=principal.username,
         nav=page_nav(request, principal),
+        customer_pages=any(r.canonical == "/customers/{customer_id}"
+                           for r in request.app.router.resources()),
     )
 
 
@@ -127,6 +136,7 @@ async def _boot(request: web.Request, who: Principal, agent_id: str, lang: str) 
         agent = found.as_json() if found is not None else agent
     return {
         "username": who.username,
+        "user_id": str(who.user_id),
         "role": who.role.value,
         "agent_id": agent_id,
         "watching": agent_id != who.username,
@@ -148,6 +158,10 @@ def _label_keys() -> list[str]:
         *(f"outcome_{o}" for o in outcomes),
         *(f"call_{c}" for c in calls),
         "route_senior", "route_standard", "route_nurture", "route_overridden",
+        *(f"ntype_{n}" for n in ("mobile", "landline", "voip", "unknown")),
+        *(f"concept_{c}" for c in CONCEPTS),
+        *(f"gap_{g}" for g in GAP_REASONS),
+        *(f"callstate_{c}" for c in ("originated", "ringing", "answered", "bridged", "ended")),
         *(f"disp_{d}" for d in DISPOSITIONS),
     ]
 

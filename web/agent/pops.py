@@ -100,6 +100,7 @@ def agent_state_message(event: AgentStateChanged) -> dict[str, Any]:
         "since": event.at,
         "call_id": event.call_id,
         "campaign_id": event.campaign_id,
+        "until": event.until,  # the wrap-up's deadline (the page counts down to it)
     }
 
 

@@ -43,8 +43,10 @@
   // ------------------------------------------------------------------------------ agent desk --
   const desk = {
     agent: { state: boot.agent.state, pause_code: boot.agent.pause_code || null,
-      since: Date.now() / 1000 - (boot.agent.seconds_in_state || 0), call_id: boot.agent.call_id },
+      since: Date.now() / 1000 - (boot.agent.seconds_in_state || 0), call_id: boot.agent.call_id,
+      until: boot.agent.until || null },
     pop: null, ws: null, attempts: 0, lastHeard: 0, heartbeat: 15, skew: 0, retry: null,
+    helloAt: 0,  // server time of this socket's hello: a pop older than it is a replay
   };
   window.dialcrmPops = [];  // {call_id, ts, received, rendered, painted}: pop timings (ms)
 
@@ -59,10 +61,12 @@
 
   function showError(err) {
     $('error').textContent = err ? errorText(err) : '';
+    if (err) $('msg').textContent = '';
   }
 
-  function flash(text) {
-    $('error').textContent = text;
+  function flash(text) {  // a success: green, in the status line (never in the error line)
+    $('error').textContent = '';
+    $('msg').textContent = text;
   }
 
   async function act(method, path, body) {
@@ -88,6 +92,7 @@
     $('ready').disabled = ['ready', 'reserved', 'on_call', 'wrap_up', 'connecting'].includes(st);
     $('pause').disabled = ['reserved', 'on_call', 'wrap_up', 'paused'].includes(st);
     $('wrapup').hidden = st !== 'wrap_up' || boot.watching;
+    if (st !== 'wrap_up') $('wrapup-error').textContent = '';
     renderCallState();
     tick();
   }
@@ -108,11 +113,14 @@
       conv.p_convert != null ? `P ${conv.p_convert.toFixed(2)}` : null,
       conv.overridden ? label('route_overridden') : null].filter(Boolean).join(' · ') : '';
     $('pop-route').title = conv ? conv.reason || '' : '';
-    fill($('pop-numbers'), c.numbers || [], (n) => el('li', {}, `${n.e164} · ${n.type}`), '—');
+    fill($('pop-numbers'), c.numbers || [],
+      (n) => el('li', {}, `${n.e164} · ${label(`ntype_${n.type}`, n.type)}`), '—');
+    fill($('pop-notes'), c.recent_notes || [], noteItem, S.no_notes);
     fill($('pop-tasks'), c.open_tasks || [],
       (t) => el('li', {}, t.due_at ? `${t.title} · ${S.due} ${when(t.due_at)}` : t.title), S.no_tasks);
     fill($('pop-contacts'), c.recent_contacts || [], (k) => el('li', {}, [
-      when(k.at), label(`outcome_${k.outcome}`, k.outcome || k.state),
+      when(k.at), k.outcome ? label(`outcome_${k.outcome}`, k.outcome)
+        : label(`callstate_${k.state}`, k.state),
       k.disposition ? label(`disp_${k.disposition}`, k.disposition) : null,
       k.talk_seconds ? `${Math.round(k.talk_seconds)} s` : null,
     ].filter(Boolean).join(' · ')), S.no_contacts);
@@ -124,6 +132,14 @@
     requestAnimationFrame(() => { timing.painted = performance.timeOrigin + performance.now(); });
     window.dialcrmPops.push(timing);
     if (window.dialcrmPops.length > 1000) window.dialcrmPops.shift();
+  }
+
+  function noteItem(n) {
+    const li = el('li', {}, n.body);
+    li.dataset.testid = 'pop-note';
+    const at = n.at || n.created_at;
+    if (at) li.prepend(el('span', { class: 'muted' }, `${when(at)} · `));
+    return li;
   }
 
   function renderCallState() {
@@ -144,12 +160,23 @@
     const pop = desk.pop;
     $('call-timer').textContent = pop && pop.state !== 'ended'
       ? elapsed(pop.state_ts || pop.ts) : '';
+    const until = desk.agent.state === 'wrap_up' ? desk.agent.until : null;
+    const countdown = $('wrapup-countdown');
+    countdown.hidden = !until;
+    if (until) {
+      const left = Math.max(0, Math.ceil(until - nowServer()));
+      const mm = String(Math.floor(left / 60)).padStart(2, '0');
+      countdown.textContent = S.wrapup_left.replace('{time}', `${mm}:${String(left % 60).padStart(2, '0')}`);
+      countdown.dataset.left = left;
+      countdown.classList.toggle('urgent', left <= 10);
+    }
   }
 
   // -- the socket -----------------------------------------------------------------------------
   const handlers = {
     hello(msg) {
       desk.skew = msg.server_time * 1000 - Date.now();
+      desk.helloAt = msg.server_time;
       desk.heartbeat = msg.heartbeat_s || 15;
       desk.attempts = 0;
       setConn('live');
@@ -157,15 +184,17 @@
     agent_state(msg) {
       const before = desk.agent.state;
       desk.agent = { state: msg.state, pause_code: msg.pause_code, since: msg.since,
-        call_id: msg.call_id };
+        call_id: msg.call_id, until: msg.until || null, campaign_id: msg.campaign_id };
       renderAgent();
-      if (before !== msg.state && ['wrap_up', 'ready'].includes(msg.state)) loadTasks();
+      if (before !== msg.state && ['wrap_up', 'ready'].includes(msg.state)) loadWork();
     },
     pop(msg, received) {
       desk.pop = { ...msg };
       renderPop(desk.pop, received);
       tick();
-      liveFor(msg.call_id, true);
+      // what was said so far, only for a call already under way when this socket opened (a
+      // reload): a new pop has nothing to fetch, and its call may not be in the CRM yet
+      liveFor(msg.call_id, msg.ts < desk.helloAt && msg.state !== 'offered');
     },
     pop_refresh(msg) {  // the customer changed since the (prefetched) pop: same call, new data
       if (!desk.pop || desk.pop.call_id !== msg.call_id) return;
@@ -207,13 +236,21 @@
     const list = $('transcript');
     $('transcript-empty').hidden = true;
     const li = el('li', { class: `line ${msg.speaker}${msg.gap ? ' gap' : ''}` });
-    li.dataset.start = msg.start_s;
+    li.dataset.start = Number(msg.start_s) || 0;
+    li.dataset.end = Number(msg.end_s) || 0;
     li.dataset.testid = 'transcript-line';
     li.append(el('span', { class: 'speaker' }, list.dataset[msg.speaker] || msg.speaker));
     li.append(el('span', { class: 'text' }, msg.gap
-      ? list.dataset.gap.replace('{reason}', msg.reason || '') : msg.text));
-    (msg.concepts || []).forEach((c) => li.append(el('span', { class: 'chip' }, c)));
-    const later = [...list.children].find((n) => Number(n.dataset.start) > msg.start_s);
+      ? list.dataset.gap.replace('{reason}', label(`gap_${msg.reason}`, msg.reason || ''))
+      : msg.text));
+    if (msg.speaker === 'customer') {  // what the customer meant; the agent's lines get none
+      (msg.concepts || []).forEach((c) => li.append(el('span', { class: 'chip' },
+        label(`concept_${c}`, c))));
+    }
+    const start = Number(li.dataset.start);
+    const end = Number(li.dataset.end);
+    const later = [...list.querySelectorAll('li.line')].find((n) => Number(n.dataset.start) > start
+      || (Number(n.dataset.start) === start && Number(n.dataset.end) > end));
     list.insertBefore(li, later || null);
   }
 
@@ -230,15 +267,15 @@
     suggestion(msg) {
       liveFor(msg.call_id, false);
       const m = msg.message || {};
-      addSuggestion(m[boot.lang] || m.en || msg.script,
-        `${$('suggestions').dataset.title}: ${msg.script}`, 'suggestion-script');
+      addSuggestion(m[boot.lang] || m.en || $('suggestions').dataset.title,
+        $('suggestions').dataset.title, 'suggestion-script');
     },
     task_created(msg) {
       liveFor(msg.call_id, false);
       const t = msg.task || {};
       const due = t.due_at ? ` · ${$('suggestions').dataset.due} ${when(t.due_at)}` : '';
       addSuggestion(`${$('suggestions').dataset.task}: ${t.title}${due}`, null, 'suggestion-task');
-      loadTasks();
+      loadWork();
     },
   });
 
@@ -300,15 +337,79 @@
     return `${local.length === 16 ? `${local}:00` : local}${off >= 0 ? '+' : '-'}${hh}:${mm}`;
   }
 
+  // -- the agent's work: tasks (with the customer, openable, completable) and callbacks ----
+  function taskItem(t) {
+    const list = $('tasks');
+    const li = el('li', { class: 'work' });
+    li.dataset.testid = 'task';
+    li.dataset.task = t.id;
+    const details = el('details');
+    const summary = el('summary');
+    summary.append(el('strong', { 'data-testid': 'task-customer' }, t.customer_name || S.no_customer));
+    summary.append(el('span', {}, ` · ${t.title}`));
+    if (t.due_at) summary.append(el('span', { class: 'muted' }, ` · ${S.due} ${when(t.due_at)}`));
+    details.append(summary);
+    if (t.description) details.append(el('p', { class: 'muted' }, t.description));
+    const actions = el('p', { class: 'row wrap' });
+    if (t.customer_id && list.dataset.customers) {
+      const open = el('a', { href: `/customers/${encodeURIComponent(t.customer_id)}`,
+        'data-testid': 'task-open' }, list.dataset.open);
+      actions.append(open);
+    }
+    const done = el('button', { type: 'button', class: 'secondary', 'data-testid': 'task-complete' },
+      list.dataset.complete);
+    done.addEventListener('click', async () => {
+      done.disabled = true;
+      const ok = await act('PATCH', `/api/tasks/${encodeURIComponent(t.id)}`, { status: 'done' });
+      if (ok) { li.remove(); flash(S.task_done); if (!list.children.length) loadTasks(); }
+      else done.disabled = false;
+    });
+    actions.append(done);
+    details.append(actions);
+    li.append(details);
+    return li;
+  }
+
   async function loadTasks() {
+    const mine = boot.user_id && !boot.watching ? `&owner_id=${encodeURIComponent(boot.user_id)}` : '';
     try {
-      const page = await api('GET', '/api/tasks?status=open&limit=50');
-      fill($('tasks'), page.items || [], (t) => el('li', {},
-        [t.title, t.due_at ? `${S.due} ${when(t.due_at)}` : null].filter(Boolean).join(' · ')),
-      S.no_tasks);
+      const page = await api('GET', `/api/tasks?status=open&limit=50${mine}`);
+      fill($('tasks'), page.items || [], taskItem, S.no_tasks);
     } catch (err) {
       showError(err);
     }
+  }
+
+  function callbackItem(c) {
+    const li = el('li', { class: c.overdue ? 'work overdue' : 'work' });
+    li.dataset.testid = 'callback';
+    li.dataset.lead = c.lead_id;
+    li.append(el('strong', { 'data-testid': 'callback-due' }, when(c.due_at)));
+    if (c.overdue) li.append(el('span', { class: 'badge late', 'data-testid': 'callback-overdue' },
+      $('callbacks').dataset.overdue));
+    li.append(el('span', {}, ` ${c.customer_name} · ${c.phone} · ${c.campaign_name}`));
+    return li;
+  }
+
+  const pendingCallbacks = new Map();  // lead id -> set here, not yet in the CRM's list
+
+  async function loadCallbacks() {
+    if (boot.watching) return;
+    try {
+      const page = await api('GET', '/api/callbacks?limit=50');
+      const items = page.items || [];
+      items.forEach((c) => pendingCallbacks.delete(c.lead_id));
+      const all = [...items, ...pendingCallbacks.values()]
+        .sort((a, b) => new Date(a.due_at) - new Date(b.due_at));
+      fill($('callbacks'), all, callbackItem, S.no_callbacks);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  function loadWork() {
+    loadTasks();
+    loadCallbacks();
   }
 
   function bind(id, handler) {
@@ -328,7 +429,7 @@
     bind('hangup', () => act('POST', '/api/agent/hangup'));
     bind('accept', () => act('POST', '/api/agent/preview/accept'));
     bind('skip', () => act('POST', '/api/agent/preview/skip', { reason: 'skipped by agent' }));
-    bind('tasks-refresh', loadTasks);
+    bind('tasks-refresh', loadWork);
     window.dialcrm.beforeSignOut.push(async () => {  // the nav's sign-out leaves the dialer too
       if (desk.agent.state !== 'logged_out' && !boot.watching) {
         await api('POST', '/api/agent/logout').catch(() => null);
@@ -339,13 +440,23 @@
       const pop = desk.pop;
       if (!pop || !pop.customer || !pop.customer.customer_id) return;
       const body = event.target.elements.body.value;
+      $('note-msg').textContent = '';
       const ok = await act('POST', `/api/customers/${pop.customer.customer_id}/notes`,
         { body, call_id: pop.call_id || null });
-      if (ok) { event.target.reset(); flash(S.note_saved); }
+      if (ok) {  // it shows at once, and at the customer's next pop (the summary's notes)
+        event.target.reset();
+        $('note-msg').textContent = S.note_saved;
+        const list = $('pop-notes');
+        list.querySelectorAll('li.muted').forEach((n) => n.remove());
+        list.prepend(noteItem(ok));
+        (pop.customer.recent_notes = pop.customer.recent_notes || []).unshift(ok);
+      }
     });
     const wrap = $('wrapup-form');
     wrap.elements.disposition.addEventListener('change', () => {
-      $('callback-field').hidden = wrap.elements.disposition.value !== 'callback';
+      const callback = wrap.elements.disposition.value === 'callback';
+      $('callback-field').hidden = !callback;
+      wrap.elements.callback_at.required = callback;  // the browser asks for it before sending
     });
     wrap.addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -356,14 +467,34 @@
       }
       if (f.note.value.trim()) body.note = f.note.value.trim();
       if (f.then_pause.checked) body.pause_code = $('pause-code').value;
-      const ok = await act('POST', '/api/agent/disposition', body);
-      if (ok) { wrap.reset(); $('callback-field').hidden = true; flash(S.disposition_saved); }
+      $('wrapup-error').textContent = '';
+      let ok = null;
+      try { ok = await api('POST', '/api/agent/disposition', body); } catch (err) {
+        $('wrapup-error').textContent = errorText(err);  // beside the form, not at the top
+        if (err.field && f[err.field]) f[err.field].focus();
+        return;
+      }
+      if (ok) {
+        wrap.reset();
+        $('callback-field').hidden = true;
+        f.callback_at.required = false;
+        flash(S.disposition_saved);
+        if (body.callback_at && desk.pop && desk.pop.lead_id) {  // shown now; the CRM confirms
+          const c = desk.pop.customer || {};
+          const campaign = (boot.campaigns || []).find((x) => x.id === desk.pop.campaign_id);
+          pendingCallbacks.set(desk.pop.lead_id, { lead_id: desk.pop.lead_id,
+            customer_name: c.name || S.unknown_customer, phone: desk.pop.number || '',
+            campaign_name: campaign ? campaign.name : '', due_at: body.callback_at, overdue: false });
+          loadCallbacks();
+        }
+      }
     });
   }
 
   bindActions();
   renderAgent();
-  loadTasks();
+  $('callbacks-zone').textContent = `${S.zone}: ${Intl.DateTimeFormat().resolvedOptions().timeZone}`;
+  loadWork();
   connect();
   setInterval(tick, 1000);
   document.addEventListener('visibilitychange', () => {

@@ -1,0 +1,42 @@
+"""/api/callbacks: the callbacks set in wrap-up, for the agent page's list (issue 13 item 9)."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+from pydantic import Field
+
+from crm.domain.enums import Role
+from crm.errors import PermissionDeniedError
+from crm.http.routing import Ctx, Route
+from crm.http.schemas import _Query
+from crm.http.views import ok
+
+
+class CallbackQuery(_Query):
+    agent_id: uuid.UUID | None = Field(None, description="managers, admins: one agent's")
+    limit: int = Field(50, ge=1, le=500)
+
+
+async def list_callbacks(ctx: Ctx) -> web.Response:
+    """Agents: the callbacks they set; managers: their campaigns'; admins: all."""
+    q: CallbackQuery = ctx.query
+    agent_id, manager_id = q.agent_id, None
+    if ctx.who.role is Role.AGENT:
+        if agent_id is not None and agent_id != ctx.who.user_id:
+            raise PermissionDeniedError("agents see only their own records")
+        agent_id = ctx.who.user_id
+    elif not ctx.who.is_admin:
+        manager_id = ctx.who.user_id
+    items = await ctx.service.desk.callbacks(agent_id=agent_id, manager_id=manager_id,
+                                             limit=q.limit)
+    return ok({"items": [c.as_json() for c in items], "total": len(items),
+               "now": ctx.service.clock.now().isoformat()})
+
+
+ROUTES = [
+    Route("GET", "/api/callbacks", list_callbacks,
+          "Callbacks waiting (agents: the ones they set), soonest first, overdue marked",
+          "tasks", (Role.AGENT, Role.MANAGER), query=CallbackQuery),
+]
