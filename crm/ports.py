@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from crm.domain.callbacks import ClaimFor
 from crm.domain.enums import AttemptOutcome, LeadStatus
 
 
@@ -64,6 +65,7 @@ class LeadView:
     # claimed) and P(convert), set at claim (crm.services.conversion_models)
     route: str | None = None
     p_convert: float | None = None
+    callback_owner: str | None = None  # a personal callback's agent (crm.domain.callbacks)
 
 
 class LeadRepository(Protocol):
@@ -74,9 +76,11 @@ class LeadRepository(Protocol):
         ...
 
     async def claim(
-        self, campaign_id: UUID, worker: str, limit: int, ttl: timedelta
+        self, campaign_id: UUID, worker: str, limit: int, ttl: timedelta,
+        who: ClaimFor | None = None,
     ) -> Sequence[LeadView]:
-        """Atomically lock up to ``limit`` eligible leads for ``worker`` until now + ``ttl``."""
+        """Atomically lock up to ``limit`` eligible leads for ``worker`` until now + ``ttl``;
+        personal callbacks only as ``who`` allows (:func:`crm.domain.callbacks.claimable`)."""
         ...
 
     async def unlock(self, lead_ids: Sequence[UUID], worker: str) -> int:
@@ -92,6 +96,7 @@ class LeadRepository(Protocol):
         call_id: str | None = None,
         disposition: str | None = None,
         callback_at: datetime | None = None,
+        callback_owner: str | None = None,
     ) -> LeadView:
         """Count an attempt, schedule the retry (or close the lead) and release the lock."""
         ...

@@ -20,6 +20,7 @@ from crm.crypto import UrlSigner
 from crm.db.engine import make_engine, make_sessionmaker
 from crm.db.leads import SqlLeadRepository
 from crm.db.models import Recording
+from crm.domain.callbacks import ClaimFor
 from crm.domain.calls import CallEvent, CallEventType
 from crm.domain.enums import AttemptOutcome, Language
 from crm.experiments import ExperimentService
@@ -223,9 +224,10 @@ class CrmService:
         return await self.leads.next_eligible(campaign_id, limit)
 
     async def claim_leads(
-        self, campaign_id: uuid.UUID, worker: str, limit: int, ttl: timedelta = timedelta(minutes=5)
+        self, campaign_id: uuid.UUID, worker: str, limit: int,
+        ttl: timedelta = timedelta(minutes=5), who: ClaimFor | None = None,
     ) -> Sequence[LeadView]:
-        views = await self.leads.claim(campaign_id, worker, limit, ttl)
+        views = await self.leads.claim(campaign_id, worker, limit, ttl, who)
         views = await self.answer_models.annotate(views)  # p_answer of each lead, now
         return await self.conversion.annotate(views)  # the customer's route, P(convert)
 
@@ -241,6 +243,7 @@ class CrmService:
         call_id: str | None = None,
         disposition: str | None = None,
         callback_at: datetime | None = None,
+        callback_owner: str | None = None,
     ) -> LeadView:
         return await self.leads.record_attempt(
             lead_id,
@@ -249,6 +252,7 @@ class CrmService:
             call_id=call_id,
             disposition=disposition,
             callback_at=callback_at,
+            callback_owner=callback_owner,
         )
 
     async def store_recording(

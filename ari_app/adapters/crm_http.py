@@ -19,6 +19,7 @@ import aiohttp
 from ari_app.dialer.model import Outcome
 from ari_app.dialer.ports import Lead, lead_list_of
 from ari_app.errors import DialerError
+from crm.domain.callbacks import ClaimFor
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +71,22 @@ class HttpCrm:
         return status, body
 
     # LeadSource
-    async def claim(self, campaign_id: str, worker: str, limit: int) -> Sequence[Lead]:
+    async def claim(self, campaign_id: str, worker: str, limit: int,
+                    who: ClaimFor | None = None) -> Sequence[Lead]:
+        who = who or ClaimFor()
         status, body = await self._send(
             "POST", f"/api/campaigns/{campaign_id}/hopper/claim",
-            json={"worker": worker, "limit": limit})
+            json={"worker": worker, "limit": limit, "owners": list(who.owners),
+                  "present": list(who.present),
+                  "grace_minutes": who.grace.total_seconds() / 60})
         if status != 200:
             return []
         return [Lead(lead_id=i["id"], campaign_id=i["campaign_id"],
                      customer_id=i["customer_id"], number=i["phone_e164"],
                      priority=i["priority"], attempts=i["attempts"],
                      p_answer=i.get("p_answer"), route=i.get("route"),
-                     p_convert=i.get("p_convert"), list_id=lead_list_of(i.get("created_at")))
+                     p_convert=i.get("p_convert"), list_id=lead_list_of(i.get("created_at")),
+                     owner=i.get("callback_owner"))
                 for i in body["items"]]
 
     async def release(self, lead_ids: Sequence[str], worker: str) -> None:
@@ -88,11 +94,12 @@ class HttpCrm:
                          json={"worker": worker, "lead_ids": list(lead_ids)})
 
     async def record_attempt(self, lead_id: str, outcome: Outcome, *, worker: str, call_id: str,
-                             disposition: str | None = None,
-                             callback_at: str | None = None) -> None:
+                             disposition: str | None = None, callback_at: str | None = None,
+                             callback_owner: str | None = None) -> None:
         await self._send("POST", f"/api/leads/{lead_id}/attempts", json={
             "outcome": outcome.value, "worker": worker, "call_id": call_id,
-            "disposition": disposition, "callback_at": callback_at})
+            "disposition": disposition, "callback_at": callback_at,
+            "callback_owner": callback_owner})
 
     # CrmSink
     async def push_call_event(self, payload: Mapping[str, Any]) -> None:

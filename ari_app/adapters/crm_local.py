@@ -15,6 +15,7 @@ from typing import Any
 
 from ari_app.dialer.model import Outcome
 from ari_app.dialer.ports import Lead, lead_list_of
+from crm.domain.callbacks import ClaimFor
 from crm.domain.enums import AttemptOutcome
 from crm.errors import AlreadyExistsError, NotFoundError
 from crm.service import CrmService
@@ -30,13 +31,16 @@ class LocalCrm:
         self.lock_ttl = lock_ttl
 
     # LeadSource
-    async def claim(self, campaign_id: str, worker: str, limit: int) -> Sequence[Lead]:
-        views = await self.crm.claim_leads(uuid.UUID(campaign_id), worker, limit, self.lock_ttl)
+    async def claim(self, campaign_id: str, worker: str, limit: int,
+                    who: ClaimFor | None = None) -> Sequence[Lead]:
+        views = await self.crm.claim_leads(uuid.UUID(campaign_id), worker, limit, self.lock_ttl,
+                                           who)
         return [
             Lead(lead_id=str(v.id), campaign_id=str(v.campaign_id),
                  customer_id=str(v.customer_id), number=v.phone_e164, priority=v.priority,
                  attempts=v.attempts, p_answer=v.p_answer,
-                 route=v.route, p_convert=v.p_convert, list_id=lead_list_of(v.created_at))
+                 route=v.route, p_convert=v.p_convert, list_id=lead_list_of(v.created_at),
+                 owner=v.callback_owner)
             for v in views
         ]
 
@@ -44,13 +48,14 @@ class LocalCrm:
         await self.crm.unlock_leads([uuid.UUID(i) for i in lead_ids], worker)
 
     async def record_attempt(self, lead_id: str, outcome: Outcome, *, worker: str, call_id: str,
-                             disposition: str | None = None,
-                             callback_at: str | None = None) -> None:
+                             disposition: str | None = None, callback_at: str | None = None,
+                             callback_owner: str | None = None) -> None:
         when = datetime.fromisoformat(callback_at) if callback_at else None
         try:
             await self.crm.record_attempt(
                 uuid.UUID(lead_id), AttemptOutcome(outcome.value), worker=worker,
                 call_id=call_id, disposition=disposition, callback_at=when,
+                callback_owner=callback_owner,
             )
         except NotFoundError:
             log.warning("lead %s no longer exists; attempt of call %s dropped", lead_id, call_id)

@@ -373,10 +373,12 @@ class CallDesk:
 
     async def record_attempt(self, call: CallAttempt, outcome: Outcome,
                              disposition: str | None = None,
-                             callback_at: str | None = None) -> None:
+                             callback_at: str | None = None,
+                             callback_owner: str | None = None) -> None:
         await self.store.append(f"attempt-{call.call_id}", "attempts", {
             "lead_id": call.lead_id, "campaign_id": call.campaign_id, "call_id": call.call_id,
             "outcome": outcome.value, "disposition": disposition, "callback_at": callback_at,
+            "callback_owner": callback_owner,
         })
 
     async def _stop_recording(self, call: CallAttempt) -> None:

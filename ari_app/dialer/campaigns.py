@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from ari_app.dialer.abandons import AbandonLedger
 from ari_app.dialer.agents import AgentDesk
+from ari_app.dialer.callbacks import CallbackReserver
 from ari_app.dialer.calls import CallDesk
 from ari_app.dialer.events import CampaignAlarm, LeadsClaimed, ScreenPop
 from ari_app.dialer.model import (
@@ -30,6 +31,7 @@ from ari_app.dialer.pacing import ModelPacing, Pacing, PacingView, RatioPacing
 from ari_app.dialer.ports import AbandonCounts, Clock, Lead, LeadSource, Publisher
 from ari_app.dialer.routing import pair_leads
 from ari_app.dialer.store import DialerStore
+from crm.domain.callbacks import ClaimFor
 from predictive.pacing.brake import (
     AbandonWindow,
     BrakeDecision,
@@ -61,11 +63,14 @@ class Hopper:
         self.worker = worker
         self.store = store
         self.leads: deque[Lead] = deque()
+        self.owned: list[Lead] = []  # personal callbacks given back: released, never pooled
         self.dry = False
         self.on_claimed: Callable[[Sequence[Lead]], None] | None = None
+        self.presence: Callable[[], ClaimFor] | None = None  # who is logged in (callbacks)
 
     async def _claim(self, count: int, taking: int = 0) -> None:
-        claimed = await self.source.claim(self.campaign_id, self.worker, count)
+        who = self.presence() if self.presence is not None else None
+        claimed = await self.source.claim(self.campaign_id, self.worker, count, who)
         self.leads.extend(claimed)
         if claimed and self.on_claimed is not None:
             self.on_claimed(claimed)
@@ -73,13 +78,20 @@ class Hopper:
             held = [lead.lead_id for lead in self.leads]  # includes the ones about to be taken
             await self.store.save_state(HOPPER_STATE, self.campaign_id, {"lead_ids": held})
 
+    async def _release_owned(self) -> None:
+        if self.owned:
+            ids, self.owned = [lead.lead_id for lead in self.owned], []
+            await self.source.release(ids, self.worker)
+
     async def fill(self, depth: int) -> None:
         """Keep at least ``depth`` claimed leads at hand (the pacing looks at them)."""
+        await self._release_owned()
         if len(self.leads) < depth:
             await self._claim(depth - len(self.leads))
         self.dry = not self.leads
 
     async def take(self, count: int) -> list[Lead]:
+        await self._release_owned()
         if len(self.leads) < count:
             await self._claim(max(count - len(self.leads), 2 * count))
         taken = [self.leads.popleft() for _ in range(min(count, len(self.leads)))]
@@ -88,9 +100,11 @@ class Hopper:
 
     def give_back(self, leads: list[Lead]) -> None:
         """Leads taken but not dialed (e.g. the agent left meanwhile) go back to the front."""
-        self.leads.extendleft(reversed(leads))
+        self.owned.extend(lead for lead in leads if lead.owner)
+        self.leads.extendleft(reversed([lead for lead in leads if not lead.owner]))
 
     async def release_all(self) -> None:
+        await self._release_owned()
         if self.leads:
             await self.source.release([lead.lead_id for lead in self.leads], self.worker)
             self.leads.clear()
@@ -122,6 +136,9 @@ class CampaignRunner:
         self.counts = counts
         self.on_abandon_alarm = on_abandon_alarm
         self.running = True
+        self.callbacks = CallbackReserver(lambda: self.config, agents, hopper.source,
+                                          hopper.worker, clock)
+        hopper.presence = self.callbacks.presence
 
     @property
     def alarm(self) -> str | None:
@@ -176,7 +193,20 @@ class CampaignRunner:
         self._check_alarm()
 
     async def _reserve(self, ready: list[AgentSession]) -> list[tuple[AgentSession, Lead]]:
-        """One lead per ready agent, each agent moved to reserved; unused leads go back."""
+        """One lead per ready agent, each agent moved to reserved: their own due personal
+        callback first, else a pooled lead; unused leads go back."""
+        if not ready:
+            return []
+        mine = await self.callbacks.reserve(ready)
+        try:
+            return mine + await self._reserve_pooled(
+                [a for a in ready if a.state is AgentState.READY])
+        except Exception:
+            await self.callbacks.undo(mine)
+            raise
+
+    async def _reserve_pooled(self, ready: list[AgentSession]
+                              ) -> list[tuple[AgentSession, Lead]]:
         if not ready:
             return []
         leads = await self.hopper.take(len(ready))
@@ -204,7 +234,9 @@ class CampaignRunner:
         return pairs
 
     async def _progressive(self) -> None:
-        pairs = await self._reserve(self.agents.ready(self.config.campaign_id))
+        await self._place(await self._reserve(self.agents.ready(self.config.campaign_id)))
+
+    async def _place(self, pairs: list[tuple[AgentSession, Lead]]) -> None:
         for i, (agent, lead) in enumerate(pairs):
             if agent.state is not AgentState.RESERVED:  # hung up while others were placed
                 self.hopper.give_back([lead])
@@ -219,10 +251,12 @@ class CampaignRunner:
 
     async def _predictive(self) -> None:
         campaign = self.config.campaign_id
-        in_flight = self.calls.in_flight(campaign)
         agents = self.agents.of_campaign(campaign)
         if not agents:
             return
+        # ready owners of due personal callbacks: dialed for them, outside the pooled pacing
+        await self._place(await self.callbacks.reserve(self.agents.ready(campaign)))
+        in_flight = self.calls.in_flight(campaign)
         await self.hopper.fill(10 + 2 * len(agents))
         await self._read_counts()
         if await self._check_abandons():

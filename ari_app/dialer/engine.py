@@ -205,6 +205,7 @@ class Dialer:
         await self.leads.record_attempt(
             job["lead_id"], Outcome(job["outcome"]), worker=self.worker, call_id=job["call_id"],
             disposition=job.get("disposition"), callback_at=job.get("callback_at"),
+            callback_owner=job.get("callback_owner"),
         )
 
     async def _deliver_recording(self, job: dict[str, Any]) -> None:
@@ -346,11 +347,12 @@ class Dialer:
         await self.calls.hangup(session.call_id)
 
     async def dispose(self, agent_id: str, disposition: str, *, callback_at: datetime | None = None,
-                      note: str | None = None, pause_code: str | None = None) -> None:
+                      note: str | None = None, pause_code: str | None = None,
+                      callback_scope: str | None = None) -> None:
         if disposition not in DISPOSITIONS:
             raise InvalidRequest("disposition", f"must be one of {', '.join(DISPOSITIONS)}")
         await self.wrapup.dispose(agent_id, disposition, callback_at=callback_at, note=note,
-                                  pause_code=pause_code)
+                                  pause_code=pause_code, callback_scope=callback_scope)
 
     async def accept_preview(self, agent_id: str) -> str:
         session = self.agents.get(agent_id)

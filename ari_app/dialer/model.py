@@ -100,6 +100,8 @@ class CampaignConfig:
     abandon_after_s: float = _D["abandon_after_s"]
     wrap_up_limit_s: float = _D["wrap_up_limit_s"]
     record: bool = _D["record"]
+    # a personal callback of an agent not logged in goes to the campaign this long after due
+    callback_grace_min: int = _D["callback_grace_min"]
     dial_ratio: float = _D["dial_ratio"]  # pacing "ratio": lines per ready agent
     max_lines: int = _D["max_lines"]
     pacing: str = _D["pacing"]  # predictive mode: "model" (answer-probability pacing) or "ratio"

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from ari_app.ari.resources import AsteriskInfo, BridgeInfo, ChannelInfo
 from ari_app.dialer.model import Outcome
+from crm.domain.callbacks import ClaimFor
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Lead:
     route: str | None = None  # conversion route: "senior", "standard" (nurture is never claimed)
     p_convert: float | None = None
     list_id: str | None = None  # the list the lead came with (lead_list_of); pacing uses it
+    owner: str | None = None  # a personal callback's agent: dialed only for them
 
 
 def lead_list_of(created_at: datetime | str | None) -> str | None:
@@ -98,13 +100,15 @@ class CallControl(Protocol):
 class LeadSource(Protocol):
     """The hopper's store of leads (the CRM, in-process or over HTTP)."""
 
-    async def claim(self, campaign_id: str, worker: str, limit: int) -> Sequence[Lead]: ...
+    async def claim(self, campaign_id: str, worker: str, limit: int,
+                    who: ClaimFor | None = None) -> Sequence[Lead]:
+        """Due leads; personal callbacks only as ``who`` allows (crm.domain.callbacks)."""
 
     async def release(self, lead_ids: Sequence[str], worker: str) -> None: ...
 
     async def record_attempt(self, lead_id: str, outcome: Outcome, *, worker: str, call_id: str,
-                             disposition: str | None = None,
-                             callback_at: str | None = None) -> None: ...
+                             disposition: str | None = None, callback_at: str | None = None,
+                             callback_owner: str | None = None) -> None: ...
 
 
 class AbandonCounts(Protocol):

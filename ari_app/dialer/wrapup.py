@@ -15,6 +15,7 @@ from ari_app.dialer.errors import Conflict, DialerUseCaseError, InvalidRequest
 from ari_app.dialer.model import AgentSession, AgentState, CampaignConfig, Outcome
 from ari_app.dialer.ports import Clock
 from ari_app.dialer.store import DialerStore
+from crm.domain.callbacks import CallbackScope, callback_owner
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,14 @@ class WrapUp:
             timer.cancel()
 
     async def dispose(self, agent_id: str, disposition: str, *, callback_at: datetime | None,
-                      note: str | None, pause_code: str | None) -> None:
+                      note: str | None, pause_code: str | None,
+                      callback_scope: str | None = None) -> None:
         session = self.agents.get(agent_id)
         if session.state is not AgentState.WRAP_UP or not session.call_id:
             raise Conflict(f"agent {agent_id} is {session.state.value}, not in wrap-up")
         when = _check_callback(disposition, callback_at, self.clock.now())
+        if callback_scope is not None and callback_scope not in set(CallbackScope):
+            raise InvalidRequest("callback_scope", "must be personal or campaign")
         call = self.calls.calls.get(session.call_id)
         if call is None:
             raise Conflict(f"call {session.call_id} is no longer known")
@@ -76,7 +80,8 @@ class WrapUp:
         now = self.clock.now()
         await self.calls.emit(ev.disposition_set(
             call.call_id, now, disposition, now - session.since, agent_id, when, note))
-        await self.calls.record_attempt(call, Outcome.ANSWERED, disposition, when)
+        owner = callback_owner(callback_scope, agent_id) if when else None
+        await self.calls.record_attempt(call, Outcome.ANSWERED, disposition, when, owner)
         if disposition == "do_not_call":
             await self.store.append(f"dnc-{call.call_id}", "dnc", {
                 "number": call.number, "campaign_id": None,

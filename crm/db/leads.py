@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from crm.db.models_conversion import CustomerRoute
 from crm.db.models_ops import Campaign, Disposition, Lead
+from crm.domain.callbacks import ClaimFor, claimable
 from crm.domain.enums import AttemptOutcome, CampaignStatus, LeadStatus
 from crm.domain.leads import (
     CallingWindow,
@@ -30,7 +31,7 @@ from crm.domain.leads import (
 from crm.domain.phones import zones_for_number
 from crm.errors import LeadLockedError, NotFoundError
 from crm.ports import Clock, LeadView
-from crm.services.common import transaction
+from crm.services.common import audit, transaction
 from crm.services.dnc import dnc_clause
 
 DIALABLE = [s.value for s in LeadStatus if s.dialable]
@@ -83,6 +84,7 @@ def lead_view(lead: Lead, zone: str) -> LeadView:
         close_reason=lead.close_reason,
         created_at=lead.created_at,
         last_attempt_at=lead.last_attempt_at,
+        callback_owner=lead.callback_owner,
     )
 
 
@@ -114,7 +116,17 @@ class SqlLeadRepository:
     def _zone(self, lead: Lead, campaign: Campaign) -> str:
         return self._zones(lead, campaign)[0]
 
-    def _eligible_stmt(self, campaign_id: uuid.UUID, now: datetime) -> sa.Select[Lead]:
+    @staticmethod
+    def _owner_clause(now: datetime, who: ClaimFor) -> sa.ColumnElement[bool]:
+        """The SQL side of :func:`crm.domain.callbacks.claimable` (that function decides)."""
+        owner = col(Lead.callback_owner)
+        if who.owners:
+            return owner.in_(who.owners)
+        return sa.or_(owner.is_(None), col(Lead.next_attempt_at) <= now - who.grace)
+
+    def _eligible_stmt(self, campaign_id: uuid.UUID, now: datetime,
+                       who: ClaimFor | None = None) -> sa.Select[Lead]:
+        who = who or ClaimFor()
         return (
             sa.select(Lead)
             .join(Campaign, col(Campaign.id) == col(Lead.campaign_id))
@@ -127,6 +139,7 @@ class SqlLeadRepository:
                 col(Lead.attempts) < col(Campaign.max_attempts),
                 ~dnc_clause(col(Lead.phone_e164), col(Lead.campaign_id)),
                 ~in_nurture(col(Lead.customer_id)),
+                self._owner_clause(now, who),
             )
             .order_by(
                 col(Lead.priority).desc(),
@@ -143,13 +156,15 @@ class SqlLeadRepository:
         limit: int,
         now: datetime,
         spent: list[Lead] | None = None,
+        who: ClaimFor | None = None,
     ) -> list[LeadView]:
         """Leads to dial now. Leads whose retries of some outcome are used up (the campaign's
         maximum was lowered after their last attempt) are skipped, and collected in ``spent``."""
         campaign = await s.get(Campaign, campaign_id)
         if campaign is None:
             raise NotFoundError("campaign", campaign_id)
-        window, stmt, found = window_of(campaign), self._eligible_stmt(campaign_id, now), []
+        who = who or ClaimFor()
+        window, stmt, found = window_of(campaign), self._eligible_stmt(campaign_id, now, who), []
         policy = policy_of(campaign)
         for page in range(_SCAN_PAGES):  # skip leads whose local time is outside the window
             rows = (await s.scalars(stmt.limit(limit * 4).offset(page * limit * 4))).all()
@@ -157,6 +172,8 @@ class SqlLeadRepository:
                 if policy.exhausted_by(lead.outcome_counts or {}) is not None:
                     if spent is not None:
                         spent.append(lead)
+                    continue
+                if not claimable(lead.callback_owner, lead.next_attempt_at, now, who):
                     continue
                 zones = self._zones(lead, campaign)
                 if all(window.allows(now, zone) for zone in zones):
@@ -172,13 +189,14 @@ class SqlLeadRepository:
             return await self._eligible(s, campaign_id, limit, self._clock.now())
 
     async def claim(
-        self, campaign_id: uuid.UUID, worker: str, limit: int, ttl: timedelta
+        self, campaign_id: uuid.UUID, worker: str, limit: int, ttl: timedelta,
+        who: ClaimFor | None = None,
     ) -> Sequence[LeadView]:
         now = self._clock.now()
         until = now + ttl
         async with transaction(self._sessions) as s:
             spent: list[Lead] = []
-            ids = [v.id for v in await self._eligible(s, campaign_id, limit, now, spent)]
+            ids = [v.id for v in await self._eligible(s, campaign_id, limit, now, spent, who)]
             if spent:
                 await self._close_spent(s, spent, now)
             if not ids:
@@ -207,7 +225,20 @@ class SqlLeadRepository:
                     .execution_options(populate_existing=True)
                 )
             ).all()
+            if not (who and who.owners):
+                self._fall_back(s, rows, now)
             return [lead_view(r, self._zone(r, campaign)) for r in rows]
+
+    @staticmethod
+    def _fall_back(s: AsyncSession, rows: Sequence[Lead], now: datetime) -> None:
+        """Personal callbacks a general claim took (their owner away past the grace) become
+        the campaign's, audited."""
+        for lead in rows:
+            if lead.callback_owner is None:
+                continue
+            audit(s, None, "callback.fallback", "lead", lead.id,
+                  {"owner": lead.callback_owner, "due": str(lead.next_attempt_at)})
+            lead.callback_owner, lead.updated_at = None, now
 
     async def _close_spent(self, s: AsyncSession, leads: list[Lead], now: datetime) -> None:
         campaign = await s.get(Campaign, leads[0].campaign_id)
@@ -240,6 +271,7 @@ class SqlLeadRepository:
         call_id: str | None = None,
         disposition: str | None = None,
         callback_at: datetime | None = None,
+        callback_owner: str | None = None,
     ) -> LeadView:
         now = self._clock.now()
         async with transaction(self._sessions) as s:
@@ -285,5 +317,9 @@ class SqlLeadRepository:
             lead.status, lead.next_attempt_at = result.status.value, result.next_attempt_at
             lead.last_outcome, lead.last_attempt_at = outcome.value, now
             lead.last_call_id = call_id or lead.last_call_id
+            # a personal callback stays its owner's through its retries; a new one is the agent's
+            # (or the campaign's), anything else is nobody's
+            kept = lead.callback_owner if result.status is LeadStatus.RETRY else None
+            lead.callback_owner = callback_owner if callback_at is not None else kept
             lead.locked_by, lead.locked_until, lead.updated_at = None, None, now
             return lead_view(lead, self._zone(lead, campaign))

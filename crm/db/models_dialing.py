@@ -44,5 +44,6 @@ class CampaignDialing(SQLModel, table=True):
     channel_template: str = Field(default=_D["channel_template"],
                                   max_length=_len("channel_template"))
     record: bool = _D["record"]
+    callback_grace_min: int = _D["callback_grace_min"]  # 0015
     updated_at: datetime = _ts()
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")

@@ -100,6 +100,8 @@ class Lead(SQLModel, table=True):
     last_call_id: str | None = Field(default=None, max_length=128)
     outcome_counts: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     close_reason: str | None = Field(default=None, max_length=128)
+    # a personal callback's owner (the agent's username; None: anyone), 0015
+    callback_owner: str | None = Field(default=None, max_length=64, index=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

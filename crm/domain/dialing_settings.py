@@ -179,6 +179,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "wrap_up_limit_s", float, 60.0, "话后处理上限（秒）", "Wrap-up limit (s)", unit="s",
         low=0, high=3600, step=1, section=Section.AGENT),
     SettingSpec(
+        "callback_grace_min", int, 30, "个人回拨保留（分钟）", "Personal callback grace (min)",
+        help="a personal callback whose agent is not logged in goes to the whole campaign this "
+             "long after its due time", unit="min", low=0, high=1440, step=1,
+        section=Section.AGENT),
+    SettingSpec(
         "record", bool, True, "通话录音", "Record calls", section=Section.AGENT),
     SettingSpec(
         "vocabulary", tuple, (), "识别词表", "Recognition vocabulary",

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm.domain.callbacks import ClaimFor
 from crm.domain.enums import AttemptOutcome, Role
 from crm.http.routing import Ctx, Route
 from crm.http.views import ok
@@ -27,6 +28,9 @@ class ClaimIn(_In):
     worker: str = Field(min_length=1, max_length=128)
     limit: int = Field(10, ge=1, le=500)
     ttl_seconds: int = Field(300, ge=10, le=3600)
+    owners: list[str] = Field(default_factory=list, max_length=500)  # personal callbacks of
+    present: list[str] = Field(default_factory=list, max_length=5000)  # agents logged in
+    grace_minutes: float = Field(30, ge=0, le=1440)
 
 
 class ReleaseIn(_In):
@@ -40,6 +44,7 @@ class AttemptIn(_In):
     call_id: str | None = Field(None, max_length=128)
     disposition: str | None = Field(None, max_length=64)
     callback_at: datetime | None = None
+    callback_owner: str | None = Field(None, max_length=64)
 
 
 class AbandonsQuery(_In):
@@ -66,8 +71,10 @@ def lead_json(view: LeadView) -> dict[str, Any]:
 async def claim(ctx: Ctx) -> web.Response:
     body: ClaimIn = ctx.body
     campaign_id = parse_uuid(ctx.path_param("campaign_id"), "campaign_id")
+    who = ClaimFor(tuple(body.owners), tuple(body.present),
+                   timedelta(minutes=body.grace_minutes))
     views = await ctx.service.claim_leads(campaign_id, body.worker, body.limit,
-                                          timedelta(seconds=body.ttl_seconds))
+                                          timedelta(seconds=body.ttl_seconds), who)
     return ok({"items": [lead_json(v) for v in views]})
 
 
@@ -82,7 +89,8 @@ async def attempt(ctx: Ctx) -> web.Response:
     lead_id = parse_uuid(ctx.path_param("lead_id"), "lead_id")
     view = await ctx.service.record_attempt(
         lead_id, body.outcome, worker=body.worker, call_id=body.call_id,
-        disposition=body.disposition, callback_at=body.callback_at)
+        disposition=body.disposition, callback_at=body.callback_at,
+        callback_owner=body.callback_owner)
     return ok(lead_json(view))
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ari_app.ari import AriEvent, AsteriskInfo, BridgeInfo, ChannelInfo, EventRouter
 from ari_app.dialer.model import Outcome
 from ari_app.dialer.ports import Lead
 from ari_app.errors import AriNotFound, AriRequestFailed
+from crm.domain.callbacks import ClaimFor, claimable
 
 
 class FakeControl:
@@ -124,18 +126,28 @@ class FakeCrm:
         self.todos: list[dict[str, Any]] = []
         self.abandons: dict[str, tuple[int, int]] = {}  # campaign -> (live answers, abandons)
         self.changed = asyncio.Event()
+        self.claims: list[ClaimFor] = []
+        self.due = datetime.now(UTC)  # the due time of every personal callback (owner set)
 
-    async def claim(self, campaign_id: str, worker: str, limit: int) -> Sequence[Lead]:
-        taken, self.leads = self.leads[:limit], self.leads[limit:]
-        return taken
+    async def claim(self, campaign_id: str, worker: str, limit: int,
+                    who: ClaimFor | None = None) -> Sequence[Lead]:
+        who = who or ClaimFor()
+        fits = [lead for lead in self.leads
+                if claimable(lead.owner, self.due, datetime.now(UTC), who)][:limit]
+        self.leads = [lead for lead in self.leads if lead not in fits]
+        self.claims.append(who)
+        return fits
 
     async def release(self, lead_ids: Sequence[str], worker: str) -> None: ...
 
     async def record_attempt(self, lead_id: str, outcome: Outcome, *, worker: str, call_id: str,
-                             disposition: str | None = None,
-                             callback_at: str | None = None) -> None:
-        self.attempts.append({"lead_id": lead_id, "outcome": outcome.value,
-                              "disposition": disposition, "callback_at": callback_at})
+                             disposition: str | None = None, callback_at: str | None = None,
+                             callback_owner: str | None = None) -> None:
+        attempt = {"lead_id": lead_id, "outcome": outcome.value,
+                   "disposition": disposition, "callback_at": callback_at}
+        if callback_owner is not None:
+            attempt["callback_owner"] = callback_owner
+        self.attempts.append(attempt)
         self.changed.set()
 
     async def push_call_event(self, payload: Mapping[str, Any]) -> None:

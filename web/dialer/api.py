@@ -21,6 +21,7 @@ from ari_app.dialer.errors import (
 from ari_app.dialer.model import CampaignConfig
 from ari_app.dialer.ports import Lead
 from crm.domain.access import ManagedCampaign, may_join_campaign, may_manage, may_use_extension
+from crm.domain.callbacks import CallbackScope
 from crm.domain.dialing_settings import DIALER_FIELDS
 from crm.domain.enums import Role
 from crm.http.routing import Ctx, Route
@@ -45,6 +46,8 @@ class DispositionIn(StrictIn):
         min_length=1, max_length=32,
         description="sale, callback, not_interested, do_not_call, wrong_number")
     callback_at: datetime | None = Field(None, description="ISO 8601 with offset, for callback")
+    callback_scope: CallbackScope | None = Field(
+        None, description="personal: dialed only for this agent; campaign (default): anyone")
     note: str | None = Field(None, max_length=2000)
     pause_code: str | None = Field(None, min_length=1, max_length=32,
                                    description="pause after this call instead of going ready")
@@ -122,7 +125,8 @@ async def agent_hangup(ctx: Ctx) -> web.Response:
 async def agent_disposition(ctx: Ctx) -> web.Response:
     body: DispositionIn = ctx.body
     await _dialer(ctx).dispose(ctx.who.username, body.disposition, callback_at=body.callback_at,
-                               note=body.note, pause_code=body.pause_code)
+                               note=body.note, pause_code=body.pause_code,
+                               callback_scope=body.callback_scope)
     return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
 
 
