@@ -149,6 +149,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/calls/{call_id}/recording"): Rule("dialer"),
     ("GET", "/api/tasks"): Rule("authenticated"),
     ("GET", "/api/callbacks"): Rule("authenticated"),
+    ("PUT", "/api/leads/{lead_id}/callback-owner"): Rule("manager_campaign", {"owner": None}),
     ("POST", "/api/tasks"): Rule("authenticated", {"title": "a task"}),
     ("GET", "/api/tasks/{task_id}"): Rule("agent_self"),
     ("PATCH", "/api/tasks/{task_id}"): Rule("agent_self", {"priority": 5}),
