@@ -240,5 +240,14 @@ STRINGS.update({
     "gap_controller_restart": {"zh": "系统重启", "en": "system restart"},
 })
 
+# --- callbacks that belong to someone (issue 13 item 3) --------------------------------------
+STRINGS.update({
+    "callback_personal": {"zh": "由我本人回拨（个人预约）",
+                          "en": "I will call back myself (personal)"},
+    "callback_scope_personal": {"zh": "个人", "en": "personal"},
+    "callback_soon": {"zh": "预约回拨即将到时：{who}（{time}）",
+                      "en": "Callback due soon: {who} ({time})"},
+})
+
 CONCEPTS = ("price", "cooperation", "too_expensive", "price_ok", "discount", "callback_request",
             "interested", "not_interested", "competitor", "complaint", "decision_maker")

@@ -43,6 +43,8 @@ JS_KEYS = (
     "no_notes",
     "wrapup_left",
     "no_callbacks",
+    "callback_scope_personal",
+    "callback_soon",
     "zone",
     "no_customer",
     "task_done",

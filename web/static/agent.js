@@ -170,6 +170,7 @@
       countdown.dataset.left = left;
       countdown.classList.toggle('urgent', left <= 10);
     }
+    remindCallbacks();
   }
 
   // -- the socket -----------------------------------------------------------------------------
@@ -387,8 +388,26 @@
     li.append(el('strong', { 'data-testid': 'callback-due' }, when(c.due_at)));
     if (c.overdue) li.append(el('span', { class: 'badge late', 'data-testid': 'callback-overdue' },
       $('callbacks').dataset.overdue));
+    if (c.scope === 'personal') li.append(el('span', { class: 'badge', 'data-testid': 'callback-personal-badge' },
+      S.callback_scope_personal));
     li.append(el('span', {}, ` ${c.customer_name} · ${c.phone} · ${c.campaign_name}`));
     return li;
+  }
+
+  const REMIND_BEFORE_S = 300;  // the agent is reminded five minutes before a callback is due
+  const reminded = new Set();
+  let shownCallbacks = [];
+
+  function remindCallbacks() {  // called by the one-second tick
+    const now = nowServer();
+    for (const c of shownCallbacks) {
+      const due = new Date(c.due_at).getTime() / 1000;
+      if (reminded.has(c.lead_id) || !(due - now <= REMIND_BEFORE_S) || due < now) continue;
+      reminded.add(c.lead_id);
+      flash(S.callback_soon.replace('{who}', c.customer_name).replace('{time}', when(c.due_at)));
+      const item = $('callbacks').querySelector(`[data-lead="${c.lead_id}"]`);
+      if (item) item.classList.add('soon');
+    }
   }
 
   const pendingCallbacks = new Map();  // lead id -> set here, not yet in the CRM's list
@@ -401,6 +420,7 @@
       items.forEach((c) => pendingCallbacks.delete(c.lead_id));
       const all = [...items, ...pendingCallbacks.values()]
         .sort((a, b) => new Date(a.due_at) - new Date(b.due_at));
+      shownCallbacks = all;
       fill($('callbacks'), all, callbackItem, S.no_callbacks);
     } catch (err) {
       showError(err);
@@ -456,6 +476,7 @@
     wrap.elements.disposition.addEventListener('change', () => {
       const callback = wrap.elements.disposition.value === 'callback';
       $('callback-field').hidden = !callback;
+      $('callback-personal-field').hidden = !callback;
       wrap.elements.callback_at.required = callback;  // the browser asks for it before sending
     });
     wrap.addEventListener('submit', async (event) => {
@@ -464,6 +485,7 @@
       const body = { disposition: f.disposition.value };
       if (f.disposition.value === 'callback' && f.callback_at.value) {
         body.callback_at = isoWithOffset(f.callback_at.value);
+        body.callback_scope = f.callback_personal.checked ? 'personal' : 'campaign';
       }
       if (f.note.value.trim()) body.note = f.note.value.trim();
       if (f.then_pause.checked) body.pause_code = $('pause-code').value;
@@ -477,6 +499,7 @@
       if (ok) {
         wrap.reset();
         $('callback-field').hidden = true;
+        $('callback-personal-field').hidden = true;
         f.callback_at.required = false;
         flash(S.disposition_saved);
         if (body.callback_at && desk.pop && desk.pop.lead_id) {  // shown now; the CRM confirms
@@ -484,7 +507,8 @@
           const campaign = (boot.campaigns || []).find((x) => x.id === desk.pop.campaign_id);
           pendingCallbacks.set(desk.pop.lead_id, { lead_id: desk.pop.lead_id,
             customer_name: c.name || S.unknown_customer, phone: desk.pop.number || '',
-            campaign_name: campaign ? campaign.name : '', due_at: body.callback_at, overdue: false });
+            campaign_name: campaign ? campaign.name : '', due_at: body.callback_at, overdue: false,
+            scope: body.callback_scope });
           loadCallbacks();
         }
       }
