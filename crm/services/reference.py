@@ -13,6 +13,7 @@ from sqlmodel import col
 from crm.db.models_members import CampaignMember
 from crm.db.models_ops import Campaign, Disposition, ScriptTemplate
 from crm.domain.enums import Language
+from crm.domain.script_fields import FIELDS, unknown_fields
 from crm.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from crm.services.common import audit, transaction
 from crm.services.customers import clean_tags
@@ -77,6 +78,7 @@ class ReferenceService:
             raise InvalidInputError("name", "name is required")
         if not body.strip():
             raise InvalidInputError("body", "body is required")
+        _check_fields(body)
         async with transaction(self._sessions) as s:
             await _name_free(s, name.strip(), language.value, campaign_id)
             script = ScriptTemplate(
@@ -109,6 +111,8 @@ class ReferenceService:
             raise InvalidInputError("name", "name is required")
         if "body" in changes and not str(changes["body"]).strip():
             raise InvalidInputError("body", "body is required")
+        if "body" in changes:
+            _check_fields(str(changes["body"]))
         async with transaction(self._sessions) as s:
             script = await s.get(ScriptTemplate, script_id)
             if script is None:
@@ -183,3 +187,12 @@ async def _name_free(s: AsyncSession, name: str, language: str, campaign_id: uui
         stmt = stmt.where(col(ScriptTemplate.id) != but)
     if await s.scalar(stmt) is not None:
         raise AlreadyExistsError("script", "name", name)
+
+
+def _check_fields(body: str) -> None:
+    """A script names only the fields a pop can fill in (crm.domain.script_fields)."""
+    unknown = unknown_fields(body)
+    if unknown:
+        raise InvalidInputError(
+            "body", "unknown field {{" + unknown[0] + "}}; allowed: " + ", ".join(FIELDS),
+            unknown=unknown)

@@ -38,6 +38,7 @@ from ari_app.dialer.model import AgentState
 from ari_app.tasks import TaskSet
 from crm.app import crm_service_of
 from crm.domain.enums import Language
+from crm.domain.script_fields import with_script_rendered
 from crm.errors import CrmError, NotFoundError
 from crm.pops import PopHub
 from web.metrics.prometheus import POP_METRICS, PopMetrics
@@ -109,7 +110,7 @@ def pop_message(event: ScreenPop, customer: dict[str, Any], summary_ms: float) -
         "type": "pop",
         "call_id": event.call_id,
         "state": event.state,
-        "customer": customer,
+        "customer": with_script_rendered(customer, event.number),  # its fields filled in
         "number": event.number,
         "campaign_id": event.campaign_id,
         "lead_id": event.lead_id,
@@ -422,7 +423,8 @@ class PopBridge:
         screen.customer = fresh
         self.stats["refreshed"] += 1
         self.hub.deliver(event.agent_id, {"type": "pop_refresh", "call_id": event.call_id,
-                                          "lead_id": event.lead_id, "customer": fresh})
+                                          "lead_id": event.lead_id,
+                                          "customer": with_script_rendered(fresh, event.number)})
 
     async def _customer(self, event: ScreenPop) -> tuple[dict[str, Any], float | None]:
         """The essentials to pop, and their age in seconds if they came from the cache."""
