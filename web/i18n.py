@@ -164,6 +164,11 @@ from web.customers.strings import CUSTOMER_STRINGS  # noqa: E402
 
 STRINGS.update(CUSTOMER_STRINGS)
 
+# --- the agent page's manual-dial control (web/dialer/strings.py) -----------------------------
+from web.dialer.strings import MANUAL_DIAL_STRINGS  # noqa: E402
+
+STRINGS.update(MANUAL_DIAL_STRINGS)
+
 # --- the agent page: live transcript and rule suggestions (issue 6) ---------------------------
 STRINGS.update({
     "live_transcript": {"zh": "实时通话转写", "en": "Live transcript"},
