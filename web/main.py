@@ -103,7 +103,7 @@ async def _dialer_ctx(app: web.Application) -> AsyncIterator[None]:
     else:
         crm = LocalCrm(crm_service_of(app))
     dialer = Dialer(telephony.ari, store, crm, crm, app[BUS], SystemClock(),
-                    worker=settings.worker)
+                    worker=settings.worker, dispositions=crm)  # the campaigns' wrap-up codes
     dialer.register(telephony.router)
     dialer.register_ami(telephony.ami)  # Cdr events: durations cross-checked
     telephony.on_connected(dialer.on_connected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from ari_app.dialer.model import Outcome
-from ari_app.dialer.ports import Lead, lead_list_of
+from ari_app.dialer.ports import DispositionCode, Lead, lead_list_of
 from ari_app.errors import DialerError
 from crm.domain.callbacks import ClaimFor
 
@@ -117,6 +118,17 @@ class HttpCrm:
 
     async def push_transcript(self, call_id: str, segment: Mapping[str, Any]) -> None:
         await self._send("POST", f"/api/calls/{call_id}/transcript", json=dict(segment))
+
+    async def dispositions(self, campaign_id: str) -> Sequence[DispositionCode]:
+        try:
+            params = {"campaign_id": str(uuid.UUID(campaign_id))}
+        except ValueError:  # not a CRM campaign: every campaign's codes
+            params = {}
+        status, body = await self._send("GET", "/api/dispositions", params=params)
+        if status != 200:
+            return []
+        return [DispositionCode(i["code"], i.get("category") or "contact")
+                for i in body["items"]]
 
     async def abandon_counts(self, campaign_id: str, since: float) -> tuple[int, int]:
         at = datetime.fromtimestamp(since, UTC).isoformat()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ari_app.dialer.model import Outcome
-from ari_app.dialer.ports import Lead, lead_list_of
+from ari_app.dialer.ports import DispositionCode, Lead, lead_list_of
 from crm.domain.callbacks import ClaimFor
 from crm.domain.enums import AttemptOutcome
 from crm.errors import AlreadyExistsError, NotFoundError
@@ -79,6 +79,14 @@ class LocalCrm:
             )
         except AlreadyExistsError:
             pass
+
+    async def dispositions(self, campaign_id: str) -> Sequence[DispositionCode]:
+        try:
+            campaign = uuid.UUID(campaign_id)
+        except ValueError:  # not a CRM campaign: every campaign's codes
+            campaign = None
+        rows = await self.crm.reference.dispositions(campaign)
+        return [DispositionCode(r.code, r.category) for r in rows]
 
     async def abandon_counts(self, campaign_id: str, since: float) -> tuple[int, int]:
         return await self.crm.abandon_counts(uuid.UUID(campaign_id),

@@ -30,7 +30,15 @@ from ari_app.dialer.model import (
     DialMode,
     Outcome,
 )
-from ari_app.dialer.ports import CallControl, Clock, CrmSink, Lead, LeadSource, Publisher
+from ari_app.dialer.ports import (
+    CallControl,
+    Clock,
+    CrmSink,
+    DispositionSource,
+    Lead,
+    LeadSource,
+    Publisher,
+)
 from ari_app.dialer.reconcile import Reconciler
 from ari_app.dialer.snapshot import (
     AgentSnapshot,
@@ -40,7 +48,7 @@ from ari_app.dialer.snapshot import (
     ForwarderSnapshot,
 )
 from ari_app.dialer.store import DialerStore, Forwarder
-from ari_app.dialer.wrapup import DISPOSITIONS, WrapUp
+from ari_app.dialer.wrapup import WrapUp
 from ari_app.tasks import TaskSet
 from predictive.pacing.brake import AbandonWindow
 
@@ -75,7 +83,8 @@ class Dialer:
     def __init__(self, control: CallControl, store: DialerStore, leads: LeadSource,
                  crm: CrmSink, publisher: Publisher, clock: Clock,
                  worker: str | None = None,
-                 agent_endpoint: str = "PJSIP/{extension}") -> None:
+                 agent_endpoint: str = "PJSIP/{extension}",
+                 dispositions: DispositionSource | None = None) -> None:
         self.control = control
         self.store = store
         self.leads = leads
@@ -89,7 +98,8 @@ class Dialer:
         self._recording_tries: dict[str, int] = {}
         self.agents = AgentDesk(control, store, publisher, clock, agent_endpoint)
         self.calls = CallDesk(control, self.agents, store, publisher, clock, self.config)
-        self.wrapup = WrapUp(self.agents, self.calls, store, clock, self.config, self.spawn)
+        self.wrapup = WrapUp(self.agents, self.calls, store, clock, self.config, self.spawn,
+                             dispositions)  # the campaigns' codes (None: the built-in ones)
         self.agents.until_of = self.wrapup.deadline
         self.forwarders = [
             Forwarder(store, "call_events", crm.push_call_event),
@@ -349,8 +359,8 @@ class Dialer:
     async def dispose(self, agent_id: str, disposition: str, *, callback_at: datetime | None = None,
                       note: str | None = None, pause_code: str | None = None,
                       callback_scope: str | None = None) -> None:
-        if disposition not in DISPOSITIONS:
-            raise InvalidRequest("disposition", f"must be one of {', '.join(DISPOSITIONS)}")
+        session = self.agents.sessions.get(agent_id)
+        await self.wrapup.code(session.campaign_id if session else None, disposition)
         await self.wrapup.dispose(agent_id, disposition, callback_at=callback_at, note=note,
                                   pause_code=pause_code, callback_scope=callback_scope)
 

@@ -111,6 +111,24 @@ class LeadSource(Protocol):
                              callback_owner: str | None = None) -> None: ...
 
 
+@dataclass(frozen=True)
+class DispositionCode:
+    """A wrap-up code a campaign accepts and its category: ``success``, ``contact``,
+    ``no_contact``, ``callback`` (needs a callback time) or ``dnc`` (the number goes on the
+    do-not-call list)."""
+
+    code: str
+    category: str
+
+
+class DispositionSource(Protocol):
+    """The campaigns' wrap-up codes (the CRM's table, issue 13 item 7)."""
+
+    async def dispositions(self, campaign_id: str) -> Sequence[DispositionCode]:
+        """The codes ``campaign_id`` accepts: every campaign's and its own (empty: none set)."""
+        ...
+
+
 class AbandonCounts(Protocol):
     """The CRM's abandon figures of a campaign (the abandon brake's windows, issue 18)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,21 +13,27 @@ from ari_app.dialer.agents import AgentDesk
 from ari_app.dialer.calls import CallDesk
 from ari_app.dialer.errors import Conflict, DialerUseCaseError, InvalidRequest
 from ari_app.dialer.model import AgentSession, AgentState, CampaignConfig, Outcome
-from ari_app.dialer.ports import Clock
+from ari_app.dialer.ports import Clock, DispositionCode, DispositionSource
 from ari_app.dialer.store import DialerStore
 from crm.domain.callbacks import CallbackScope, callback_owner
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WRAP_UP_S = 60.0
-DISPOSITIONS = ("sale", "callback", "not_interested", "do_not_call", "wrong_number")
+# the codes accepted when the CRM has none for a campaign (or cannot be asked)
+BUILT_IN = (DispositionCode("sale", "success"), DispositionCode("callback", "callback"),
+            DispositionCode("not_interested", "contact"), DispositionCode("do_not_call", "dnc"),
+            DispositionCode("wrong_number", "no_contact"))
+DISPOSITIONS = tuple(c.code for c in BUILT_IN)
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
 
 
 class WrapUp:
     def __init__(self, agents: AgentDesk, calls: CallDesk, store: DialerStore, clock: Clock,
-                 config_of: Callable[[str], CampaignConfig], spawn: Spawn) -> None:
+                 config_of: Callable[[str], CampaignConfig], spawn: Spawn,
+                 codes: DispositionSource | None = None) -> None:
+        self.codes = codes
         self.agents = agents
         self.calls = calls
         self.store = store
@@ -64,13 +70,31 @@ class WrapUp:
         if timer is not None:
             timer.cancel()
 
+    async def code(self, campaign_id: str | None, disposition: str) -> DispositionCode:
+        """``disposition`` as ``campaign_id`` accepts it (the CRM's codes; the built-in ones
+        when it has none or cannot be asked); InvalidRequest names the accepted codes."""
+        codes: Sequence[DispositionCode] = ()
+        if self.codes is not None and campaign_id:
+            try:
+                codes = await self.codes.dispositions(campaign_id)
+            except Exception as exc:  # noqa: BLE001 - the CRM unreachable: the built-in codes
+                log.warning("campaign %s: disposition codes unavailable (%s); built-in codes",
+                            campaign_id, exc)
+        codes = codes or BUILT_IN
+        found = next((c for c in codes if c.code == disposition), None)
+        if found is None:
+            raise InvalidRequest("disposition",
+                                 f"must be one of {', '.join(c.code for c in codes)}")
+        return found
+
     async def dispose(self, agent_id: str, disposition: str, *, callback_at: datetime | None,
                       note: str | None, pause_code: str | None,
                       callback_scope: str | None = None) -> None:
         session = self.agents.get(agent_id)
+        code = await self.code(session.campaign_id, disposition)
         if session.state is not AgentState.WRAP_UP or not session.call_id:
             raise Conflict(f"agent {agent_id} is {session.state.value}, not in wrap-up")
-        when = _check_callback(disposition, callback_at, self.clock.now())
+        when = _check_callback(code.category, callback_at, self.clock.now())
         if callback_scope is not None and callback_scope not in set(CallbackScope):
             raise InvalidRequest("callback_scope", "must be personal or campaign")
         call = self.calls.calls.get(session.call_id)
@@ -82,7 +106,7 @@ class WrapUp:
             call.call_id, now, disposition, now - session.since, agent_id, when, note))
         owner = callback_owner(callback_scope, agent_id) if when else None
         await self.calls.record_attempt(call, Outcome.ANSWERED, disposition, when, owner)
-        if disposition == "do_not_call":
+        if code.category == "dnc":
             await self.store.append(f"dnc-{call.call_id}", "dnc", {
                 "number": call.number, "campaign_id": None,
                 "reason": f"customer asked (call {call.call_id}, agent {agent_id})",
@@ -128,8 +152,8 @@ class WrapUp:
             await self.agents.move(session, AgentState.READY)
 
 
-def _check_callback(disposition: str, callback_at: datetime | None, now: float) -> str | None:
-    if disposition != "callback":
+def _check_callback(category: str, callback_at: datetime | None, now: float) -> str | None:
+    if category != "callback":
         return None
     if callback_at is None:
         raise InvalidRequest("callback_at", "a callback needs a date and time")

@@ -107,7 +107,10 @@ class Lead(SQLModel, table=True):
 
 
 class Disposition(SQLModel, table=True):
+    """A wrap-up code: every campaign's (``campaign_id`` NULL) or one campaign's own."""
+
     __tablename__ = "dispositions"
+    __table_args__ = (sa.Index("ix_dispositions_campaign", "campaign_id"),)
 
     code: str = Field(primary_key=True, max_length=64)
     label_zh: str = Field(max_length=100)
@@ -115,6 +118,10 @@ class Disposition(SQLModel, table=True):
     is_final: bool = False
     is_success: bool = False
     active: bool = True
+    category: str = Field(default="contact", max_length=16)  # a DispositionCategory
+    campaign_id: uuid.UUID | None = Field(default=None, foreign_key="campaigns.id")
+    shortcut: str | None = Field(default=None, max_length=1)  # the agent page's key
+    sort_order: int = 100
 
 
 class DncEntry(SQLModel, table=True):

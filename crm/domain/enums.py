@@ -26,6 +26,16 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class DispositionCategory(StrEnum):
+    """What a disposition code means to the dialer and the reports (issue 13 item 7)."""
+
+    SUCCESS = "success"  # the goal reached (a sale)
+    CONTACT = "contact"  # spoke with the customer, no success
+    NO_CONTACT = "no_contact"  # not the customer (wrong number, ...)
+    CALLBACK = "callback"  # call back at a time the customer gave (needs callback_at)
+    DNC = "dnc"  # never call again (the number goes on the do-not-call list)
+
+
 class TaskOrigin(StrEnum):
     MANUAL = "manual"
     CALL = "call"

@@ -146,13 +146,21 @@ async def revoke_my_token(ctx: Ctx) -> web.Response:
 
 
 async def list_dispositions(ctx: Ctx) -> web.Response:
-    return ok({"items": [row(d) for d in await ctx.service.reference.dispositions()]})
+    """The wrap-up codes of a campaign (every campaign's and its own), or every campaign's."""
+    q: sc.DispositionQuery = ctx.query
+    if q.campaign_id is not None:
+        await ctx.service.campaigns.get(q.campaign_id)  # 404 for an unknown campaign
+    items = await ctx.service.reference.dispositions(q.campaign_id, every=q.all)
+    return ok({"items": [row(d) for d in items]})
 
 
 async def add_disposition(ctx: Ctx) -> web.Response:
     b: sc.DispositionIn = ctx.body
+    if b.campaign_id is not None:
+        await ctx.service.campaigns.get(b.campaign_id)  # 404 for an unknown campaign
     d = await ctx.service.reference.add_disposition(
-        Disposition(**b.model_dump()), actor_id=ctx.who.user_id
+        Disposition(**{**b.model_dump(), "category": b.category.value}),
+        actor_id=ctx.who.user_id,
     )
     return ok(row(d), 201)
 
@@ -294,7 +302,9 @@ ROUTES = [
         (),
         responses={204: "revoked"},
     ),
-    Route("GET", "/api/dispositions", list_dispositions, "Disposition codes", "reference", ALL),
+    Route("GET", "/api/dispositions", list_dispositions,
+          "Disposition codes (?campaign_id=: that campaign's wrap-up codes, in order)",
+          "reference", ALL, query=sc.DispositionQuery),
     Route(
         "POST",
         "/api/dispositions",

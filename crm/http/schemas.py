@@ -10,7 +10,14 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from crm.domain.enums import CampaignStatus, Language, LeadStatus, Role, TaskStatus
+from crm.domain.enums import (
+    CampaignStatus,
+    DispositionCategory,
+    Language,
+    LeadStatus,
+    Role,
+    TaskStatus,
+)
 
 
 class _In(BaseModel):
@@ -254,6 +261,19 @@ class DispositionIn(_In):
     label_en: str = Field(min_length=1, max_length=100)
     is_final: bool = False
     is_success: bool = False
+    category: DispositionCategory = Field(
+        DispositionCategory.CONTACT, description="what the dialer does with it: callback needs "
+        "a time, dnc puts the number on the do-not-call list")
+    campaign_id: uuid.UUID | None = Field(None, description="one campaign's own code (none: "
+                                          "every campaign's)")
+    shortcut: str | None = Field(None, pattern=r"^[0-9a-z]$",
+                                 description="the agent page's key for it")
+    sort_order: int = Field(100, ge=0, le=10_000)
+
+
+class DispositionQuery(_Query):
+    campaign_id: uuid.UUID | None = Field(None, description="that campaign's wrap-up codes")
+    all: bool = Field(False, description="every code, each campaign's and inactive ones too")
 
 
 class CallEventIn(BaseModel):

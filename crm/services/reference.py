@@ -12,20 +12,23 @@ from sqlmodel import col
 
 from crm.db.models_members import CampaignMember
 from crm.db.models_ops import Campaign, Disposition, ScriptTemplate
-from crm.domain.enums import Language
+from crm.domain.enums import DispositionCategory, Language
 from crm.domain.script_fields import FIELDS, unknown_fields
 from crm.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from crm.services.common import audit, transaction
 from crm.services.customers import clean_tags
 
-DEFAULT_DISPOSITIONS = (
-    ("sale", "成交", "Sale", True, True),
-    ("interested", "有意向", "Interested", False, False),
-    ("callback", "预约回电", "Callback", False, False),
-    ("not_interested", "不感兴趣", "Not interested", True, False),
-    ("wrong_number", "号码错误", "Wrong number", True, False),
-    ("do_not_call", "拒绝来电", "Do not call", True, False),
+DEFAULT_DISPOSITIONS = (  # code, zh, en, final, success, category, key
+    ("sale", "成交", "Sale", True, True, DispositionCategory.SUCCESS, "1"),
+    ("interested", "有意向", "Interested", False, False, DispositionCategory.CONTACT, "2"),
+    ("callback", "预约回电", "Callback", False, False, DispositionCategory.CALLBACK, "3"),
+    ("not_interested", "不感兴趣", "Not interested", True, False, DispositionCategory.CONTACT,
+     "4"),
+    ("wrong_number", "号码错误", "Wrong number", True, False, DispositionCategory.NO_CONTACT,
+     "5"),
+    ("do_not_call", "拒绝来电", "Do not call", True, False, DispositionCategory.DNC, "6"),
 )
+SHORTCUTS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 
 
 class ReferenceService:
@@ -36,28 +39,53 @@ class ReferenceService:
         async with transaction(self._sessions) as s:
             have = set(await s.scalars(sa.select(col(Disposition.code))))
             added = 0
-            for code, zh, en, final, success in DEFAULT_DISPOSITIONS:
+            for order, (code, zh, en, final, success, category, key) in enumerate(
+                    DEFAULT_DISPOSITIONS, start=1):
                 if code not in have:
-                    s.add(
-                        Disposition(
-                            code=code, label_zh=zh, label_en=en, is_final=final, is_success=success
-                        )
-                    )
+                    s.add(Disposition(code=code, label_zh=zh, label_en=en, is_final=final,
+                                      is_success=success, category=category.value,
+                                      shortcut=key, sort_order=order * 10))
                     added += 1
             return added
 
-    async def dispositions(self) -> list[Disposition]:
+    async def dispositions(self, campaign_id: uuid.UUID | None = None, *,
+                           every: bool = False) -> list[Disposition]:
+        """The codes of ``campaign_id``'s wrap-up: every campaign's and its own, active, in
+        their order (None: every campaign's only; ``every``: all codes, by code)."""
+        stmt = sa.select(Disposition)
+        if every:
+            stmt = stmt.order_by(col(Disposition.code))
+        else:
+            scope: sa.ColumnElement[bool] = col(Disposition.campaign_id).is_(None)
+            if campaign_id is not None:
+                scope = sa.or_(scope, col(Disposition.campaign_id) == campaign_id)
+            stmt = stmt.where(scope, col(Disposition.active).is_(True)).order_by(
+                col(Disposition.sort_order), col(Disposition.code))
         async with self._sessions() as s:
-            return list(await s.scalars(sa.select(Disposition).order_by(col(Disposition.code))))
+            return list(await s.scalars(stmt))
 
     async def add_disposition(
         self, d: Disposition, *, actor_id: uuid.UUID | None = None
     ) -> Disposition:
         if not d.code or len(d.code) > 64:
             raise InvalidInputError("code", "code must be 1..64 characters")
+        if d.category not in set(DispositionCategory):
+            raise InvalidInputError("category", "must be one of "
+                                    + ", ".join(c.value for c in DispositionCategory))
+        if d.shortcut is not None and d.shortcut not in SHORTCUTS:
+            raise InvalidInputError("shortcut", "a shortcut is one digit or lower-case letter")
         async with transaction(self._sessions) as s:
             if await s.get(Disposition, d.code) is not None:
                 raise AlreadyExistsError("disposition", "code", d.code)
+            if d.shortcut is not None:
+                scope: sa.ColumnElement[bool] = col(Disposition.campaign_id).is_(None)
+                if d.campaign_id is not None:
+                    scope = sa.or_(scope, col(Disposition.campaign_id) == d.campaign_id)
+                taken = await s.scalar(sa.select(col(Disposition.code)).where(
+                    scope, col(Disposition.shortcut) == d.shortcut,
+                    col(Disposition.active).is_(True)))
+                if taken is not None:
+                    raise AlreadyExistsError("disposition", "shortcut", d.shortcut)
             s.add(d)
             audit(s, actor_id, "disposition.created", "disposition", d.code)
             return d

@@ -19,6 +19,7 @@ from playwright.async_api import Browser, Page, expect
 
 import web as pages
 from crm.app import create_crm_app, crm_service_of
+from crm.db.models_ops import Disposition
 from crm.domain.enums import AttemptOutcome, Role
 from crm.http.routing import SESSION_COOKIE
 from crm.pops import POP_HUB, install_pops
@@ -184,3 +185,41 @@ async def test_given_first_day_when_agent_works_the_desk_then_work_is_one_click_
     overflow = await page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_given_campaign_codes_when_wrap_up_then_keys_choose_them(
+        browser: Browser, crm_app: tuple[str, web.Application], lang: str) -> None:
+    """Issue 13 item 7: the wrap-up offers the campaign's codes from the CRM's table, each with
+    its key; the key chooses it; a callback-category code asks for the time."""
+    url, app = crm_app
+    crm = crm_service_of(app)
+    await crm.auth.create_user(AGENT, Role.AGENT, password=PASSWORD)
+    await crm.reference.seed_dispositions()
+    campaign = await crm.campaigns.create({"name": "催收"})
+    for code, zh, en, category, key in (("promise_to_pay", "承诺还款", "Promise to pay",
+                                         "success", "p"),
+                                        ("call_friday", "周五回电", "Call on Friday",
+                                         "callback", "f")):
+        await crm.reference.add_disposition(Disposition(
+            code=code, label_zh=zh, label_en=en, category=category, campaign_id=campaign.id,
+            shortcut=key, sort_order=1))
+    page = await _desk(browser, url, crm, lang)
+    app[POP_HUB].deliver(AGENT, {"type": "agent_state", "state": "wrap_up",
+                                 "previous": "on_call", "since": time.time(),
+                                 "until": time.time() + 60, "call_id": "c-x",
+                                 "campaign_id": str(campaign.id)})
+    select = page.get_by_test_id("disposition")
+    await expect(select.locator("option[value=promise_to_pay]")).to_have_text(
+        "承诺还款 [p]" if lang == "zh" else "Promise to pay [p]")
+    await expect(select.locator("option[value=sale]")).to_have_count(1)
+
+    await page.keyboard.press("p")
+    await expect(select).to_have_value("promise_to_pay")
+    await expect(page.get_by_test_id("callback-at")).to_be_hidden()
+    await page.keyboard.press("f")
+    await expect(select).to_have_value("call_friday")
+    await expect(page.get_by_test_id("callback-at")).to_be_visible()
+    assert await page.get_by_test_id("callback-at").evaluate("n => n.required")
+    await page.get_by_test_id("wrapup-note").fill("p")  # typing in a field is not a key
+    await expect(select).to_have_value("call_friday")

@@ -47,7 +47,7 @@ async def fake_dialer(crm: CrmService, data_dir: Path) -> tuple[Dialer, FakeCont
     await store.open()
     local = LocalCrm(crm)
     bus = EventBus()
-    dialer = Dialer(control, store, local, local, bus, Clock(), worker="w")
+    dialer = Dialer(control, store, local, local, bus, Clock(), worker="w", dispositions=local)
     router = EventRouter()
     dialer.register(router)
     control.router = router

@@ -8,12 +8,12 @@ every action goes through the JSON API (``/api/agent/*``, ``/api/customers/{id}/
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
 
 import web as pages
-from ari_app.dialer.wrapup import DISPOSITIONS
 from crm.app import crm_service_of
 from crm.domain.access import Principal, may_join_campaign, may_manage_agent
 from crm.domain.enums import CampaignStatus, Role
@@ -96,12 +96,13 @@ async def agent_page(request: web.Request) -> web.Response:
         except CrmError:
             raise web.HTTPNotFound() from None
     agent_id = watched or principal.username
+    boot = await _boot(request, principal, agent_id, lang)
     return _page(
         request,
         "agent.html",
         lang,
-        boot=await _boot(request, principal, agent_id, lang),
-        dispositions=DISPOSITIONS,
+        boot=boot,
+        dispositions=boot["dispositions"],
         pause_codes=PAUSE_CODES,
         username=principal.username,
         nav=page_nav(request, principal),
@@ -146,9 +147,23 @@ async def _boot(request: web.Request, who: Principal, agent_id: str, lang: str) 
         "campaigns": await _campaigns(request, who, running),
         "extensions": await crm_service_of(request.app).members.extensions_of(who.user_id),
         "agent": agent,
+        "dispositions": await _dispositions(request, agent.get("campaign_id"), lang),
         "strings": _strings(lang, JS_KEYS),
         "labels": _strings(lang, _label_keys()),
     }
+
+
+async def _dispositions(request: web.Request, campaign_id: str | None,
+                        lang: str) -> list[dict[str, Any]]:
+    """The wrap-up codes of the agent's campaign (every campaign's before the dialer login),
+    from the CRM's table, in their order, with their label in ``lang`` and their key."""
+    try:
+        campaign = uuid.UUID(campaign_id) if campaign_id else None
+    except ValueError:  # a campaign the CRM does not know: every campaign's codes
+        campaign = None
+    rows = await crm_service_of(request.app).reference.dispositions(campaign)
+    return [{"code": d.code, "label": d.label_zh if lang == "zh" else d.label_en,
+             "category": d.category, "shortcut": d.shortcut} for d in rows]
 
 
 def _label_keys() -> list[str]:
@@ -162,9 +177,10 @@ def _label_keys() -> list[str]:
         "route_senior", "route_standard", "route_nurture", "route_overridden",
         *(f"ntype_{n}" for n in ("mobile", "landline", "voip", "unknown")),
         *(f"concept_{c}" for c in CONCEPTS),
+        *(f"disp_{d}" for d in ("sale", "interested", "callback", "not_interested",
+                                "do_not_call", "wrong_number")),
         *(f"gap_{g}" for g in GAP_REASONS),
         *(f"callstate_{c}" for c in ("originated", "ringing", "answered", "bridged", "ended")),
-        *(f"disp_{d}" for d in DISPOSITIONS),
     ]
 
 

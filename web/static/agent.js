@@ -121,7 +121,7 @@
     fill($('pop-contacts'), c.recent_contacts || [], (k) => el('li', {}, [
       when(k.at), k.outcome ? label(`outcome_${k.outcome}`, k.outcome)
         : label(`callstate_${k.state}`, k.state),
-      k.disposition ? label(`disp_${k.disposition}`, k.disposition) : null,
+      k.disposition ? codeLabel(k.disposition) : null,
       k.talk_seconds ? `${Math.round(k.talk_seconds)} s` : null,
     ].filter(Boolean).join(' · ')), S.no_contacts);
     const script = c.recommended_script;
@@ -132,6 +132,46 @@
     requestAnimationFrame(() => { timing.painted = performance.timeOrigin + performance.now(); });
     window.dialcrmPops.push(timing);
     if (window.dialcrmPops.length > 1000) window.dialcrmPops.shift();
+  }
+
+  // -- the campaign's wrap-up codes (the CRM's table), with their keys --------------------------
+  const codes = { campaign: boot.agent.campaign_id || null, list: boot.dispositions || [] };
+
+  function codeLabel(code) {
+    const found = codes.list.find((d) => d.code === code);
+    return found ? found.label : label(`disp_${code}`, code);
+  }
+
+  function renderCodes() {
+    const select = $('wrapup-form').elements.disposition;
+    const chosen = select.value;
+    const first = select.options[0];
+    select.replaceChildren(first, ...codes.list.map((d) => {
+      const option = el('option', { value: d.code, 'data-category': d.category },
+        d.shortcut ? `${d.label} [${d.shortcut}]` : d.label);
+      if (d.shortcut) option.dataset.shortcut = d.shortcut;
+      return option;
+    }));
+    if (codes.list.some((d) => d.code === chosen)) select.value = chosen;
+  }
+
+  async function loadCodes(campaignId) {
+    if (!campaignId || campaignId === codes.campaign) return;
+    codes.campaign = campaignId;
+    try {
+      const page = await api('GET', `/api/dispositions?campaign_id=${encodeURIComponent(campaignId)}`);
+      codes.list = (page.items || []).map((d) => ({ code: d.code, category: d.category,
+        shortcut: d.shortcut, label: boot.lang === 'zh' ? d.label_zh : d.label_en }));
+      renderCodes();
+    } catch (err) {
+      codes.campaign = null;  // try again at the next state
+    }
+  }
+
+  function chosenCategory() {
+    const select = $('wrapup-form').elements.disposition;
+    const option = select.options[select.selectedIndex];
+    return option ? option.dataset.category || '' : '';
   }
 
   function noteItem(n) {
@@ -187,6 +227,7 @@
       desk.agent = { state: msg.state, pause_code: msg.pause_code, since: msg.since,
         call_id: msg.call_id, until: msg.until || null, campaign_id: msg.campaign_id };
       renderAgent();
+      loadCodes(msg.campaign_id);
       if (before !== msg.state && ['wrap_up', 'ready'].includes(msg.state)) loadWork();
     },
     pop(msg, received) {
@@ -474,7 +515,7 @@
     });
     const wrap = $('wrapup-form');
     wrap.elements.disposition.addEventListener('change', () => {
-      const callback = wrap.elements.disposition.value === 'callback';
+      const callback = chosenCategory() === 'callback';
       $('callback-field').hidden = !callback;
       $('callback-personal-field').hidden = !callback;
       wrap.elements.callback_at.required = callback;  // the browser asks for it before sending
@@ -483,7 +524,7 @@
       event.preventDefault();
       const f = wrap.elements;
       const body = { disposition: f.disposition.value };
-      if (f.disposition.value === 'callback' && f.callback_at.value) {
+      if (chosenCategory() === 'callback' && f.callback_at.value) {
         body.callback_at = isoWithOffset(f.callback_at.value);
         body.callback_scope = f.callback_personal.checked ? 'personal' : 'campaign';
       }
@@ -514,6 +555,19 @@
       }
     });
   }
+
+  // wrap-up keys: the key in brackets chooses the code (not while typing in a field)
+  document.addEventListener('keydown', (event) => {
+    if ($('wrapup').hidden || event.ctrlKey || event.metaKey || event.altKey) return;
+    const tag = event.target && event.target.tagName;
+    if (tag === 'TEXTAREA' || tag === 'INPUT') return;
+    const select = $('wrapup-form').elements.disposition;
+    const option = [...select.options].find((o) => o.dataset.shortcut === event.key.toLowerCase());
+    if (!option) return;
+    event.preventDefault();
+    select.value = option.value;
+    select.dispatchEvent(new Event('change'));
+  });
 
   bindActions();
   renderAgent();
