@@ -101,7 +101,8 @@ def cap_check(rows: list[dict], cap: float = 0.03) -> str:
 
 
 def main(argv: list[str]) -> int:
-    rows = json.loads(Path(argv[0]).read_text())
+    data = json.loads(Path(argv[0]).read_text())
+    rows = data["rows"] if isinstance(data, dict) else data  # bench/pacing.py --json: {"rows"}
     grid = [r for r in rows if str(r["case"]).startswith("grid_")]
     other = [r for r in rows if not str(r["case"]).startswith("grid_")]
     if other:
