@@ -398,7 +398,11 @@ class CallDesk:
             await self.agents.move(agent, AgentState.WRAP_UP, call_id=call.call_id)
             self._pop(call, "ended")
         elif agent.state is AgentState.RESERVED:
-            await self.agents.move(agent, AgentState.READY)
+            paused = call.extra.get("manual_from_pause")  # a manual dial: back to that pause
+            if paused:
+                await self.agents.move(agent, AgentState.PAUSED, pause_code=str(paused))
+            else:
+                await self.agents.move(agent, AgentState.READY)
             self._pop(call, "ended")
 
     async def _release_reserved(self, call: CallAttempt) -> None:

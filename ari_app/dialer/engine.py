@@ -389,7 +389,11 @@ class Dialer:
         """Dial one lead for one paused agent through the campaign's own path (trunk template,
         recording, pops, the CRM): the call is placed as a preview accept would be."""
         config = self.check_manual_dial(agent_id, lead.campaign_id)
-        call = await self.calls.place(lead, config, self.agents.get(agent_id))
+        session = self.agents.get(agent_id)
+        pause_code = session.pause_code or "manual"
+        call = await self.calls.place(lead, config, session)
+        if call.phase is not CallPhase.ENDED:  # unanswered: the agent goes back to pause
+            call.extra["manual_from_pause"] = pause_code
         log.info("call %s (campaign %s): manual dial by %s", call.call_id, lead.campaign_id,
                  agent_id)
         return call.call_id

@@ -135,3 +135,14 @@ async def test_given_no_number_nor_customer_when_manual_dial_then_400_names_numb
     status, body = await api.call("POST", "/api/agent/manual-dial", body={
         "campaign_id": api.campaign_id, "number": "12"})
     assert status == 400 and "number" in str(body), body
+
+
+async def test_given_manual_dial_unanswered_when_channel_destroyed_then_agent_paused_again(
+        api: Api) -> None:
+    customer_id = await _ready_to_dial(api, ALL_DAY)
+    status, body = await api.call("POST", "/api/agent/manual-dial", body={
+        "campaign_id": api.campaign_id, "customer_id": customer_id})
+    assert status == 200, body
+    await api.control.emit("ChannelDestroyed", body["call_id"], cause=19)
+    status, state = await api.call("GET", "/api/agent/state")
+    assert state["state"] == "paused" and state["pause_code"] == "manual", state
