@@ -121,10 +121,14 @@ async def test_given_agent_adopted_in_wrap_up_when_demo_plays_then_disposed(
 
 
 def _fake_sipp(extension: str) -> subprocess.Popen[bytes]:
-    """A process whose command line reads like a SIPp phone of ``extension``."""
+    """A process whose command line reads like a SIPp phone of ``extension``; returned once it
+    runs (right after exec its /proc cmdline can still read empty)."""
     port = str(phone_ports(extension)[0])
-    return subprocess.Popen(["sipp", "-c", "import time; time.sleep(60)", "-p", port],
-                            executable=sys.executable)
+    proc = subprocess.Popen(
+        ["sipp", "-c", "import time; print('up', flush=True); time.sleep(60)", "-p", port],
+        executable=sys.executable, stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+    return proc
 
 
 async def test_given_restart_after_kill_when_agents_recovered_then_adopted_not_logged_in_again(
@@ -158,3 +162,5 @@ async def test_given_restart_after_kill_when_agents_recovered_then_adopted_not_l
     finally:
         left.kill()
         left.wait()
+        assert left.stdout is not None
+        left.stdout.close()
