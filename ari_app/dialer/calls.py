@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 CUSTOMER_ARG = "customer"
 AMD_ARG = "amd"
+OPTED_OUT = "opted_out"  # the opt-out key was pressed (ari_app.dialer.optout): extra's flag
+CONFIRM_PREFIX = "optout"  # its confirmation's playback id: f"optout:{call_id}"
 FINAL_DIAL = frozenset({"ANSWER", "BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL",
                         "DONTCALL", "TORTURE", "INVALIDARGS"})
 
@@ -243,7 +245,8 @@ class CallDesk:
         playback = event.playback_id or ""
         call_id = playback.split(":", 1)[1] if ":" in playback else ""
         call = self.calls.get(call_id)
-        if call is not None and call.phase is CallPhase.MESSAGE:
+        if call is not None and call.phase is CallPhase.MESSAGE \
+                and not (OPTED_OUT in call.extra and not playback.startswith(CONFIRM_PREFIX)):
             await self._guard(call, self.control.hangup(call.call_id))
 
     # ------------------------------------------------------------- routing --

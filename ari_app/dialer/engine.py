@@ -30,6 +30,7 @@ from ari_app.dialer.model import (
     DialMode,
     Outcome,
 )
+from ari_app.dialer.optout import OptOut
 from ari_app.dialer.ports import (
     CallControl,
     Clock,
@@ -109,6 +110,7 @@ class Dialer:
             Forwarder(store, "transcripts", self._deliver_transcript),
             Forwarder(store, "supervisor", self._deliver_supervisor_todo),
         ]
+        self.optout = OptOut(self.calls)
         self.reconciler = Reconciler(self)
         self.agents.on_change.append(self._agent_changed)
         self.calls.on_finished.append(self._call_finished)
@@ -123,6 +125,7 @@ class Dialer:
         router.on("ChannelDestroyed", self._on_destroyed)
         router.on("Dial", self.calls.on_dial)
         router.on("PlaybackFinished", self.calls.on_playback_finished)
+        router.on("ChannelDtmfReceived", self.optout.on_dtmf)
 
     def register_ami(self, ami: AmiClient) -> None:
         """CDR events (``cdr_manager``) to cross-check our durations."""

@@ -98,6 +98,9 @@ class CampaignConfig:
     machine_message: str = _D["machine_message"]  # a sound name, played after the beep
     safe_harbour: str = _D["safe_harbour"]
     abandon_after_s: float = _D["abandon_after_s"]
+    # a key pressed during a prompt: the number goes on the campaign's or the global DNC list
+    opt_out_key: str = _D["opt_out_key"]
+    opt_out_scope: str = _D["opt_out_scope"]
     wrap_up_limit_s: float = _D["wrap_up_limit_s"]
     record: bool = _D["record"]
     # a personal callback of an agent not logged in goes to the campaign this long after due

@@ -100,6 +100,7 @@ class SettingSpec:
 
 _SOUND = r"^[A-Za-z0-9_/.-]{1,128}$"
 _SAFE_HARBOUR = r"^sound:[A-Za-z0-9_/.-]{1,120}$"
+_KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#")  # a phone's keys
 _CALLER_ID = CALLER_ID_PATTERN  # what Asterisk may be given: crm.domain.dial_strings
 _TEMPLATE = TEMPLATE_PATTERN
 
@@ -163,6 +164,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Safe-harbour message", help="played to abandoned customers", max_length=128,
         pattern=_SAFE_HARBOUR, hint="sound:<name>, e.g. sound:dialcrm/safe-harbour",
         section=Section.ABANDON),
+    SettingSpec(
+        "opt_out_key", str, "9", "退订按键", "Opt-out key",
+        help="the key a customer presses during the safe-harbour message (or any campaign "
+             "prompt) to be put on the do-not-call list",
+        choices=_KEYS, choice_labels={k: (k, k) for k in _KEYS}, label_prefix="key",
+        stored=False),
+    SettingSpec(
+        "opt_out_scope", str, "global", "退订范围", "Opt-out scope",
+        help="the do-not-call list an opt-out goes on: the campaign's or the global one",
+        choices=("campaign", "global"),
+        choice_labels={"campaign": ("本活动", "this campaign"), "global": ("全局", "global")},
+        label_prefix="optout", stored=False),
     SettingSpec(
         "amd", bool, True, "启用答录机检测", "Detect answering machines", section=Section.AMD),
     SettingSpec(

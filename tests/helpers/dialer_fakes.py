@@ -122,6 +122,7 @@ class FakeCrm:
         self.attempts: list[dict[str, Any]] = []
         self.events: list[Mapping[str, Any]] = []
         self.dnc: list[str] = []
+        self.dnc_campaigns: list[str | None] = []
         self.transcripts: list[tuple[str, Mapping[str, Any]]] = []
         self.todos: list[dict[str, Any]] = []
         self.abandons: dict[str, tuple[int, int]] = {}  # campaign -> (live answers, abandons)
@@ -159,6 +160,7 @@ class FakeCrm:
 
     async def add_dnc(self, number: str, campaign_id: str | None, reason: str) -> None:
         self.dnc.append(number)
+        self.dnc_campaigns.append(campaign_id)  # None: the global list
         self.changed.set()
 
     async def push_transcript(self, call_id: str, segment: Mapping[str, Any]) -> None:
