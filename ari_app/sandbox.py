@@ -255,6 +255,24 @@ def lay_config(box: Sandbox) -> None:
         )
     for sub in ("/var/run/asterisk", "/var/spool/asterisk/recording", "/var/log/asterisk"):
         box.path(sub).mkdir(parents=True, exist_ok=True)
+    render_hold_music(box)
+
+
+HOLD_MUSIC_HZ = 440  # musiconhold.conf's default class plays it; tests listen for it
+
+
+def render_hold_music(box: Sandbox) -> None:
+    """The sandbox's music on hold: a soft tone in ``moh/dialcrm`` (8 kHz 16-bit WAV)."""
+    moh = box.path("/var/lib/asterisk/moh/dialcrm")
+    moh.mkdir(parents=True, exist_ok=True)
+    target = moh / "dialcrm-hold.wav"
+    if target.exists():
+        return
+    done = run("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
+               str(target), "synth", "30", "sine", str(HOLD_MUSIC_HZ), "vol", "0.4", check=False)
+    if done.returncode != 0:
+        raise SandboxError("rendering hold music failed (is sox installed? `make setup`):\n"
+                           + done.stderr[-2000:])
 
 
 def wait_for_ari(box: Sandbox, timeout: float = 60.0) -> dict[str, object]:

@@ -120,6 +120,7 @@ CONSOLE_STRINGS: dict[str, dict[str, str]] = {
     "col_connects": {"zh": "接通坐席", "en": "Connects"},
     "col_talk": {"zh": "通话时长", "en": "Talk"},
     "col_wrap": {"zh": "话后时长", "en": "Wrap"},
+    "col_hold": {"zh": "保持时长", "en": "Hold"},
     "col_sales": {"zh": "成交", "en": "Sales"},
     "col_abandon_rate": {"zh": "放弃率", "en": "Abandon rate"},
     "col_occupancy": {"zh": "占用率", "en": "Occupancy"},

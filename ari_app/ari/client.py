@@ -170,6 +170,23 @@ class AriClient:
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         await self.request("DELETE", f"/channels/{quote(channel_id)}", params={"reason": reason})
 
+    async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
+        """Music on hold (a ``musiconhold.conf`` class) to a channel."""
+        await self.request("POST", f"/channels/{quote(channel_id)}/moh",
+                           params={"mohClass": moh_class})
+
+    async def stop_moh(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{quote(channel_id)}/moh")
+
+    async def mute(self, channel_id: str, direction: str = "in") -> None:
+        """Mute audio of a channel; ``in``: what its phone sends into Asterisk."""
+        await self.request("POST", f"/channels/{quote(channel_id)}/mute",
+                           params={"direction": direction})
+
+    async def unmute(self, channel_id: str, direction: str = "in") -> None:
+        await self.request("DELETE", f"/channels/{quote(channel_id)}/mute",
+                           params={"direction": direction})
+
     async def get_channel(self, channel_id: str) -> ChannelInfo:
         return ChannelInfo.from_json(await self.request("GET", f"/channels/{quote(channel_id)}"))
 

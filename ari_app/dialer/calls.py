@@ -79,6 +79,7 @@ class CallDesk:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks = TaskSet(log)  # abandon timers' and gone checks' tasks
         self.on_finished: list[Callable[[CallAttempt], None]] = []
+        self.on_ending: list[Callable[[CallAttempt], None]] = []  # before its ended event
         self.on_live: list[Callable[[CallAttempt, bool], None]] = []  # (call, abandoned)
         # originates sent and not yet answered by ARI: reconciliation must not take their
         # channels, not listed yet, for lost ones
@@ -355,6 +356,8 @@ class CallDesk:
             cause=call.hangup_cause, amd_status=call.amd_status, abandoned=call.abandoned,
         )
         call.outcome = outcome
+        for ending in self.on_ending:
+            ending(call)
         if call.recording:
             await self._stop_recording(call)
         await self.emit(ev.ended(call, outcome))

@@ -21,6 +21,7 @@ from ari_app.dialer.calls import CallDesk
 from ari_app.dialer.campaigns import CampaignRunner, Hopper
 from ari_app.dialer.cdr import CdrCrossCheck
 from ari_app.dialer.errors import CampaignNotFound, Conflict, InvalidRequest
+from ari_app.dialer.hold import HoldDesk
 from ari_app.dialer.model import (
     AgentSession,
     AgentState,
@@ -102,6 +103,7 @@ class Dialer:
         self.wrapup = WrapUp(self.agents, self.calls, store, clock, self.config, self.spawn,
                              dispositions)  # the campaigns' codes (None: the built-in ones)
         self.agents.until_of = self.wrapup.deadline
+        self.hold = HoldDesk(control, self.agents, self.calls, clock, self.spawn)
         self.forwarders = [
             Forwarder(store, "call_events", crm.push_call_event),
             Forwarder(store, "attempts", self._deliver_attempt),
@@ -359,6 +361,12 @@ class Dialer:
             raise Conflict(f"agent {agent_id} is not on a call")
         await self.calls.hangup(session.call_id)
 
+    async def hold_customer(self, agent_id: str, on: bool) -> None:
+        await (self.hold.hold(agent_id) if on else self.hold.unhold(agent_id))
+
+    async def mute_agent(self, agent_id: str, on: bool) -> None:
+        await self.hold.mute(agent_id, on)
+
     async def dispose(self, agent_id: str, disposition: str, *, callback_at: datetime | None = None,
                       note: str | None = None, pause_code: str | None = None,
                       callback_scope: str | None = None) -> None:
@@ -415,7 +423,12 @@ class Dialer:
         session = self.agents.sessions.get(agent_id)
         if session is None or session.state is AgentState.LOGGED_OUT:
             return AgentSnapshot.logged_out(agent_id)
-        return self._agent_snapshot(session, self.clock.now())
+        snap = self._agent_snapshot(session, self.clock.now())
+        call = self.calls.calls.get(session.call_id or "")
+        if call is None or session.state is not AgentState.ON_CALL:
+            return snap
+        return replace(snap, on_hold=call.held_since is not None, muted=call.muted,
+                       hold_seconds=call.hold_total(self.clock.now()))
 
     @staticmethod
     def _agent_snapshot(s: AgentSession, now: float) -> AgentSnapshot:

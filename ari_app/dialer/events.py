@@ -79,6 +79,7 @@ def ended(call: CallAttempt, outcome: Outcome) -> CallEvent:
             "outcome": outcome.value,
             "hangup_cause": None if call.hangup_cause is None else str(call.hangup_cause),
             "talk_seconds": round(call.talk_seconds, 3),
+            "hold_seconds": round(call.hold_seconds, 1),
             "dial_status": call.dial_status,
             # a call closed without its hang-up event (reconcile, subscription_check), and
             # whose end time it carries (asterisk: the hangup handler's; controller: now)

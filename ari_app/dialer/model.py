@@ -198,6 +198,14 @@ class CallAttempt:
     route: str | None = None  # the lead's conversion route (which agent it prefers)
     list_id: str | None = None  # the lead's list (pacing rescales its answer rate per list)
     extra: dict[str, str] = field(default_factory=dict)
+    held_since: float | None = None  # the customer is on music on hold since then
+    hold_seconds: float = 0.0  # holds ended so far
+    muted: bool = False  # the agent's audio toward the customer is muted
+
+    def hold_total(self, now: float) -> float:
+        """Seconds on hold, the current hold included."""
+        current = now - self.held_since if self.held_since is not None else 0.0
+        return round(self.hold_seconds + max(0.0, current), 1)
 
     @property
     def talk_seconds(self) -> float:

@@ -25,6 +25,9 @@ class AgentSnapshot:
     pause_code: str | None = None
     call_id: str | None = None
     senior: bool = False
+    on_hold: bool = False  # the agent's customer hears music on hold
+    muted: bool = False  # the agent's audio toward the customer is muted
+    hold_seconds: float = 0.0  # this call's time on hold so far
 
     @classmethod
     def logged_out(cls, agent_id: str) -> AgentSnapshot:
@@ -40,7 +43,9 @@ class AgentSnapshot:
         return {"agent_id": self.agent_id, "extension": self.extension,
                 "campaign_id": self.campaign_id, "state": self.state.value,
                 "seconds_in_state": self.seconds_in_state, "pause_code": self.pause_code,
-                "call_id": self.call_id, "seniority": self.seniority}
+                "call_id": self.call_id, "seniority": self.seniority,
+                "on_hold": self.on_hold, "muted": self.muted,
+                "hold_seconds": self.hold_seconds}
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,7 @@ class Call(SQLModel, table=True):
     hangup_cause: str | None = Field(default=None, max_length=64)
     talk_seconds: float | None = None
     wrap_seconds: float | None = None
+    hold_seconds: float | None = None  # the customer's time on hold (issue 13 item 5)
     recording_url: str | None = Field(default=None, max_length=2048)
     recording_id: uuid.UUID | None = Field(default=None, foreign_key="recordings.id")
     disposition: str | None = Field(default=None, max_length=64)

@@ -74,7 +74,7 @@ _STR_LIMITS = {
     "closed_by": 32,  # the dialer closed the call without its hang-up event (reconcile, ...)
 }
 _STR_FIELDS = tuple(_STR_LIMITS)
-_NUM_FIELDS = ("talk_seconds", "wrap_seconds", "intent_score")
+_NUM_FIELDS = ("talk_seconds", "wrap_seconds", "hold_seconds", "intent_score")
 # kept in the event stream only (the CDR cross-check), never projected onto the call row
 _EVENT_ONLY_NUM = ("cdr_billsec", "answered_seconds", "cdr_delta_seconds", "cdr_records")
 _EVENT_ONLY_STR = {"cdr_disposition": 32, "end_source": 16}  # end_source: asterisk, controller
@@ -117,6 +117,7 @@ class CallProjection:
     hangup_cause: str | None = None
     talk_seconds: float | None = None
     wrap_seconds: float | None = None
+    hold_seconds: float | None = None
     recording_url: str | None = None
     disposition: str | None = None
     intent_score: float | None = None

@@ -306,6 +306,7 @@ class CallEventIn(BaseModel):
     hangup_cause: str | None = None
     talk_seconds: float | None = Field(None, ge=0)
     wrap_seconds: float | None = Field(None, ge=0)
+    hold_seconds: float | None = Field(None, ge=0, description="the customer's time on hold")
     recording_url: str | None = None
     disposition: str | None = None
     intent_score: float | None = Field(None, ge=0, le=1)

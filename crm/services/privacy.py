@@ -66,6 +66,7 @@ _EVENT_KEEP = (
     "hangup_cause",
     "talk_seconds",
     "wrap_seconds",
+    "hold_seconds",
     "disposition",
     "intent_score",
 )

@@ -63,6 +63,7 @@ class ReportRow:
     machines: int = 0
     talk_seconds: float = 0.0
     wrap_seconds: float = 0.0
+    hold_seconds: float = 0.0  # customers on music on hold
     sales: int = 0
     dispositions: dict[str, int] = field(default_factory=dict)
     first_at: datetime | None = None
@@ -87,7 +88,8 @@ class ReportRow:
             "key": self.key, "label": self.label, "calls": self.calls,
             "answered": self.answered, "connects": self.connects, "abandoned": self.abandoned,
             "machines": self.machines, "talk_seconds": round(self.talk_seconds, 1),
-            "wrap_seconds": round(self.wrap_seconds, 1), "sales": self.sales,
+            "wrap_seconds": round(self.wrap_seconds, 1),
+            "hold_seconds": round(self.hold_seconds, 1), "sales": self.sales,
             "abandon_rate": self.abandon_rate, "connect_rate": self.connect_rate,
             "occupancy": self.occupancy(occupancy_known),
             "dispositions": dict(sorted(self.dispositions.items())),
@@ -95,8 +97,8 @@ class ReportRow:
 
 
 CSV_COLUMNS = ("key", "label", "calls", "answered", "connects", "abandoned", "machines",
-               "talk_seconds", "wrap_seconds", "sales", "abandon_rate", "connect_rate",
-               "occupancy", "dispositions")
+               "talk_seconds", "wrap_seconds", "hold_seconds", "sales", "abandon_rate",
+               "connect_rate", "occupancy", "dispositions")
 
 
 def report_csv(rows: Sequence[dict[str, Any]]) -> str:
@@ -202,6 +204,7 @@ class ReportService:
                 count_if(outcome == "abandoned"), count_if(outcome == "machine"),
                 sa.func.sum(sa.func.coalesce(col(Call.talk_seconds), 0.0)),
                 sa.func.sum(sa.func.coalesce(col(Call.wrap_seconds), 0.0)),
+                sa.func.sum(sa.func.coalesce(col(Call.hold_seconds), 0.0)),
                 count_if(col(Call.disposition).in_(success)),
                 sa.func.min(col(Call.originated_at)), sa.func.max(col(Call.ended_at)),
             )
@@ -209,14 +212,15 @@ class ReportService:
             .group_by(key)
         )
         rows: dict[str, ReportRow] = {}
-        for k, calls, answered, connects, abandoned, machines, talk, wrap, sales, first, last \
-                in (await s.execute(stmt)).all():
+        for k, calls, answered, connects, abandoned, machines, talk, wrap, held, sales, first, \
+                last in (await s.execute(stmt)).all():
             name = "" if k is None else _norm(str(k))
             rows[name] = ReportRow(
                 key=name, label=name, calls=int(calls), answered=int(answered or 0),
                 connects=int(connects or 0), abandoned=int(abandoned or 0),
                 machines=int(machines or 0), talk_seconds=float(talk or 0),
-                wrap_seconds=float(wrap or 0), sales=int(sales or 0),
+                wrap_seconds=float(wrap or 0), hold_seconds=float(held or 0),
+                sales=int(sales or 0),
                 first_at=_aware(first), last_at=_aware(last))
         return rows
 

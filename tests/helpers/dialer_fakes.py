@@ -69,6 +69,18 @@ class FakeControl:
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.log.append(("hangup", (channel_id,)))
 
+    async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
+        self.log.append(("start_moh", (channel_id, moh_class)))
+
+    async def stop_moh(self, channel_id: str) -> None:
+        self.log.append(("stop_moh", (channel_id,)))
+
+    async def mute(self, channel_id: str, direction: str = "in") -> None:
+        self.log.append(("mute", (channel_id, direction)))
+
+    async def unmute(self, channel_id: str, direction: str = "in") -> None:
+        self.log.append(("unmute", (channel_id, direction)))
+
     async def subscribe_channel(self, channel_id: str) -> None:
         self.log.append(("subscribe", (channel_id,)))
         if channel_id not in self.channels:
@@ -80,7 +92,8 @@ class FakeControl:
     async def add_to_bridge(self, bridge_id: str, channel_id: str) -> None:
         self.log.append(("add_to_bridge", (bridge_id, channel_id)))
 
-    async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None: ...
+    async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None:
+        self.log.append(("remove_from_bridge", (bridge_id, channel_id)))
 
     async def destroy_bridge(self, bridge_id: str) -> None:
         self.log.append(("destroy_bridge", (bridge_id,)))

@@ -195,3 +195,17 @@ async def test_given_ari_error_in_a_handler_when_mapped_then_503_without_asteris
     assert "Stasis" not in resp.text and "PJSIP" not in resp.text
     assert any(body["details"]["ref"] in r.getMessage() and "Stasis" in r.getMessage()
                for r in caplog.records)
+
+
+async def test_given_agent_without_call_when_hold_or_mute_then_409_and_bad_body_400(
+    api: Api
+) -> None:
+    await api.call("POST", "/api/agent/login", body={
+        "extension": "1001", "campaign_id": api.campaign_id})
+    for path, field in (("/api/agent/hold", "hold"), ("/api/agent/mute", "mute")):
+        status, body = await api.call("POST", path, body={field: True})
+        assert status == 409 and body["details"]["field"] == "call_id", body
+        status, body = await api.call("POST", path, body={field: "maybe"})
+        assert status == 400 and field in json.dumps(body), body
+        status, body = await api.call("POST", path, body={})
+        assert status == 400 and field in json.dumps(body), body

@@ -37,9 +37,10 @@ def test_given_snapshot_when_as_json_then_the_status_shape_in_order() -> None:
     assert body["agents"] == [{
         "agent_id": "a1", "extension": "1001", "campaign_id": "c1", "state": "on_call",
         "seconds_in_state": 3.2, "pause_code": None, "call_id": "call-1",
-        "seniority": "senior"}]
+        "seniority": "senior", "on_hold": False, "muted": False, "hold_seconds": 0.0}]
     assert list(body["agents"][0]) == ["agent_id", "extension", "campaign_id", "state",
-                                       "seconds_in_state", "pause_code", "call_id", "seniority"]
+                                       "seconds_in_state", "pause_code", "call_id", "seniority",
+                                       "on_hold", "muted", "hold_seconds"]
     assert list(body["campaigns"][0]) == [
         "campaign_id", "name", "mode", "running", "alarm", "pacing", "pacing_reason", "hopper",
         "dials", "live_answers", "abandons", "machines", "connects", "abandon_rate",

@@ -244,6 +244,8 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/agent/ready"): Rule("authenticated"),
     ("POST", "/api/agent/pause"): Rule("authenticated", {"pause_code": "break"}),
     ("POST", "/api/agent/hangup"): Rule("authenticated"),
+    ("POST", "/api/agent/hold"): Rule("authenticated"),
+    ("POST", "/api/agent/mute"): Rule("authenticated"),
     ("POST", "/api/agent/disposition"): Rule("authenticated", {"disposition": "sale"}),
     ("POST", "/api/agent/preview/accept"): Rule("authenticated"),
     ("POST", "/api/agent/preview/skip"): Rule("authenticated", {"reason": "r"}),

@@ -63,6 +63,14 @@ class ManualDialIn(StrictIn):
         description="a manager's reason to dial outside the calling window (audited)")
 
 
+class HoldIn(StrictIn):
+    hold: bool = Field(description="true: the customer hears music on hold; false: back")
+
+
+class MuteIn(StrictIn):
+    mute: bool = Field(description="true: the customer stops hearing the agent; false: again")
+
+
 class SkipIn(StrictIn):
     reason: str = Field(min_length=1, max_length=200)
 
@@ -119,6 +127,16 @@ async def agent_pause(ctx: Ctx) -> web.Response:
 
 async def agent_hangup(ctx: Ctx) -> web.Response:
     await _dialer(ctx).hangup_customer(ctx.who.username)
+    return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+async def agent_hold(ctx: Ctx) -> web.Response:
+    await _dialer(ctx).hold_customer(ctx.who.username, ctx.body.hold)
+    return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
+
+
+async def agent_mute(ctx: Ctx) -> web.Response:
+    await _dialer(ctx).mute_agent(ctx.who.username, ctx.body.mute)
     return web.json_response(_agent_view(_dialer(ctx), ctx.who.username))
 
 
@@ -237,6 +255,10 @@ def dialer_routes() -> list[Route]:
         r("POST", "/api/agent/ready", agent_ready, "Go ready for calls", AGENTS),
         r("POST", "/api/agent/pause", agent_pause, "Pause with a pause code", AGENTS, PauseIn),
         r("POST", "/api/agent/hangup", agent_hangup, "Hang up the current customer", AGENTS),
+        r("POST", "/api/agent/hold", agent_hold,
+          "Put one's customer on music on hold, or take them back", AGENTS, HoldIn),
+        r("POST", "/api/agent/mute", agent_mute,
+          "Mute or unmute one's own audio toward the customer", AGENTS, MuteIn),
         r("POST", "/api/agent/disposition", agent_disposition,
           "Set the disposition in wrap-up (and a callback time)", AGENTS, DispositionIn),
         r("POST", "/api/agent/preview/accept", preview_accept,

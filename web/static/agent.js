@@ -191,8 +191,32 @@
     $('call-state').dataset.state = pop.state;
     const onCall = desk.agent.state === 'on_call' && desk.agent.call_id === pop.call_id;
     $('hangup').hidden = boot.watching || !(onCall || pop.state === 'connected');
+    renderHold(onCall);
     $('accept').hidden = boot.watching || pop.state !== 'offered';
     $('skip').hidden = boot.watching || pop.state !== 'offered';
+  }
+
+  // -- hold and mute (issue 13 item 5): the state the server answered for this call ----------
+  const hold = { call_id: null, on_hold: false, muted: false, since: 0 };
+
+  function renderHold(onCall) {
+    if (!onCall || hold.call_id !== desk.agent.call_id) {
+      Object.assign(hold, { call_id: desk.agent.call_id, on_hold: false, muted: false });
+    }
+    $('hold-controls').hidden = boot.watching || !onCall;
+    $('hold').textContent = hold.on_hold ? S.unhold : S.hold;
+    $('hold').dataset.on = hold.on_hold;
+    $('mute').textContent = hold.muted ? S.unmute : S.mute;
+    $('mute').dataset.on = hold.muted;
+  }
+
+  async function holdAct(path, body) {
+    const view = await act('POST', path, body);
+    if (!view) return;
+    if (!hold.on_hold && view.on_hold) hold.since = nowServer();  // this hold's time
+    Object.assign(hold, { call_id: view.call_id, on_hold: !!view.on_hold, muted: !!view.muted });
+    renderHold(desk.agent.state === 'on_call');
+    tick();
   }
 
   function tick() {
@@ -200,6 +224,10 @@
     const pop = desk.pop;
     $('call-timer').textContent = pop && pop.state !== 'ended'
       ? elapsed(pop.state_ts || pop.ts) : '';
+    if (pop && hold.call_id === pop.call_id && (hold.on_hold || hold.muted)) {
+      const marks = [hold.on_hold ? `${S.on_hold} ${elapsed(hold.since)}` : '', hold.muted ? S.muted : ''];
+      $('call-timer').textContent += ` · ${marks.filter(Boolean).join(' · ')}`;
+    }
     const until = desk.agent.state === 'wrap_up' ? desk.agent.until : null;
     const countdown = $('wrapup-countdown');
     countdown.hidden = !until;
@@ -488,6 +516,8 @@
     bind('pause', () => act('POST', '/api/agent/pause', { pause_code: $('pause-code').value }));
     bind('dialer-logout', () => act('POST', '/api/agent/logout'));
     bind('hangup', () => act('POST', '/api/agent/hangup'));
+    bind('hold', () => holdAct('/api/agent/hold', { hold: !hold.on_hold }));
+    bind('mute', () => holdAct('/api/agent/mute', { mute: !hold.muted }));
     bind('accept', () => act('POST', '/api/agent/preview/accept'));
     bind('skip', () => act('POST', '/api/agent/preview/skip', { reason: 'skipped by agent' }));
     bind('tasks-refresh', loadWork);

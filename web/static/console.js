@@ -410,6 +410,7 @@
           el('td', { class: 'num', 'data-testid': 'row-calls' }, r.calls),
           el('td', { class: 'num' }, r.answered), el('td', { class: 'num' }, r.connects),
           el('td', { class: 'num' }, mins(r.talk_seconds)), el('td', { class: 'num' }, mins(r.wrap_seconds)),
+          el('td', { class: 'num' }, mins(r.hold_seconds)),
           el('td', { class: 'num', 'data-testid': 'row-sales' }, r.sales),
           el('td', { class: 'num' }, pct(r.abandon_rate)), el('td', { class: 'num' }, pct(r.occupancy)),
           el('td', {}, disp));
