@@ -262,8 +262,9 @@ HOLD_MUSIC_HZ = 440  # musiconhold.conf's default class plays it; tests listen f
 
 
 def render_hold_music(box: Sandbox) -> None:
-    """The sandbox's music on hold: a soft tone in ``moh/dialcrm`` (8 kHz 16-bit WAV)."""
-    moh = box.path("/var/lib/asterisk/moh/dialcrm")
+    """The sandbox's music on hold: a soft tone in ``moh/dialcrm`` (8 kHz 16-bit WAV) under
+    astdatadir, where musiconhold.conf's relative ``directory`` points."""
+    moh = box.path("/usr/share/asterisk/moh/dialcrm")
     moh.mkdir(parents=True, exist_ok=True)
     target = moh / "dialcrm-hold.wav"
     if target.exists():
