@@ -315,11 +315,12 @@ class CampaignRunner:
         message = (f"{recent.abandons} abandoned of {recent.live_answers} live answers in the "
                    f"last {recent.name} (cap {self.config.abandon_target:.1%})")
         log.warning("campaign %s: %s", campaign, message)
+        if self.on_abandon_alarm is not None:
+            await self.on_abandon_alarm(self.config, recent, now)
+        # published after the handler: a board refreshed by it shows the switch to
+        # progressive too (nothing else may happen on the campaign for a while)
         self.publisher.publish(CampaignAlarm(campaign, ABANDON_ALARM, message, now))
-        if self.on_abandon_alarm is None:
-            return False
-        await self.on_abandon_alarm(self.config, recent, now)
-        return self.config.mode is not DialMode.PREDICTIVE
+        return self.on_abandon_alarm is not None and self.config.mode is not DialMode.PREDICTIVE
 
     def _view(self, in_flight: list[CallAttempt], agents: list[AgentSession]) -> PacingView:
         dialing = [c for c in in_flight if c.phase in (CallPhase.DIALING, CallPhase.DETECTING)]
