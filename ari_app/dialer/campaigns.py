@@ -198,9 +198,12 @@ class CampaignRunner:
         if not ready:
             return []
         mine = await self.callbacks.reserve(ready)
+        given = {id(agent) for agent, _ in mine}
         try:
-            return mine + await self._reserve_pooled(
-                [a for a in ready if a.state is AgentState.READY])
+            # the pooled claim runs for every agent not given a callback, even one who left
+            # ready during the callbacks' claim: it re-checks states after its own claim, and
+            # the hopper learns whether it is dry (else the empty-hopper alarm is missed)
+            return mine + await self._reserve_pooled([a for a in ready if id(a) not in given])
         except Exception:
             await self.callbacks.undo(mine)
             raise

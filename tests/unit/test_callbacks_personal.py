@@ -165,3 +165,42 @@ async def test_given_wrap_up_when_callback_scope_personal_then_attempt_owned_by_
     assert bad.value.field == "callback_scope"
     await dialer.dispose("a1", "callback", callback_at=when, callback_scope="personal")
     await until(lambda: any(a.get("callback_owner") == "a1" for a in crm.attempts))
+
+
+class _PausesDuringCallbackClaim(FakeCrm):
+    """The agent pauses while the dialer asks for their own callbacks (a real race: the
+    CRM claim is an await)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.dialer: Dialer | None = None
+
+    async def claim(self, campaign_id: str, worker: str, limit: int,
+                    who: ClaimFor | None = None):  # type: ignore[no-untyped-def]
+        if who is not None and who.owners and self.dialer is not None:
+            await self.dialer.pause("a1", "lunch")
+        return await super().claim(campaign_id, worker, limit, who)
+
+
+async def test_given_agent_paused_during_callback_claim_when_hopper_empty_then_alarm_raised(
+        tmp_path: Path) -> None:
+    control = FakeControl()
+    store = DialerStore(tmp_path / "dialer.sqlite3")
+    await store.open()
+    crm = _PausesDuringCallbackClaim()
+    dialer = Dialer(control, store, crm, crm, EventBus(), Clock(), worker="w1")
+    crm.dialer = dialer
+    router = EventRouter()
+    dialer.register(router)
+    control.router = router
+    await dialer.start()
+    await dialer.on_connected(Reconnected(0))
+    try:
+        await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+        await dialer.login("a1", "1001", "c1")
+        await until(lambda: dialer.agents.sessions["a1"].state is AgentState.PAUSED)
+        # the pooled claim still ran (no lead), so the empty hopper is seen and alarmed
+        await until(lambda: dialer.runners["c1"].hopper_alarm == "hopper_empty")
+    finally:
+        await dialer.stop()
+        await store.close()
