@@ -4,13 +4,18 @@ the dialer's use cases run on these in the unit tests (no Asterisk, no CRM)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from ari_app.ari import AriEvent, AsteriskInfo, BridgeInfo, ChannelInfo, EventRouter
-from ari_app.dialer.model import Outcome
+from ari_app.ari import AriEvent, AsteriskInfo, BridgeInfo, ChannelInfo, EventRouter, Reconnected
+from ari_app.dialer.bus import EventBus
+from ari_app.dialer.engine import Dialer
+from ari_app.dialer.model import AgentState, CampaignConfig, DialMode, Outcome
 from ari_app.dialer.ports import Lead
+from ari_app.dialer.store import DialerStore
 from ari_app.errors import AriNotFound, AriRequestFailed
 from crm.domain.callbacks import ClaimFor, claimable
 
@@ -207,6 +212,37 @@ def lead(n: int) -> Lead:
 async def customer_answers(control: FakeControl, call_id: str, amd: str = "HUMAN") -> None:
     await control.emit("StasisStart", call_id, ["customer"])
     await control.emit("StasisStart", call_id, ["amd", amd, "x"])
+
+
+@asynccontextmanager
+async def running_dialer(tmp_path: Path, crm: FakeCrm,
+                         control: FakeControl | None = None) -> AsyncIterator[Dialer]:
+    """A started, connected dialer on the fakes (its store in ``tmp_path``), stopped after."""
+    control = control or FakeControl()
+    store = DialerStore(tmp_path / "dialer.sqlite3")
+    await store.open()
+    dialer = Dialer(control, store, crm, crm, EventBus(), Clock(), worker="w1")
+    router = EventRouter()
+    dialer.register(router)
+    control.router = router
+    await dialer.start()
+    await dialer.on_connected(Reconnected(0))
+    try:
+        yield dialer
+    finally:
+        await dialer.stop()
+        await store.close()
+
+
+async def on_call(dialer: Dialer, control: FakeControl) -> str:
+    """Agent a1 of a progressive campaign c1 is bridged to a customer who answered."""
+    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
+    await dialer.login("a1", "1001", "c1")
+    await until(lambda: len(control.verbs("originate")) == 2)
+    call_id: str = control.verbs("originate")[1][1]
+    await customer_answers(control, call_id)
+    assert dialer.agents.sessions["a1"].state is AgentState.ON_CALL
+    return call_id
 
 
 class SnoopControl(FakeControl):

@@ -11,19 +11,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ari_app.ari import EventRouter, Reconnected
-from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.errors import InvalidRequest
 from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
 from ari_app.dialer.ports import Lead
-from ari_app.dialer.store import DialerStore
 from crm.db.models_ops import AuditLog
 from crm.domain.callbacks import CallbackScope, ClaimFor, callback_owner, claimable, fallen_back
 from crm.domain.enums import AttemptOutcome, LeadStatus
 from crm.ports import FixedClock
 from crm.service import CrmService
-from tests.helpers.dialer_fakes import Clock, FakeControl, FakeCrm, lead, until
+from tests.helpers.dialer_fakes import FakeControl, FakeCrm, lead, running_dialer, until
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=30)
@@ -118,19 +115,10 @@ async def test_given_campaign_callback_when_general_claim_then_anyone(
 @pytest.fixture
 async def rig(tmp_path: Path):  # type: ignore[no-untyped-def]
     control = FakeControl()
-    store = DialerStore(tmp_path / "dialer.sqlite3")
-    await store.open()
     mine = Lead("lead-cb", "c1", "cust-cb", "+8613800138099", owner="a2")
     crm = FakeCrm([mine, lead(0), lead(1)])
-    dialer = Dialer(control, store, crm, crm, EventBus(), Clock(), worker="w1")
-    router = EventRouter()
-    dialer.register(router)
-    control.router = router
-    await dialer.start()
-    await dialer.on_connected(Reconnected(0))
-    yield dialer, control, crm
-    await dialer.stop()
-    await store.close()
+    async with running_dialer(tmp_path, crm, control) as dialer:
+        yield dialer, control, crm
 
 
 async def test_given_two_ready_agents_when_progressive_then_personal_callback_goes_to_owner(
@@ -184,23 +172,11 @@ class _PausesDuringCallbackClaim(FakeCrm):
 
 async def test_given_agent_paused_during_callback_claim_when_hopper_empty_then_alarm_raised(
         tmp_path: Path) -> None:
-    control = FakeControl()
-    store = DialerStore(tmp_path / "dialer.sqlite3")
-    await store.open()
     crm = _PausesDuringCallbackClaim()
-    dialer = Dialer(control, store, crm, crm, EventBus(), Clock(), worker="w1")
-    crm.dialer = dialer
-    router = EventRouter()
-    dialer.register(router)
-    control.router = router
-    await dialer.start()
-    await dialer.on_connected(Reconnected(0))
-    try:
+    async with running_dialer(tmp_path, crm) as dialer:
+        crm.dialer = dialer
         await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
         await dialer.login("a1", "1001", "c1")
         await until(lambda: dialer.agents.sessions["a1"].state is AgentState.PAUSED)
         # the pooled claim still ran (no lead), so the empty hopper is seen and alarmed
         await until(lambda: dialer.runners["c1"].hopper_alarm == "hopper_empty")
-    finally:
-        await dialer.stop()
-        await store.close()

@@ -7,40 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from ari_app.ari import EventRouter, Reconnected
-from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.errors import Conflict
-from ari_app.dialer.model import AgentState, CampaignConfig, DialMode
-from ari_app.dialer.store import DialerStore
-from tests.helpers.dialer_fakes import Clock, FakeControl, FakeCrm, customer_answers, lead, until
+from tests.helpers.dialer_fakes import (
+    FakeControl,
+    FakeCrm,
+    lead,
+    on_call,
+    running_dialer,
+    until,
+)
 
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[tuple[Dialer, FakeControl, FakeCrm]]:
-    control = FakeControl()
-    store = DialerStore(tmp_path / "dialer.sqlite3")
-    await store.open()
-    crm = FakeCrm([lead(0)])
-    dialer = Dialer(control, store, crm, crm, EventBus(), Clock(), worker="w1")
-    router = EventRouter()
-    dialer.register(router)
-    control.router = router
-    await dialer.start()
-    await dialer.on_connected(Reconnected(0))
-    yield dialer, control, crm
-    await dialer.stop()
-    await store.close()
-
-
-async def _on_call(dialer: Dialer, control: FakeControl) -> str:
-    await dialer.start_campaign(CampaignConfig("c1", mode=DialMode.PROGRESSIVE))
-    await dialer.login("a1", "1001", "c1")
-    await until(lambda: len(control.verbs("originate")) == 2)
-    call_id: str = control.verbs("originate")[1][1]
-    await customer_answers(control, call_id)
-    assert dialer.agents.sessions["a1"].state is AgentState.ON_CALL
-    return call_id
+    control, crm = FakeControl(), FakeCrm([lead(0)])
+    async with running_dialer(tmp_path, crm, control) as dialer:
+        yield dialer, control, crm
 
 
 async def test_given_agent_not_on_call_when_hold_or_mute_then_conflict_naming_call(
@@ -58,7 +41,7 @@ async def test_given_live_call_when_hold_unhold_mute_then_moh_bridge_and_hold_ti
     rig: tuple[Dialer, FakeControl, FakeCrm]
 ) -> None:
     dialer, control, crm = rig
-    call_id = await _on_call(dialer, control)
+    call_id = await on_call(dialer, control)
     leg = dialer.agents.sessions["a1"].leg_id
 
     await dialer.hold_customer("a1", True)

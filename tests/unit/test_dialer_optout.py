@@ -7,29 +7,23 @@ from typing import Any
 
 import pytest
 
-from ari_app.ari import EventRouter, Reconnected
-from ari_app.dialer.bus import EventBus
 from ari_app.dialer.engine import Dialer
 from ari_app.dialer.model import CampaignConfig, DialMode
-from ari_app.dialer.store import DialerStore
-from tests.helpers.dialer_fakes import Clock, FakeControl, FakeCrm, customer_answers, lead, until
+from tests.helpers.dialer_fakes import (
+    FakeControl,
+    FakeCrm,
+    customer_answers,
+    lead,
+    running_dialer,
+    until,
+)
 
 
 @pytest.fixture
 async def rig(tmp_path: Path):  # type: ignore[no-untyped-def]
-    control = FakeControl()
-    store = DialerStore(tmp_path / "dialer.sqlite3")
-    await store.open()
-    crm = FakeCrm([lead(0)])
-    dialer = Dialer(control, store, crm, crm, EventBus(), Clock(), worker="w1")
-    router = EventRouter()
-    dialer.register(router)
-    control.router = router
-    await dialer.start()
-    await dialer.on_connected(Reconnected(0))
-    yield dialer, control, crm
-    await dialer.stop()
-    await store.close()
+    control, crm = FakeControl(), FakeCrm([lead(0)])
+    async with running_dialer(tmp_path, crm, control) as dialer:
+        yield dialer, control, crm
 
 
 async def _abandoned_call(dialer: Dialer, control: FakeControl, **settings: Any) -> str:
