@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiohttp import web as aioweb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from web.i18n import LANGUAGES, translator
@@ -28,4 +29,22 @@ def render(template: str, lang: str, **context: object) -> str:
     return _env.get_template(template).render(t=translator(lang), lang=lang, **context)
 
 
-__all__ = ["LANGUAGES", "STATIC_DIR", "TEMPLATES_DIR", "pick_language", "render"]
+def request_language(request: aioweb.Request) -> str:
+    """The page's language for this request (see :func:`pick_language`)."""
+    return pick_language(request.query.get("lang"), request.cookies.get("lang"),
+                         request.headers.get("Accept-Language"))
+
+
+def page_response(request: aioweb.Request, template: str, lang: str, status: int = 200,
+                  **context: object) -> aioweb.Response:
+    """A rendered page, never cached; an explicit ``?lang=`` is remembered in a cookie."""
+    response = aioweb.Response(text=render(template, lang, **context), status=status,
+                               content_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    if request.query.get("lang") == lang:
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+__all__ = ["LANGUAGES", "STATIC_DIR", "TEMPLATES_DIR", "page_response", "pick_language", "render",
+           "request_language"]

@@ -58,20 +58,8 @@ JS_KEYS = (
 )
 
 
-def _language(request: web.Request) -> str:
-    return pages.pick_language(
-        request.query.get("lang"),
-        request.cookies.get("lang"),
-        request.headers.get("Accept-Language"),
-    )
-
-
-def _page(request: web.Request, template: str, lang: str, **context: Any) -> web.Response:
-    response = web.Response(text=pages.render(template, lang, **context), content_type="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    if request.query.get("lang") == lang:
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
-    return response
+_language = pages.request_language
+_page = pages.page_response
 
 
 async def _principal(request: web.Request) -> Principal | None:

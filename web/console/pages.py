@@ -69,9 +69,7 @@ MODEL_JS_KEYS = ("error", "route_senior", "route_standard", "route_nurture",
                  *(k for k in STRINGS if k.startswith("mdl_")))
 
 
-def _language(request: web.Request) -> str:
-    return pages.pick_language(request.query.get("lang"), request.cookies.get("lang"),
-                               request.headers.get("Accept-Language"))
+_language = pages.request_language
 
 
 def _strings(lang: str) -> dict[str, str]:
@@ -81,14 +79,8 @@ def _strings(lang: str) -> dict[str, str]:
 
 def _render(request: web.Request, template: str, status: int = 200,
             who: Principal | None = None, **context: Any) -> web.Response:
-    lang = _language(request)
-    response = web.Response(text=pages.render(template, lang, nav=page_nav(request, who),
-                                              **context), status=status,
-                            content_type="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    if request.query.get("lang") == lang:
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
-    return response
+    return pages.page_response(request, template, _language(request), status=status,
+                               nav=page_nav(request, who), **context)
 
 
 async def _gate(request: web.Request, roles: tuple[Role, ...]) -> Principal | web.Response:

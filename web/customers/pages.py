@@ -38,21 +38,13 @@ SHARED_KEYS = ("error", "speaker_customer", "speaker_agent", "transcript_gap", "
                *(f"outcome_{o}" for o in OUTCOMES), *(f"disp_{d}" for d in DISPOSITIONS))
 
 
-def _language(request: web.Request) -> str:
-    return pages.pick_language(request.query.get("lang"), request.cookies.get("lang"),
-                               request.headers.get("Accept-Language"))
+_language = pages.request_language
 
 
 def _render(request: web.Request, template: str, who: Principal,
             **context: Any) -> web.Response:
-    lang = _language(request)
-    response = web.Response(text=pages.render(template, lang, nav=page_nav(request, who),
-                                              **context),
-                            content_type="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    if request.query.get("lang") == lang:
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
-    return response
+    return pages.page_response(request, template, _language(request),
+                               nav=page_nav(request, who), **context)
 
 
 async def _gate(request: web.Request) -> Principal:

@@ -292,20 +292,14 @@ async def wallboard_page(request: web.Request) -> web.Response:
     if principal is None:
         raise web.HTTPFound("/login?next=/wallboard")
     require_role(principal, *BOARD_ROLES)
-    lang = pages.pick_language(request.query.get("lang"), request.cookies.get("lang"),
-                               request.headers.get("Accept-Language"))
+    lang = pages.request_language(request)
     t = translator(lang)
     labels = {k: t(k) for k in (*JS_KEYS, *(f"state_{s}" for s in STATES))}
     board = request.app[WALLBOARD_HUB].board.message(viewer_of(channel_of(principal)))
-    text = pages.render("wallboard.html", lang, boot={"lang": lang, "strings": labels,
-                                                      "board": board},
-                        states=STATES, username=principal.username,
-                        nav=page_nav(request, principal))
-    response = web.Response(text=text, content_type="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    if request.query.get("lang") == lang:
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
-    return response
+    return pages.page_response(request, "wallboard.html", lang,
+                               boot={"lang": lang, "strings": labels, "board": board},
+                               states=STATES, username=principal.username,
+                               nav=page_nav(request, principal))
 
 
 async def regulatory_loop(hub: WallboardHub, svc: CrmService,
